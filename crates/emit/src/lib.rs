@@ -1,0 +1,1 @@
+//! Writing BTF into ELF files. Not implemented yet: see issue 4.

@@ -1,0 +1,1 @@
+//! DWARF to BTF encoding. Not implemented yet: see issue 3.
