@@ -1,0 +1,355 @@
+//! [`Btf`]: a parsed BTF object (base or split), and conversion from and to its wire bytes.
+
+use std::sync::Arc;
+
+use crate::error::ParseError;
+use crate::kind::Kind;
+use crate::strings::StringTable;
+use crate::types::*;
+
+/// `BTF_MAGIC` as read in the file's own byte order.
+pub const MAGIC: u16 = 0xeb9f;
+/// Size of the original `struct btf_header`.
+pub const HEADER_LEN: usize = 24;
+/// The kernel's `BTF_MAX_TYPE`: the largest type id.
+pub const MAX_TYPE: u32 = 0x000f_ffff;
+
+/// Byte order of a BTF blob, told by how its magic reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endian {
+    Little,
+    Big,
+}
+
+impl Endian {
+    pub fn name(self) -> &'static str {
+        match self {
+            Endian::Little => "little",
+            Endian::Big => "big",
+        }
+    }
+    fn u16(self, b: [u8; 2]) -> u16 {
+        match self {
+            Endian::Little => u16::from_le_bytes(b),
+            Endian::Big => u16::from_be_bytes(b),
+        }
+    }
+    fn u32(self, b: [u8; 4]) -> u32 {
+        match self {
+            Endian::Little => u32::from_le_bytes(b),
+            Endian::Big => u32::from_be_bytes(b),
+        }
+    }
+    fn put_u16(self, out: &mut Vec<u8>, v: u16) {
+        out.extend_from_slice(&match self {
+            Endian::Little => v.to_le_bytes(),
+            Endian::Big => v.to_be_bytes(),
+        })
+    }
+    fn put_u32(self, out: &mut Vec<u8>, v: u32) {
+        out.extend_from_slice(&match self {
+            Endian::Little => v.to_le_bytes(),
+            Endian::Big => v.to_be_bytes(),
+        })
+    }
+}
+
+/// The fields of `struct btf_header` as read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    pub version: u8,
+    pub flags: u8,
+    pub hdr_len: u32,
+    pub type_off: u32,
+    pub type_len: u32,
+    pub str_off: u32,
+    pub str_len: u32,
+}
+
+/// A BTF object: its own types and strings, and for split BTF the base it continues.
+///
+/// Type ids run from [`Btf::start_id`] to [`Btf::end_id`] (exclusive); lower ids, and string
+/// offsets below `strings().start()`, resolve through the base.
+#[derive(Debug, Clone)]
+pub struct Btf {
+    endian: Endian,
+    base: Option<Arc<Btf>>,
+    types: Vec<Type>,
+    strings: StringTable,
+    /// Header bytes after the first 24 (a newer, longer header), kept verbatim.
+    header_ext: Vec<u8>,
+    /// Bytes after the type and string sections (newer trailing sections), kept verbatim.
+    tail: Vec<u8>,
+    /// The header as read, if this object was parsed.
+    header: Option<Header>,
+}
+
+impl Btf {
+    /// An empty base BTF.
+    pub fn new() -> Btf {
+        Btf {
+            endian: Endian::Little,
+            base: None,
+            types: Vec::new(),
+            strings: StringTable::new_base(),
+            header_ext: Vec::new(),
+            tail: Vec::new(),
+            header: None,
+        }
+    }
+
+    /// An empty split BTF on top of `base`.
+    pub fn new_split(base: Arc<Btf>) -> Btf {
+        Btf {
+            endian: base.endian,
+            strings: StringTable::new_split(base.strings_end()),
+            base: Some(base),
+            types: Vec::new(),
+            header_ext: Vec::new(),
+            tail: Vec::new(),
+            header: None,
+        }
+    }
+
+    pub fn endian(&self) -> Endian {
+        self.endian
+    }
+    pub fn base(&self) -> Option<&Arc<Btf>> {
+        self.base.as_ref()
+    }
+    /// The header as parsed, or `None` for a BTF built in memory.
+    pub fn header(&self) -> Option<&Header> {
+        self.header.as_ref()
+    }
+    /// This object's own types, in id order starting at [`Btf::start_id`].
+    pub fn own_types(&self) -> &[Type] {
+        &self.types
+    }
+    pub fn own_types_mut(&mut self) -> &mut [Type] {
+        &mut self.types
+    }
+    pub fn strings(&self) -> &StringTable {
+        &self.strings
+    }
+    pub fn strings_mut(&mut self) -> &mut StringTable {
+        &mut self.strings
+    }
+    /// The first id of this object's own types.
+    pub fn start_id(&self) -> TypeId {
+        self.base.as_ref().map_or(1, |b| b.end_id())
+    }
+    /// One past this object's last type id.
+    pub fn end_id(&self) -> TypeId {
+        self.start_id() + self.types.len() as u32
+    }
+    /// One past the last string offset, base included.
+    pub fn strings_end(&self) -> u32 {
+        self.strings.end()
+    }
+    /// Whether `id` names a type here or in the base (0, void, counts).
+    pub fn contains_id(&self, id: TypeId) -> bool {
+        id < self.end_id()
+    }
+
+    /// The type with this id, looking through the base; `None` for void (0) and ids out of
+    /// range.
+    pub fn type_by_id(&self, id: TypeId) -> Option<&Type> {
+        let start = self.start_id();
+        if id >= start {
+            self.types.get((id - start) as usize)
+        } else {
+            self.base.as_ref()?.type_by_id(id)
+        }
+    }
+
+    /// Iterates over `(id, type)` of this object's own types.
+    pub fn iter(&self) -> impl Iterator<Item = (TypeId, &Type)> + '_ {
+        let start = self.start_id();
+        self.types
+            .iter()
+            .enumerate()
+            .map(move |(i, t)| (start + i as u32, t))
+    }
+
+    /// The string at `off`, looking through the base; `None` if out of range.
+    pub fn str_bytes(&self, off: u32) -> Option<&[u8]> {
+        if off >= self.strings.start() {
+            self.strings.get(off)
+        } else {
+            self.base.as_ref()?.str_bytes(off)
+        }
+    }
+
+    /// The string at `off` as text (invalid UTF-8 replaced); "" if out of range.
+    pub fn str_at(&self, off: u32) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(self.str_bytes(off).unwrap_or_default())
+    }
+
+    /// The string table (own or base) that holds `off`.
+    pub fn string_table_for(&self, off: u32) -> Option<&StringTable> {
+        if off >= self.strings.start() {
+            self.strings.contains(off).then_some(&self.strings)
+        } else {
+            self.base.as_ref()?.string_table_for(off)
+        }
+    }
+
+    /// The name of type `id` ("" for void, anonymous or unknown ids).
+    pub fn name_of(&self, id: TypeId) -> std::borrow::Cow<'_, str> {
+        match self.type_by_id(id) {
+            Some(t) => self.str_at(t.name_off),
+            None => "".into(),
+        }
+    }
+
+    /// Appends a type, returning its id.
+    pub fn add_type(&mut self, t: Type) -> TypeId {
+        self.types.push(t);
+        self.end_id() - 1
+    }
+
+    /// Interns a string in this object's own table (or finds "" at 0), returning its offset.
+    pub fn add_str(&mut self, s: &str) -> u32 {
+        self.strings.add(s.as_bytes())
+    }
+
+    /// Parses BTF bytes. `base` must be given for split BTF; its byte order must match.
+    pub fn parse(data: &[u8], base: Option<Arc<Btf>>) -> Result<Btf, ParseError> {
+        crate::read::parse(data, base)
+    }
+
+    pub(crate) fn from_parts(
+        endian: Endian,
+        base: Option<Arc<Btf>>,
+        types: Vec<Type>,
+        strings: StringTable,
+        header_ext: Vec<u8>,
+        tail: Vec<u8>,
+        header: Header,
+    ) -> Btf {
+        Btf {
+            endian,
+            base,
+            types,
+            strings,
+            header_ext,
+            tail,
+            header: Some(header),
+        }
+    }
+
+    /// Serializes to wire bytes in this object's byte order: header, types, strings, then any
+    /// trailing sections that were read. Unchanged parsed BTF gives back the same bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let e = self.endian;
+        let type_len: usize = self.types.iter().map(Type::encoded_len).sum();
+        let str_len = self.strings.as_bytes().len();
+        let hdr_len = HEADER_LEN + self.header_ext.len();
+        let mut out = Vec::with_capacity(hdr_len + type_len + str_len + self.tail.len());
+        e.put_u16(&mut out, MAGIC);
+        let (version, flags) = self.header.map_or((1, 0), |h| (h.version, h.flags));
+        out.push(version);
+        out.push(flags);
+        e.put_u32(&mut out, hdr_len as u32);
+        e.put_u32(&mut out, 0);
+        e.put_u32(&mut out, type_len as u32);
+        e.put_u32(&mut out, type_len as u32);
+        e.put_u32(&mut out, str_len as u32);
+        out.extend_from_slice(&self.header_ext);
+        for t in &self.types {
+            write_type(e, &mut out, t);
+        }
+        out.extend_from_slice(self.strings.as_bytes());
+        out.extend_from_slice(&self.tail);
+        out
+    }
+}
+
+impl Default for Btf {
+    fn default() -> Self {
+        Btf::new()
+    }
+}
+
+fn write_type(e: Endian, out: &mut Vec<u8>, t: &Type) {
+    e.put_u32(out, t.name_off);
+    e.put_u32(out, t.info());
+    e.put_u32(out, t.size_or_type());
+    match &t.data {
+        TypeData::Int {
+            encoding,
+            offset,
+            bits,
+            ..
+        } => e.put_u32(
+            out,
+            (*encoding as u32) << 24 | (*offset as u32) << 16 | *bits as u32,
+        ),
+        TypeData::Array {
+            elem,
+            index,
+            nelems,
+        } => {
+            e.put_u32(out, *elem);
+            e.put_u32(out, *index);
+            e.put_u32(out, *nelems);
+        }
+        TypeData::Struct { members, .. } | TypeData::Union { members, .. } => {
+            for m in members {
+                e.put_u32(out, m.name_off);
+                e.put_u32(out, m.ty);
+                e.put_u32(out, m.offset);
+            }
+        }
+        TypeData::Enum { values, .. } => {
+            for v in values {
+                e.put_u32(out, v.name_off);
+                e.put_u32(out, v.val);
+            }
+        }
+        TypeData::Enum64 { values, .. } => {
+            for v in values {
+                e.put_u32(out, v.name_off);
+                e.put_u32(out, v.val as u32);
+                e.put_u32(out, (v.val >> 32) as u32);
+            }
+        }
+        TypeData::FuncProto { params, .. } => {
+            for p in params {
+                e.put_u32(out, p.name_off);
+                e.put_u32(out, p.ty);
+            }
+        }
+        TypeData::Var { linkage, .. } => e.put_u32(out, *linkage),
+        TypeData::Datasec { vars, .. } => {
+            for v in vars {
+                e.put_u32(out, v.ty);
+                e.put_u32(out, v.offset);
+                e.put_u32(out, v.size);
+            }
+        }
+        TypeData::DeclTag { component_idx, .. } => e.put_u32(out, *component_idx as u32),
+        TypeData::Ptr { .. }
+        | TypeData::Fwd { .. }
+        | TypeData::Typedef { .. }
+        | TypeData::Volatile { .. }
+        | TypeData::Const { .. }
+        | TypeData::Restrict { .. }
+        | TypeData::Func { .. }
+        | TypeData::Float { .. }
+        | TypeData::TypeTag { .. } => {}
+    }
+}
+
+pub(crate) fn read_u16(e: Endian, d: &[u8], off: usize) -> u16 {
+    e.u16([d[off], d[off + 1]])
+}
+
+pub(crate) fn read_u32(e: Endian, d: &[u8], off: usize) -> u32 {
+    e.u32([d[off], d[off + 1], d[off + 2], d[off + 3]])
+}
+
+/// The kind a raw `info` word names, if known.
+pub(crate) fn info_kind(info: u32) -> Option<Kind> {
+    Kind::from_u32((info >> 24) & 0x1f)
+}

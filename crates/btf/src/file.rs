@@ -1,0 +1,149 @@
+//! Reading BTF from files: raw BTF (`/sys/kernel/btf/*`, detached pahole output) or the `.BTF`
+//! section of an ELF file (vmlinux, `.ko`), with `.BTF.base` as the base where present.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use object::{Object, ObjectSection};
+
+use crate::btf::Btf;
+use crate::error::ReadError;
+
+/// Where the BTF of a file came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The whole file is BTF.
+    Raw,
+    /// The `.BTF` section of an ELF file.
+    ElfSection,
+    /// The `.BTF` section of an ELF file, split on top of the file's own `.BTF.base`.
+    ElfWithDistilledBase,
+}
+
+/// BTF read from a file.
+#[derive(Debug, Clone)]
+pub struct BtfFile {
+    pub path: PathBuf,
+    pub source: Source,
+    pub btf: Btf,
+}
+
+/// The bytes of a file, mapped.
+fn map(path: &Path) -> Result<memmap2::Mmap, ReadError> {
+    let io = |source| ReadError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if meta.is_dir() {
+        return Err(ReadError::IsDirectory {
+            path: path.to_owned(),
+        });
+    }
+    let f = std::fs::File::open(path).map_err(io)?;
+    if meta.len() == 0 {
+        // Some files (sysfs) report size 0; read them instead of mapping.
+        return map_by_reading(path, f);
+    }
+    // SAFETY: the map is read-only and private; a concurrent truncation of the input by
+    // another process is outside what this tool defends against, as for every mmap reader.
+    unsafe { memmap2::Mmap::map(&f) }.map_err(io)
+}
+
+fn map_by_reading(path: &Path, mut f: std::fs::File) -> Result<memmap2::Mmap, ReadError> {
+    use std::io::Read;
+    let io = |source| ReadError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut buf = Vec::new();
+    f.read_to_end(&mut buf).map_err(io)?;
+    let mut m = memmap2::MmapMut::map_anon(buf.len().max(1)).map_err(io)?;
+    m[..buf.len()].copy_from_slice(&buf);
+    let m = m.make_read_only().map_err(io)?;
+    if buf.is_empty() {
+        return Err(ReadError::UnknownFormat {
+            path: path.to_owned(),
+            head: "(empty file)".into(),
+        });
+    }
+    Ok(m)
+}
+
+fn is_elf(d: &[u8]) -> bool {
+    d.starts_with(b"\x7fELF")
+}
+
+fn is_raw_btf(d: &[u8]) -> bool {
+    d.starts_with(&[0x9f, 0xeb]) || d.starts_with(&[0xeb, 0x9f])
+}
+
+/// Reads BTF from `path`. `base` is the base for split BTF; it is ignored for an ELF file that
+/// carries its own `.BTF.base`, whose `.BTF` is split on top of that.
+pub fn read_file(path: &Path, base: Option<Arc<Btf>>) -> Result<BtfFile, ReadError> {
+    let data = map(path)?;
+    let parse_err = |section: &str, source| ReadError::Parse {
+        path: path.to_owned(),
+        section: section.to_owned(),
+        source,
+    };
+    if is_raw_btf(&data) {
+        let btf = Btf::parse(&data, base).map_err(|e| parse_err("(raw BTF)", e))?;
+        return Ok(BtfFile {
+            path: path.to_owned(),
+            source: Source::Raw,
+            btf,
+        });
+    }
+    if !is_elf(&data) {
+        let head = data
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        return Err(ReadError::UnknownFormat {
+            path: path.to_owned(),
+            head,
+        });
+    }
+    let elf = object::File::parse(&*data).map_err(|e| ReadError::BadElf {
+        path: path.to_owned(),
+        msg: e.to_string(),
+    })?;
+    let section_bytes = |name: &'static str| -> Result<Option<Vec<u8>>, ReadError> {
+        let Some(sec) = elf.section_by_name(name) else {
+            return Ok(None);
+        };
+        let bytes = sec.uncompressed_data().map_err(|e| ReadError::BadElf {
+            path: path.to_owned(),
+            msg: format!("section {name}: {e}"),
+        })?;
+        Ok(Some(bytes.into_owned()))
+    };
+    let btf_bytes = section_bytes(".BTF")?.ok_or(ReadError::NoSection {
+        path: path.to_owned(),
+        section: ".BTF",
+    })?;
+    if let Some(base_bytes) = section_bytes(".BTF.base")? {
+        let dbase = Btf::parse(&base_bytes, None).map_err(|e| parse_err(".BTF.base", e))?;
+        let btf =
+            Btf::parse(&btf_bytes, Some(Arc::new(dbase))).map_err(|e| parse_err(".BTF", e))?;
+        return Ok(BtfFile {
+            path: path.to_owned(),
+            source: Source::ElfWithDistilledBase,
+            btf,
+        });
+    }
+    let btf = Btf::parse(&btf_bytes, base).map_err(|e| parse_err(".BTF", e))?;
+    Ok(BtfFile {
+        path: path.to_owned(),
+        source: Source::ElfSection,
+        btf,
+    })
+}
+
+/// Reads a base BTF (vmlinux ELF or raw) for use under split BTF.
+pub fn read_base(path: &Path) -> Result<Arc<Btf>, ReadError> {
+    Ok(Arc::new(read_file(path, None)?.btf))
+}

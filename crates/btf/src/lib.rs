@@ -1,0 +1,24 @@
+//! The BTF model: kinds, types and the string table, and reading and writing BTF in its wire
+//! format, as a base or as split BTF continuing a base.
+//!
+//! Layers, from the bottom: [`kind`] and [`types`] describe records; [`strings`] holds the
+//! string section; [`btf::Btf`] ties types and strings to a base; [`read`] parses wire bytes
+//! and [`file`] finds them in raw or ELF files.
+//!
+//! Nothing here panics on input: malformed bytes give a [`ParseError`] naming the offset or
+//! type id.
+
+pub mod btf;
+pub mod error;
+pub mod file;
+pub mod kind;
+pub mod read;
+pub mod strings;
+pub mod types;
+
+pub use btf::{Btf, Endian, Header};
+pub use error::{ParseError, ReadError};
+pub use file::{read_base, read_file, BtfFile, Source};
+pub use kind::Kind;
+pub use strings::StringTable;
+pub use types::*;

@@ -1,0 +1,280 @@
+//! Parsing BTF wire bytes into a [`Btf`].
+//!
+//! The parser checks what it needs to walk the data safely (header, section bounds, record
+//! sizes, kinds) and keeps everything else as read, so that `check` can judge it by the kernel's
+//! rules and a write gives back the same bytes. Every error names the offset or type id.
+
+use std::sync::Arc;
+
+use crate::btf::{info_kind, read_u16, read_u32, Btf, Endian, Header, HEADER_LEN, MAGIC};
+use crate::error::ParseError;
+use crate::kind::Kind;
+use crate::strings::StringTable;
+use crate::types::*;
+
+/// Bits of `btf_type.info` that carry meaning: vlen, kind, kind_flag.
+const INFO_MASK: u32 = 0x9f00_ffff;
+/// Bits of an INT's data word that carry meaning: encoding, offset, bits.
+const INT_DATA_MASK: u32 = 0x0fff_00ff;
+
+/// Reads the header and tells the byte order.
+pub fn parse_header(data: &[u8]) -> Result<(Endian, Header), ParseError> {
+    if data.len() < HEADER_LEN {
+        return Err(ParseError::TooShort { len: data.len() });
+    }
+    let endian = if u16::from_le_bytes([data[0], data[1]]) == MAGIC {
+        Endian::Little
+    } else if u16::from_be_bytes([data[0], data[1]]) == MAGIC {
+        Endian::Big
+    } else {
+        return Err(ParseError::BadMagic {
+            magic: u16::from_le_bytes([data[0], data[1]]),
+        });
+    };
+    let h = Header {
+        version: data[2],
+        flags: data[3],
+        hdr_len: read_u32(endian, data, 4),
+        type_off: read_u32(endian, data, 8),
+        type_len: read_u32(endian, data, 12),
+        str_off: read_u32(endian, data, 16),
+        str_len: read_u32(endian, data, 20),
+    };
+    debug_assert_eq!(read_u16(endian, data, 0), MAGIC);
+    if h.version != 1 {
+        return Err(ParseError::BadVersion(h.version));
+    }
+    if h.flags != 0 {
+        return Err(ParseError::BadFlags(h.flags));
+    }
+    if (h.hdr_len as usize) < HEADER_LEN || h.hdr_len as usize > data.len() {
+        return Err(ParseError::BadHeaderLen {
+            hdr_len: h.hdr_len,
+            len: data.len(),
+        });
+    }
+    Ok((endian, h))
+}
+
+pub(crate) fn parse(data: &[u8], base: Option<Arc<Btf>>) -> Result<Btf, ParseError> {
+    let (endian, h) = parse_header(data)?;
+    if let Some(b) = &base {
+        if b.endian() != endian {
+            return Err(ParseError::EndianMismatch {
+                base: b.endian().name(),
+                split: endian.name(),
+            });
+        }
+    }
+    let body = &data[h.hdr_len as usize..];
+    let section = |name: &'static str, off: u32, size: u32| -> Result<&[u8], ParseError> {
+        let end = off as u64 + size as u64;
+        if end > body.len() as u64 {
+            return Err(ParseError::SectionOutOfBounds {
+                section: name,
+                off,
+                size,
+                avail: body.len(),
+            });
+        }
+        Ok(&body[off as usize..end as usize])
+    };
+    let type_sec = section("type", h.type_off, h.type_len)?;
+    let str_sec = section("string", h.str_off, h.str_len)?;
+    let (t0, t1) = (h.type_off as u64, h.type_off as u64 + h.type_len as u64);
+    let (s0, s1) = (h.str_off as u64, h.str_off as u64 + h.str_len as u64);
+    if h.type_len > 0 && h.str_len > 0 && t0 < s1 && s0 < t1 {
+        return Err(ParseError::SectionsOverlap);
+    }
+    if h.type_off % 4 != 0 {
+        return Err(ParseError::TypeSectionMisaligned(h.type_off));
+    }
+
+    let str_start = base.as_ref().map_or(0, |b| b.strings_end());
+    if base.is_none() || !str_sec.is_empty() {
+        if str_sec.last() != Some(&0) {
+            return Err(ParseError::StringsNotTerminated);
+        }
+        if base.is_none() && str_sec[0] != 0 {
+            return Err(ParseError::StringsNoLeadingNul);
+        }
+    }
+    let strings = StringTable::from_bytes(str_start, str_sec.to_vec());
+
+    let start_id = base.as_ref().map_or(1, |b| b.end_id());
+    let types = parse_types(endian, type_sec, start_id)?;
+
+    // Whatever lies past both sections is a newer trailing section; keep it as is.
+    let end = t1.max(s1) as usize;
+    let tail = body[end..].to_vec();
+    let header_ext = data[HEADER_LEN..h.hdr_len as usize].to_vec();
+    Ok(Btf::from_parts(
+        endian, base, types, strings, header_ext, tail, h,
+    ))
+}
+
+fn parse_types(e: Endian, sec: &[u8], start_id: TypeId) -> Result<Vec<Type>, ParseError> {
+    let mut types = Vec::new();
+    let mut off = 0usize;
+    while off < sec.len() {
+        let id = start_id.saturating_add(types.len() as u32);
+        let (t, len) = parse_type(e, sec, off, id)?;
+        types.push(t);
+        off += len;
+    }
+    Ok(types)
+}
+
+/// Parses the record at `off`, returning it and its length in bytes.
+fn parse_type(e: Endian, sec: &[u8], off: usize, id: TypeId) -> Result<(Type, usize), ParseError> {
+    let need = |n: usize, what: &'static str| -> Result<(), ParseError> {
+        if sec.len() - off < n {
+            Err(ParseError::TruncatedType { id, off, what })
+        } else {
+            Ok(())
+        }
+    };
+    need(12, "btf_type")?;
+    let name_off = read_u32(e, sec, off);
+    let info = read_u32(e, sec, off + 4);
+    let st = read_u32(e, sec, off + 8);
+    let kind = info_kind(info).ok_or(ParseError::UnknownKind {
+        id,
+        off,
+        kind: (info >> 24) & 0x1f,
+    })?;
+    let bad_info = |why| ParseError::BadInfo {
+        id,
+        kind: kind.name(),
+        off,
+        info,
+        why,
+    };
+    if info & !INFO_MASK != 0 {
+        return Err(bad_info("unused bits set"));
+    }
+    let vlen = (info & 0xffff) as usize;
+    let kind_flag = info >> 31 != 0;
+    let uses_vlen = matches!(
+        kind,
+        Kind::Struct
+            | Kind::Union
+            | Kind::Enum
+            | Kind::Enum64
+            | Kind::FuncProto
+            | Kind::Datasec
+            | Kind::Func
+    );
+    if !uses_vlen && vlen != 0 {
+        return Err(bad_info("vlen must be 0 for this kind"));
+    }
+    let rec_len = 12
+        + match kind {
+            Kind::Int | Kind::Var | Kind::DeclTag => 4,
+            Kind::Array => 12,
+            Kind::Struct | Kind::Union | Kind::Datasec | Kind::Enum64 => 12 * vlen,
+            Kind::Enum | Kind::FuncProto => 8 * vlen,
+            _ => 0,
+        };
+    need(rec_len, "trailing data")?;
+    let d = off + 12;
+    let word = |i: usize| read_u32(e, sec, d + 4 * i);
+    let data = match kind {
+        Kind::Int => {
+            let w = word(0);
+            if w & !INT_DATA_MASK != 0 {
+                return Err(ParseError::BadIntData { id, off, data: w });
+            }
+            TypeData::Int {
+                size: st,
+                encoding: (w >> 24) as u8,
+                offset: (w >> 16) as u8,
+                bits: w as u8,
+            }
+        }
+        Kind::Ptr => TypeData::Ptr { ty: st },
+        Kind::Array => TypeData::Array {
+            elem: word(0),
+            index: word(1),
+            nelems: word(2),
+        },
+        Kind::Struct | Kind::Union => {
+            let members = (0..vlen)
+                .map(|i| Member {
+                    name_off: word(3 * i),
+                    ty: word(3 * i + 1),
+                    offset: word(3 * i + 2),
+                })
+                .collect();
+            if kind == Kind::Struct {
+                TypeData::Struct { size: st, members }
+            } else {
+                TypeData::Union { size: st, members }
+            }
+        }
+        Kind::Enum => TypeData::Enum {
+            size: st,
+            values: (0..vlen)
+                .map(|i| EnumValue {
+                    name_off: word(2 * i),
+                    val: word(2 * i + 1),
+                })
+                .collect(),
+        },
+        Kind::Enum64 => TypeData::Enum64 {
+            size: st,
+            values: (0..vlen)
+                .map(|i| Enum64Value {
+                    name_off: word(3 * i),
+                    val: word(3 * i + 1) as u64 | (word(3 * i + 2) as u64) << 32,
+                })
+                .collect(),
+        },
+        Kind::Fwd => TypeData::Fwd { raw: st },
+        Kind::Typedef => TypeData::Typedef { ty: st },
+        Kind::Volatile => TypeData::Volatile { ty: st },
+        Kind::Const => TypeData::Const { ty: st },
+        Kind::Restrict => TypeData::Restrict { ty: st },
+        Kind::Func => TypeData::Func {
+            proto: st,
+            linkage: vlen as u16,
+        },
+        Kind::FuncProto => TypeData::FuncProto {
+            ret: st,
+            params: (0..vlen)
+                .map(|i| Param {
+                    name_off: word(2 * i),
+                    ty: word(2 * i + 1),
+                })
+                .collect(),
+        },
+        Kind::Var => TypeData::Var {
+            ty: st,
+            linkage: word(0),
+        },
+        Kind::Datasec => TypeData::Datasec {
+            size: st,
+            vars: (0..vlen)
+                .map(|i| VarSecinfo {
+                    ty: word(3 * i),
+                    offset: word(3 * i + 1),
+                    size: word(3 * i + 2),
+                })
+                .collect(),
+        },
+        Kind::Float => TypeData::Float { size: st },
+        Kind::DeclTag => TypeData::DeclTag {
+            ty: st,
+            component_idx: word(0) as i32,
+        },
+        Kind::TypeTag => TypeData::TypeTag { ty: st },
+    };
+    Ok((
+        Type {
+            name_off,
+            kind_flag,
+            data,
+        },
+        rec_len,
+    ))
+}
