@@ -31,7 +31,7 @@ pub enum ParseError {
     TypeSectionMisaligned(u32),
     #[error("BTF string section is empty or does not end with NUL")]
     StringsNotTerminated,
-    #[error("BTF string section of a base BTF does not start with NUL")]
+    #[error("BTF string section does not start with NUL, as a base BTF's must (split BTF read without its base?)")]
     StringsNoLeadingNul,
     #[error("BTF string section too large: {0} bytes")]
     StringsTooLarge(u32),

@@ -82,13 +82,13 @@ fn is_raw_btf(d: &[u8]) -> bool {
 /// carries its own `.BTF.base`, whose `.BTF` is split on top of that.
 pub fn read_file(path: &Path, base: Option<Arc<Btf>>) -> Result<BtfFile, ReadError> {
     let data = map(path)?;
-    let parse_err = |section: &str, source| ReadError::Parse {
+    let parse_err = |section: Option<&str>, source| ReadError::Parse {
         path: path.to_owned(),
-        section: section.to_owned(),
+        section: section.map(str::to_owned),
         source,
     };
     if is_raw_btf(&data) {
-        let btf = Btf::parse(&data, base).map_err(|e| parse_err("(raw BTF)", e))?;
+        let btf = Btf::parse(&data, base).map_err(|e| parse_err(None, e))?;
         return Ok(BtfFile {
             path: path.to_owned(),
             source: Source::Raw,
@@ -126,16 +126,16 @@ pub fn read_file(path: &Path, base: Option<Arc<Btf>>) -> Result<BtfFile, ReadErr
         section: ".BTF",
     })?;
     if let Some(base_bytes) = section_bytes(".BTF.base")? {
-        let dbase = Btf::parse(&base_bytes, None).map_err(|e| parse_err(".BTF.base", e))?;
-        let btf =
-            Btf::parse(&btf_bytes, Some(Arc::new(dbase))).map_err(|e| parse_err(".BTF", e))?;
+        let dbase = Btf::parse(&base_bytes, None).map_err(|e| parse_err(Some(".BTF.base"), e))?;
+        let btf = Btf::parse(&btf_bytes, Some(Arc::new(dbase)))
+            .map_err(|e| parse_err(Some(".BTF"), e))?;
         return Ok(BtfFile {
             path: path.to_owned(),
             source: Source::ElfWithDistilledBase,
             btf,
         });
     }
-    let btf = Btf::parse(&btf_bytes, base).map_err(|e| parse_err(".BTF", e))?;
+    let btf = Btf::parse(&btf_bytes, base).map_err(|e| parse_err(Some(".BTF"), e))?;
     Ok(BtfFile {
         path: path.to_owned(),
         source: Source::ElfSection,
