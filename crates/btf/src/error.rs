@@ -81,10 +81,10 @@ pub enum ReadError {
         path: PathBuf,
         section: &'static str,
     },
-    #[error("{path}: section {section}: {source}")]
+    #[error("{path}: {}{source}", section.as_ref().map(|s| format!("section {s}: ")).unwrap_or_default())]
     Parse {
         path: PathBuf,
-        section: String,
+        section: Option<String>,
         source: ParseError,
     },
 }

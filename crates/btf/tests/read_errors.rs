@@ -88,7 +88,7 @@ fn wrong_magic() {
 fn truncated_header() {
     check(
         &sample()[..10],
-        expect!["FILE: section (raw BTF): BTF too short: 10 bytes, a header needs at least 24"],
+        expect!["FILE: BTF too short: 10 bytes, a header needs at least 24"],
     );
 }
 
@@ -98,7 +98,9 @@ fn truncated_types() {
     let s = sample();
     check(
         &s[..24 + 30],
-        expect!["FILE: section (raw BTF): BTF type section [0, 0+40) out of bounds (data is 30 bytes after the header)"],
+        expect![
+            "FILE: BTF type section [0, 0+40) out of bounds (data is 30 bytes after the header)"
+        ],
     );
 }
 
@@ -121,7 +123,7 @@ fn string_section_out_of_bounds() {
     patch_u32(&mut s, 16, 4000);
     check(
         &s,
-        expect!["FILE: section (raw BTF): BTF string section [4000, 4000+9) out of bounds (data is 49 bytes after the header)"],
+        expect!["FILE: BTF string section [4000, 4000+9) out of bounds (data is 49 bytes after the header)"],
     );
 }
 
@@ -131,7 +133,7 @@ fn unknown_kind() {
     patch_u32(&mut s, 24 + 4, 25 << 24);
     check(
         &s,
-        expect!["FILE: section (raw BTF): type [1] at type section offset 0: unknown kind 25"],
+        expect!["FILE: type [1] at type section offset 0: unknown kind 25"],
     );
 }
 
@@ -154,7 +156,7 @@ fn strings_not_terminated() {
     s[n - 1] = b'x';
     check(
         &s,
-        expect!["FILE: section (raw BTF): BTF string section is empty or does not end with NUL"],
+        expect!["FILE: BTF string section is empty or does not end with NUL"],
     );
 }
 
