@@ -112,7 +112,7 @@ fn type_record_cut_short() {
     check(
         &s,
         expect![
-            "FILE: section (raw BTF): type [2] at type section offset 16: truncated trailing data"
+            "FILE: type [2] at type section offset 16: truncated trailing data"
         ],
     );
 }
@@ -144,7 +144,7 @@ fn vlen_larger_than_data() {
     check(
         &s,
         expect![
-            "FILE: section (raw BTF): type [2] at type section offset 16: truncated trailing data"
+            "FILE: type [2] at type section offset 16: truncated trailing data"
         ],
     );
 }
@@ -219,7 +219,7 @@ fn split_without_base() {
     check(
         &split.to_bytes(),
         expect![
-            "FILE: section (raw BTF): BTF string section of a base BTF does not start with NUL"
+            "FILE: BTF string section does not start with NUL, as a base BTF's must (split BTF read without its base?)"
         ],
     );
 }
