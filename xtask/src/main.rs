@@ -1,1 +1,48 @@
-fn main() { eprintln!("xtask: no tasks yet"); std::process::exit(2) }
+//! kbtf developer tasks: `cargo xtask <task>`.
+
+mod args;
+mod btf;
+mod cache;
+mod debs;
+mod elf;
+mod ktree;
+mod testdata;
+mod util;
+mod vmlinuz;
+
+use anyhow::Result;
+
+const USAGE: &str = "\
+usage: cargo xtask <task> [options]
+tasks:
+  testdata      fetch/unpack test kernels into the cache, write kernels/index.txt
+  fixtures      regenerate testdata/ fixtures from the cache
+  kernel-test   boot a kernel in qemu, insmod modules, report their /sys/kernel/btf
+  btf-info      FILE...: check raw BTF files and count their types
+run `cargo xtask <task> --help` for a task's options";
+
+fn main() {
+    if let Err(e) = real_main() {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn real_main() -> Result<()> {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let Some((task, rest)) = argv.split_first() else {
+        println!("{USAGE}");
+        std::process::exit(2);
+    };
+    match task.as_str() {
+        "testdata" => testdata::main(rest),
+        "-h" | "--help" | "help" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => {
+            eprintln!("unknown task {other:?}\n{USAGE}");
+            std::process::exit(2);
+        }
+    }
+}

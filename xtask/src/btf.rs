@@ -1,0 +1,110 @@
+//! Just enough BTF parsing to check a blob and count its types.
+
+use anyhow::{bail, ensure, Result};
+
+pub const MAGIC: u16 = 0xeb9f;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Header {
+    pub version: u8,
+    pub flags: u8,
+    pub hdr_len: u32,
+    pub type_off: u32,
+    pub type_len: u32,
+    pub str_off: u32,
+    pub str_len: u32,
+}
+
+#[derive(Debug)]
+pub struct Summary {
+    pub header: Header,
+    pub types: u32,
+    /// Count per kind, indexed by kind number (0..=19).
+    pub per_kind: [u32; 20],
+}
+
+pub const KIND_NAMES: [&str; 20] = [
+    "UNKN", "INT", "PTR", "ARRAY", "STRUCT", "UNION", "ENUM", "FWD", "TYPEDEF", "VOLATILE",
+    "CONST", "RESTRICT", "FUNC", "FUNC_PROTO", "VAR", "DATASEC", "FLOAT", "DECL_TAG", "TYPE_TAG",
+    "ENUM64",
+];
+
+fn u32le(b: &[u8], o: usize) -> u32 {
+    u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]])
+}
+
+pub fn header(b: &[u8]) -> Result<Header> {
+    ensure!(b.len() >= 24, "BTF too short for a header ({} bytes)", b.len());
+    let magic = u16::from_le_bytes([b[0], b[1]]);
+    ensure!(magic == MAGIC, "bad BTF magic {magic:#06x} (want 0xeb9f, little-endian)");
+    let h = Header {
+        version: b[2],
+        flags: b[3],
+        hdr_len: u32le(b, 4),
+        type_off: u32le(b, 8),
+        type_len: u32le(b, 12),
+        str_off: u32le(b, 16),
+        str_len: u32le(b, 20),
+    };
+    ensure!(h.hdr_len >= 24 && h.hdr_len as usize <= b.len(), "bad hdr_len {}", h.hdr_len);
+    let data = b.len() as u64 - h.hdr_len as u64;
+    ensure!(
+        h.type_off as u64 + h.type_len as u64 <= data,
+        "type section {}+{} past end of data ({data})",
+        h.type_off,
+        h.type_len
+    );
+    ensure!(
+        h.str_off as u64 + h.str_len as u64 <= data,
+        "string section {}+{} past end of data ({data})",
+        h.str_off,
+        h.str_len
+    );
+    Ok(h)
+}
+
+/// Walks the type section and counts types (type ids 1..=N of this blob).
+pub fn summarize(b: &[u8]) -> Result<Summary> {
+    let h = header(b)?;
+    let start = h.hdr_len as usize + h.type_off as usize;
+    let types = &b[start..start + h.type_len as usize];
+    let mut off = 0usize;
+    let mut n = 0u32;
+    let mut per_kind = [0u32; 20];
+    while off < types.len() {
+        ensure!(off + 12 <= types.len(), "truncated type #{} at type offset {off}", n + 1);
+        let info = u32le(types, off + 4);
+        let kind = (info >> 24) & 0x1f;
+        let vlen = (info & 0xffff) as usize;
+        let extra = match kind {
+            1 => 4,
+            3 => 12,
+            4 | 5 => 12 * vlen,
+            6 => 8 * vlen,
+            13 => 8 * vlen,
+            14 => 4,
+            15 => 12 * vlen,
+            17 => 4,
+            19 => 12 * vlen,
+            2 | 7 | 8 | 9 | 10 | 11 | 12 | 16 | 18 => 0,
+            _ => bail!("type #{} at type offset {off}: unknown kind {kind}", n + 1),
+        };
+        off += 12 + extra;
+        ensure!(off <= types.len(), "type #{} (kind {kind}) runs past the type section", n + 1);
+        per_kind[kind as usize] += 1;
+        n += 1;
+    }
+    Ok(Summary { header: h, types: n, per_kind })
+}
+
+impl Summary {
+    pub fn kinds_line(&self) -> String {
+        let mut parts = Vec::new();
+        for (k, &c) in self.per_kind.iter().enumerate() {
+            if c > 0 {
+                parts.push(format!("{}={c}", KIND_NAMES[k]));
+            }
+        }
+        parts.join(" ")
+    }
+}

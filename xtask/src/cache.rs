@@ -1,0 +1,92 @@
+//! Cache locations (`~/.cache/kbtf` or `$KBTF_CACHE`) and the key=value index file.
+
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+
+pub fn root() -> Result<PathBuf> {
+    if let Some(d) = std::env::var_os("KBTF_CACHE") {
+        return Ok(PathBuf::from(d));
+    }
+    let home = std::env::var_os("HOME").context("neither KBTF_CACHE nor HOME is set")?;
+    Ok(PathBuf::from(home).join(".cache/kbtf"))
+}
+
+pub fn debs_dir() -> Result<PathBuf> {
+    Ok(root()?.join("debs"))
+}
+
+pub fn kernels_dir() -> Result<PathBuf> {
+    Ok(root()?.join("kernels"))
+}
+
+pub fn index_path() -> Result<PathBuf> {
+    Ok(kernels_dir()?.join("index.txt"))
+}
+
+/// Ordered key=value pairs, as written to `index.txt`.
+#[derive(Debug, Default)]
+pub struct Index {
+    pub entries: Vec<(String, String)>,
+}
+
+impl Index {
+    pub fn set(&mut self, key: &str, value: impl Into<String>) {
+        let value = value.into();
+        match self.entries.iter_mut().find(|(k, _)| k == key) {
+            Some(e) => e.1 = value,
+            None => self.entries.push((key.to_string(), value)),
+        }
+    }
+
+    pub fn set_path(&mut self, key: &str, p: &Path) {
+        self.set(key, p.display().to_string());
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    pub fn load() -> Result<Index> {
+        let p = index_path()?;
+        let text = std::fs::read_to_string(&p).with_context(|| {
+            format!("reading {} (run `cargo xtask testdata` first)", p.display())
+        })?;
+        Self::parse(&text).with_context(|| format!("parsing {}", p.display()))
+    }
+
+    pub fn parse(text: &str) -> Result<Index> {
+        let mut idx = Index::default();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let Some((k, v)) = line.split_once('=') else {
+                bail!("line {}: expected key=value, got {line:?}", n + 1);
+            };
+            idx.set(k.trim(), v.trim());
+        }
+        Ok(idx)
+    }
+
+    /// Writes atomically (temp file + rename).
+    pub fn save(&self) -> Result<PathBuf> {
+        let p = index_path()?;
+        let mut text = String::from(
+            "# kbtf test kernels, written by `cargo xtask testdata`; key=value, one per line\n",
+        );
+        for (k, v) in &self.entries {
+            text.push_str(&format!("{k}={v}\n"));
+        }
+        crate::util::write_atomic(&p, text.as_bytes())?;
+        Ok(p)
+    }
+
+    /// Value for `key`, as a path, with an error naming the index if it is absent.
+    pub fn path(&self, key: &str) -> Result<PathBuf> {
+        match self.get(key) {
+            Some(v) => Ok(PathBuf::from(v)),
+            None => bail!("key {key} missing from {}", index_path()?.display()),
+        }
+    }
+}

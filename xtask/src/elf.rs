@@ -1,0 +1,159 @@
+//! A tiny ELF64 little-endian reader: section table, section bytes, PT_INTERP.
+//! Reads only the parts it needs, so a 600 MB debug vmlinux is cheap.
+
+use anyhow::{bail, ensure, Context, Result};
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone)]
+pub struct Section {
+    pub name: String,
+    pub sh_type: u32,
+    pub flags: u64,
+    pub offset: u64,
+    pub size: u64,
+}
+
+pub struct Elf {
+    path: PathBuf,
+    file: File,
+    pub sections: Vec<Section>,
+    phoff: u64,
+    phentsize: u16,
+    phnum: u16,
+}
+
+const SHT_NOBITS: u32 = 8;
+const PT_INTERP: u32 = 3;
+
+fn u16le(b: &[u8], o: usize) -> u16 {
+    u16::from_le_bytes([b[o], b[o + 1]])
+}
+fn u32le(b: &[u8], o: usize) -> u32 {
+    u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]])
+}
+fn u64le(b: &[u8], o: usize) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[o..o + 8]);
+    u64::from_le_bytes(a)
+}
+
+impl Elf {
+    pub fn open(path: &Path) -> Result<Elf> {
+        Self::open_inner(path).with_context(|| format!("reading ELF {}", path.display()))
+    }
+
+    fn open_inner(path: &Path) -> Result<Elf> {
+        let file = File::open(path)?;
+        let len = file.metadata()?.len();
+        let mut eh = [0u8; 64];
+        ensure!(len >= 64, "file too short for an ELF header ({len} bytes)");
+        file.read_exact_at(&mut eh, 0)?;
+        ensure!(&eh[..4] == b"\x7fELF", "no ELF magic");
+        ensure!(eh[4] == 2 && eh[5] == 1, "only ELF64 little-endian is supported");
+        let phoff = u64le(&eh, 0x20);
+        let shoff = u64le(&eh, 0x28);
+        let phentsize = u16le(&eh, 0x36);
+        let phnum = u16le(&eh, 0x38);
+        let shentsize = u16le(&eh, 0x3a) as u64;
+        let mut shnum = u16le(&eh, 0x3c) as u64;
+        let mut shstrndx = u16le(&eh, 0x3e) as u64;
+        let mut sections = Vec::new();
+        if shoff != 0 {
+            ensure!(shentsize >= 64, "bad e_shentsize {shentsize}");
+            let mut first = [0u8; 64];
+            ensure!(shoff.checked_add(64).is_some_and(|e| e <= len), "section table out of file");
+            file.read_exact_at(&mut first, shoff)?;
+            if shnum == 0 {
+                shnum = u64le(&first, 0x20); // extended numbering: sh_size of section 0
+            }
+            if shstrndx == 0xffff {
+                shstrndx = u32le(&first, 0x28) as u64; // sh_link of section 0
+            }
+            let table_len = shnum.checked_mul(shentsize).context("section table size overflow")?;
+            ensure!(
+                shoff.checked_add(table_len).is_some_and(|e| e <= len),
+                "section table ({shnum} entries) runs past end of file"
+            );
+            let mut tab = vec![0u8; table_len as usize];
+            file.read_exact_at(&mut tab, shoff)?;
+            let mut raw = Vec::new();
+            for i in 0..shnum as usize {
+                let s = &tab[i * shentsize as usize..];
+                raw.push((u32le(s, 0), u32le(s, 4), u64le(s, 8), u64le(s, 0x18), u64le(s, 0x20)));
+            }
+            ensure!((shstrndx as usize) < raw.len(), "e_shstrndx {shstrndx} out of range");
+            let (_, st_type, _, st_off, st_size) = raw[shstrndx as usize];
+            ensure!(st_type != SHT_NOBITS, "section name table has no data");
+            ensure!(
+                st_off.checked_add(st_size).is_some_and(|e| e <= len),
+                "section name table out of file"
+            );
+            let mut strtab = vec![0u8; st_size as usize];
+            file.read_exact_at(&mut strtab, st_off)?;
+            for (name_off, sh_type, flags, offset, size) in raw {
+                let name = strtab
+                    .get(name_off as usize..)
+                    .map(|s| {
+                        let end = s.iter().position(|&c| c == 0).unwrap_or(s.len());
+                        String::from_utf8_lossy(&s[..end]).into_owned()
+                    })
+                    .unwrap_or_default();
+                sections.push(Section { name, sh_type, flags, offset, size });
+            }
+        }
+        Ok(Elf { path: path.to_path_buf(), file, sections, phoff, phentsize, phnum })
+    }
+
+    pub fn section(&self, name: &str) -> Option<&Section> {
+        self.sections.iter().find(|s| s.name == name)
+    }
+
+    /// Bytes of section `name`; error if absent.
+    pub fn section_bytes(&self, name: &str) -> Result<Vec<u8>> {
+        let Some(s) = self.section(name) else {
+            bail!("{}: no {name} section", self.path.display());
+        };
+        ensure!(s.sh_type != SHT_NOBITS, "{}: {name} is NOBITS", self.path.display());
+        let len = self.file.metadata()?.len();
+        ensure!(
+            s.offset.checked_add(s.size).is_some_and(|e| e <= len),
+            "{}: {name} runs past end of file",
+            self.path.display()
+        );
+        let mut buf = vec![0u8; s.size as usize];
+        self.file
+            .read_exact_at(&mut buf, s.offset)
+            .with_context(|| format!("{}: reading {name}", self.path.display()))?;
+        Ok(buf)
+    }
+
+    /// True if the file has a PT_INTERP program header (i.e. is dynamically linked).
+    pub fn has_interp(&self) -> Result<bool> {
+        if self.phoff == 0 || self.phnum == 0 {
+            return Ok(false);
+        }
+        ensure!(self.phentsize >= 56, "bad e_phentsize");
+        let mut tab = vec![0u8; self.phnum as usize * self.phentsize as usize];
+        self.file
+            .read_exact_at(&mut tab, self.phoff)
+            .with_context(|| format!("{}: reading program headers", self.path.display()))?;
+        Ok((0..self.phnum as usize).any(|i| u32le(&tab, i * self.phentsize as usize) == PT_INTERP))
+    }
+}
+
+/// `name=` from a module's `.modinfo` (the name under /sys/module and /sys/kernel/btf).
+pub fn module_name(path: &Path) -> Result<Option<String>> {
+    let elf = Elf::open(path)?;
+    if elf.section(".modinfo").is_none() {
+        return Ok(None);
+    }
+    let info = elf.section_bytes(".modinfo")?;
+    for field in info.split(|&c| c == 0) {
+        if let Some(v) = field.strip_prefix(b"name=") {
+            return Ok(Some(String::from_utf8_lossy(v).into_owned()));
+        }
+    }
+    Ok(None)
+}

@@ -1,0 +1,103 @@
+//! Small helpers: running tools, atomic writes, checksums.
+
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// A printable form of a command line, for error messages.
+pub fn show(cmd: &Command) -> String {
+    let mut s = cmd.get_program().to_string_lossy().into_owned();
+    for a in cmd.get_args() {
+        s.push(' ');
+        s.push_str(&a.to_string_lossy());
+    }
+    s
+}
+
+/// Runs `cmd`, inheriting stdout/stderr; fails on non-zero exit.
+pub fn run(cmd: &mut Command) -> Result<()> {
+    let status = cmd
+        .status()
+        .with_context(|| format!("starting `{}` (is it installed?)", show(cmd)))?;
+    if !status.success() {
+        bail!("`{}` failed: {status}", show(cmd));
+    }
+    Ok(())
+}
+
+/// Runs `cmd` capturing output; fails on non-zero exit, with stderr in the message.
+pub fn output(cmd: &mut Command) -> Result<Output> {
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("starting `{}` (is it installed?)", show(cmd)))?;
+    if !out.status.success() {
+        bail!(
+            "`{}` failed: {}: {}",
+            show(cmd),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(out)
+}
+
+pub fn stdout_string(cmd: &mut Command) -> Result<String> {
+    Ok(String::from_utf8_lossy(&output(cmd)?.stdout).into_owned())
+}
+
+/// Writes `data` to `path` via a temp file in the same directory and a rename.
+pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let tmp = tmp_sibling(path);
+    std::fs::write(&tmp, data).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
+    Ok(())
+}
+
+/// `dir/.name.tmp-PID`, a sibling used for write-then-rename.
+pub fn tmp_sibling(path: &Path) -> PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+}
+
+pub fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+}
+
+pub fn sha256(path: &Path) -> Result<String> {
+    let out = stdout_string(Command::new("sha256sum").arg(path))?;
+    match out.split_whitespace().next() {
+        Some(h) if h.len() == 64 => Ok(h.to_string()),
+        _ => bail!("unexpected sha256sum output for {}: {out:?}", path.display()),
+    }
+}
+
+/// The only entry of `dir` whose file name starts with `prefix`.
+pub fn single_entry(dir: &Path, prefix: &str) -> Result<PathBuf> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
+        let e = e.with_context(|| format!("listing {}", dir.display()))?;
+        if e.file_name().to_string_lossy().starts_with(prefix) {
+            found.push(e.path());
+        }
+    }
+    found.sort();
+    match found.len() {
+        1 => Ok(found.pop().unwrap_or_default()),
+        0 => bail!("no {prefix}* in {}", dir.display()),
+        _ => bail!("several {prefix}* in {}: {found:?}", dir.display()),
+    }
+}
+
+pub fn human(n: u64) -> String {
+    if n >= 1 << 20 {
+        format!("{:.1} MiB", n as f64 / (1u64 << 20) as f64)
+    } else if n >= 1 << 10 {
+        format!("{:.1} KiB", n as f64 / 1024.0)
+    } else {
+        format!("{n} B")
+    }
+}
