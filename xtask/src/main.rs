@@ -3,9 +3,13 @@
 mod args;
 mod btf;
 mod cache;
+mod console;
 mod debs;
 mod elf;
+mod initramfs;
+mod kernel_test;
 mod ktree;
+mod modsig;
 mod testdata;
 mod util;
 mod vmlinuz;
@@ -36,6 +40,7 @@ fn real_main() -> Result<()> {
     };
     match task.as_str() {
         "testdata" => testdata::main(rest),
+        "kernel-test" => kernel_test::main(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(())

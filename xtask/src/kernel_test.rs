@@ -1,0 +1,438 @@
+//! `cargo xtask kernel-test`: boot a kernel under qemu (TCG) with a busybox initramfs,
+//! insmod modules, and report what the kernel made of their BTF.
+
+use crate::args::Args;
+use crate::cache::Index;
+use crate::initramfs::Cpio;
+use crate::ktree::{self, KernelTree};
+use crate::{btf, console, elf, modsig, util};
+use anyhow::{bail, ensure, Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const USAGE: &str = "\
+cargo xtask kernel-test [options] [MODULE...]
+
+Boots a kernel in qemu (TCG) with a busybox initramfs, insmods MODULEs in the given
+order, and prints per module `ok NAME btf_types=N` or `FAIL NAME: MESSAGE`.
+MODULE is a .ko file (also .ko.xz/.ko.zst/.ko.gz) or a module name looked up in the
+kernel's modules.dep. Default modules: dummy veth tun.
+  --kernel DIR|FILE   unpacked linux-image package root, or a vmlinuz file
+                      (default: kernel61_dir from the cache index)
+  --modprobe          load dependencies from modules.dep first
+  --strip-sig         strip appended signatures from the given modules (needed
+                      after rewriting a signed module's .BTF)
+  --keep-btf DIR      save each /sys/kernel/btf/NAME as DIR/NAME
+  --timeout SECS      hard limit for the whole qemu run (default 120)
+  --memory MB         guest memory (default 1024)
+  --append ARGS       extra kernel command line
+  --log FILE          save the serial console log to FILE
+  --busybox PATH      static busybox (default /bin/busybox)
+  --qemu PATH         qemu binary (default qemu-system-x86_64)";
+
+const DEFAULT_MODULES: &[&str] = &["dummy", "veth", "tun"];
+
+struct Module {
+    name: String,
+    src: PathBuf,
+    requested: bool,
+}
+
+pub fn main(raw: &[String]) -> Result<()> {
+    let a = Args::parse(
+        raw,
+        &["kernel", "keep-btf", "timeout", "memory", "append", "log", "busybox", "qemu"],
+        &["modprobe", "strip-sig", "help"],
+    )?;
+    if a.flag("help") {
+        println!("{USAGE}");
+        return Ok(());
+    }
+    let kernel = match a.opt("kernel") {
+        Some(k) => PathBuf::from(k),
+        None => Index::load()?.path("kernel61_dir")?,
+    };
+    let tree = if kernel.is_file() {
+        KernelTree::from_vmlinuz(&kernel, None)?
+    } else if kernel.is_dir() {
+        KernelTree::open(&kernel)?
+    } else {
+        bail!("--kernel {}: no such file or directory", kernel.display());
+    };
+    let timeout: u64 = parse_num(a.opt("timeout").unwrap_or("120"), "--timeout")?;
+    let memory: u64 = parse_num(a.opt("memory").unwrap_or("1024"), "--memory")?;
+    let names: Vec<String> = if a.positional.is_empty() {
+        DEFAULT_MODULES.iter().map(|s| s.to_string()).collect()
+    } else {
+        a.positional.clone()
+    };
+
+    let work = TempDir::new()?;
+    let modules = plan(&tree, &names, a.flag("modprobe"))?;
+    let initrd = work.path.join("initramfs.cpio");
+    build_initramfs(
+        &initrd,
+        Path::new(a.opt("busybox").unwrap_or("/bin/busybox")),
+        &modules,
+        a.flag("strip-sig"),
+        &work.path,
+    )?;
+
+    let log = work.path.join("console.log");
+    let mut append = String::from("console=ttyS0 panic=-1 loglevel=1 nokaslr");
+    if let Some(extra) = a.opt("append") {
+        append.push(' ');
+        append.push_str(extra);
+    }
+    let qemu = a.opt("qemu").unwrap_or("qemu-system-x86_64");
+    println!(
+        "boot {} with {} module(s): {}",
+        tree.vmlinuz.display(),
+        modules.len(),
+        modules.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(" ")
+    );
+    let started = Instant::now();
+    let outcome = run_qemu(qemu, &tree.vmlinuz, &initrd, &append, memory, &log, timeout, &work.path)?;
+    let secs = started.elapsed().as_secs_f64();
+    if let Some(dst) = a.opt("log") {
+        std::fs::copy(&log, dst).with_context(|| format!("copying console log to {dst}"))?;
+    }
+    let text = String::from_utf8_lossy(&util::read(&log)?).replace('\r', "");
+    let parsed = console::parse(&text);
+    println!("qemu {outcome} after {secs:.1} s");
+    if !parsed.done {
+        println!("--- last console lines ---");
+        let lines: Vec<&str> = text.lines().collect();
+        for l in &lines[lines.len().saturating_sub(40)..] {
+            println!("{l}");
+        }
+        println!("--- end ---");
+    }
+    let keep = a.opt("keep-btf").map(PathBuf::from);
+    if let Some(k) = &keep {
+        std::fs::create_dir_all(k).with_context(|| format!("creating {}", k.display()))?;
+    }
+    let failures = report(&modules, &parsed, keep.as_deref());
+    if failures > 0 {
+        bail!("{failures} module(s) failed");
+    }
+    Ok(())
+}
+
+fn parse_num(s: &str, what: &str) -> Result<u64> {
+    s.parse().with_context(|| format!("{what}: not a number: {s:?}"))
+}
+
+/// Resolves names/paths to module files, with dependencies first if `modprobe`.
+fn plan(tree: &KernelTree, names: &[String], modprobe: bool) -> Result<Vec<Module>> {
+    let have_tree = tree.has_modules();
+    if have_tree {
+        tree.ensure_depmod()?;
+    }
+    let mut requested = Vec::new();
+    for n in names {
+        let p = Path::new(n);
+        if p.is_file() {
+            let file = p.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+            let stem = ktree::module_stem(&file)
+                .with_context(|| format!("{n}: not a .ko/.ko.xz/.ko.zst/.ko.gz file"))?;
+            let name = if file.ends_with(".ko") {
+                elf::module_name(p)?.unwrap_or_else(|| ktree::norm(stem))
+            } else {
+                ktree::norm(stem)
+            };
+            requested.push(Module { name, src: p.to_path_buf(), requested: true });
+        } else if !n.contains('/') && !n.ends_with(".ko") {
+            ensure!(have_tree, "module {n:?} given by name, but {} has no lib/modules/{}", tree.root.display(), tree.release);
+            let Some((path, _)) = tree.find_module(n)? else {
+                bail!("module {n:?} not in {}/modules.dep", tree.modules_base().display());
+            };
+            requested.push(Module { name: ktree::norm(n), src: path, requested: true });
+        } else {
+            bail!("{n}: no such module file");
+        }
+    }
+    for m in &requested {
+        ensure!(
+            !m.name.is_empty() && m.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'),
+            "{}: unusable module name {:?}",
+            m.src.display(),
+            m.name
+        );
+    }
+    let mut out: Vec<Module> = Vec::new();
+    let loaded = |out: &Vec<Module>, name: &str| out.iter().any(|m| ktree::norm(&m.name) == ktree::norm(name));
+    for (i, m) in requested.iter().enumerate() {
+        if loaded(&out, &m.name) {
+            continue;
+        }
+        let deps = if have_tree {
+            tree.find_module(&m.name)?.map(|(_, d)| d).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        // modprobe loads the last-listed dependency first.
+        for d in deps.iter().rev() {
+            let file = d.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+            let dname = ktree::norm(ktree::module_stem(&file).unwrap_or(&file));
+            if loaded(&out, &dname) {
+                continue;
+            }
+            if !modprobe {
+                eprintln!(
+                    "note: {} depends on {dname} (modules.dep), which is not loaded before it; \
+                     list it first or pass --modprobe",
+                    m.name
+                );
+                continue;
+            }
+            // A dependency the user also gave explicitly: use the user's file, here.
+            match requested[i + 1..].iter().find(|r| ktree::norm(&r.name) == dname) {
+                Some(r) => out.push(Module { name: r.name.clone(), src: r.src.clone(), requested: true }),
+                None => out.push(Module { name: dname, src: d.clone(), requested: false }),
+            }
+        }
+        out.push(Module { name: m.name.clone(), src: m.src.clone(), requested: true });
+    }
+    Ok(out)
+}
+
+fn build_initramfs(out: &Path, busybox: &Path, modules: &[Module], strip_sig: bool, work: &Path) -> Result<()> {
+    let bb = elf::Elf::open(busybox).with_context(|| format!("busybox {}", busybox.display()))?;
+    ensure!(
+        !bb.has_interp()?,
+        "{} is dynamically linked; install busybox-static",
+        busybox.display()
+    );
+    let mut c = Cpio::new();
+    for d in ["bin", "dev", "proc", "sys", "mod", "tmp"] {
+        c.dir(d);
+    }
+    c.chardev("dev/console", 0o600, 5, 1);
+    c.chardev("dev/null", 0o666, 1, 3);
+    c.file("bin/busybox", 0o755, &util::read(busybox)?);
+    c.symlink("bin/sh", "busybox");
+    let mut script = String::from(INIT_HEAD);
+    for (i, m) in modules.iter().enumerate() {
+        let file = format!("{i:02}-{}.ko", m.name);
+        let tmp = work.join(&file);
+        ktree::decompress_module(&m.src, &tmp)?;
+        let mut data = util::read(&tmp)?;
+        if strip_sig && m.requested {
+            let n = modsig::strip(&data).with_context(|| format!("stripping signature of {}", m.src.display()))?.len();
+            data.truncate(n);
+        }
+        c.file(&format!("mod/{file}"), 0o644, &data);
+        script.push_str(&format!("load {} /mod/{file}\n", m.name));
+    }
+    script.push_str("echo KBTF-INSMODS-DONE > /dev/kmsg\n");
+    script.push_str("report vmlinux nodump\n");
+    for m in modules.iter().filter(|m| m.requested) {
+        script.push_str(&format!("report {}\n", m.name));
+    }
+    script.push_str(INIT_TAIL);
+    c.file("init", 0o755, script.as_bytes());
+    c.write_to(out)
+}
+
+const INIT_HEAD: &str = r#"#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+dmesg -n 1
+echo "KBTF-BOOTED $(uname -r)"
+load() {
+    echo "KBTF-INSMOD $1" > /dev/kmsg
+    out=$(insmod "$2" 2>&1)
+    rc=$?
+    echo "KBTF-INSMOD-RC $1 $rc"
+    [ -n "$out" ] && echo "$out" | sed "s/^/KBTF-INSMOD-OUT $1 /"
+}
+report() {
+    f=/sys/kernel/btf/$1
+    if [ -e "$f" ]; then
+        echo "KBTF-RESULT $1 present=1 size=$(wc -c < "$f")"
+        [ "$2" = nodump ] && return
+        echo "KBTF-BTF-BEGIN $1"
+        base64 "$f"
+        echo "KBTF-BTF-END $1"
+    else
+        echo "KBTF-RESULT $1 present=0 size=0"
+    fi
+}
+"#;
+
+const INIT_TAIL: &str = r#"echo KBTF-DMESG-BEGIN
+dmesg
+echo KBTF-DMESG-END
+echo KBTF-DONE
+poweroff -f
+sleep 5
+echo o > /proc/sysrq-trigger
+"#;
+
+#[allow(clippy::too_many_arguments)]
+fn run_qemu(
+    qemu: &str,
+    vmlinuz: &Path,
+    initrd: &Path,
+    append: &str,
+    memory: u64,
+    log: &Path,
+    timeout: u64,
+    work: &Path,
+) -> Result<String> {
+    let mut cmd = Command::new(qemu);
+    cmd.args(["-accel", "tcg", "-m", &memory.to_string(), "-smp", "1"])
+        .args(["-nodefaults", "-display", "none", "-monitor", "none", "-no-reboot"])
+        .arg("-serial")
+        .arg(format!("file:{}", log.display()))
+        .arg("-kernel")
+        .arg(vmlinuz)
+        .arg("-initrd")
+        .arg(initrd)
+        .args(["-append", append])
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(work.join("qemu.out"))?)
+        .stderr(std::fs::File::create(work.join("qemu.err"))?);
+    let mut child = cmd.spawn().with_context(|| format!("starting `{}`", util::show(&cmd)))?;
+    let deadline = Instant::now() + Duration::from_secs(timeout);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            let err = std::fs::read_to_string(work.join("qemu.err")).unwrap_or_default();
+            if !status.success() {
+                bail!("qemu failed ({status}): {}", err.trim());
+            }
+            if !log.exists() {
+                bail!("qemu wrote no console log: {}", err.trim());
+            }
+            return Ok(format!("exited ({status})"));
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            if !log.exists() {
+                std::fs::write(log, b"")?;
+            }
+            return Ok(format!("KILLED at the {timeout} s timeout"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Prints one line per requested module; returns the number of failures.
+fn report(modules: &[Module], p: &console::Parsed, keep: Option<&Path>) -> usize {
+    let mut failures = 0;
+    if !p.done {
+        let why = if p.booted { "guest did not finish (see console above)" } else { "guest did not boot to /init (see console above)" };
+        for m in modules.iter().filter(|m| m.requested) {
+            println!("FAIL {}: {why}", m.name);
+        }
+        return modules.iter().filter(|m| m.requested).count().max(1);
+    }
+    if let Some(r) = p.results.get("vmlinux") {
+        if !r.present {
+            println!("note: the kernel has no /sys/kernel/btf/vmlinux");
+        }
+    }
+    for m in modules {
+        let rc = p.insmod_rc.get(&m.name).copied();
+        let out = p.insmod_out.get(&m.name).cloned().unwrap_or_default();
+        let kmsg = p.kmsg_for(&m.name);
+        if rc != Some(0) {
+            failures += 1;
+            let what = if m.requested { String::new() } else { " (dependency)".to_string() };
+            let msg = match rc {
+                None => "insmod did not run".to_string(),
+                Some(rc) if out.is_empty() => format!("insmod exited {rc}"),
+                Some(_) => out.join("; "),
+            };
+            println!("FAIL {}{what}: {msg}", m.name);
+            print_dmesg(kmsg.iter());
+            continue;
+        }
+        if !m.requested {
+            continue;
+        }
+        let Some(r) = p.results.get(&m.name) else {
+            failures += 1;
+            println!("FAIL {}: no result line from the guest", m.name);
+            continue;
+        };
+        if !r.present {
+            failures += 1;
+            let key = kmsg
+                .iter()
+                .find(|l| l.contains("failed to validate module"))
+                .or_else(|| kmsg.iter().find(|l| l.contains("BTF") || l.starts_with("BPF:")))
+                .cloned()
+                .unwrap_or_else(|| format!("no /sys/kernel/btf/{} and no kernel message", m.name));
+            println!("FAIL {}: {key}", m.name);
+            print_dmesg(kmsg.iter().filter(|l| **l != key));
+            continue;
+        }
+        let check = p
+            .btf
+            .get(&m.name)
+            .context("no BTF bytes in the console output")
+            .and_then(|b| {
+                ensure!(b.len() as u64 == r.size, "got {} BTF bytes over the console, the guest said {}", b.len(), r.size);
+                let s = btf::summarize(b)?;
+                if let Some(dir) = keep {
+                    let path = dir.join(&m.name);
+                    std::fs::write(&path, b).with_context(|| format!("writing {}", path.display()))?;
+                }
+                Ok(s.types)
+            });
+        match check {
+            Ok(n) => println!("ok {} btf_types={n}", m.name),
+            Err(e) => {
+                failures += 1;
+                println!("FAIL {}: /sys/kernel/btf/{} present but unreadable: {e:#}", m.name, m.name);
+            }
+        }
+    }
+    failures
+}
+
+fn print_dmesg<'a>(lines: impl Iterator<Item = &'a String>) {
+    const MAX: usize = 12;
+    let lines: Vec<_> = lines.collect();
+    for l in lines.iter().take(MAX) {
+        println!("    dmesg: {l}");
+    }
+    if lines.len() > MAX {
+        println!("    dmesg: ... {} more line(s)", lines.len() - MAX);
+    }
+}
+
+/// A temp directory removed on drop (kept if KBTF_KEEP_TMP is set).
+struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    fn new() -> Result<TempDir> {
+        let base = std::env::temp_dir();
+        for i in 0..100 {
+            let path = base.join(format!("kbtf-kernel-test-{}-{i}", std::process::id()));
+            if std::fs::create_dir(&path).is_ok() {
+                return Ok(TempDir { path });
+            }
+        }
+        bail!("cannot create a temp dir in {}", base.display())
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if std::env::var_os("KBTF_KEEP_TMP").is_some() {
+            eprintln!("kept {}", self.path.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
