@@ -6,6 +6,7 @@ mod cache;
 mod console;
 mod debs;
 mod elf;
+mod fixtures;
 mod initramfs;
 mod kernel_test;
 mod ktree;
@@ -41,6 +42,7 @@ fn real_main() -> Result<()> {
     match task.as_str() {
         "testdata" => testdata::main(rest),
         "kernel-test" => kernel_test::main(rest),
+        "fixtures" => fixtures::main(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(())

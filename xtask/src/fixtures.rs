@@ -1,0 +1,281 @@
+//! `cargo xtask fixtures`: regenerate the small committed fixtures under testdata/
+//! from the kernel cache (see `cargo xtask testdata`) and testdata/c/*.c.
+
+use crate::args::Args;
+use crate::cache::Index;
+use crate::elf::Elf;
+use crate::{btf, util};
+use anyhow::{bail, ensure, Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub const USAGE: &str = "\
+cargo xtask fixtures [--out DIR]
+
+Regenerates testdata/ (or DIR) from the kernel cache and testdata/c/*.c, and
+rewrites testdata/PROVENANCE. Run `cargo xtask testdata` first.";
+
+/// vmlinux BTF is committed raw only up to this size.
+const MAX_VMLINUX_BTF: u64 = 6 << 20;
+/// Whole modules are committed only up to this size.
+const MAX_MODULE: u64 = 1 << 20;
+
+/// Where a fixture came from, for PROVENANCE.
+struct Origin {
+    package: String,
+    version: String,
+    inner: String,
+    how: String,
+}
+
+struct Entry {
+    rel: String,
+    origin: Origin,
+}
+
+pub fn repo_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_path_buf()
+}
+
+pub fn main(raw: &[String]) -> Result<()> {
+    let a = Args::parse(raw, &["out"], &["help"])?;
+    if a.flag("help") {
+        println!("{USAGE}");
+        return Ok(());
+    }
+    ensure!(a.positional.is_empty(), "unexpected arguments {:?}\n{USAGE}", a.positional);
+    let out = a.opt("out").map(PathBuf::from).unwrap_or_else(|| repo_root().join("testdata"));
+    let idx = Index::load()?;
+    let mut entries = Vec::new();
+    kernel_fixtures(&idx, &out, &mut entries)?;
+    c_fixtures(&out, &mut entries)?;
+    write_provenance(&out, &idx, &entries)?;
+    let mut total = 0;
+    for e in &entries {
+        let n = std::fs::metadata(out.join(&e.rel))?.len();
+        total += n;
+        println!("{:>10}  {}", util::human(n), e.rel);
+    }
+    println!("{:>10}  total ({} files) in {}", util::human(total), entries.len(), out.display());
+    Ok(())
+}
+
+fn get(idx: &Index, key: &str) -> Result<String> {
+    match idx.get(key) {
+        Some(v) => Ok(v.to_string()),
+        None => bail!("key {key} missing from the cache index; rerun `cargo xtask testdata`"),
+    }
+}
+
+/// Path of `p` inside the unpacked package rooted at `root`, as dpkg lists it.
+fn inner(root: &Path, p: &Path) -> String {
+    match p.strip_prefix(root) {
+        Ok(r) => format!("./{}", r.display()),
+        Err(_) => p.display().to_string(),
+    }
+}
+
+fn write(out: &Path, rel: &str, data: &[u8]) -> Result<()> {
+    let p = out.join(rel);
+    if let Some(d) = p.parent() {
+        std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+    }
+    util::write_atomic(&p, data)
+}
+
+fn kernel_fixtures(idx: &Index, out: &Path, entries: &mut Vec<Entry>) -> Result<()> {
+    let origin = |prefix: &str, file: &Path, how: &str| -> Result<Origin> {
+        let root = PathBuf::from(get(idx, &format!("{prefix}_dir"))?);
+        Ok(Origin {
+            package: get(idx, &format!("{prefix}_pkg"))?,
+            version: get(idx, &format!("{prefix}_pkg_version"))?,
+            inner: inner(&root, file),
+            how: how.to_string(),
+        })
+    };
+
+    // vmlinux BTF of the main 6.1 build.
+    let vmlinuz = PathBuf::from(get(idx, "kernel61_vmlinuz")?);
+    let vbtf = util::read(Path::new(&get(idx, "kernel61_vmlinux_btf")?))?;
+    btf::summarize(&vbtf).context("vmlinux BTF in the cache")?;
+    if vbtf.len() as u64 <= MAX_VMLINUX_BTF {
+        write(out, "vmlinux-6.1.btf", &vbtf)?;
+        entries.push(Entry {
+            rel: "vmlinux-6.1.btf".into(),
+            origin: origin(
+                "kernel61",
+                &vmlinuz,
+                "vmlinux decompressed from the bzImage payload, section .BTF (raw, same format as /sys/kernel/btf/vmlinux)",
+            )?,
+        });
+    } else {
+        println!("skip vmlinux-6.1.btf: {} is over the limit", util::human(vbtf.len() as u64));
+    }
+
+    // Shipped (signed) modules: raw .BTF of each, and dummy.ko whole.
+    let mods = PathBuf::from(get(idx, "kernel61_modules_dir")?);
+    for m in ["dummy", "veth", "tun"] {
+        let ko = mods.join("drivers/net").join(format!("{m}.ko"));
+        let b = Elf::open(&ko)?.section_bytes(".BTF")?;
+        btf::summarize(&b).with_context(|| format!(".BTF of {}", ko.display()))?;
+        let rel = format!("modules-6.1/{m}.btf");
+        write(out, &rel, &b)?;
+        entries.push(Entry { rel, origin: origin("kernel61", &ko, "section .BTF (raw)")? });
+    }
+    copy_module(&mods, "kernel61", "modules-6.1", out, entries, &origin, "whole file (signed)")?;
+
+    // The -dbg build of dummy.ko: same build, full DWARF, unsigned.
+    let dbg_root = PathBuf::from(get(idx, "kernel61_dbg_dir")?);
+    let dbg_ko = PathBuf::from(get(idx, "kernel61_dbg_modules_dir")?).join("drivers/net/dummy.ko");
+    let n = std::fs::metadata(&dbg_ko).with_context(|| format!("reading {}", dbg_ko.display()))?.len();
+    if n <= MAX_MODULE {
+        write(out, "modules-6.1-dbg/dummy.ko", &util::read(&dbg_ko)?)?;
+        entries.push(Entry {
+            rel: "modules-6.1-dbg/dummy.ko".into(),
+            origin: Origin {
+                package: get(idx, "kernel61_dbg_pkg")?,
+                version: get(idx, "kernel61_dbg_pkg_version")?,
+                inner: inner(&dbg_root, &dbg_ko),
+                how: "whole file (unstripped: DWARF and .BTF, no signature)".into(),
+            },
+        });
+    }
+
+    // The older 6.1 build: its dummy.ko and .BTF (for base-mismatch tests).
+    let old_mods = PathBuf::from(get(idx, "kernel61_old_modules_dir")?);
+    let old_ko = old_mods.join("drivers/net/dummy.ko");
+    let b = Elf::open(&old_ko)?.section_bytes(".BTF")?;
+    btf::summarize(&b).with_context(|| format!(".BTF of {}", old_ko.display()))?;
+    write(out, "modules-6.1-old/dummy.btf", &b)?;
+    entries.push(Entry {
+        rel: "modules-6.1-old/dummy.btf".into(),
+        origin: origin("kernel61_old", &old_ko, "section .BTF (raw)")?,
+    });
+    copy_module(&old_mods, "kernel61_old", "modules-6.1-old", out, entries, &origin, "whole file (signed)")?;
+    Ok(())
+}
+
+fn copy_module(
+    mods: &Path,
+    prefix: &str,
+    dir: &str,
+    out: &Path,
+    entries: &mut Vec<Entry>,
+    origin: &dyn Fn(&str, &Path, &str) -> Result<Origin>,
+    how: &str,
+) -> Result<()> {
+    let ko = mods.join("drivers/net/dummy.ko");
+    let data = util::read(&ko)?;
+    if data.len() as u64 > MAX_MODULE {
+        println!("skip {}: too big", ko.display());
+        return Ok(());
+    }
+    let rel = format!("{dir}/dummy.ko");
+    write(out, &rel, &data)?;
+    entries.push(Entry { rel, origin: origin(prefix, &ko, how)? });
+    Ok(())
+}
+
+/// testdata/c/*.c -> *.o (gcc -g -O2) and *.pahole.btf (pahole -J on a copy).
+fn c_fixtures(out: &Path, entries: &mut Vec<Entry>) -> Result<()> {
+    let src_dir = repo_root().join("testdata/c");
+    let mut sources: Vec<PathBuf> = std::fs::read_dir(&src_dir)
+        .with_context(|| format!("listing {}", src_dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "c"))
+        .collect();
+    sources.sort();
+    let gcc = first_line(Command::new("gcc").arg("--version"))?;
+    let pahole = format!("pahole {}", first_line(Command::new("pahole").arg("--version"))?);
+    let dst_dir = out.join("c");
+    std::fs::create_dir_all(&dst_dir).with_context(|| format!("creating {}", dst_dir.display()))?;
+    for src in sources {
+        let stem = src.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let obj = dst_dir.join(format!("{stem}.o"));
+        let tmp = util::tmp_sibling(&obj);
+        util::run(
+            Command::new("gcc")
+                .args(["-g", "-O2", "-c"])
+                .arg(format!("-fdebug-prefix-map={}=.", src_dir.display()))
+                .arg(src.file_name().unwrap_or_default())
+                .arg("-o")
+                .arg(&tmp)
+                .current_dir(&src_dir),
+        )?;
+        std::fs::rename(&tmp, &obj).with_context(|| format!("renaming to {}", obj.display()))?;
+        let cfile = format!("{stem}.c");
+        entries.push(Entry {
+            rel: format!("c/{stem}.o"),
+            origin: Origin {
+                package: "(built here)".into(),
+                version: gcc.clone(),
+                inner: format!("testdata/c/{cfile}"),
+                how: format!("gcc -g -O2 -fdebug-prefix-map=<dir>=. -c {cfile}"),
+            },
+        });
+        let pj = dst_dir.join(format!(".{stem}.pahole.o"));
+        std::fs::copy(&obj, &pj).with_context(|| format!("copying to {}", pj.display()))?;
+        let res = util::output(Command::new("pahole").arg("-J").arg(&pj))
+            .and_then(|_| Elf::open(&pj)?.section_bytes(".BTF"));
+        let _ = std::fs::remove_file(&pj);
+        let b = res?;
+        btf::summarize(&b).with_context(|| format!("pahole's BTF for {stem}.o"))?;
+        let rel = format!("c/{stem}.pahole.btf");
+        write(out, &rel, &b)?;
+        entries.push(Entry {
+            rel,
+            origin: Origin {
+                package: "(built here)".into(),
+                version: pahole.clone(),
+                inner: format!("testdata/c/{stem}.o"),
+                how: format!("pahole -J on a copy of {stem}.o, section .BTF (raw)"),
+            },
+        });
+    }
+    Ok(())
+}
+
+fn first_line(cmd: &mut Command) -> Result<String> {
+    Ok(util::stdout_string(cmd)?.lines().next().unwrap_or("").trim().to_string())
+}
+
+fn write_provenance(out: &Path, idx: &Index, entries: &[Entry]) -> Result<()> {
+    let mut t = String::from(
+        "# Provenance of the files in testdata/. Written by `cargo xtask fixtures`;\n\
+         # regenerate with `cargo xtask testdata && cargo xtask fixtures`.\n\
+         # Packages are Debian 12 (bookworm) amd64 .debs from the Debian archive\n\
+         # (bookworm); `path` is the member path inside the .deb.\n\
+         # sha256 is of the file here; deb_sha256 of the .deb it came from.\n\n",
+    );
+    let mut deb_sums: Vec<(String, String)> = Vec::new();
+    for e in entries {
+        let sha = util::sha256(&out.join(&e.rel))?;
+        let size = std::fs::metadata(out.join(&e.rel))?.len();
+        t.push_str(&format!("file: {}\n", e.rel));
+        if e.origin.package.starts_with('(') {
+            t.push_str(&format!("  source: {}\n  tool: {}\n", e.origin.inner, e.origin.version));
+        } else {
+            t.push_str(&format!("  package: {}\n  version: {}\n  path: {}\n", e.origin.package, e.origin.version, e.origin.inner));
+            let key = [("kernel61_dbg", "kernel61_dbg"), ("kernel61_old", "kernel61_old"), ("kernel61", "kernel61")]
+                .iter()
+                .find(|(_, p)| idx.get(&format!("{p}_pkg")) == Some(e.origin.package.as_str()))
+                .map(|(k, _)| *k);
+            if let Some(k) = key {
+                let deb = get(idx, &format!("{k}_deb"))?;
+                let sum = match deb_sums.iter().find(|(d, _)| *d == deb) {
+                    Some((_, s)) => s.clone(),
+                    None => {
+                        let s = util::sha256(Path::new(&deb))?;
+                        deb_sums.push((deb.clone(), s.clone()));
+                        s
+                    }
+                };
+                let name = Path::new(&deb).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                t.push_str(&format!("  deb: {name}\n  deb_sha256: {sum}\n"));
+            }
+        }
+        t.push_str(&format!("  derivation: {}\n  size: {size}\n  sha256: {sha}\n\n", e.origin.how));
+    }
+    util::write_atomic(&out.join("PROVENANCE"), t.as_bytes())
+}
