@@ -50,10 +50,48 @@ impl Args {
 
     /// Last value given for `--name`.
     pub fn opt(&self, name: &str) -> Option<&str> {
-        self.opts.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.opts
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn flag(&self, name: &str) -> bool {
         self.flags.iter().any(|f| f == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn parses_options_flags_and_positionals() {
+        let a = Args::parse(
+            &v(&[
+                "--kernel",
+                "k",
+                "x.ko",
+                "--strip-sig",
+                "--timeout=5",
+                "--",
+                "--y",
+            ]),
+            &["kernel", "timeout"],
+            &["strip-sig"],
+        )
+        .unwrap();
+        assert_eq!(a.opt("kernel"), Some("k"));
+        assert_eq!(a.opt("timeout"), Some("5"));
+        assert!(a.flag("strip-sig"));
+        assert_eq!(a.positional, v(&["x.ko", "--y"]));
+        assert!(Args::parse(&v(&["--nope"]), &[], &[]).is_err());
+        assert!(Args::parse(&v(&["--kernel"]), &["kernel"], &[]).is_err());
+        assert!(Args::parse(&v(&["--strip-sig=1"]), &[], &["strip-sig"]).is_err());
     }
 }

@@ -24,8 +24,25 @@ pub struct Summary {
 }
 
 pub const KIND_NAMES: [&str; 20] = [
-    "UNKN", "INT", "PTR", "ARRAY", "STRUCT", "UNION", "ENUM", "FWD", "TYPEDEF", "VOLATILE",
-    "CONST", "RESTRICT", "FUNC", "FUNC_PROTO", "VAR", "DATASEC", "FLOAT", "DECL_TAG", "TYPE_TAG",
+    "UNKN",
+    "INT",
+    "PTR",
+    "ARRAY",
+    "STRUCT",
+    "UNION",
+    "ENUM",
+    "FWD",
+    "TYPEDEF",
+    "VOLATILE",
+    "CONST",
+    "RESTRICT",
+    "FUNC",
+    "FUNC_PROTO",
+    "VAR",
+    "DATASEC",
+    "FLOAT",
+    "DECL_TAG",
+    "TYPE_TAG",
     "ENUM64",
 ];
 
@@ -34,9 +51,16 @@ fn u32le(b: &[u8], o: usize) -> u32 {
 }
 
 pub fn header(b: &[u8]) -> Result<Header> {
-    ensure!(b.len() >= 24, "BTF too short for a header ({} bytes)", b.len());
+    ensure!(
+        b.len() >= 24,
+        "BTF too short for a header ({} bytes)",
+        b.len()
+    );
     let magic = u16::from_le_bytes([b[0], b[1]]);
-    ensure!(magic == MAGIC, "bad BTF magic {magic:#06x} (want 0xeb9f, little-endian)");
+    ensure!(
+        magic == MAGIC,
+        "bad BTF magic {magic:#06x} (want 0xeb9f, little-endian)"
+    );
     let h = Header {
         version: b[2],
         flags: b[3],
@@ -46,7 +70,11 @@ pub fn header(b: &[u8]) -> Result<Header> {
         str_off: u32le(b, 16),
         str_len: u32le(b, 20),
     };
-    ensure!(h.hdr_len >= 24 && h.hdr_len as usize <= b.len(), "bad hdr_len {}", h.hdr_len);
+    ensure!(
+        h.hdr_len >= 24 && h.hdr_len as usize <= b.len(),
+        "bad hdr_len {}",
+        h.hdr_len
+    );
     let data = b.len() as u64 - h.hdr_len as u64;
     ensure!(
         h.type_off as u64 + h.type_len as u64 <= data,
@@ -72,7 +100,11 @@ pub fn summarize(b: &[u8]) -> Result<Summary> {
     let mut n = 0u32;
     let mut per_kind = [0u32; 20];
     while off < types.len() {
-        ensure!(off + 12 <= types.len(), "truncated type #{} at type offset {off}", n + 1);
+        ensure!(
+            off + 12 <= types.len(),
+            "truncated type #{} at type offset {off}",
+            n + 1
+        );
         let info = u32le(types, off + 4);
         let kind = (info >> 24) & 0x1f;
         let vlen = (info & 0xffff) as usize;
@@ -90,11 +122,19 @@ pub fn summarize(b: &[u8]) -> Result<Summary> {
             _ => bail!("type #{} at type offset {off}: unknown kind {kind}", n + 1),
         };
         off += 12 + extra;
-        ensure!(off <= types.len(), "type #{} (kind {kind}) runs past the type section", n + 1);
+        ensure!(
+            off <= types.len(),
+            "type #{} (kind {kind}) runs past the type section",
+            n + 1
+        );
         per_kind[kind as usize] += 1;
         n += 1;
     }
-    Ok(Summary { header: h, types: n, per_kind })
+    Ok(Summary {
+        header: h,
+        types: n,
+        per_kind,
+    })
 }
 
 impl Summary {
@@ -106,5 +146,46 @@ impl Summary {
             }
         }
         parts.join(" ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(rel: &str) -> Vec<u8> {
+        let p = crate::fixtures::repo_root().join("testdata").join(rel);
+        std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    }
+
+    #[test]
+    fn counts_types_like_bpftool() {
+        // Counts checked against `bpftool btf dump file ... format raw`.
+        assert_eq!(summarize(&fixture("vmlinux-6.1.btf")).unwrap().types, 95246);
+        assert_eq!(
+            summarize(&fixture("modules-6.1/tun.btf")).unwrap().types,
+            116
+        );
+        assert_eq!(
+            summarize(&fixture("modules-6.1/dummy.btf")).unwrap().types,
+            16
+        );
+    }
+
+    #[test]
+    fn truncated_or_bad_blobs_are_errors_not_panics() {
+        let b = fixture("modules-6.1/veth.btf");
+        for n in 0..b.len() {
+            let _ = summarize(&b[..n]);
+        }
+        let mut bad = b.clone();
+        bad[0] = 0;
+        assert!(summarize(&bad).unwrap_err().to_string().contains("magic"));
+        let mut bad = b;
+        bad[24 + 4 + 3] = 0x1f; // kind 31 in type #1's info
+        assert!(summarize(&bad)
+            .unwrap_err()
+            .to_string()
+            .contains("unknown kind"));
     }
 }

@@ -43,7 +43,10 @@ impl Index {
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.entries
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn load() -> Result<Index> {
@@ -88,5 +91,18 @@ impl Index {
             Some(v) => Ok(PathBuf::from(v)),
             None => bail!("key {key} missing from {}", index_path()?.display()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_parse() {
+        let i = Index::parse("# c\n\na=1\nb = /x/y\na=2\n").unwrap();
+        assert_eq!(i.get("a"), Some("2"));
+        assert_eq!(i.get("b"), Some("/x/y"));
+        assert!(Index::parse("junk\n").is_err());
     }
 }

@@ -67,12 +67,18 @@ pub fn parse(text: &str) -> Parsed {
             Some("KBTF-INSMOD-OUT") => {
                 if let Some(n) = w.next() {
                     let rest: Vec<&str> = w.collect();
-                    p.insmod_out.entry(n.to_string()).or_default().push(rest.join(" "));
+                    p.insmod_out
+                        .entry(n.to_string())
+                        .or_default()
+                        .push(rest.join(" "));
                 }
             }
             Some("KBTF-RESULT") => {
                 let Some(n) = w.next() else { continue };
-                let mut r = Result { present: false, size: 0 };
+                let mut r = Result {
+                    present: false,
+                    size: 0,
+                };
                 for kv in w {
                     match kv.split_once('=') {
                         Some(("present", v)) => r.present = v == "1",
@@ -157,7 +163,8 @@ mod tests {
 
     #[test]
     fn parses_markers() {
-        let t = "junk\nKBTF-BOOTED 6.1\nKBTF-INSMOD-RC dummy 0\nKBTF-RESULT dummy present=1 size=2\n\
+        let t =
+            "junk\nKBTF-BOOTED 6.1\nKBTF-INSMOD-RC dummy 0\nKBTF-RESULT dummy present=1 size=2\n\
                  KBTF-BTF-BEGIN dummy\nn+s=\nKBTF-BTF-END dummy\nKBTF-DMESG-BEGIN\n\
                  [    1.0] KBTF-INSMOD dummy\n[    1.1] BPF: bad\nKBTF-DMESG-END\nKBTF-DONE\n";
         let p = parse(t);

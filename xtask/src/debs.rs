@@ -50,7 +50,11 @@ fn available(debs: &Path, pkg: &str) -> Result<bool> {
 /// Package names from `apt-cache search --names-only RE`.
 fn search(re: &str) -> Result<Vec<String>> {
     let out = util::stdout_string(Command::new("apt-cache").args(["search", "--names-only", re]))?;
-    Ok(out.lines().filter_map(|l| l.split(" - ").next()).map(|s| s.trim().to_string()).collect())
+    Ok(out
+        .lines()
+        .filter_map(|l| l.split(" - ").next())
+        .map(|s| s.trim().to_string())
+        .collect())
 }
 
 /// ABI numbers N of `linux-image-6.1.0-N-cloud-amd64` in the archive (image, and with -dbg).
@@ -58,8 +62,12 @@ fn archive_61() -> Result<(Vec<u32>, Vec<u32>)> {
     let mut img = Vec::new();
     let mut dbg = Vec::new();
     for name in search("linux-image-6.1.0-.*-cloud-amd64")? {
-        let Some(rest) = name.strip_prefix("linux-image-6.1.0-") else { continue };
-        let Some((n, tail)) = rest.split_once('-') else { continue };
+        let Some(rest) = name.strip_prefix("linux-image-6.1.0-") else {
+            continue;
+        };
+        let Some((n, tail)) = rest.split_once('-') else {
+            continue;
+        };
         let Ok(n) = n.parse::<u32>() else { continue };
         match tail {
             "cloud-amd64" => img.push(n),
@@ -76,10 +84,16 @@ fn archive_61() -> Result<(Vec<u32>, Vec<u32>)> {
 fn archive_612() -> Result<Option<String>> {
     let mut best: Option<(u32, String)> = None;
     for name in search("linux-image-6.12.*-cloud-amd64")? {
-        let Some(rest) = name.strip_prefix("linux-image-6.12.") else { continue };
-        let Some(abi_tail) = rest.strip_suffix("+deb12-cloud-amd64") else { continue };
-        let Ok(x) = abi_tail.parse::<u32>() else { continue };
-        if best.as_ref().map_or(true, |(b, _)| x > *b) {
+        let Some(rest) = name.strip_prefix("linux-image-6.12.") else {
+            continue;
+        };
+        let Some(abi_tail) = rest.strip_suffix("+deb12-cloud-amd64") else {
+            continue;
+        };
+        let Ok(x) = abi_tail.parse::<u32>() else {
+            continue;
+        };
+        if best.as_ref().is_none_or(|(b, _)| x > *b) {
             best = Some((x, format!("6.12.{x}+deb12")));
         }
     }
@@ -103,7 +117,10 @@ pub fn resolve(
 ) -> Result<Versions> {
     let explicit61 = k61.is_some();
     let mut v61 = k61.unwrap_or_else(|| DEFAULT_K61.to_string());
-    if !explicit61 && !(available(debs, &image_pkg(&v61))? && available(debs, &dbg_pkg(&v61))?) {
+    let have = |v: &str| -> Result<bool> {
+        Ok(available(debs, &image_pkg(v))? && available(debs, &dbg_pkg(v))?)
+    };
+    if !explicit61 && !have(&v61)? {
         let (img, dbg) = archive_61()?;
         let Some(n) = img.iter().rev().find(|n| dbg.contains(n)) else {
             bail!("no linux-image-6.1.0-N-cloud-amd64 with a -dbg package found (run apt-get update?)");
@@ -142,7 +159,11 @@ pub fn resolve(
             v
         }
     };
-    Ok(Versions { k61: v61, k61_old: v61_old, k612: v612 })
+    Ok(Versions {
+        k61: v61,
+        k61_old: v61_old,
+        k612: v612,
+    })
 }
 
 /// Returns the `.deb` of `pkg` in `debs`, downloading it with `apt-get download` if absent.
@@ -153,19 +174,28 @@ pub fn fetch(debs: &Path, pkg: &str) -> Result<PathBuf> {
     }
     std::fs::create_dir_all(debs).with_context(|| format!("creating {}", debs.display()))?;
     println!("download {pkg} into {}", debs.display());
-    util::run(Command::new("apt-get").args(["download", pkg]).current_dir(debs))
-        .with_context(|| format!("downloading {pkg} (apt-get update may be needed)"))?;
+    util::run(
+        Command::new("apt-get")
+            .args(["download", pkg])
+            .current_dir(debs),
+    )
+    .with_context(|| format!("downloading {pkg} (apt-get update may be needed)"))?;
     match local_deb(debs, pkg)? {
         Some(p) => Ok(p),
-        None => bail!("apt-get download {pkg} left no {pkg}_*.deb in {}", debs.display()),
+        None => bail!(
+            "apt-get download {pkg} left no {pkg}_*.deb in {}",
+            debs.display()
+        ),
     }
 }
 
 /// `dpkg-deb -f DEB Version`.
 pub fn deb_version(deb: &Path) -> Result<String> {
-    Ok(util::stdout_string(Command::new("dpkg-deb").arg("-f").arg(deb).arg("Version"))?
-        .trim()
-        .to_string())
+    Ok(
+        util::stdout_string(Command::new("dpkg-deb").arg("-f").arg(deb).arg("Version"))?
+            .trim()
+            .to_string(),
+    )
 }
 
 /// Unpacks `deb` into `dest` unless `dest` exists. Unpacks into a temp sibling, runs
@@ -176,7 +206,10 @@ pub fn unpack(deb: &Path, dest: &Path, finish: impl FnOnce(&Path) -> Result<()>)
     }
     let parent = dest.parent().context("unpack destination has no parent")?;
     std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-    let name = dest.file_name().context("unpack destination has no name")?.to_string_lossy();
+    let name = dest
+        .file_name()
+        .context("unpack destination has no name")?
+        .to_string_lossy();
     // Leftovers of interrupted runs.
     let stale = format!(".unpack-{name}-");
     for e in std::fs::read_dir(parent)? {

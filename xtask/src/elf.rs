@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 pub struct Section {
     pub name: String,
     pub sh_type: u32,
-    pub flags: u64,
     pub offset: u64,
     pub size: u64,
 }
@@ -51,7 +50,10 @@ impl Elf {
         ensure!(len >= 64, "file too short for an ELF header ({len} bytes)");
         file.read_exact_at(&mut eh, 0)?;
         ensure!(&eh[..4] == b"\x7fELF", "no ELF magic");
-        ensure!(eh[4] == 2 && eh[5] == 1, "only ELF64 little-endian is supported");
+        ensure!(
+            eh[4] == 2 && eh[5] == 1,
+            "only ELF64 little-endian is supported"
+        );
         let phoff = u64le(&eh, 0x20);
         let shoff = u64le(&eh, 0x28);
         let phentsize = u16le(&eh, 0x36);
@@ -63,7 +65,10 @@ impl Elf {
         if shoff != 0 {
             ensure!(shentsize >= 64, "bad e_shentsize {shentsize}");
             let mut first = [0u8; 64];
-            ensure!(shoff.checked_add(64).is_some_and(|e| e <= len), "section table out of file");
+            ensure!(
+                shoff.checked_add(64).is_some_and(|e| e <= len),
+                "section table out of file"
+            );
             file.read_exact_at(&mut first, shoff)?;
             if shnum == 0 {
                 shnum = u64le(&first, 0x20); // extended numbering: sh_size of section 0
@@ -71,7 +76,9 @@ impl Elf {
             if shstrndx == 0xffff {
                 shstrndx = u32le(&first, 0x28) as u64; // sh_link of section 0
             }
-            let table_len = shnum.checked_mul(shentsize).context("section table size overflow")?;
+            let table_len = shnum
+                .checked_mul(shentsize)
+                .context("section table size overflow")?;
             ensure!(
                 shoff.checked_add(table_len).is_some_and(|e| e <= len),
                 "section table ({shnum} entries) runs past end of file"
@@ -81,10 +88,13 @@ impl Elf {
             let mut raw = Vec::new();
             for i in 0..shnum as usize {
                 let s = &tab[i * shentsize as usize..];
-                raw.push((u32le(s, 0), u32le(s, 4), u64le(s, 8), u64le(s, 0x18), u64le(s, 0x20)));
+                raw.push((u32le(s, 0), u32le(s, 4), u64le(s, 0x18), u64le(s, 0x20)));
             }
-            ensure!((shstrndx as usize) < raw.len(), "e_shstrndx {shstrndx} out of range");
-            let (_, st_type, _, st_off, st_size) = raw[shstrndx as usize];
+            ensure!(
+                (shstrndx as usize) < raw.len(),
+                "e_shstrndx {shstrndx} out of range"
+            );
+            let (_, st_type, st_off, st_size) = raw[shstrndx as usize];
             ensure!(st_type != SHT_NOBITS, "section name table has no data");
             ensure!(
                 st_off.checked_add(st_size).is_some_and(|e| e <= len),
@@ -92,7 +102,7 @@ impl Elf {
             );
             let mut strtab = vec![0u8; st_size as usize];
             file.read_exact_at(&mut strtab, st_off)?;
-            for (name_off, sh_type, flags, offset, size) in raw {
+            for (name_off, sh_type, offset, size) in raw {
                 let name = strtab
                     .get(name_off as usize..)
                     .map(|s| {
@@ -100,10 +110,22 @@ impl Elf {
                         String::from_utf8_lossy(&s[..end]).into_owned()
                     })
                     .unwrap_or_default();
-                sections.push(Section { name, sh_type, flags, offset, size });
+                sections.push(Section {
+                    name,
+                    sh_type,
+                    offset,
+                    size,
+                });
             }
         }
-        Ok(Elf { path: path.to_path_buf(), file, sections, phoff, phentsize, phnum })
+        Ok(Elf {
+            path: path.to_path_buf(),
+            file,
+            sections,
+            phoff,
+            phentsize,
+            phnum,
+        })
     }
 
     pub fn section(&self, name: &str) -> Option<&Section> {
@@ -115,7 +137,11 @@ impl Elf {
         let Some(s) = self.section(name) else {
             bail!("{}: no {name} section", self.path.display());
         };
-        ensure!(s.sh_type != SHT_NOBITS, "{}: {name} is NOBITS", self.path.display());
+        ensure!(
+            s.sh_type != SHT_NOBITS,
+            "{}: {name} is NOBITS",
+            self.path.display()
+        );
         let len = self.file.metadata()?.len();
         ensure!(
             s.offset.checked_add(s.size).is_some_and(|e| e <= len),
@@ -156,4 +182,40 @@ pub fn module_name(path: &Path) -> Result<Option<String>> {
         }
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(rel: &str) -> PathBuf {
+        crate::fixtures::repo_root().join("testdata").join(rel)
+    }
+
+    #[test]
+    fn reads_module_name_and_btf() {
+        let ko = fixture("modules-6.1/dummy.ko");
+        assert_eq!(module_name(&ko).unwrap().as_deref(), Some("dummy"));
+        let btf = Elf::open(&ko).unwrap().section_bytes(".BTF").unwrap();
+        assert_eq!(
+            btf,
+            std::fs::read(fixture("modules-6.1/dummy.btf")).unwrap()
+        );
+        assert!(!Elf::open(&ko).unwrap().has_interp().unwrap());
+    }
+
+    #[test]
+    fn truncated_elf_is_an_error_not_a_panic() {
+        let data = std::fs::read(fixture("modules-6.1/dummy.ko")).unwrap();
+        let tmp = std::env::temp_dir().join(format!("kbtf-elf-test-{}.ko", std::process::id()));
+        for n in (0..data.len()).step_by(61).chain([0, 63, 64, 65]) {
+            std::fs::write(&tmp, &data[..n]).unwrap();
+            if let Ok(e) = Elf::open(&tmp) {
+                let _ = e.section_bytes(".BTF");
+                let _ = e.has_interp();
+            }
+        }
+        let _ = std::fs::remove_file(&tmp);
+        assert!(Elf::open(&fixture("PROVENANCE")).is_err());
+    }
 }

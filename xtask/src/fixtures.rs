@@ -44,8 +44,15 @@ pub fn main(raw: &[String]) -> Result<()> {
         println!("{USAGE}");
         return Ok(());
     }
-    ensure!(a.positional.is_empty(), "unexpected arguments {:?}\n{USAGE}", a.positional);
-    let out = a.opt("out").map(PathBuf::from).unwrap_or_else(|| repo_root().join("testdata"));
+    ensure!(
+        a.positional.is_empty(),
+        "unexpected arguments {:?}\n{USAGE}",
+        a.positional
+    );
+    let out = a
+        .opt("out")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("testdata"));
     let idx = Index::load()?;
     let mut entries = Vec::new();
     kernel_fixtures(&idx, &out, &mut entries)?;
@@ -57,7 +64,12 @@ pub fn main(raw: &[String]) -> Result<()> {
         total += n;
         println!("{:>10}  {}", util::human(n), e.rel);
     }
-    println!("{:>10}  total ({} files) in {}", util::human(total), entries.len(), out.display());
+    println!(
+        "{:>10}  total ({} files) in {}",
+        util::human(total),
+        entries.len(),
+        out.display()
+    );
     Ok(())
 }
 
@@ -110,7 +122,10 @@ fn kernel_fixtures(idx: &Index, out: &Path, entries: &mut Vec<Entry>) -> Result<
             )?,
         });
     } else {
-        println!("skip vmlinux-6.1.btf: {} is over the limit", util::human(vbtf.len() as u64));
+        println!(
+            "skip vmlinux-6.1.btf: {} is over the limit",
+            util::human(vbtf.len() as u64)
+        );
     }
 
     // Shipped (signed) modules: raw .BTF of each, and dummy.ko whole.
@@ -121,14 +136,27 @@ fn kernel_fixtures(idx: &Index, out: &Path, entries: &mut Vec<Entry>) -> Result<
         btf::summarize(&b).with_context(|| format!(".BTF of {}", ko.display()))?;
         let rel = format!("modules-6.1/{m}.btf");
         write(out, &rel, &b)?;
-        entries.push(Entry { rel, origin: origin("kernel61", &ko, "section .BTF (raw)")? });
+        entries.push(Entry {
+            rel,
+            origin: origin("kernel61", &ko, "section .BTF (raw)")?,
+        });
     }
-    copy_module(&mods, "kernel61", "modules-6.1", out, entries, &origin, "whole file (signed)")?;
+    copy_module(
+        &mods,
+        "kernel61",
+        "modules-6.1",
+        out,
+        entries,
+        &origin,
+        "whole file (signed)",
+    )?;
 
     // The -dbg build of dummy.ko: same build, full DWARF, unsigned.
     let dbg_root = PathBuf::from(get(idx, "kernel61_dbg_dir")?);
     let dbg_ko = PathBuf::from(get(idx, "kernel61_dbg_modules_dir")?).join("drivers/net/dummy.ko");
-    let n = std::fs::metadata(&dbg_ko).with_context(|| format!("reading {}", dbg_ko.display()))?.len();
+    let n = std::fs::metadata(&dbg_ko)
+        .with_context(|| format!("reading {}", dbg_ko.display()))?
+        .len();
     if n <= MAX_MODULE {
         write(out, "modules-6.1-dbg/dummy.ko", &util::read(&dbg_ko)?)?;
         entries.push(Entry {
@@ -152,7 +180,15 @@ fn kernel_fixtures(idx: &Index, out: &Path, entries: &mut Vec<Entry>) -> Result<
         rel: "modules-6.1-old/dummy.btf".into(),
         origin: origin("kernel61_old", &old_ko, "section .BTF (raw)")?,
     });
-    copy_module(&old_mods, "kernel61_old", "modules-6.1-old", out, entries, &origin, "whole file (signed)")?;
+    copy_module(
+        &old_mods,
+        "kernel61_old",
+        "modules-6.1-old",
+        out,
+        entries,
+        &origin,
+        "whole file (signed)",
+    )?;
     Ok(())
 }
 
@@ -173,7 +209,10 @@ fn copy_module(
     }
     let rel = format!("{dir}/dummy.ko");
     write(out, &rel, &data)?;
-    entries.push(Entry { rel, origin: origin(prefix, &ko, how)? });
+    entries.push(Entry {
+        rel,
+        origin: origin(prefix, &ko, how)?,
+    });
     Ok(())
 }
 
@@ -187,11 +226,17 @@ fn c_fixtures(out: &Path, entries: &mut Vec<Entry>) -> Result<()> {
         .collect();
     sources.sort();
     let gcc = first_line(Command::new("gcc").arg("--version"))?;
-    let pahole = format!("pahole {}", first_line(Command::new("pahole").arg("--version"))?);
+    let pahole = format!(
+        "pahole {}",
+        first_line(Command::new("pahole").arg("--version"))?
+    );
     let dst_dir = out.join("c");
     std::fs::create_dir_all(&dst_dir).with_context(|| format!("creating {}", dst_dir.display()))?;
     for src in sources {
-        let stem = src.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let stem = src
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let obj = dst_dir.join(format!("{stem}.o"));
         let tmp = util::tmp_sibling(&obj);
         util::run(
@@ -237,7 +282,12 @@ fn c_fixtures(out: &Path, entries: &mut Vec<Entry>) -> Result<()> {
 }
 
 fn first_line(cmd: &mut Command) -> Result<String> {
-    Ok(util::stdout_string(cmd)?.lines().next().unwrap_or("").trim().to_string())
+    Ok(util::stdout_string(cmd)?
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string())
 }
 
 fn write_provenance(out: &Path, idx: &Index, entries: &[Entry]) -> Result<()> {
@@ -254,13 +304,23 @@ fn write_provenance(out: &Path, idx: &Index, entries: &[Entry]) -> Result<()> {
         let size = std::fs::metadata(out.join(&e.rel))?.len();
         t.push_str(&format!("file: {}\n", e.rel));
         if e.origin.package.starts_with('(') {
-            t.push_str(&format!("  source: {}\n  tool: {}\n", e.origin.inner, e.origin.version));
+            t.push_str(&format!(
+                "  source: {}\n  tool: {}\n",
+                e.origin.inner, e.origin.version
+            ));
         } else {
-            t.push_str(&format!("  package: {}\n  version: {}\n  path: {}\n", e.origin.package, e.origin.version, e.origin.inner));
-            let key = [("kernel61_dbg", "kernel61_dbg"), ("kernel61_old", "kernel61_old"), ("kernel61", "kernel61")]
-                .iter()
-                .find(|(_, p)| idx.get(&format!("{p}_pkg")) == Some(e.origin.package.as_str()))
-                .map(|(k, _)| *k);
+            t.push_str(&format!(
+                "  package: {}\n  version: {}\n  path: {}\n",
+                e.origin.package, e.origin.version, e.origin.inner
+            ));
+            let key = [
+                ("kernel61_dbg", "kernel61_dbg"),
+                ("kernel61_old", "kernel61_old"),
+                ("kernel61", "kernel61"),
+            ]
+            .iter()
+            .find(|(_, p)| idx.get(&format!("{p}_pkg")) == Some(e.origin.package.as_str()))
+            .map(|(k, _)| *k);
             if let Some(k) = key {
                 let deb = get(idx, &format!("{k}_deb"))?;
                 let sum = match deb_sums.iter().find(|(d, _)| *d == deb) {
@@ -271,11 +331,17 @@ fn write_provenance(out: &Path, idx: &Index, entries: &[Entry]) -> Result<()> {
                         s
                     }
                 };
-                let name = Path::new(&deb).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                let name = Path::new(&deb)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
                 t.push_str(&format!("  deb: {name}\n  deb_sha256: {sum}\n"));
             }
         }
-        t.push_str(&format!("  derivation: {}\n  size: {size}\n  sha256: {sha}\n\n", e.origin.how));
+        t.push_str(&format!(
+            "  derivation: {}\n  size: {size}\n  sha256: {sha}\n\n",
+            e.origin.how
+        ));
     }
     util::write_atomic(&out.join("PROVENANCE"), t.as_bytes())
 }

@@ -16,7 +16,10 @@ pub struct Cpio {
 
 impl Cpio {
     pub fn new() -> Cpio {
-        Cpio { buf: Vec::new(), ino: 1 }
+        Cpio {
+            buf: Vec::new(),
+            ino: 1,
+        }
     }
 
     fn entry(&mut self, name: &str, mode: u32, nlink: u32, rdev: (u32, u32), data: &[u8]) {
@@ -48,9 +51,8 @@ impl Cpio {
     }
 
     fn pad(&mut self) {
-        while self.buf.len() % 4 != 0 {
-            self.buf.push(0);
-        }
+        let pad = (4 - self.buf.len() % 4) % 4;
+        self.buf.resize(self.buf.len() + pad, 0);
     }
 
     pub fn dir(&mut self, name: &str) {
@@ -71,13 +73,33 @@ impl Cpio {
 
     pub fn finish(mut self) -> Vec<u8> {
         self.entry("TRAILER!!!", 0, 1, (0, 0), &[]);
-        while self.buf.len() % 512 != 0 {
-            self.buf.push(0);
-        }
+        let pad = (512 - self.buf.len() % 512) % 512;
+        self.buf.resize(self.buf.len() + pad, 0);
         self.buf
     }
 
     pub fn write_to(self, path: &Path) -> Result<()> {
         std::fs::write(path, self.finish()).with_context(|| format!("writing {}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newc_layout() {
+        let mut c = Cpio::new();
+        c.dir("bin");
+        c.file("bin/x", 0o755, b"abc");
+        c.chardev("dev/console", 0o600, 5, 1);
+        let out = c.finish();
+        assert_eq!(out.len() % 512, 0);
+        assert!(out.starts_with(b"070701"));
+        // name "bin" (+NUL) after the 110-byte header, padded to 4.
+        assert_eq!(&out[110..114], b"bin\0");
+        let s = String::from_utf8_lossy(&out);
+        assert!(s.contains("TRAILER!!!"));
+        assert!(s.contains("bin/x\0"));
     }
 }

@@ -42,7 +42,9 @@ struct Module {
 pub fn main(raw: &[String]) -> Result<()> {
     let a = Args::parse(
         raw,
-        &["kernel", "keep-btf", "timeout", "memory", "append", "log", "busybox", "qemu"],
+        &[
+            "kernel", "keep-btf", "timeout", "memory", "append", "log", "busybox", "qemu",
+        ],
         &["modprobe", "strip-sig", "help"],
     )?;
     if a.flag("help") {
@@ -90,10 +92,23 @@ pub fn main(raw: &[String]) -> Result<()> {
         "boot {} with {} module(s): {}",
         tree.vmlinuz.display(),
         modules.len(),
-        modules.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(" ")
+        modules
+            .iter()
+            .map(|m| m.name.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     let started = Instant::now();
-    let outcome = run_qemu(qemu, &tree.vmlinuz, &initrd, &append, memory, &log, timeout, &work.path)?;
+    let outcome = run_qemu(
+        qemu,
+        &tree.vmlinuz,
+        &initrd,
+        &append,
+        memory,
+        &log,
+        timeout,
+        &work.path,
+    )?;
     let secs = started.elapsed().as_secs_f64();
     if let Some(dst) = a.opt("log") {
         std::fs::copy(&log, dst).with_context(|| format!("copying console log to {dst}"))?;
@@ -121,7 +136,8 @@ pub fn main(raw: &[String]) -> Result<()> {
 }
 
 fn parse_num(s: &str, what: &str) -> Result<u64> {
-    s.parse().with_context(|| format!("{what}: not a number: {s:?}"))
+    s.parse()
+        .with_context(|| format!("{what}: not a number: {s:?}"))
 }
 
 /// Resolves names/paths to module files, with dependencies first if `modprobe`.
@@ -134,7 +150,10 @@ fn plan(tree: &KernelTree, names: &[String], modprobe: bool) -> Result<Vec<Modul
     for n in names {
         let p = Path::new(n);
         if p.is_file() {
-            let file = p.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+            let file = p
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let stem = ktree::module_stem(&file)
                 .with_context(|| format!("{n}: not a .ko/.ko.xz/.ko.zst/.ko.gz file"))?;
             let name = if file.ends_with(".ko") {
@@ -142,39 +161,66 @@ fn plan(tree: &KernelTree, names: &[String], modprobe: bool) -> Result<Vec<Modul
             } else {
                 ktree::norm(stem)
             };
-            requested.push(Module { name, src: p.to_path_buf(), requested: true });
+            requested.push(Module {
+                name,
+                src: p.to_path_buf(),
+                requested: true,
+            });
         } else if !n.contains('/') && !n.ends_with(".ko") {
-            ensure!(have_tree, "module {n:?} given by name, but {} has no lib/modules/{}", tree.root.display(), tree.release);
+            ensure!(
+                have_tree,
+                "module {n:?} given by name, but {} has no lib/modules/{}",
+                tree.root.display(),
+                tree.release
+            );
             let Some((path, _)) = tree.find_module(n)? else {
-                bail!("module {n:?} not in {}/modules.dep", tree.modules_base().display());
+                bail!(
+                    "module {n:?} not in {}/modules.dep",
+                    tree.modules_base().display()
+                );
             };
-            requested.push(Module { name: ktree::norm(n), src: path, requested: true });
+            requested.push(Module {
+                name: ktree::norm(n),
+                src: path,
+                requested: true,
+            });
         } else {
             bail!("{n}: no such module file");
         }
     }
     for m in &requested {
         ensure!(
-            !m.name.is_empty() && m.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'),
+            !m.name.is_empty()
+                && m.name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'),
             "{}: unusable module name {:?}",
             m.src.display(),
             m.name
         );
     }
     let mut out: Vec<Module> = Vec::new();
-    let loaded = |out: &Vec<Module>, name: &str| out.iter().any(|m| ktree::norm(&m.name) == ktree::norm(name));
+    let loaded = |out: &Vec<Module>, name: &str| {
+        out.iter()
+            .any(|m| ktree::norm(&m.name) == ktree::norm(name))
+    };
     for (i, m) in requested.iter().enumerate() {
         if loaded(&out, &m.name) {
             continue;
         }
         let deps = if have_tree {
-            tree.find_module(&m.name)?.map(|(_, d)| d).unwrap_or_default()
+            tree.find_module(&m.name)?
+                .map(|(_, d)| d)
+                .unwrap_or_default()
         } else {
             Vec::new()
         };
         // modprobe loads the last-listed dependency first.
         for d in deps.iter().rev() {
-            let file = d.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+            let file = d
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let dname = ktree::norm(ktree::module_stem(&file).unwrap_or(&file));
             if loaded(&out, &dname) {
                 continue;
@@ -188,17 +234,38 @@ fn plan(tree: &KernelTree, names: &[String], modprobe: bool) -> Result<Vec<Modul
                 continue;
             }
             // A dependency the user also gave explicitly: use the user's file, here.
-            match requested[i + 1..].iter().find(|r| ktree::norm(&r.name) == dname) {
-                Some(r) => out.push(Module { name: r.name.clone(), src: r.src.clone(), requested: true }),
-                None => out.push(Module { name: dname, src: d.clone(), requested: false }),
+            match requested[i + 1..]
+                .iter()
+                .find(|r| ktree::norm(&r.name) == dname)
+            {
+                Some(r) => out.push(Module {
+                    name: r.name.clone(),
+                    src: r.src.clone(),
+                    requested: true,
+                }),
+                None => out.push(Module {
+                    name: dname,
+                    src: d.clone(),
+                    requested: false,
+                }),
             }
         }
-        out.push(Module { name: m.name.clone(), src: m.src.clone(), requested: true });
+        out.push(Module {
+            name: m.name.clone(),
+            src: m.src.clone(),
+            requested: true,
+        });
     }
     Ok(out)
 }
 
-fn build_initramfs(out: &Path, busybox: &Path, modules: &[Module], strip_sig: bool, work: &Path) -> Result<()> {
+fn build_initramfs(
+    out: &Path,
+    busybox: &Path,
+    modules: &[Module],
+    strip_sig: bool,
+    work: &Path,
+) -> Result<()> {
     let bb = elf::Elf::open(busybox).with_context(|| format!("busybox {}", busybox.display()))?;
     ensure!(
         !bb.has_interp()?,
@@ -220,7 +287,9 @@ fn build_initramfs(out: &Path, busybox: &Path, modules: &[Module], strip_sig: bo
         ktree::decompress_module(&m.src, &tmp)?;
         let mut data = util::read(&tmp)?;
         if strip_sig && m.requested {
-            let n = modsig::strip(&data).with_context(|| format!("stripping signature of {}", m.src.display()))?.len();
+            let n = modsig::strip(&data)
+                .with_context(|| format!("stripping signature of {}", m.src.display()))?
+                .len();
             data.truncate(n);
         }
         c.file(&format!("mod/{file}"), 0o644, &data);
@@ -287,7 +356,14 @@ fn run_qemu(
 ) -> Result<String> {
     let mut cmd = Command::new(qemu);
     cmd.args(["-accel", "tcg", "-m", &memory.to_string(), "-smp", "1"])
-        .args(["-nodefaults", "-display", "none", "-monitor", "none", "-no-reboot"])
+        .args([
+            "-nodefaults",
+            "-display",
+            "none",
+            "-monitor",
+            "none",
+            "-no-reboot",
+        ])
         .arg("-serial")
         .arg(format!("file:{}", log.display()))
         .arg("-kernel")
@@ -298,7 +374,9 @@ fn run_qemu(
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(work.join("qemu.out"))?)
         .stderr(std::fs::File::create(work.join("qemu.err"))?);
-    let mut child = cmd.spawn().with_context(|| format!("starting `{}`", util::show(&cmd)))?;
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("starting `{}`", util::show(&cmd)))?;
     let deadline = Instant::now() + Duration::from_secs(timeout);
     loop {
         if let Some(status) = child.try_wait()? {
@@ -327,7 +405,11 @@ fn run_qemu(
 fn report(modules: &[Module], p: &console::Parsed, keep: Option<&Path>) -> usize {
     let mut failures = 0;
     if !p.done {
-        let why = if p.booted { "guest did not finish (see console above)" } else { "guest did not boot to /init (see console above)" };
+        let why = if p.booted {
+            "guest did not finish (see console above)"
+        } else {
+            "guest did not boot to /init (see console above)"
+        };
         for m in modules.iter().filter(|m| m.requested) {
             println!("FAIL {}: {why}", m.name);
         }
@@ -344,7 +426,11 @@ fn report(modules: &[Module], p: &console::Parsed, keep: Option<&Path>) -> usize
         let kmsg = p.kmsg_for(&m.name);
         if rc != Some(0) {
             failures += 1;
-            let what = if m.requested { String::new() } else { " (dependency)".to_string() };
+            let what = if m.requested {
+                String::new()
+            } else {
+                " (dependency)".to_string()
+            };
             let msg = match rc {
                 None => "insmod did not run".to_string(),
                 Some(rc) if out.is_empty() => format!("insmod exited {rc}"),
@@ -367,7 +453,10 @@ fn report(modules: &[Module], p: &console::Parsed, keep: Option<&Path>) -> usize
             let key = kmsg
                 .iter()
                 .find(|l| l.contains("failed to validate module"))
-                .or_else(|| kmsg.iter().find(|l| l.contains("BTF") || l.starts_with("BPF:")))
+                .or_else(|| {
+                    kmsg.iter()
+                        .find(|l| l.contains("BTF") || l.starts_with("BPF:"))
+                })
                 .cloned()
                 .unwrap_or_else(|| format!("no /sys/kernel/btf/{} and no kernel message", m.name));
             println!("FAIL {}: {key}", m.name);
@@ -379,11 +468,17 @@ fn report(modules: &[Module], p: &console::Parsed, keep: Option<&Path>) -> usize
             .get(&m.name)
             .context("no BTF bytes in the console output")
             .and_then(|b| {
-                ensure!(b.len() as u64 == r.size, "got {} BTF bytes over the console, the guest said {}", b.len(), r.size);
+                ensure!(
+                    b.len() as u64 == r.size,
+                    "got {} BTF bytes over the console, the guest said {}",
+                    b.len(),
+                    r.size
+                );
                 let s = btf::summarize(b)?;
                 if let Some(dir) = keep {
                     let path = dir.join(&m.name);
-                    std::fs::write(&path, b).with_context(|| format!("writing {}", path.display()))?;
+                    std::fs::write(&path, b)
+                        .with_context(|| format!("writing {}", path.display()))?;
                 }
                 Ok(s.types)
             });
@@ -391,7 +486,10 @@ fn report(modules: &[Module], p: &console::Parsed, keep: Option<&Path>) -> usize
             Ok(n) => println!("ok {} btf_types={n}", m.name),
             Err(e) => {
                 failures += 1;
-                println!("FAIL {}: /sys/kernel/btf/{} present but unreadable: {e:#}", m.name, m.name);
+                println!(
+                    "FAIL {}: /sys/kernel/btf/{} present but unreadable: {e:#}",
+                    m.name, m.name
+                );
             }
         }
     }

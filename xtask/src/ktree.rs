@@ -14,7 +14,9 @@ pub const MODULE_SUFFIXES: &[(&str, Option<&[&str]>)] = &[
 ];
 
 pub fn module_stem(file_name: &str) -> Option<&str> {
-    MODULE_SUFFIXES.iter().find_map(|(s, _)| file_name.strip_suffix(s))
+    MODULE_SUFFIXES
+        .iter()
+        .find_map(|(s, _)| file_name.strip_suffix(s))
 }
 
 /// Normalized module name: the kernel treats '-' and '_' alike.
@@ -24,7 +26,10 @@ pub fn norm(name: &str) -> String {
 
 /// Writes a decompressed copy of `src` (a .ko[.xz|.zst|.gz]) to `dst`.
 pub fn decompress_module(src: &Path, dst: &Path) -> Result<()> {
-    let name = src.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = src
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tool = MODULE_SUFFIXES
         .iter()
         .find(|(s, _)| name.ends_with(s))
@@ -36,7 +41,8 @@ pub fn decompress_module(src: &Path, dst: &Path) -> Result<()> {
         }
         Some(t) => {
             let out = util::output(Command::new(t[0]).args(&t[1..]).arg(src))?;
-            std::fs::write(dst, &out.stdout).with_context(|| format!("writing {}", dst.display()))?;
+            std::fs::write(dst, &out.stdout)
+                .with_context(|| format!("writing {}", dst.display()))?;
         }
     }
     Ok(())
@@ -56,7 +62,10 @@ impl KernelTree {
     }
 
     pub fn from_vmlinuz(vmlinuz: &Path, root: Option<&Path>) -> Result<KernelTree> {
-        let fname = vmlinuz.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let fname = vmlinuz
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let release = fname.strip_prefix("vmlinuz-").unwrap_or("").to_string();
         let root = match root {
             Some(r) => r.to_path_buf(),
@@ -67,7 +76,11 @@ impl KernelTree {
                 .map(Path::to_path_buf)
                 .unwrap_or_else(|| PathBuf::from(".")),
         };
-        Ok(KernelTree { root, vmlinuz: vmlinuz.to_path_buf(), release })
+        Ok(KernelTree {
+            root,
+            vmlinuz: vmlinuz.to_path_buf(),
+            release,
+        })
     }
 
     pub fn modules_base(&self) -> PathBuf {
@@ -84,18 +97,29 @@ impl KernelTree {
         if self.modules_base().join("modules.dep").is_file() {
             return Ok(());
         }
-        util::run(Command::new("depmod").arg("-b").arg(&self.root).arg(&self.release))
-            .context("generating modules.dep (is kmod installed?)")
+        util::run(
+            Command::new("depmod")
+                .arg("-b")
+                .arg(&self.root)
+                .arg(&self.release),
+        )
+        .context("generating modules.dep (is kmod installed?)")
     }
 
     /// modules.dep as (module path relative to modules_base, deps relative paths).
     pub fn modules_dep(&self) -> Result<Vec<(String, Vec<String>)>> {
         let p = self.modules_base().join("modules.dep");
-        let text = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
+        let text =
+            std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
         let mut out = Vec::new();
         for line in text.lines() {
-            let Some((m, deps)) = line.split_once(':') else { continue };
-            out.push((m.trim().to_string(), deps.split_whitespace().map(str::to_string).collect()));
+            let Some((m, deps)) = line.split_once(':') else {
+                continue;
+            };
+            out.push((
+                m.trim().to_string(),
+                deps.split_whitespace().map(str::to_string).collect(),
+            ));
         }
         Ok(out)
     }
@@ -107,7 +131,10 @@ impl KernelTree {
             let file = m.rsplit('/').next().unwrap_or(&m);
             if module_stem(file).map(norm).as_deref() == Some(want.as_str()) {
                 let base = self.modules_base();
-                return Ok(Some((base.join(&m), deps.iter().map(|d| base.join(d)).collect())));
+                return Ok(Some((
+                    base.join(&m),
+                    deps.iter().map(|d| base.join(d)).collect(),
+                )));
             }
         }
         Ok(None)
@@ -120,7 +147,9 @@ impl KernelTree {
         let mut n = 0;
         let mut stack = vec![src.clone()];
         while let Some(dir) = stack.pop() {
-            for e in std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))? {
+            for e in
+                std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))?
+            {
                 let e = e?;
                 let p = e.path();
                 if e.file_type()?.is_dir() {
@@ -128,9 +157,14 @@ impl KernelTree {
                     continue;
                 }
                 let name = e.file_name().to_string_lossy().into_owned();
-                let Some(stem) = module_stem(&name) else { continue };
+                let Some(stem) = module_stem(&name) else {
+                    continue;
+                };
                 let rel = p.strip_prefix(&src)?;
-                let out = dest.join("kernel").join(rel).with_file_name(format!("{stem}.ko"));
+                let out = dest
+                    .join("kernel")
+                    .join(rel)
+                    .with_file_name(format!("{stem}.ko"));
                 if let Some(parent) = out.parent() {
                     std::fs::create_dir_all(parent)
                         .with_context(|| format!("creating {}", parent.display()))?;
@@ -141,8 +175,12 @@ impl KernelTree {
         }
         let dep = self.modules_base().join("modules.dep");
         if dep.is_file() {
-            let text = std::fs::read_to_string(&dep).with_context(|| format!("reading {}", dep.display()))?;
-            let text = text.replace(".ko.xz", ".ko").replace(".ko.zst", ".ko").replace(".ko.gz", ".ko");
+            let text = std::fs::read_to_string(&dep)
+                .with_context(|| format!("reading {}", dep.display()))?;
+            let text = text
+                .replace(".ko.xz", ".ko")
+                .replace(".ko.zst", ".ko")
+                .replace(".ko.gz", ".ko");
             std::fs::write(dest.join("modules.dep"), text)
                 .with_context(|| format!("writing {}", dest.join("modules.dep").display()))?;
         }
@@ -153,9 +191,12 @@ impl KernelTree {
     pub fn modules_compressed(&self) -> Result<bool> {
         let dep = self.modules_base().join("modules.dep");
         if dep.is_file() {
-            let text = std::fs::read_to_string(&dep).with_context(|| format!("reading {}", dep.display()))?;
+            let text = std::fs::read_to_string(&dep)
+                .with_context(|| format!("reading {}", dep.display()))?;
             return Ok(text.lines().next().is_some_and(|l| {
-                l.split(':').next().is_some_and(|m| !m.trim_end().ends_with(".ko"))
+                l.split(':')
+                    .next()
+                    .is_some_and(|m| !m.trim_end().ends_with(".ko"))
             }));
         }
         bail!("{} missing", dep.display())

@@ -2,6 +2,7 @@
 
 mod args;
 mod btf;
+mod btf_info;
 mod cache;
 mod console;
 mod debs;
@@ -43,6 +44,7 @@ fn real_main() -> Result<()> {
         "testdata" => testdata::main(rest),
         "kernel-test" => kernel_test::main(rest),
         "fixtures" => fixtures::main(rest),
+        "btf-info" => btf_info::main(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(())

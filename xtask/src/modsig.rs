@@ -20,7 +20,10 @@ pub fn signed_len(data: &[u8]) -> Result<Option<usize>> {
     let key_id_len = ms[4] as usize;
     let sig_len = u32::from_be_bytes([ms[8], ms[9], ms[10], ms[11]]) as usize;
     let total = 12 + signer_len + key_id_len + sig_len;
-    ensure!(total <= end, "signature lengths ({total} bytes) exceed the module size");
+    ensure!(
+        total <= end,
+        "signature lengths ({total} bytes) exceed the module size"
+    );
     Ok(Some(end - total))
 }
 
@@ -30,4 +33,48 @@ pub fn strip(data: &[u8]) -> Result<&[u8]> {
         Some(n) => &data[..n],
         None => data,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(rel: &str) -> Vec<u8> {
+        let p = crate::fixtures::repo_root().join("testdata").join(rel);
+        std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    }
+
+    #[test]
+    fn strips_the_signature_of_a_signed_module() {
+        let ko = fixture("modules-6.1/dummy.ko");
+        let n = signed_len(&ko)
+            .unwrap()
+            .expect("shipped dummy.ko is signed");
+        assert!(n < ko.len() - MAGIC.len() - 12);
+        let stripped = strip(&ko).unwrap();
+        assert!(!stripped.ends_with(MAGIC));
+        assert_eq!(&stripped[..4], b"\x7fELF");
+        // The stripped module is still a readable ELF with the same .BTF.
+        let tmp = std::env::temp_dir().join(format!("kbtf-modsig-test-{}.ko", std::process::id()));
+        std::fs::write(&tmp, stripped).unwrap();
+        let btf = crate::elf::Elf::open(&tmp)
+            .unwrap()
+            .section_bytes(".BTF")
+            .unwrap();
+        let _ = std::fs::remove_file(&tmp);
+        assert_eq!(btf, fixture("modules-6.1/dummy.btf"));
+    }
+
+    #[test]
+    fn unsigned_and_bogus_trailers() {
+        assert_eq!(
+            signed_len(&fixture("modules-6.1-dbg/dummy.ko")).unwrap(),
+            None
+        );
+        let mut bogus = vec![0u8; 8];
+        bogus.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]);
+        bogus.extend_from_slice(MAGIC);
+        assert!(signed_len(&bogus).is_err());
+        assert!(signed_len(MAGIC).is_err());
+    }
 }

@@ -41,7 +41,11 @@ pub fn main(raw: &[String]) -> Result<()> {
             None => bail!("no key {key} in {}", cache::index_path()?.display()),
         }
     }
-    let pick = |flag: &str, env: &str| a.opt(flag).map(str::to_string).or_else(|| std::env::var(env).ok());
+    let pick = |flag: &str, env: &str| {
+        a.opt(flag)
+            .map(str::to_string)
+            .or_else(|| std::env::var(env).ok())
+    };
     let debs_dir = cache::debs_dir()?;
     let versions = debs::resolve(
         &debs_dir,
@@ -62,7 +66,7 @@ fn run(v: &Versions) -> Result<()> {
         let pkg = debs::image_pkg(abi);
         let deb = debs::fetch(&debs_dir, &pkg)?;
         let root = kernels.join(&pkg);
-        debs::unpack(&deb, &root, |tmp| prepare_image(tmp))?;
+        debs::unpack(&deb, &root, prepare_image)?;
         let kt = KernelTree::open(&root)?;
         let (vmlinux, btf_path) = vmlinux_btf(&kt)?;
         idx.set(&format!("{prefix}_pkg"), pkg.as_str());
@@ -71,17 +75,29 @@ fn run(v: &Versions) -> Result<()> {
         idx.set_path(&format!("{prefix}_deb"), &deb);
         idx.set_path(&format!("{prefix}_dir"), &root);
         idx.set_path(&format!("{prefix}_vmlinuz"), &kt.vmlinuz);
-        idx.set_path(&format!("{prefix}_config"), &root.join("boot").join(format!("config-{}", kt.release)));
+        idx.set_path(
+            &format!("{prefix}_config"),
+            &root.join("boot").join(format!("config-{}", kt.release)),
+        );
         idx.set_path(&format!("{prefix}_vmlinux"), &vmlinux);
         idx.set_path(&format!("{prefix}_vmlinux_btf"), &btf_path);
         let plain = root.join("plain-modules").join(&kt.release);
         if plain.is_dir() {
             idx.set_path(&format!("{prefix}_modules_dir"), &plain.join("kernel"));
             idx.set_path(&format!("{prefix}_modules_dep"), &plain.join("modules.dep"));
-            idx.set_path(&format!("{prefix}_modules_orig_dir"), &kt.modules_base().join("kernel"));
+            idx.set_path(
+                &format!("{prefix}_modules_orig_dir"),
+                &kt.modules_base().join("kernel"),
+            );
         } else {
-            idx.set_path(&format!("{prefix}_modules_dir"), &kt.modules_base().join("kernel"));
-            idx.set_path(&format!("{prefix}_modules_dep"), &kt.modules_base().join("modules.dep"));
+            idx.set_path(
+                &format!("{prefix}_modules_dir"),
+                &kt.modules_base().join("kernel"),
+            );
+            idx.set_path(
+                &format!("{prefix}_modules_dep"),
+                &kt.modules_base().join("modules.dep"),
+            );
         }
         Ok(kt)
     };
@@ -93,11 +109,14 @@ fn run(v: &Versions) -> Result<()> {
     let dbg_deb = debs::fetch(&debs_dir, &dbg_pkg)?;
     let dbg_root = kernels.join(&dbg_pkg);
     debs::unpack(&dbg_deb, &dbg_root, |_| Ok(()))?;
-    let dbg_vmlinux = dbg_root.join("usr/lib/debug/boot").join(format!("vmlinux-{}", k61.release));
+    let dbg_vmlinux = dbg_root
+        .join("usr/lib/debug/boot")
+        .join(format!("vmlinux-{}", k61.release));
     let dbg_btf = dbg_root.join("vmlinux.btf");
     if !dbg_btf.is_file() {
         let b = Elf::open(&dbg_vmlinux)?.section_bytes(".BTF")?;
-        btf::summarize(&b).with_context(|| format!("checking .BTF of {}", dbg_vmlinux.display()))?;
+        btf::summarize(&b)
+            .with_context(|| format!("checking .BTF of {}", dbg_vmlinux.display()))?;
         util::write_atomic(&dbg_btf, &b)?;
     }
     let same = util::read(&dbg_btf)? == util::read(&k61.root.join("vmlinux.btf"))?;
@@ -114,9 +133,15 @@ fn run(v: &Versions) -> Result<()> {
     idx.set_path("kernel61_dbg_vmlinux_btf", &dbg_btf);
     idx.set_path(
         "kernel61_dbg_modules_dir",
-        &dbg_root.join("usr/lib/debug/lib/modules").join(&k61.release).join("kernel"),
+        &dbg_root
+            .join("usr/lib/debug/lib/modules")
+            .join(&k61.release)
+            .join("kernel"),
     );
-    idx.set("kernel61_dbg_btf_matches_vmlinuz", if same { "yes" } else { "no" });
+    idx.set(
+        "kernel61_dbg_btf_matches_vmlinuz",
+        if same { "yes" } else { "no" },
+    );
 
     image(&v.k61_old, "kernel61_old", &mut idx)?;
     image(&v.k612, "kernel612", &mut idx)?;
@@ -145,7 +170,10 @@ fn prepare_image(tmp: &Path) -> Result<()> {
     kt.ensure_depmod()?;
     if kt.modules_compressed()? {
         let dest = tmp.join("plain-modules").join(&kt.release);
-        println!("decompress modules of {} into plain-modules/ (originals kept)", kt.release);
+        println!(
+            "decompress modules of {} into plain-modules/ (originals kept)",
+            kt.release
+        );
         let n = kt.write_plain_modules(&dest)?;
         println!("         {n} modules");
     }
@@ -158,7 +186,11 @@ fn vmlinux_btf(kt: &KernelTree) -> Result<(PathBuf, PathBuf)> {
     let out = kt.root.join("vmlinux.btf");
     if !vmlinux.is_file() {
         let (fmt, elf) = vmlinuz::extract(&kt.vmlinuz, &kt.root)?;
-        println!("extract  vmlinux from {} ({fmt}, {})", kt.vmlinuz.display(), util::human(elf.len() as u64));
+        println!(
+            "extract  vmlinux from {} ({fmt}, {})",
+            kt.vmlinuz.display(),
+            util::human(elf.len() as u64)
+        );
         util::write_atomic(&vmlinux, &elf)?;
     }
     if !out.is_file() {
@@ -167,7 +199,14 @@ fn vmlinux_btf(kt: &KernelTree) -> Result<(PathBuf, PathBuf)> {
     }
     let b = util::read(&out)?;
     let s = btf::summarize(&b).with_context(|| format!("checking {}", out.display()))?;
-    println!("btf      {} ({}, {} types, magic {:02x} {:02x})", out.display(), util::human(b.len() as u64), s.types, b[0], b[1]);
+    println!(
+        "btf      {} ({}, {} types, magic {:02x} {:02x})",
+        out.display(),
+        util::human(b.len() as u64),
+        s.types,
+        b[0],
+        b[1]
+    );
     bpftool_check(&out)?;
     Ok((vmlinux, out))
 }

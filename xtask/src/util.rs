@@ -59,7 +59,10 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
 
 /// `dir/.name.tmp-PID`, a sibling used for write-then-rename.
 pub fn tmp_sibling(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
 }
 
@@ -71,7 +74,10 @@ pub fn sha256(path: &Path) -> Result<String> {
     let out = stdout_string(Command::new("sha256sum").arg(path))?;
     match out.split_whitespace().next() {
         Some(h) if h.len() == 64 => Ok(h.to_string()),
-        _ => bail!("unexpected sha256sum output for {}: {out:?}", path.display()),
+        _ => bail!(
+            "unexpected sha256sum output for {}: {out:?}",
+            path.display()
+        ),
     }
 }
 

@@ -15,13 +15,41 @@ struct Format {
 }
 
 const FORMATS: &[Format] = &[
-    Format { name: "zstd", magic: b"\x28\xb5\x2f\xfd", tool: &["zstd", "-dc"] },
-    Format { name: "xz", magic: b"\xfd7zXZ\x00", tool: &["xz", "-dc"] },
-    Format { name: "gzip", magic: b"\x1f\x8b\x08", tool: &["gzip", "-dc"] },
-    Format { name: "lz4", magic: b"\x02\x21\x4c\x18", tool: &["lz4", "-dc"] },
-    Format { name: "bzip2", magic: b"BZh", tool: &["bzip2", "-dc"] },
-    Format { name: "lzma", magic: b"\x5d\x00\x00\x00", tool: &["xz", "--format=lzma", "-dc"] },
-    Format { name: "lzo", magic: b"\x89\x4c\x5a\x4f", tool: &["lzop", "-dc"] },
+    Format {
+        name: "zstd",
+        magic: b"\x28\xb5\x2f\xfd",
+        tool: &["zstd", "-dc"],
+    },
+    Format {
+        name: "xz",
+        magic: b"\xfd7zXZ\x00",
+        tool: &["xz", "-dc"],
+    },
+    Format {
+        name: "gzip",
+        magic: b"\x1f\x8b\x08",
+        tool: &["gzip", "-dc"],
+    },
+    Format {
+        name: "lz4",
+        magic: b"\x02\x21\x4c\x18",
+        tool: &["lz4", "-dc"],
+    },
+    Format {
+        name: "bzip2",
+        magic: b"BZh",
+        tool: &["bzip2", "-dc"],
+    },
+    Format {
+        name: "lzma",
+        magic: b"\x5d\x00\x00\x00",
+        tool: &["xz", "--format=lzma", "-dc"],
+    },
+    Format {
+        name: "lzo",
+        magic: b"\x89\x4c\x5a\x4f",
+        tool: &["lzop", "-dc"],
+    },
 ];
 
 /// Decompresses `data` with `fmt`'s tool. Returns the output if it is an ELF file,
@@ -37,7 +65,10 @@ fn try_decompress(fmt: &Format, data: &[u8], tmp: &Path) -> Result<Option<Vec<u8
     {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("  note: cannot run {} for {} payload: {e}", fmt.tool[0], fmt.name);
+            eprintln!(
+                "  note: cannot run {} for {} payload: {e}",
+                fmt.tool[0], fmt.name
+            );
             return Ok(None);
         }
     };
@@ -52,7 +83,8 @@ fn try_decompress(fmt: &Format, data: &[u8], tmp: &Path) -> Result<Option<Vec<u8
 pub fn extract(vmlinuz: &Path, workdir: &Path) -> Result<(&'static str, Vec<u8>)> {
     let img = crate::util::read(vmlinuz)?;
     let tmp = workdir.join(format!(".kbtf-payload-{}", std::process::id()));
-    let res = extract_inner(&img, &tmp).with_context(|| format!("extracting vmlinux from {}", vmlinuz.display()));
+    let res = extract_inner(&img, &tmp)
+        .with_context(|| format!("extracting vmlinux from {}", vmlinuz.display()));
     let _ = std::fs::remove_file(&tmp);
     res
 }
