@@ -59,9 +59,14 @@ fn search(re: &str) -> Result<Vec<String>> {
 
 /// ABI numbers N of `linux-image-6.1.0-N-cloud-amd64` in the archive (image, and with -dbg).
 fn archive_61() -> Result<(Vec<u32>, Vec<u32>)> {
+    Ok(parse_61(&search("linux-image-6.1.0-.*-cloud-amd64")?))
+}
+
+/// Sorted ABI numbers of 6.1 cloud images and of their -dbg packages among `names`.
+fn parse_61(names: &[String]) -> (Vec<u32>, Vec<u32>) {
     let mut img = Vec::new();
     let mut dbg = Vec::new();
-    for name in search("linux-image-6.1.0-.*-cloud-amd64")? {
+    for name in names {
         let Some(rest) = name.strip_prefix("linux-image-6.1.0-") else {
             continue;
         };
@@ -77,27 +82,26 @@ fn archive_61() -> Result<(Vec<u32>, Vec<u32>)> {
     }
     img.sort();
     dbg.sort();
-    Ok((img, dbg))
+    (img, dbg)
 }
 
 /// Newest `linux-image-6.12.X+deb12-cloud-amd64` (signed image) in the archive.
 fn archive_612() -> Result<Option<String>> {
-    let mut best: Option<(u32, String)> = None;
-    for name in search("linux-image-6.12.*-cloud-amd64")? {
-        let Some(rest) = name.strip_prefix("linux-image-6.12.") else {
-            continue;
-        };
-        let Some(abi_tail) = rest.strip_suffix("+deb12-cloud-amd64") else {
-            continue;
-        };
-        let Ok(x) = abi_tail.parse::<u32>() else {
-            continue;
-        };
-        if best.as_ref().is_none_or(|(b, _)| x > *b) {
-            best = Some((x, format!("6.12.{x}+deb12")));
-        }
-    }
-    Ok(best.map(|(_, s)| s))
+    Ok(parse_612(&search("linux-image-6.12.*-cloud-amd64")?))
+}
+
+/// ABI (`6.12.X+deb12`) of the newest signed 6.12 cloud image among `names`.
+fn parse_612(names: &[String]) -> Option<String> {
+    names
+        .iter()
+        .filter_map(|name| {
+            let x = name
+                .strip_prefix("linux-image-6.12.")?
+                .strip_suffix("+deb12-cloud-amd64")?;
+            x.parse::<u32>().ok()
+        })
+        .max()
+        .map(|x| format!("6.12.{x}+deb12"))
 }
 
 #[derive(Debug, Clone)]
@@ -227,4 +231,32 @@ pub fn unpack(deb: &Path, dest: &Path, finish: impl FnOnce(&Path) -> Result<()>)
     std::fs::rename(&tmp, dest)
         .with_context(|| format!("renaming {} to {}", tmp.display(), dest.display()))?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn picks_versions_from_apt_cache_names() {
+        let n = names(
+            "linux-image-6.1.0-47-cloud-amd64-dbg linux-image-6.1.0-47-cloud-amd64-unsigned \
+             linux-image-6.1.0-47-cloud-amd64 linux-image-6.1.0-56-cloud-amd64 \
+             linux-image-6.1.0-55-cloud-amd64-dbg linux-image-6.1.0-55-cloud-amd64",
+        );
+        let (img, dbg) = parse_61(&n);
+        assert_eq!(img, [47, 55, 56]);
+        assert_eq!(dbg, [47, 55]);
+        let n = names(
+            "linux-image-6.12-cloud-amd64 linux-image-6.12.117+deb12-cloud-amd64-dbg \
+             linux-image-6.12.99+deb12-cloud-amd64 linux-image-6.12.115+deb12-cloud-amd64 \
+             linux-image-6.12.117+deb12-cloud-amd64-unsigned",
+        );
+        assert_eq!(parse_612(&n).as_deref(), Some("6.12.115+deb12"));
+        assert_eq!(parse_612(&[]), None);
+    }
 }
