@@ -39,6 +39,46 @@ struct Module {
     requested: bool,
 }
 
+/// What one kernel-test run does (see USAGE).
+pub struct Options {
+    pub kernel: Option<PathBuf>,
+    pub modules: Vec<String>,
+    pub modprobe: bool,
+    pub strip_sig: bool,
+    pub keep_btf: Option<PathBuf>,
+    pub timeout: u64,
+    pub memory: u64,
+    pub append: Option<String>,
+    pub log: Option<PathBuf>,
+    pub busybox: PathBuf,
+    pub qemu: String,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            kernel: None,
+            modules: Vec::new(),
+            modprobe: false,
+            strip_sig: false,
+            keep_btf: None,
+            timeout: 120,
+            memory: 1024,
+            append: None,
+            log: None,
+            busybox: PathBuf::from("/bin/busybox"),
+            qemu: "qemu-system-x86_64".to_string(),
+        }
+    }
+}
+
+/// The verdict for one module, as printed.
+pub struct Outcome {
+    pub name: String,
+    pub ok: bool,
+    pub line: String,
+}
+
 pub fn main(raw: &[String]) -> Result<()> {
     let a = Args::parse(
         raw,
@@ -51,43 +91,68 @@ pub fn main(raw: &[String]) -> Result<()> {
         println!("{USAGE}");
         return Ok(());
     }
-    let kernel = match a.opt("kernel") {
-        Some(k) => PathBuf::from(k),
+    let d = Options::default();
+    let o = Options {
+        kernel: a.opt("kernel").map(PathBuf::from),
+        modules: a.positional.clone(),
+        modprobe: a.flag("modprobe"),
+        strip_sig: a.flag("strip-sig"),
+        keep_btf: a.opt("keep-btf").map(PathBuf::from),
+        timeout: match a.opt("timeout") {
+            Some(t) => parse_num(t, "--timeout")?,
+            None => d.timeout,
+        },
+        memory: match a.opt("memory") {
+            Some(m) => parse_num(m, "--memory")?,
+            None => d.memory,
+        },
+        append: a.opt("append").map(str::to_string),
+        log: a.opt("log").map(PathBuf::from),
+        busybox: a.opt("busybox").map(PathBuf::from).unwrap_or(d.busybox),
+        qemu: a.opt("qemu").map(str::to_string).unwrap_or(d.qemu),
+    };
+    let failures = run(&o)?.iter().filter(|r| !r.ok).count();
+    if failures > 0 {
+        bail!("{failures} module(s) failed");
+    }
+    Ok(())
+}
+
+/// The kernel tree for `--kernel` (default: kernel61_dir from the cache index).
+pub fn kernel_tree(kernel: Option<&Path>) -> Result<KernelTree> {
+    let kernel = match kernel {
+        Some(k) => k.to_path_buf(),
         None => Index::load()?.path("kernel61_dir")?,
     };
-    let tree = if kernel.is_file() {
-        KernelTree::from_vmlinuz(&kernel, None)?
+    if kernel.is_file() {
+        KernelTree::from_vmlinuz(&kernel, None)
     } else if kernel.is_dir() {
-        KernelTree::open(&kernel)?
+        KernelTree::open(&kernel)
     } else {
         bail!("--kernel {}: no such file or directory", kernel.display());
-    };
-    let timeout: u64 = parse_num(a.opt("timeout").unwrap_or("120"), "--timeout")?;
-    let memory: u64 = parse_num(a.opt("memory").unwrap_or("1024"), "--memory")?;
-    let names: Vec<String> = if a.positional.is_empty() {
+    }
+}
+
+/// Boots once, prints and returns one outcome per module (dependencies only if they fail).
+pub fn run(o: &Options) -> Result<Vec<Outcome>> {
+    let tree = kernel_tree(o.kernel.as_deref())?;
+    let names: Vec<String> = if o.modules.is_empty() {
         DEFAULT_MODULES.iter().map(|s| s.to_string()).collect()
     } else {
-        a.positional.clone()
+        o.modules.clone()
     };
 
     let work = TempDir::new()?;
-    let modules = plan(&tree, &names, a.flag("modprobe"))?;
+    let modules = plan(&tree, &names, o.modprobe)?;
     let initrd = work.path.join("initramfs.cpio");
-    build_initramfs(
-        &initrd,
-        Path::new(a.opt("busybox").unwrap_or("/bin/busybox")),
-        &modules,
-        a.flag("strip-sig"),
-        &work.path,
-    )?;
+    build_initramfs(&initrd, &o.busybox, &modules, o.strip_sig, &work.path)?;
 
     let log = work.path.join("console.log");
     let mut append = String::from("console=ttyS0 panic=-1 loglevel=1 nokaslr");
-    if let Some(extra) = a.opt("append") {
+    if let Some(extra) = &o.append {
         append.push(' ');
         append.push_str(extra);
     }
-    let qemu = a.opt("qemu").unwrap_or("qemu-system-x86_64");
     println!(
         "boot {} with {} module(s): {}",
         tree.vmlinuz.display(),
@@ -100,18 +165,19 @@ pub fn main(raw: &[String]) -> Result<()> {
     );
     let started = Instant::now();
     let outcome = run_qemu(
-        qemu,
+        &o.qemu,
         &tree.vmlinuz,
         &initrd,
         &append,
-        memory,
+        o.memory,
         &log,
-        timeout,
+        o.timeout,
         &work.path,
     )?;
     let secs = started.elapsed().as_secs_f64();
-    if let Some(dst) = a.opt("log") {
-        std::fs::copy(&log, dst).with_context(|| format!("copying console log to {dst}"))?;
+    if let Some(dst) = &o.log {
+        std::fs::copy(&log, dst)
+            .with_context(|| format!("copying console log to {}", dst.display()))?;
     }
     let text = String::from_utf8_lossy(&util::read(&log)?).replace('\r', "");
     let parsed = console::parse(&text);
@@ -124,15 +190,10 @@ pub fn main(raw: &[String]) -> Result<()> {
         }
         println!("--- end ---");
     }
-    let keep = a.opt("keep-btf").map(PathBuf::from);
-    if let Some(k) = &keep {
+    if let Some(k) = &o.keep_btf {
         std::fs::create_dir_all(k).with_context(|| format!("creating {}", k.display()))?;
     }
-    let failures = report(&modules, &parsed, keep.as_deref());
-    if failures > 0 {
-        bail!("{failures} module(s) failed");
-    }
-    Ok(())
+    Ok(report(&modules, &parsed, o.keep_btf.as_deref()))
 }
 
 fn parse_num(s: &str, what: &str) -> Result<u64> {
@@ -401,9 +462,17 @@ fn run_qemu(
     }
 }
 
-/// Prints one line per requested module; returns the number of failures.
-fn report(modules: &[Module], p: &console::Parsed, keep: Option<&Path>) -> usize {
-    let mut failures = 0;
+/// Prints (and returns) one verdict per requested module, plus failed dependencies.
+fn report(modules: &[Module], p: &console::Parsed, keep: Option<&Path>) -> Vec<Outcome> {
+    let mut out = Vec::new();
+    let mut say = |name: &str, ok: bool, line: String| {
+        println!("{line}");
+        out.push(Outcome {
+            name: name.to_string(),
+            ok,
+            line,
+        });
+    };
     if !p.done {
         let why = if p.booted {
             "guest did not finish (see console above)"
@@ -411,9 +480,9 @@ fn report(modules: &[Module], p: &console::Parsed, keep: Option<&Path>) -> usize
             "guest did not boot to /init (see console above)"
         };
         for m in modules.iter().filter(|m| m.requested) {
-            println!("FAIL {}: {why}", m.name);
+            say(&m.name, false, format!("FAIL {}: {why}", m.name));
         }
-        return modules.iter().filter(|m| m.requested).count().max(1);
+        return out;
     }
     if let Some(r) = p.results.get("vmlinux") {
         if !r.present {
@@ -422,21 +491,16 @@ fn report(modules: &[Module], p: &console::Parsed, keep: Option<&Path>) -> usize
     }
     for m in modules {
         let rc = p.insmod_rc.get(&m.name).copied();
-        let out = p.insmod_out.get(&m.name).cloned().unwrap_or_default();
+        let insmod_out = p.insmod_out.get(&m.name).cloned().unwrap_or_default();
         let kmsg = p.kmsg_for(&m.name);
         if rc != Some(0) {
-            failures += 1;
-            let what = if m.requested {
-                String::new()
-            } else {
-                " (dependency)".to_string()
-            };
+            let what = if m.requested { "" } else { " (dependency)" };
             let msg = match rc {
                 None => "insmod did not run".to_string(),
-                Some(rc) if out.is_empty() => format!("insmod exited {rc}"),
-                Some(_) => out.join("; "),
+                Some(rc) if insmod_out.is_empty() => format!("insmod exited {rc}"),
+                Some(_) => insmod_out.join("; "),
             };
-            println!("FAIL {}{what}: {msg}", m.name);
+            say(&m.name, false, format!("FAIL {}{what}: {msg}", m.name));
             print_dmesg(kmsg.iter());
             continue;
         }
@@ -444,23 +508,31 @@ fn report(modules: &[Module], p: &console::Parsed, keep: Option<&Path>) -> usize
             continue;
         }
         let Some(r) = p.results.get(&m.name) else {
-            failures += 1;
-            println!("FAIL {}: no result line from the guest", m.name);
+            say(
+                &m.name,
+                false,
+                format!("FAIL {}: no result line from the guest", m.name),
+            );
             continue;
         };
         if !r.present {
-            failures += 1;
-            let key = kmsg
-                .iter()
-                .find(|l| l.contains("failed to validate module"))
-                .or_else(|| {
-                    kmsg.iter()
-                        .find(|l| l.contains("BTF") || l.starts_with("BPF:"))
-                })
-                .cloned()
-                .unwrap_or_else(|| format!("no /sys/kernel/btf/{} and no kernel message", m.name));
-            println!("FAIL {}: {key}", m.name);
-            print_dmesg(kmsg.iter().filter(|l| **l != key));
+            // 6.1 says "failed to validate module [x] BTF: -22"; 6.12 (with
+            // ALLOW_BTF_MISMATCH) says "Kernel module BTF mismatch detected" once.
+            // The verifier's reason is in the BPF: lines before it.
+            let lines: Vec<&String> = kmsg.iter().filter(|l| l.trim() != "BPF:").collect();
+            const JOIN: usize = 6;
+            let msg = if lines.is_empty() {
+                format!("no /sys/kernel/btf/{} and no kernel message", m.name)
+            } else {
+                lines
+                    .iter()
+                    .take(JOIN)
+                    .map(|l| l.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            };
+            say(&m.name, false, format!("FAIL {}: {msg}", m.name));
+            print_dmesg(lines.into_iter().skip(JOIN));
             continue;
         }
         let check = p
@@ -483,17 +555,18 @@ fn report(modules: &[Module], p: &console::Parsed, keep: Option<&Path>) -> usize
                 Ok(s.types)
             });
         match check {
-            Ok(n) => println!("ok {} btf_types={n}", m.name),
-            Err(e) => {
-                failures += 1;
-                println!(
+            Ok(n) => say(&m.name, true, format!("ok {} btf_types={n}", m.name)),
+            Err(e) => say(
+                &m.name,
+                false,
+                format!(
                     "FAIL {}: /sys/kernel/btf/{} present but unreadable: {e:#}",
                     m.name, m.name
-                );
-            }
+                ),
+            ),
         }
     }
-    failures
+    out
 }
 
 fn print_dmesg<'a>(lines: impl Iterator<Item = &'a String>) {

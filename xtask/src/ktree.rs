@@ -57,7 +57,12 @@ pub struct KernelTree {
 impl KernelTree {
     /// `root` is an unpacked linux-image package (has boot/vmlinuz-*).
     pub fn open(root: &Path) -> Result<KernelTree> {
-        let vmlinuz = util::single_entry(&root.join("boot"), "vmlinuz-")?;
+        let vmlinuz = util::single_entry(&root.join("boot"), "vmlinuz-").with_context(|| {
+            format!(
+                "{}: not an unpacked linux-image package (no boot/vmlinuz-*)",
+                root.display()
+            )
+        })?;
         Self::from_vmlinuz(&vmlinuz, Some(root))
     }
 

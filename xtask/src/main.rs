@@ -9,6 +9,7 @@ mod debs;
 mod elf;
 mod fixtures;
 mod initramfs;
+mod kernel_selftest;
 mod kernel_test;
 mod ktree;
 mod modsig;
@@ -24,6 +25,7 @@ tasks:
   testdata      fetch/unpack test kernels into the cache, write kernels/index.txt
   fixtures      regenerate testdata/ fixtures from the cache
   kernel-test   boot a kernel in qemu, insmod modules, report their /sys/kernel/btf
+  kernel-selftest  check the kernel-test harness (good and corrupted module BTF)
   btf-info      FILE...: check raw BTF files and count their types
 run `cargo xtask <task> --help` for a task's options";
 
@@ -43,6 +45,7 @@ fn real_main() -> Result<()> {
     match task.as_str() {
         "testdata" => testdata::main(rest),
         "kernel-test" => kernel_test::main(rest),
+        "kernel-selftest" => kernel_selftest::main(rest),
         "fixtures" => fixtures::main(rest),
         "btf-info" => btf_info::main(rest),
         "-h" | "--help" | "help" => {
