@@ -13,6 +13,7 @@ mod kernel_selftest;
 mod kernel_test;
 mod ktree;
 mod modsig;
+mod test;
 mod testdata;
 mod util;
 mod vmlinuz;
@@ -27,6 +28,7 @@ tasks:
   kernel-test   boot a kernel in qemu, insmod modules, report their /sys/kernel/btf
   kernel-selftest  check the kernel-test harness (good and corrupted module BTF)
   btf-info      FILE...: check raw BTF files and count their types
+  test          the README's test command: fast tier, then the real-kernel tier
 run `cargo xtask <task> --help` for a task's options";
 
 fn main() {
@@ -48,6 +50,7 @@ fn real_main() -> Result<()> {
         "kernel-selftest" => kernel_selftest::main(rest),
         "fixtures" => fixtures::main(rest),
         "btf-info" => btf_info::main(rest),
+        "test" => test::main(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(())
