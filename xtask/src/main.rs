@@ -17,6 +17,7 @@ mod test;
 mod testdata;
 mod util;
 mod vmlinuz;
+mod wrong_base;
 
 use anyhow::Result;
 
@@ -28,6 +29,7 @@ tasks:
   kernel-test   boot a kernel in qemu, insmod modules, report their /sys/kernel/btf
   kernel-selftest  check the kernel-test harness (good and corrupted module BTF)
   btf-info      FILE...: check raw BTF files and count their types
+  wrong-base    regenerate module BTF against the older build's vmlinux (the field bug)
   test          the README's test command: fast tier, then the real-kernel tier
 run `cargo xtask <task> --help` for a task's options";
 
@@ -51,6 +53,7 @@ fn real_main() -> Result<()> {
         "fixtures" => fixtures::main(rest),
         "btf-info" => btf_info::main(rest),
         "test" => test::main(rest),
+        "wrong-base" => wrong_base::main(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(())

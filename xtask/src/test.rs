@@ -26,7 +26,15 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("KBTF_612_VMLINUX_BTF", "kernel612_vmlinux_btf"),
     ("KBTF_612_MODULES_DIR", "kernel612_modules_dir"),
     ("KBTF_KERNEL61_DIR", "kernel61_dir"),
+    ("KBTF_WRONG_BASE_DIR", "wrong_base_dir"),
 ];
+
+/// Modules whose wrong-base BTF is loaded on the real kernel. The kernel refuses some of
+/// them (`failed to validate module [sd_mod] BTF: -22`, the field bug) and takes others by
+/// luck; `kbtf check` must reject all of them (the real-kernel tier asserts that).
+const WRONG_BASE_BOOT: &[&str] = &["dummy", "veth", "tun", "sd_mod"];
+/// Of those, the ones the 6.1 kernel is known to refuse.
+const WRONG_BASE_KERNEL_REFUSES: &[&str] = &["tun", "sd_mod"];
 
 fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
@@ -54,6 +62,8 @@ pub fn main(raw: &[String]) -> Result<()> {
 
     println!("== test kernels: cargo xtask testdata");
     crate::testdata::main(&[])?;
+    println!("== wrong-base module BTF: cargo xtask wrong-base");
+    crate::wrong_base::main(&[])?;
     let index = Index::load()?;
     let mut real = cargo();
     real.current_dir(&root)
@@ -76,7 +86,48 @@ pub fn main(raw: &[String]) -> Result<()> {
                 .current_dir(&root)
                 .args(["xtask", "kernel-test", "dummy", "veth", "tun"]),
         )?;
+        wrong_base_boot(&root)?;
     }
     println!("== all tiers passed");
+    Ok(())
+}
+
+/// Boots the 6.1 kernel with shipped modules carrying wrong-base BTF and checks that the
+/// kernel shows the field bug for the modules it is known to refuse.
+fn wrong_base_boot(root: &std::path::Path) -> Result<()> {
+    let dir = crate::cache::root()?.join("wrong-base-modules");
+    let mut args: Vec<String> = vec!["--modules".into(), dir.display().to_string()];
+    args.extend(WRONG_BASE_BOOT.iter().map(|s| s.to_string()));
+    crate::wrong_base::main(&args)?;
+    let mut cmd = cargo();
+    cmd.current_dir(root)
+        .args(["xtask", "kernel-test", "--modprobe"]);
+    cmd.args(WRONG_BASE_BOOT.iter().map(|m| dir.join(format!("{m}.ko"))));
+    println!("== qemu: wrong-base modules: {}", crate::util::show(&cmd));
+    // kernel-test exits non-zero when a module FAILs, which is expected here.
+    let out = cmd.output().context("running kernel-test")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    print!("{text}");
+    let mut bad = Vec::new();
+    for m in WRONG_BASE_BOOT {
+        let failed = text.lines().any(|l| {
+            l.starts_with(&format!("FAIL {m}:"))
+                && l.contains(&format!("failed to validate module [{m}] BTF: -22"))
+        });
+        let expected = WRONG_BASE_KERNEL_REFUSES.contains(m);
+        match (expected, failed) {
+            (true, true) => {
+                println!("field bug reproduced: the kernel refuses {m}'s wrong-base BTF")
+            }
+            (false, false) => {
+                println!("the kernel accepts {m}'s wrong-base BTF by luck (kbtf check rejects it)")
+            }
+            (true, false) => bad.push(format!("{m}: expected the kernel to refuse its BTF")),
+            (false, true) => bad.push(format!(
+                "{m}: the kernel now refuses it; update WRONG_BASE_KERNEL_REFUSES"
+            )),
+        }
+    }
+    anyhow::ensure!(bad.is_empty(), "wrong-base boot: {}", bad.join("; "));
     Ok(())
 }
