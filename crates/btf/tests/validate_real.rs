@@ -107,6 +107,8 @@ fn mismatched_modules_are_rejected() {
     let kos = modules(&dir);
     let (mut parse_err, mut invalid, mut kernel_btf, mut wrong_base, mut accepted) =
         (0, 0, 0, 0, 0);
+    // How many modules break each rule.
+    let mut rules = std::collections::BTreeMap::new();
     for ko in &kos {
         let file = match read_file(ko, Some(base.clone())) {
             Ok(f) => f,
@@ -117,6 +119,13 @@ fn mismatched_modules_are_rejected() {
             }
         };
         let problems = validate_with(&file.btf, Some(&info));
+        let mut seen = std::collections::BTreeSet::new();
+        for p in &problems {
+            seen.insert((p.class, p.phase.name(), p.rule));
+        }
+        for r in seen {
+            *rules.entry(r).or_insert(0) += 1;
+        }
         let report = Report::new(problems.clone(), 3);
         if report.is_ok() {
             accepted += 1;
@@ -141,5 +150,73 @@ fn mismatched_modules_are_rejected() {
          rejected by 6.1's module loader itself), {wrong_base} with wrong-base signs, {accepted} accepted",
         kos.len()
     );
+    for ((class, phase, rule), n) in &rules {
+        eprintln!("{n:5} modules: {class:?}, {phase}: {rule}");
+    }
     assert_eq!(accepted, 0);
+}
+
+#[test]
+#[ignore]
+fn mutated_module_btf_never_panics() {
+    let Some((base, info)) = base() else {
+        return;
+    };
+    let dir = env_path("KBTF_MODULES", "/tmp/k/img/lib/modules");
+    let kos = modules(&dir);
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let (mut tried, mut parsed, mut with_problems) = (0, 0, 0);
+    for ko in kos.iter().step_by(37) {
+        let Ok(file) = read_file(ko, Some(base.clone())) else {
+            continue;
+        };
+        let bytes = file.btf.to_bytes();
+        for _ in 0..200 {
+            let mut m = bytes.clone();
+            for _ in 0..1 + next() % 4 {
+                let at = 24 + (next() as usize % (m.len() - 27)) / 4 * 4;
+                let v = match next() % 4 {
+                    0 => next() as u32,
+                    1 => (next() % 64) as u32,
+                    2 => base.end_id() + (next() % 64) as u32 - 32,
+                    _ => {
+                        u32::from_le_bytes([m[at], m[at + 1], m[at + 2], m[at + 3]])
+                            ^ (1 << (next() % 32))
+                    }
+                };
+                m[at..at + 4].copy_from_slice(&v.to_le_bytes());
+            }
+            tried += 1;
+            if let Ok(btf) = kbtf_btf::Btf::parse(&m, Some(base.clone())) {
+                parsed += 1;
+                if !validate_with(&btf, Some(&info)).is_empty() {
+                    with_problems += 1;
+                }
+            }
+        }
+    }
+    eprintln!("{tried} mutations, {parsed} parsed, {with_problems} with problems");
+}
+
+/// Prints the full report for `KBTF_SHOW` (a `.ko` or raw BTF split on `KBTF_VMLINUX_BTF`).
+#[test]
+#[ignore]
+fn show_one() {
+    let Some(path) = std::env::var_os("KBTF_SHOW") else {
+        return;
+    };
+    let Some((base, info)) = base() else {
+        return;
+    };
+    let file = read_file(Path::new(&path), Some(base.clone())).expect("read");
+    eprint!(
+        "{}",
+        Report::new(validate_with(&file.btf, Some(&info)), 100)
+    );
 }

@@ -15,6 +15,9 @@
 //!   the offsets are shifted ("name-inside-string");
 //! * if so, the shift itself: the own string offsets that do not fit the given base may fit a
 //!   base whose strings end elsewhere ("string-shift");
+//! * a reference into the base that lands on a kind the referrer cannot use, e.g. a member of
+//!   a FUNC, a FUNC of an INT ("base-kind"; the kernel's resolve pass rejects these too, as
+//!   Invalid, but 6.1 does not run it for modules);
 //! * a PTR to a FUNC (C pointers to functions point to a FUNC_PROTO; "ptr-to-func");
 //! * STRUCT members that overlap each other, which C layouts never do; a member whose type came
 //!   from a different base has the wrong size ("member-overlap");
@@ -53,6 +56,9 @@ pub(super) fn check(btf: &Btf, tables: &Tables, out: &mut Vec<Problem>) {
         }
     }
     for (id, t) in btf.iter() {
+        if let Some(msg) = base_kind_misuse(btf, t) {
+            push(out, btf, id, t, "base-kind", msg);
+        }
         match &t.data {
             TypeData::Ptr { ty } if by_id(btf, *ty).is_some_and(|p| p.is_func()) => {
                 push(
@@ -334,4 +340,122 @@ fn var_size_mismatch(btf: &Btf, tables: &Tables, vars: &[VarSecinfo]) -> Option<
         }
     }
     None
+}
+
+/// What a reference is used for, and so which kinds it may land on.
+#[derive(Clone, Copy)]
+enum Use {
+    /// PTR (to a FUNC is "ptr-to-func").
+    Pointer,
+    /// TYPEDEF, CONST, VOLATILE, RESTRICT, TYPE_TAG.
+    Modifier,
+    /// A STRUCT/UNION member, an ARRAY element, a VAR's type: must have a size.
+    Sized,
+    /// An ARRAY index: an INT (through modifiers).
+    Index,
+    /// FUNC_PROTO return and parameter types.
+    Param,
+    /// A FUNC's prototype.
+    Proto,
+    /// A DATASEC entry.
+    Var,
+    /// A DECL_TAG's target.
+    Tagged,
+}
+
+impl Use {
+    fn allows(self, btf: &Btf, t: Ty) -> bool {
+        match self {
+            Use::Pointer => !t.source_only(),
+            Use::Modifier => !t.source_only() && !t.is_func(),
+            Use::Sized => !t.source_only() && !t.nosize(),
+            Use::Index => {
+                let mut t = t;
+                for _ in 0..32 {
+                    if !t.is_modifier() {
+                        break;
+                    }
+                    match by_id(btf, t.type_word()) {
+                        Some(next) => t = next,
+                        None => return false,
+                    }
+                }
+                t.is_int()
+            }
+            Use::Param => !t.source_only() && !t.is_func() && !t.is_func_proto(),
+            Use::Proto => t.is_func_proto(),
+            Use::Var => t.is_var(),
+            Use::Tagged => t.is_decl_tag_target(),
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            Use::Pointer | Use::Modifier => "referenced type",
+            Use::Sized => "type",
+            Use::Index => "index type",
+            Use::Param => "return or parameter type",
+            Use::Proto => "prototype",
+            Use::Var => "DATASEC entry",
+            Use::Tagged => "tagged type",
+        }
+    }
+}
+
+/// The first reference of `t` into the base that lands on a kind it cannot use.
+fn base_kind_misuse(btf: &Btf, t: &Type) -> Option<String> {
+    let mut refs: Vec<(String, TypeId, Use)> = Vec::new();
+    match &t.data {
+        TypeData::Ptr { ty } => refs.push((String::new(), *ty, Use::Pointer)),
+        TypeData::Typedef { ty }
+        | TypeData::Volatile { ty }
+        | TypeData::Const { ty }
+        | TypeData::Restrict { ty }
+        | TypeData::TypeTag { ty } => refs.push((String::new(), *ty, Use::Modifier)),
+        TypeData::Array { elem, index, .. } => {
+            refs.push(("element ".into(), *elem, Use::Sized));
+            refs.push((String::new(), *index, Use::Index));
+        }
+        TypeData::Struct { members, .. } | TypeData::Union { members, .. } => {
+            for m in members {
+                refs.push((
+                    format!("member {} ", member_name(btf, m.name_off)),
+                    m.ty,
+                    Use::Sized,
+                ));
+            }
+        }
+        TypeData::Var { ty, .. } => refs.push(("variable ".into(), *ty, Use::Sized)),
+        TypeData::Func { proto, .. } => refs.push((String::new(), *proto, Use::Proto)),
+        TypeData::FuncProto { ret, params } => {
+            refs.push((String::new(), *ret, Use::Param));
+            for p in params {
+                refs.push((String::new(), p.ty, Use::Param));
+            }
+        }
+        TypeData::Datasec { vars, .. } => {
+            for v in vars {
+                refs.push((String::new(), v.ty, Use::Var));
+            }
+        }
+        TypeData::DeclTag { ty, .. } => refs.push((String::new(), *ty, Use::Tagged)),
+        TypeData::Int { .. }
+        | TypeData::Enum { .. }
+        | TypeData::Enum64 { .. }
+        | TypeData::Fwd { .. }
+        | TypeData::Float { .. } => {}
+    }
+    refs.into_iter().find_map(|(prefix, id, use_)| {
+        if id == 0 || id >= btf.start_id() {
+            return None;
+        }
+        let target = by_id(btf, id)?;
+        (!use_.allows(btf, target)).then(|| {
+            format!(
+                "{prefix}{} is {} from the base, which cannot be used here",
+                use_.what(),
+                describe(btf, id)
+            )
+        })
+    })
 }

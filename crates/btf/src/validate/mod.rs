@@ -11,7 +11,8 @@
 //! stops at the first error; we run every phase and report everything, one problem per type and
 //! phase (the first rule the type breaks, as the kernel would report it), in the kernel's order:
 //! header, string section, metas (type by type), resolve (type by type), type tags. So the first
-//! problem of the list is the one the kernel reports. A type that failed an earlier phase is
+//! problem of the list is the one `BPF_BTF_LOAD` reports, and the first one not of phase
+//! Resolve is the one the 6.1 module loader reports. A type that failed an earlier phase is
 //! skipped by later ones, and types that refer to it are not blamed for it (no cascades).
 //!
 //! Linux 6.1 runs different subsets of its rules depending on where the BTF comes from:
@@ -71,7 +72,9 @@
 //!   VAR or TYPEDEF with a `component_idx` within its members or parameters; the final
 //!   "Invalid resolve state" check.
 //! * `type_tags.rs` (phase TypeTags, `btf_check_type_tags`): in a chain of modifiers, TYPE_TAGs
-//!   come first; chains are at most 32 long.
+//!   come first; chains are at most 32 long. Otherwise 6.1 treats TYPE_TAG as a modifier with a
+//!   non-empty (not necessarily identifier) value and kind_flag 0; it does not require it to
+//!   follow a PTR. DECL_TAG's kind_flag must be 0 in 6.1 too (later kernels use it).
 //!
 //! Beyond the kernel, `base_match.rs` reports [`ProblemClass::WrongBase`]: signs that split BTF
 //! was built against a different base (see there).
@@ -84,7 +87,9 @@
 //! * The kernel's type count check (`btf_add_type`) is reproduced with its array growth; for
 //!   split BTF that makes the effective limit depend on the base's type count, as in 6.1.
 //! * Where the kernel would dereference a missing type (it cannot happen once earlier checks
-//!   passed), we report the reference as out of range instead.
+//!   passed), we report the reference as out of range instead. A modifier chain leaving the
+//!   type range fails `btf_check_type_tags` silently in the kernel (-EINVAL); we report it with
+//!   the rule "Invalid type_id".
 //! * `BTF_MAX_SIZE` (16 MiB, `BPF_BTF_LOAD` only) is not checked: kernel BTF is not bound by it.
 //! * Rules that libbpf has but 6.1 has not (INT size 1..16, INT name required) are not checked.
 

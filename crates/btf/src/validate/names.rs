@@ -93,11 +93,14 @@ impl fmt::Display for Escaped<'_> {
 }
 
 /// Why the name at `off` breaks a rule that requires a (possibly dotted) identifier, for
-/// messages: "name is missing" or "name 'x' is not a valid C identifier".
+/// messages: "name is missing", "name is empty (...)" or "name 'x' is not a valid C
+/// identifier".
 pub fn why_invalid(btf: &Btf, off: u32, what: &str) -> String {
     let s = bytes(btf, off);
-    if off == 0 || s.is_empty() {
-        format!("{what} is missing (name offset {off} is an empty string)")
+    if off == 0 {
+        format!("{what} is missing")
+    } else if s.is_empty() {
+        format!("{what} is empty (name offset {off} points at a NUL)")
     } else if s.len() > KSYM_NAME_LEN {
         format!(
             "{what} '{}' is longer than {KSYM_NAME_LEN} bytes",

@@ -142,8 +142,8 @@ fn check(b: &B, expect: Expect) {
     expect.assert_eq(&render(&validate(&b.btf)));
 }
 
-#[test]
-fn a_clean_btf_of_every_kind_has_no_problem() {
+/// A BTF with one type of every kind, and no problem.
+fn every_kind() -> B {
     let mut b = B::new();
     let int = b.int32();
     let chr = b.int("char", 1, 8, INT_CHAR);
@@ -198,6 +198,12 @@ fn a_clean_btf_of_every_kind_has_no_problem() {
     let v2 = b.var("v.dot", int);
     b.datasec(".data..x", 16, &[(v, 0, 8), (v2, 8, 4)]);
     b.union("u", 8, &[("a", int, 0), ("b", long, 0)]);
+    b
+}
+
+#[test]
+fn a_clean_btf_of_every_kind_has_no_problem() {
+    let b = every_kind();
     check(
         &b,
         expect![[r#"
@@ -279,23 +285,26 @@ fn names_per_kind() {
             params: vec![],
         },
     );
+    // Offset 4 is the NUL that ends "int": a valid offset, but an empty name.
+    b.btf.add_type(Type::new(4, TypeData::Typedef { ty: int }));
     check(
         &b,
         expect![[r#"
-        invalid, meta: [2] PTR 'p': PTR must be anonymous but has name offset 5 ('p')  <Invalid name>
-        invalid, meta: [3] TYPEDEF (anon): name is missing (name offset 0 is an empty string)  <Invalid name>
-        invalid, meta: [4] TYPEDEF '1x': name '1x' is not a valid C identifier  <Invalid name>
-        invalid, meta: [5] FWD (anon): name is missing (name offset 0 is an empty string)  <Invalid name>
-        invalid, meta: [6] ARRAY 'n': ARRAY must be anonymous but has name offset 10 ('n')  <Invalid name>
-        invalid, meta: [7] STRUCT 'a-b': name 'a-b' is not a valid C identifier  <Invalid name>
-        invalid, meta: [8] STRUCT 's': member #1 name 'm.x' is not a valid C identifier  <Invalid name>
-        invalid, meta: [9] FUNC (anon): name is missing (name offset 0 is an empty string)  <Invalid name>
-        invalid, meta: [10] VAR (anon): name is missing (name offset 0 is an empty string)  <Invalid name>
-        invalid, meta: [12] DATASEC 'not a section': name 'not a section' is not a valid section name  <Invalid name>
-        invalid, meta: [13] TYPE_TAG (anon): value is empty (name offset 0)  <Invalid name>
-        invalid, meta: [14] DECL_TAG (anon): value is empty (name offset 0)  <Invalid value>
-        invalid, meta: [15] FUNC_PROTO 'name': FUNC_PROTO must be anonymous but has name offset 41 ('name')  <Invalid name>
-    "#]],
+            invalid, meta: [2] PTR 'p': PTR must be anonymous but has name offset 5 ('p')  <Invalid name>
+            invalid, meta: [3] TYPEDEF (anon): name is missing  <Invalid name>
+            invalid, meta: [4] TYPEDEF '1x': name '1x' is not a valid C identifier  <Invalid name>
+            invalid, meta: [5] FWD (anon): name is missing  <Invalid name>
+            invalid, meta: [6] ARRAY 'n': ARRAY must be anonymous but has name offset 10 ('n')  <Invalid name>
+            invalid, meta: [7] STRUCT 'a-b': name 'a-b' is not a valid C identifier  <Invalid name>
+            invalid, meta: [8] STRUCT 's': member #1 name 'm.x' is not a valid C identifier  <Invalid name>
+            invalid, meta: [9] FUNC (anon): name is missing  <Invalid name>
+            invalid, meta: [10] VAR (anon): name is missing  <Invalid name>
+            invalid, meta: [12] DATASEC 'not a section': name 'not a section' is not a valid section name  <Invalid name>
+            invalid, meta: [13] TYPE_TAG (anon): value is empty (name offset 0)  <Invalid name>
+            invalid, meta: [14] DECL_TAG (anon): value is empty (name offset 0)  <Invalid value>
+            invalid, meta: [15] FUNC_PROTO 'name': FUNC_PROTO must be anonymous but has name offset 41 ('name')  <Invalid name>
+            invalid, meta: [16] TYPEDEF (anon): name is empty (name offset 4 points at a NUL)  <Invalid name>
+        "#]],
     );
 }
 
@@ -440,19 +449,19 @@ fn enum_func_var_datasec_float_decl_tag_rules() {
     check(
         &b,
         expect![[r#"
-        invalid, meta: [2] ENUM 'e3': size 3 is not 1, 2, 4 or 8  <Unexpected size>
-        invalid, meta: [3] ENUM64 'e_unnamed': value #1 name is missing (name offset 0 is an empty string)  <Invalid name>
-        invalid, meta: [5] FUNC 'ext': linkage 2 is not static (0) or global (1)  <Invalid func linkage>
-        invalid, meta: [6] VAR 'ev': linkage 2 is not static (0) or global allocated (1)  <Linkage not supported>
-        invalid, meta: [7] VAR 'vv': variable type is void (type id 0)  <Invalid type_id>
-        invalid, meta: [8] DATASEC '.empty': size is 0  <size == 0>
-        invalid, meta: [10] DATASEC '.overlap': entry #1 (type id 9, offset 2, size 4) overlaps the previous entry, which ends at 4  <Invalid offset>
-        invalid, meta: [11] DATASEC '.beyond': entry #0 (type id 9, offset 6, size 4) ends at 10, beyond the section size 8  <Invalid offset+size>
-        invalid, meta: [12] DATASEC '.zero': entry #0 (type id 9, offset 0, size 0) has a size of 0 or more than the section size 8  <Invalid size>
-        invalid, meta: [13] FLOAT 'half': size 6 is not 2, 4, 8, 12 or 16  <Invalid type_size>
-        invalid, meta: [14] FWD 'fw': type/size word is 3, must be 0  <type != 0>
-        invalid, meta: [15] DECL_TAG 't': component_idx -2 is below -1  <Invalid component_idx>
-    "#]],
+            invalid, meta: [2] ENUM 'e3': size 3 is not 1, 2, 4 or 8  <Unexpected size>
+            invalid, meta: [3] ENUM64 'e_unnamed': value #1 name is missing  <Invalid name>
+            invalid, meta: [5] FUNC 'ext': linkage 2 is not static (0) or global (1)  <Invalid func linkage>
+            invalid, meta: [6] VAR 'ev': linkage 2 is not static (0) or global allocated (1)  <Linkage not supported>
+            invalid, meta: [7] VAR 'vv': variable type is void (type id 0)  <Invalid type_id>
+            invalid, meta: [8] DATASEC '.empty': size is 0  <size == 0>
+            invalid, meta: [10] DATASEC '.overlap': entry #1 (type id 9, offset 2, size 4) overlaps the previous entry, which ends at 4  <Invalid offset>
+            invalid, meta: [11] DATASEC '.beyond': entry #0 (type id 9, offset 6, size 4) ends at 10, beyond the section size 8  <Invalid offset+size>
+            invalid, meta: [12] DATASEC '.zero': entry #0 (type id 9, offset 0, size 0) has a size of 0 or more than the section size 8  <Invalid size>
+            invalid, meta: [13] FLOAT 'half': size 6 is not 2, 4, 8, 12 or 16  <Invalid type_size>
+            invalid, meta: [14] FWD 'fw': type/size word is 3, must be 0  <type != 0>
+            invalid, meta: [15] DECL_TAG 't': component_idx -2 is below -1  <Invalid component_idx>
+        "#]],
     );
 }
 
@@ -803,13 +812,18 @@ fn split_refers_past_its_end_or_to_wrong_base_kinds() {
     s.ptr(20);
     s.strukt("s", 8, &[("f", 4, 0)]);
     s.func("g", 1);
+    s.array(1, 2, 4);
     check(
         &s,
         expect![[r#"
-        invalid, resolve: [5] PTR (anon): referenced type [20] (out of range, last id is 7) does not exist  <Invalid type_id>
-        invalid, resolve: [6] STRUCT 's': member 'f': type [4] FUNC 'base_fn' has no size  <Invalid member>
-        invalid, resolve: [7] FUNC 'g': FUNC's type [1] INT 'int' is not a FUNC_PROTO  <Invalid type_id>
-    "#]],
+            invalid, resolve: [5] PTR (anon): referenced type [20] (out of range, last id is 8) does not exist  <Invalid type_id>
+            invalid, resolve: [6] STRUCT 's': member 'f': type [4] FUNC 'base_fn' has no size  <Invalid member>
+            invalid, resolve: [7] FUNC 'g': FUNC's type [1] INT 'int' is not a FUNC_PROTO  <Invalid type_id>
+            invalid, resolve: [8] ARRAY (anon): index type [2] STRUCT 'list_head' is not a regular INT (8, 16, 32, 64 or 128 bits at offset 0)  <Invalid index>
+            wrong base, base match: [6] STRUCT 's': member 'f' type is [4] FUNC 'base_fn' from the base, which cannot be used here  <base-kind>
+            wrong base, base match: [7] FUNC 'g': prototype is [1] INT 'int' from the base, which cannot be used here  <base-kind>
+            wrong base, base match: [8] ARRAY (anon): index type is [2] STRUCT 'list_head' from the base, which cannot be used here  <base-kind>
+        "#]],
     );
 }
 
@@ -868,10 +882,10 @@ fn pointer_to_func_overlapping_members_and_var_sizes() {
     check(
         &s,
         expect![[r#"
-        wrong base, base match: [5] PTR (anon): points to [4] FUNC 'base_fn' (from the base), not to a FUNC_PROTO  <ptr-to-func>
-        wrong base, base match: [6] STRUCT 'ovl': member 'head' (bits 0..128, type [2] STRUCT 'list_head' (from the base)) overlaps member 'x' at bit 64  <member-overlap>
-        wrong base, base match: [8] DATASEC '.data': entry #0 [7] VAR 'v' has size 24 but its type [2] STRUCT 'list_head' (from the base) is 16 bytes  <var-size>
-    "#]],
+            wrong base, base match: [5] PTR (anon): points to [4] FUNC 'base_fn' (from the base), not to a FUNC_PROTO  <ptr-to-func>
+            wrong base, base match: [6] STRUCT 'ovl': member 'head' (bits 0..128, type [2] STRUCT 'list_head' (from the base)) overlaps member 'x' at bit 64  <member-overlap>
+            wrong base, base match: [8] DATASEC '.data': entry #0 [7] VAR 'v' has size 24 but its type [2] STRUCT 'list_head' (from the base) is 16 bytes  <var-size>
+        "#]],
     );
 }
 
@@ -891,4 +905,39 @@ fn report_caps_and_summarizes() {
         3 problems: 2 the kernel would reject (0 also when loading module or vmlinux BTF in 6.1), 1 sign of a different base; this split BTF looks built against a different base than the one given
     "#]]
     .assert_eq(&report.to_string());
+}
+
+#[test]
+fn mutated_btf_never_panics() {
+    // Overwrite every 32-bit word of the type and string sections with a few values and
+    // validate whatever still parses, as a base and as split BTF.
+    let bytes = every_kind().btf.to_bytes();
+    let base = Arc::new(base().btf);
+    let values = [
+        0u32,
+        1,
+        2,
+        7,
+        0xff,
+        0x8000_0000,
+        0x0100_0000,
+        0xffff_ffff,
+        33,
+        1 << 24,
+    ];
+    let mut parsed = 0;
+    for at in (24..bytes.len().saturating_sub(3)).step_by(4) {
+        for &v in &values {
+            let mut m = bytes.clone();
+            m[at..at + 4].copy_from_slice(&v.to_le_bytes());
+            if let Ok(btf) = Btf::parse(&m, None) {
+                parsed += 1;
+                let _ = Report::new(validate(&btf), 10).to_string();
+            }
+            if let Ok(btf) = Btf::parse(&m, Some(base.clone())) {
+                let _ = Report::new(validate(&btf), 10).to_string();
+            }
+        }
+    }
+    assert!(parsed > 100);
 }
