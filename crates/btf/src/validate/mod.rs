@@ -31,7 +31,7 @@
 //! # Rules and where they are enforced
 //!
 //! Enforced by the parser ([`crate::read`]), so they surface as parse errors, not problems here:
-//! bad magic, version, flags (`btf_parse_hdr`); sections out of bounds and overlapping
+//! bad magic, version, flags and "No data" (`btf_parse_hdr`); sections out of bounds and overlapping
 //! non-empty sections (`btf_check_sec_info`); misaligned type section ("Unaligned type_off");
 //! string section not NUL-terminated or, for a base, not starting with NUL
 //! (`btf_parse_str_sec`); truncated records ("meta_left"); unknown kind ("Invalid kind");
