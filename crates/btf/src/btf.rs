@@ -121,6 +121,14 @@ impl Btf {
     pub fn header(&self) -> Option<&Header> {
         self.header.as_ref()
     }
+    /// Header bytes after the first 24 as read (a newer, longer header); empty if none.
+    pub fn header_ext(&self) -> &[u8] {
+        &self.header_ext
+    }
+    /// Bytes after the type and string sections as read (unknown trailing sections).
+    pub fn trailing(&self) -> &[u8] {
+        &self.tail
+    }
     /// This object's own types, in id order starting at [`Btf::start_id`].
     pub fn own_types(&self) -> &[Type] {
         &self.types

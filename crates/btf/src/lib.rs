@@ -15,6 +15,7 @@ pub mod kind;
 pub mod read;
 pub mod strings;
 pub mod types;
+pub mod validate;
 
 pub use btf::{Btf, Endian, Header};
 pub use error::{ParseError, ReadError};

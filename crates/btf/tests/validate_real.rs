@@ -1,0 +1,222 @@
+//! Validation of real kernel BTF (ignored by default: needs data outside the repository).
+//!
+//! Run with `cargo test --release -p kbtf-btf --test validate_real -- --ignored --nocapture`.
+//! Paths come from the environment, with defaults matching the project's test machine:
+//!
+//! * `KBTF_VMLINUX_BTF` (`/tmp/k/vmlinux.btf`): a vmlinux BTF, which must have no problem;
+//! * `KBTF_MODULES` (`/tmp/k/img/lib/modules`): a tree of `.ko` files whose `.BTF` is split on
+//!   that vmlinux, which must have no problem;
+//! * `KBTF_MISMATCHED` (`/tmp/kbtf-mismatch`): a tree of `.ko` files whose `.BTF` was built
+//!   against a different vmlinux, which must all be rejected.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use kbtf_btf::validate::{validate_with, BaseInfo, ProblemClass, Report};
+use kbtf_btf::{read_base, read_file};
+
+fn env_path(var: &str, default: &str) -> PathBuf {
+    std::env::var_os(var).map_or_else(|| PathBuf::from(default), PathBuf::from)
+}
+
+fn modules(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "ko") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn base() -> Option<(Arc<kbtf_btf::Btf>, BaseInfo)> {
+    let path = env_path("KBTF_VMLINUX_BTF", "/tmp/k/vmlinux.btf");
+    if !path.exists() {
+        eprintln!("skipped: {} not found", path.display());
+        return None;
+    }
+    let base = read_base(&path).expect("read vmlinux BTF");
+    let info = BaseInfo::new(&base);
+    Some((base, info))
+}
+
+#[test]
+#[ignore]
+fn vmlinux_has_no_problem() {
+    let Some((base, info)) = base() else {
+        return;
+    };
+    let t = std::time::Instant::now();
+    let problems = validate_with(&base, Some(&info));
+    let report = Report::new(problems, 50);
+    eprintln!(
+        "vmlinux: {} types, {:?}",
+        base.own_types().len(),
+        t.elapsed()
+    );
+    eprint!("{report}");
+    assert!(report.is_ok());
+}
+
+#[test]
+#[ignore]
+fn shipped_modules_have_no_problem() {
+    let Some((base, info)) = base() else {
+        return;
+    };
+    let dir = env_path("KBTF_MODULES", "/tmp/k/img/lib/modules");
+    let kos = modules(&dir);
+    let mut bad = 0;
+    for ko in &kos {
+        let file = match read_file(ko, Some(base.clone())) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("{e}");
+                bad += 1;
+                continue;
+            }
+        };
+        let report = Report::new(validate_with(&file.btf, Some(&info)), 5);
+        if !report.is_ok() {
+            bad += 1;
+            eprint!("{}:\n{report}", ko.display());
+        }
+    }
+    eprintln!("{} modules, {bad} with problems", kos.len());
+    assert!(!kos.is_empty());
+    assert_eq!(bad, 0);
+}
+
+#[test]
+#[ignore]
+fn mismatched_modules_are_rejected() {
+    let Some((base, info)) = base() else {
+        return;
+    };
+    let dir = env_path("KBTF_MISMATCHED", "/tmp/kbtf-mismatch");
+    let kos = modules(&dir);
+    let (mut parse_err, mut invalid, mut kernel_btf, mut wrong_base, mut accepted) =
+        (0, 0, 0, 0, 0);
+    // How many modules break each rule.
+    let mut rules = std::collections::BTreeMap::new();
+    for ko in &kos {
+        let file = match read_file(ko, Some(base.clone())) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("{}: parse error: {e}", ko.display());
+                parse_err += 1;
+                continue;
+            }
+        };
+        let problems = validate_with(&file.btf, Some(&info));
+        let mut seen = std::collections::BTreeSet::new();
+        for p in &problems {
+            seen.insert((p.class, p.phase.name(), p.rule));
+        }
+        for r in seen {
+            *rules.entry(r).or_insert(0) += 1;
+        }
+        let report = Report::new(problems.clone(), 3);
+        if report.is_ok() {
+            accepted += 1;
+            eprintln!("{}: ACCEPTED", ko.display());
+            continue;
+        }
+        if report.invalid > 0 {
+            invalid += 1;
+        }
+        if report.invalid_for_kernel_btf > 0 {
+            kernel_btf += 1;
+        }
+        if problems.iter().any(|p| p.class == ProblemClass::WrongBase) {
+            wrong_base += 1;
+        }
+        if std::env::var_os("KBTF_VERBOSE").is_some() {
+            eprint!("{}:\n{report}", ko.display());
+        }
+    }
+    eprintln!(
+        "{} modules: {parse_err} parse errors, {invalid} with kernel-invalid problems ({kernel_btf} \
+         rejected by 6.1's module loader itself), {wrong_base} with wrong-base signs, {accepted} accepted",
+        kos.len()
+    );
+    for ((class, phase, rule), n) in &rules {
+        eprintln!("{n:5} modules: {class:?}, {phase}: {rule}");
+    }
+    assert_eq!(accepted, 0);
+}
+
+#[test]
+#[ignore]
+fn mutated_module_btf_never_panics() {
+    let Some((base, info)) = base() else {
+        return;
+    };
+    let dir = env_path("KBTF_MODULES", "/tmp/k/img/lib/modules");
+    let kos = modules(&dir);
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let (mut tried, mut parsed, mut with_problems) = (0, 0, 0);
+    for ko in kos.iter().step_by(37) {
+        let Ok(file) = read_file(ko, Some(base.clone())) else {
+            continue;
+        };
+        let bytes = file.btf.to_bytes();
+        for _ in 0..200 {
+            let mut m = bytes.clone();
+            for _ in 0..1 + next() % 4 {
+                let at = 24 + (next() as usize % (m.len() - 27)) / 4 * 4;
+                let v = match next() % 4 {
+                    0 => next() as u32,
+                    1 => (next() % 64) as u32,
+                    2 => base.end_id() + (next() % 64) as u32 - 32,
+                    _ => {
+                        u32::from_le_bytes([m[at], m[at + 1], m[at + 2], m[at + 3]])
+                            ^ (1 << (next() % 32))
+                    }
+                };
+                m[at..at + 4].copy_from_slice(&v.to_le_bytes());
+            }
+            tried += 1;
+            if let Ok(btf) = kbtf_btf::Btf::parse(&m, Some(base.clone())) {
+                parsed += 1;
+                if !validate_with(&btf, Some(&info)).is_empty() {
+                    with_problems += 1;
+                }
+            }
+        }
+    }
+    eprintln!("{tried} mutations, {parsed} parsed, {with_problems} with problems");
+}
+
+/// Prints the full report for `KBTF_SHOW` (a `.ko` or raw BTF split on `KBTF_VMLINUX_BTF`).
+#[test]
+#[ignore]
+fn show_one() {
+    let Some(path) = std::env::var_os("KBTF_SHOW") else {
+        return;
+    };
+    let Some((base, info)) = base() else {
+        return;
+    };
+    let file = read_file(Path::new(&path), Some(base.clone())).expect("read");
+    eprint!(
+        "{}",
+        Report::new(validate_with(&file.btf, Some(&info)), 100)
+    );
+}
