@@ -492,6 +492,121 @@ fn more_mutations() {
     );
 }
 
+#[test]
+fn changes_seen_through_unreferenced_types_are_not_repeated() {
+    // vmlinux BTF holds many types nobody refers to (pointer types, anonymous unions of
+    // tracepoint maps). One that changes only because a named type it leads to changed is not
+    // reported: the named type is.
+    check(
+        |b| {
+            let mut bb = Builder { btf: b.clone() };
+            let skb = find(&bb.btf, Kind::Struct, "sk_buff");
+            let pskb = find_ptr_to(&bb.btf, skb);
+            let _ = bb.ptr(pskb);
+            *b = bb.btf;
+        },
+        expect![[r#"
+            only in B: ptr 'struct sk_buff **'
+        "#]],
+    );
+    let with_orphans = |b: &mut Btf| {
+        let mut bb = Builder { btf: b.clone() };
+        let skb = find(&bb.btf, Kind::Struct, "sk_buff");
+        let pskb = find_ptr_to(&bb.btf, skb);
+        let int = find(&bb.btf, Kind::Int, "int");
+        let _ = bb.ptr(pskb);
+        bb.union("", 8, &[("skb", pskb, 0, 0), ("n", int, 0, 0)]);
+        *b = bb.btf;
+    };
+    let mut a = sample();
+    with_orphans(&mut a);
+    let mut b = a.clone();
+    let skb = find(&b, Kind::Struct, "sk_buff");
+    let i = member_index(&b, skb, "len");
+    let n = b.add_str("length");
+    members_mut(type_mut(&mut b, skb))[i].name_off = n;
+    let d = diff(&a, &shuffle(&b, 5), &DiffOptions::default());
+    expect![[r#"
+        struct sk_buff: member 'len' renamed to 'length'
+    "#]]
+    .assert_eq(&d.to_string());
+}
+
+#[test]
+fn static_functions_sharing_a_name() {
+    // Static functions of different files share names. A changed one pairs with its close
+    // counterpart; unrelated ones of the same name are reported on each side.
+    let build = |third: u32| {
+        let mut b = Builder::new();
+        let int = b.int("int", 4, INT_SIGNED);
+        let long = b.int("long", 8, INT_SIGNED);
+        let chr = b.int("char", 1, INT_SIGNED | INT_CHAR);
+        let pc = b.ptr(chr);
+        let static_func = |b: &mut Builder, params: &[(&str, TypeId)]| {
+            let p = b.proto(int, params);
+            let f = b.func("score", p);
+            if let TypeData::Func { linkage, .. } = &mut type_mut(&mut b.btf, f).data {
+                *linkage = FUNC_STATIC;
+            }
+        };
+        static_func(&mut b, &[("a", int)]);
+        static_func(
+            &mut b,
+            &[
+                ("x", int),
+                ("y", int),
+                ("z", if third == 0 { int } else { long }),
+            ],
+        );
+        match third {
+            0 | 1 => static_func(&mut b, &[("s", pc), ("n", long)]),
+            _ => static_func(&mut b, &[("p", long), ("q", pc), ("r", pc), ("t", pc)]),
+        }
+        b.btf
+    };
+    let a = build(0);
+    let d = diff(&a, &shuffle(&build(1), 1), &DiffOptions::default());
+    expect![[r#"
+        func score: parameter 3 type changed (int -> long)
+    "#]]
+    .assert_eq(&d.to_string());
+    let d = diff(&a, &shuffle(&build(2), 1), &DiffOptions::default());
+    expect![[r#"
+        func score: parameter 3 type changed (int -> long)
+        only in A: func static int score(char *, long)
+        only in B: func static int score(long, char *, char *, char *)
+    "#]]
+    .assert_eq(&d.to_string());
+}
+
+#[test]
+fn anonymous_members_match_by_offset() {
+    // An anonymous union is inserted before another one: the existing one is matched by its
+    // offset, not by being the first anonymous member.
+    let build = |insert: bool| {
+        let mut b = Builder::new();
+        let int = b.int("int", 4, INT_SIGNED);
+        let long = b.int("long", 8, INT_SIGNED);
+        let u1 = b.union("", 8, &[("a", int, 0, 0), ("b", long, 0, 0)]);
+        let u2 = b.union("", 4, &[("c", int, 0, 0)]);
+        let mut ms = vec![("", u1, 64, 0), ("tail", int, 128, 0)];
+        if insert {
+            ms.insert(0, ("", u2, 0, 0));
+        }
+        b.strukt("s", 24, &ms);
+        b.btf
+    };
+    let d = diff(
+        &build(false),
+        &shuffle(&build(true), 1),
+        &DiffOptions::default(),
+    );
+    expect![[r#"
+        struct s: anonymous union at offset 0 added
+    "#]]
+    .assert_eq(&d.to_string());
+}
+
 /// Two structs that differ only in which of two same-named definitions they point to.
 #[test]
 fn references_to_duplicate_definitions() {

@@ -233,45 +233,8 @@ pub(crate) fn classes(a: &Btf, b: &Btf, roots_a: Range<TypeId>, roots_b: Range<T
     }
     drop(local_ids);
 
+    let (class, count, rounds) = refine(class, &g.edge_start, &g.edges);
     let n = class.len();
-    let mut count = {
-        let mut seen = vec![false; n];
-        class
-            .iter()
-            .filter(|&&c| !std::mem::replace(&mut seen[c as usize], true))
-            .count()
-    };
-    let mut rounds = 0;
-    let mut buf: Vec<u32> = Vec::with_capacity(n + g.edges.len());
-    let mut starts: Vec<usize> = Vec::with_capacity(n + 1);
-    loop {
-        buf.clear();
-        starts.clear();
-        for node in 0..n {
-            starts.push(buf.len());
-            buf.push(class[node]);
-            let (s, e) = (g.edge_start[node] as usize, g.edge_start[node + 1] as usize);
-            buf.extend(g.edges[s..e].iter().map(|&t| class[t as usize]));
-        }
-        starts.push(buf.len());
-        let mut ids: FxHashMap<&[u32], u32> = FxHashMap::default();
-        ids.reserve(count * 2);
-        let mut new_class = Vec::with_capacity(n);
-        for node in 0..n {
-            let key = &buf[starts[node]..starts[node + 1]];
-            let fresh = ids.len() as u32;
-            new_class.push(*ids.entry(key).or_insert(fresh));
-        }
-        let new_count = ids.len();
-        rounds += 1;
-        // Each round refines the last (the old class is part of the key), so an unchanged
-        // number of classes means an unchanged partition.
-        if new_count == count {
-            break;
-        }
-        count = new_count;
-        class = new_class;
-    }
 
     let resolve = |map: &[u32]| -> Vec<u32> {
         map.iter()
@@ -300,6 +263,131 @@ pub(crate) fn classes(a: &Btf, b: &Btf, roots_a: Range<TypeId>, roots_b: Range<T
         rounds,
         nodes: n,
     }
+}
+
+/// Refines the partition `class` (a class id per node, ids dense from 0) until every class is
+/// stable: all its members refer, position by position, to nodes of the same classes.
+/// Returns the final classes, their number, and the number of rounds.
+///
+/// This is a worklist refinement: a round re-splits only the classes holding a node whose
+/// referenced nodes changed class in the previous round. When a class splits, its largest part
+/// keeps the old id, so only the nodes of the other parts count as changed. Splitting by the
+/// current classes never separates two bisimilar nodes, and when no node is left to revisit
+/// every class is stable, so the result is the coarsest stable partition whatever the order
+/// of the work.
+fn refine(mut class: Vec<u32>, edge_start: &[u32], edges: &[u32]) -> (Vec<u32>, usize, usize) {
+    let n = class.len();
+    let succ = |node: usize| -> &[u32] {
+        let (s, e) = (edge_start[node] as usize, edge_start[node + 1] as usize);
+        &edges[s..e]
+    };
+    // Predecessors, compressed like the edges.
+    let mut pred_start = vec![0u32; n + 1];
+    for &t in edges {
+        pred_start[t as usize + 1] += 1;
+    }
+    for i in 0..n {
+        pred_start[i + 1] += pred_start[i];
+    }
+    let mut fill = pred_start.clone();
+    let mut preds = vec![0u32; edges.len()];
+    for node in 0..n {
+        for &t in succ(node) {
+            preds[fill[t as usize] as usize] = node as u32;
+            fill[t as usize] += 1;
+        }
+    }
+    drop(fill);
+
+    let classes = class.iter().map(|&c| c as usize + 1).max().unwrap_or(0);
+    let mut members: Vec<Vec<u32>> = vec![Vec::new(); classes];
+    for (node, &c) in class.iter().enumerate() {
+        members[c as usize].push(node as u32);
+    }
+
+    let mut dirty: Vec<u32> = (0..n as u32).collect();
+    let mut is_dirty = vec![true; n];
+    let mut touched_flag: Vec<bool> = vec![false; classes];
+    let mut touched: Vec<u32> = Vec::new();
+    let mut changed: Vec<u32> = Vec::new();
+    let mut buf: Vec<u32> = Vec::new();
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    let mut order: Vec<usize> = Vec::new();
+    let mut rounds = 0;
+    while !dirty.is_empty() {
+        rounds += 1;
+        touched.clear();
+        for &node in &dirty {
+            is_dirty[node as usize] = false;
+            let c = class[node as usize];
+            if !std::mem::replace(&mut touched_flag[c as usize], true) {
+                touched.push(c);
+            }
+        }
+        dirty.clear();
+        changed.clear();
+        for &c in &touched {
+            touched_flag[c as usize] = false;
+            let group = &members[c as usize];
+            if group.len() < 2 {
+                continue;
+            }
+            // The signatures of the members: the classes they refer to, in order.
+            buf.clear();
+            spans.clear();
+            for &m in group {
+                let start = buf.len();
+                buf.extend(succ(m as usize).iter().map(|&t| class[t as usize]));
+                spans.push((start, buf.len()));
+            }
+            order.clear();
+            order.extend(0..group.len());
+            let sig = |i: usize| &buf[spans[i].0..spans[i].1];
+            order.sort_by(|&x, &y| sig(x).cmp(sig(y)));
+            // Runs of equal signatures are the parts.
+            let mut parts: Vec<Vec<u32>> = Vec::new();
+            for (k, &i) in order.iter().enumerate() {
+                if k == 0 || sig(order[k - 1]) != sig(i) {
+                    parts.push(Vec::new());
+                }
+                if let Some(p) = parts.last_mut() {
+                    p.push(group[i]);
+                }
+            }
+            if parts.len() < 2 {
+                continue;
+            }
+            let keep = (0..parts.len())
+                .max_by_key(|&k| (parts[k].len(), std::cmp::Reverse(k)))
+                .unwrap_or(0);
+            for (k, part) in parts.into_iter().enumerate() {
+                if k == keep {
+                    members[c as usize] = part;
+                    continue;
+                }
+                let id = members.len() as u32;
+                for &node in &part {
+                    class[node as usize] = id;
+                    changed.push(node);
+                }
+                members.push(part);
+                touched_flag.push(false);
+            }
+        }
+        for &node in &changed {
+            let (s, e) = (
+                pred_start[node as usize] as usize,
+                pred_start[node as usize + 1] as usize,
+            );
+            for &p in &preds[s..e] {
+                if !std::mem::replace(&mut is_dirty[p as usize], true) {
+                    dirty.push(p);
+                }
+            }
+        }
+    }
+    let count = members.len();
+    (class, count, rounds)
 }
 
 /// Appends the local signature of `t`: everything it holds except type ids, with strings

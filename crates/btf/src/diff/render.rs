@@ -357,3 +357,148 @@ pub(crate) fn enum_values(btf: &Btf, t: &Type) -> Vec<(String, String)> {
         _ => Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{Param, INT_CHAR, INT_SIGNED};
+    use expect_test::{expect, Expect};
+
+    /// Builds types with `build` (given a BTF holding `int` as id 1 and `char` as id 2) and
+    /// checks the name of the last one added.
+    fn check(build: impl FnOnce(&mut Btf) -> TypeId, expect: Expect) {
+        let mut btf = Btf::new();
+        for (name, size, encoding) in [("int", 4, INT_SIGNED), ("char", 1, INT_SIGNED | INT_CHAR)] {
+            let n = btf.add_str(name);
+            btf.add_type(Type::new(
+                n,
+                TypeData::Int {
+                    size,
+                    encoding,
+                    offset: 0,
+                    bits: size as u8 * 8,
+                },
+            ));
+        }
+        let id = build(&mut btf);
+        expect.assert_eq(&type_name(&btf, id));
+    }
+
+    fn add(btf: &mut Btf, data: TypeData) -> TypeId {
+        btf.add_type(Type::new(0, data))
+    }
+
+    #[test]
+    fn c_type_names() {
+        check(|_| 0, expect!["void"]);
+        check(|_| 99, expect!["<bad type id 99>"]);
+        check(
+            |b| {
+                let c = add(b, TypeData::Const { ty: 2 });
+                add(b, TypeData::Ptr { ty: c })
+            },
+            expect!["const char *"],
+        );
+        check(
+            |b| {
+                let p = add(b, TypeData::Ptr { ty: 2 });
+                add(b, TypeData::Const { ty: p })
+            },
+            expect!["char *const"],
+        );
+        check(
+            |b| {
+                add(
+                    b,
+                    TypeData::Array {
+                        elem: 1,
+                        index: 1,
+                        nelems: 16,
+                    },
+                )
+            },
+            expect!["int[16]"],
+        );
+        check(
+            |b| {
+                let a = add(
+                    b,
+                    TypeData::Array {
+                        elem: 1,
+                        index: 1,
+                        nelems: 4,
+                    },
+                );
+                add(b, TypeData::Ptr { ty: a })
+            },
+            expect!["int (*)[4]"],
+        );
+        check(
+            |b| {
+                let p = add(b, TypeData::Ptr { ty: 1 });
+                add(
+                    b,
+                    TypeData::Array {
+                        elem: p,
+                        index: 1,
+                        nelems: 4,
+                    },
+                )
+            },
+            expect!["int *[4]"],
+        );
+        check(
+            |b| {
+                // A pointer to a function taking a char * and varargs, returning a pointer to
+                // a function taking void and returning int.
+                let inner = add(
+                    b,
+                    TypeData::FuncProto {
+                        ret: 1,
+                        params: vec![],
+                    },
+                );
+                let pinner = add(b, TypeData::Ptr { ty: inner });
+                let pc = add(b, TypeData::Ptr { ty: 2 });
+                let outer = add(
+                    b,
+                    TypeData::FuncProto {
+                        ret: pinner,
+                        params: vec![
+                            Param {
+                                name_off: 0,
+                                ty: pc,
+                            },
+                            Param { name_off: 0, ty: 0 },
+                        ],
+                    },
+                );
+                add(b, TypeData::Ptr { ty: outer })
+            },
+            expect!["int (*(*)(char *, ...))(void)"],
+        );
+        check(
+            |b| {
+                let s = add(
+                    b,
+                    TypeData::Struct {
+                        size: 0,
+                        members: vec![],
+                    },
+                );
+                let n = b.add_str("user");
+                let tag = b.add_type(Type::new(n, TypeData::TypeTag { ty: s }));
+                add(b, TypeData::Ptr { ty: tag })
+            },
+            expect![[r#"__tag("user") struct {...} *"#]],
+        );
+        check(
+            |b| {
+                // A pointer loop that passes through no named type (malformed) is cut short.
+                let next = b.end_id();
+                add(b, TypeData::Ptr { ty: next })
+            },
+            expect!["<too deep> *************************************************"],
+        );
+    }
+}

@@ -103,13 +103,64 @@ fn same_order(common: &[(usize, usize)]) -> bool {
     common.windows(2).all(|w| w[0].1 < w[1].1)
 }
 
-/// An offset in bytes, or in bits where it is not a whole byte.
+/// Where a member is: `offset 8` (bytes), or `bit offset 67` where not at a whole byte.
 fn offset_text(bits: u32) -> String {
     if bits & 7 == 0 {
-        format!("{}", bits / 8)
+        format!("offset {}", bits / 8)
     } else {
-        format!("bit {bits}")
+        format!("bit offset {bits}")
     }
+}
+
+/// Keys for the members of two structs or unions: named members by name (and occurrence);
+/// anonymous members, which have no name, are matched first by offset and kind, then in
+/// order among those of the same kind, and get keys that no name can take (names hold no
+/// NUL).
+type Keyed<'t> = Vec<((String, usize), &'t Member)>;
+fn member_keys<'t>(a: &Btf, ta: &'t Type, b: &Btf, tb: &'t Type) -> (Keyed<'t>, Keyed<'t>) {
+    let kind = |btf: &Btf, m: &Member| btf.type_by_id(m.ty).map(Type::kind);
+    let anon = |btf: &Btf, t: &Type| -> Vec<usize> {
+        (0..t.members().len())
+            .filter(|&i| btf.str_at(t.members()[i].name_off).is_empty())
+            .collect()
+    };
+    let (xa, xb) = (anon(a, ta), anon(b, tb));
+    let (ms_a, ms_b) = (ta.members(), tb.members());
+    let mut key_a: HashMap<usize, String> = HashMap::new();
+    let mut key_b: HashMap<usize, String> = HashMap::new();
+    let mut used = vec![false; xb.len()];
+    let mut n = 0usize;
+    for by_offset in [true, false] {
+        for &i in &xa {
+            if key_a.contains_key(&i) {
+                continue;
+            }
+            let m = &ms_a[i];
+            let found = xb.iter().enumerate().find(|&(k, &j)| {
+                let o = &ms_b[j];
+                !used[k]
+                    && kind(a, m) == kind(b, o)
+                    && (!by_offset || m.bit_offset(ta.kind_flag) == o.bit_offset(tb.kind_flag))
+            });
+            if let Some((k, &j)) = found {
+                used[k] = true;
+                key_a.insert(i, format!("\0anon{n}"));
+                key_b.insert(j, format!("\0anon{n}"));
+                n += 1;
+            }
+        }
+    }
+    let list = |btf: &Btf, t: &'t Type, keys: &HashMap<usize, String>, side: &str| {
+        keyed(t.members().iter().enumerate().map(|(i, m)| {
+            let name = match keys.get(&i) {
+                Some(k) => k.clone(),
+                None if btf.str_at(m.name_off).is_empty() => format!("\0{side}{i}"),
+                None => btf.str_at(m.name_off).into_owned(),
+            };
+            (name, m)
+        }))
+    };
+    (list(a, ta, &key_a, "a"), list(b, tb, &key_b, "b"))
 }
 
 impl<'a> Report<'a> {
@@ -239,11 +290,33 @@ impl<'a> Report<'a> {
             }
         }
 
+        // How many compared types hold each label, on either side.
+        let mut holders: HashMap<String, (usize, usize)> = HashMap::new();
+        for (btf, own, first) in [(a, &self.own_a, true), (b, &self.own_b, false)] {
+            for id in own.clone() {
+                let Some(t) = btf.type_by_id(id) else {
+                    continue;
+                };
+                if t.name_off == 0 {
+                    continue;
+                }
+                if let Some(label) = key_label(btf, t).filter(|l| groups.contains_key(l)) {
+                    let e = holders.entry(label).or_default();
+                    if first {
+                        e.0 += 1
+                    } else {
+                        e.1 += 1
+                    }
+                }
+            }
+        }
+
         let mut pairs_done: Vec<(String, TypeId, TypeId)> = Vec::new();
         for (label, (mut xs, mut ys)) in groups {
+            let shared = holders.get(&label).is_some_and(|&(x, y)| x > 1 || y > 1);
             xs.sort_by_cached_key(|&id| describe(a, id));
             ys.sort_by_cached_key(|&id| describe(b, id));
-            let pairs = self.pair_up(&label, &xs, &ys);
+            let pairs = self.pair_up(&label, &xs, &ys, shared);
             let mut used_x = vec![false; xs.len()];
             let mut used_y = vec![false; ys.len()];
             for &(i, j) in &pairs {
@@ -311,11 +384,23 @@ impl<'a> Report<'a> {
 
     /// Pairs the left-over types of one label: the pair with the fewest differing lines
     /// first. Returns pairs of indices into `xs` and `ys`.
-    fn pair_up(&mut self, label: &str, xs: &[TypeId], ys: &[TypeId]) -> Vec<(usize, usize)> {
+    ///
+    /// A label held by a single type on each side (a global function, most structs) names
+    /// the same thing on both sides, so its two types always pair. A label `shared` by several
+    /// types on a side (static functions of different files, duplicate definitions) may name
+    /// unrelated things: those pair only when at most half of their fields differ, and are
+    /// otherwise reported as found on one side each.
+    fn pair_up(
+        &mut self,
+        label: &str,
+        xs: &[TypeId],
+        ys: &[TypeId],
+        shared: bool,
+    ) -> Vec<(usize, usize)> {
         if xs.is_empty() || ys.is_empty() {
             return Vec::new();
         }
-        if xs.len() == 1 && ys.len() == 1 {
+        if !shared && xs.len() == 1 && ys.len() == 1 {
             return vec![(0, 0)];
         }
         if xs.len() * ys.len() > MAX_PAIRING_TRIALS {
@@ -324,7 +409,11 @@ impl<'a> Report<'a> {
         let mut costs = Vec::new();
         for (i, &x) in xs.iter().enumerate() {
             for (j, &y) in ys.iter().enumerate() {
-                costs.push((self.trial_cost(label, x, y), i, j));
+                let cost = self.trial_cost(label, x, y);
+                let fields = self.fields(Side::A, x).max(self.fields(Side::B, y));
+                if !shared || cost <= (fields / 2).max(1) {
+                    costs.push((cost, i, j));
+                }
             }
         }
         costs.sort();
@@ -340,6 +429,28 @@ impl<'a> Report<'a> {
         }
         pairs.sort();
         pairs
+    }
+
+    /// How many fields a type has that a comparison can report on: members, enumerators,
+    /// parameters (with the return type) or variables, and at least one.
+    fn fields(&self, side: Side, id: TypeId) -> usize {
+        let btf = match side {
+            Side::A => self.a,
+            Side::B => self.b,
+        };
+        let Some(t) = btf.type_by_id(id) else {
+            return 1;
+        };
+        let t = match t.data {
+            TypeData::Func { proto, .. } => btf.type_by_id(proto).unwrap_or(t),
+            _ => t,
+        };
+        let n = match &t.data {
+            TypeData::FuncProto { params, .. } => params.len() + 1,
+            TypeData::Datasec { vars, .. } => vars.len(),
+            _ => t.vlen() as usize,
+        };
+        n.max(1)
     }
 
     /// How many lines comparing `x` and `y` gives, without keeping them.
@@ -527,6 +638,9 @@ impl<'a> Report<'a> {
     /// Compares two references `x` (of A) and `y` (of B) found at the same place, `what`
     /// naming the place (`member 'x'`, `parameter 2`, or "" for the type's own reference).
     fn ref_cmp(&mut self, label: &str, what: &str, x: TypeId, y: TypeId, depth: usize) {
+        if self.cls.of(Side::A, x) == self.cls.of(Side::B, y) {
+            return;
+        }
         let (na, nb) = (type_name(self.a, x), type_name(self.b, y));
         if na != nb {
             let place = if what.is_empty() {
@@ -658,7 +772,7 @@ impl<'a> Report<'a> {
             _ => "member",
         };
         let off = offset_text(m.bit_offset(kind_flag));
-        format!("anonymous {what} at offset {off}")
+        format!("anonymous {what} at {off}")
     }
 
     /// Compares two structs or two unions.
@@ -676,16 +790,7 @@ impl<'a> Report<'a> {
                 kf1 as u8, kf2 as u8
             ));
         }
-        let ma = keyed(
-            ta.members()
-                .iter()
-                .map(|m| (a.str_at(m.name_off).into_owned(), m)),
-        );
-        let mb = keyed(
-            tb.members()
-                .iter()
-                .map(|m| (b.str_at(m.name_off).into_owned(), m)),
-        );
+        let (ma, mb) = member_keys(a, ta, b, tb);
         let (common, removed, added) = match_keys(&ma, &mb);
 
         // A removed and an added named member at the same place, of the same size and type
@@ -693,15 +798,15 @@ impl<'a> Report<'a> {
         let mut renamed: Vec<(usize, usize)> = Vec::new();
         let mut added_used = vec![false; added.len()];
         for &i in &removed {
-            let (name, m1) = (&ma[i].0 .0, ma[i].1);
-            if name.is_empty() {
+            let m1 = ma[i].1;
+            if m1.name_off == 0 || a.str_at(m1.name_off).is_empty() {
                 continue;
             }
             let t1 = type_name(a, m1.ty);
             let found = added.iter().enumerate().find(|&(k, &j)| {
                 let m2 = mb[j].1;
                 !added_used[k]
-                    && !mb[j].0 .0.is_empty()
+                    && !b.str_at(m2.name_off).is_empty()
                     && m1.bit_offset(kf1) == m2.bit_offset(kf2)
                     && m1.bitfield_size(kf1) == m2.bitfield_size(kf2)
                     && t1 == type_name(b, m2.ty)
@@ -730,12 +835,12 @@ impl<'a> Report<'a> {
             }
             let m = mb[j].1;
             let what = Self::member_label(b, m, kf2);
-            if mb[j].0 .0.is_empty() {
+            if b.str_at(m.name_off).is_empty() {
                 self.push(format!("{label}: {what} added"));
             } else {
                 let d = member_decl(b, "", m.ty, m.bitfield_size(kf2));
                 let off = offset_text(m.bit_offset(kf2));
-                self.push(format!("{label}: {what} added ({d} at offset {off})"));
+                self.push(format!("{label}: {what} added ({d} at {off})"));
             }
         }
         for &(i, j) in &common {
