@@ -711,6 +711,22 @@ fn split_btf_compares_through_its_base() {
     "#]]
     .assert_eq(&d.to_string());
 
+    // A module holding its own copy of a base type (one deduplication did not fold into the
+    // base) differs from one without, and the report says what the copy is.
+    let mut bb = Builder { btf: m.clone() };
+    let list = find(&base, Kind::Struct, "list_head");
+    let plist = find_ptr_to(&base, list);
+    bb.strukt(
+        "list_head",
+        16,
+        &[("next", plist, 0, 0), ("prev", plist, 64, 0)],
+    );
+    let d = diff(&shuffle(&bb.btf, 3), &m, &DiffOptions::default());
+    expect![[r#"
+        only in A: struct list_head (size 16, 2 members) (same as a base type)
+    "#]]
+    .assert_eq(&d.to_string());
+
     // A module change shows as usual.
     let mut m4 = m.clone();
     let id = find(&m4, Kind::Struct, "dummy_priv");

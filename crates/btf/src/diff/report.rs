@@ -366,18 +366,42 @@ impl<'a> Report<'a> {
             Side::A => (&self.count_b, "B"),
             Side::B => (&self.count_a, "A"),
         };
-        let mut counted: BTreeMap<(String, bool), usize> = BTreeMap::new();
+        // Classes of the base types reached on either side: a split's own type of such a
+        // class is a copy of a base type (one that deduplication did not fold into the base).
+        let mut in_base = vec![false; self.cls.count];
+        for (side, own) in [(Side::A, &self.own_a), (Side::B, &self.own_b)] {
+            for id in 1..own.start {
+                if let Some(x) = in_base.get_mut(self.cls.of(side, id) as usize) {
+                    *x = true;
+                }
+            }
+        }
+        let mut counted: BTreeMap<(String, bool, bool), usize> = BTreeMap::new();
         for &id in ids {
             let c = self.cls.of(side, id) as usize;
             let also_there = theirs.get(c).copied().unwrap_or(0) > 0;
-            *counted.entry((describe(btf, id), also_there)).or_default() += 1;
+            let base = in_base.get(c).copied().unwrap_or(false);
+            *counted
+                .entry((describe(btf, id), also_there, base))
+                .or_default() += 1;
         }
         counted
             .into_iter()
-            .map(|((desc, also_there), n)| match (also_there, n) {
-                (true, _) => format!("{desc} ({n} more than in {other})"),
-                (false, 1) => desc,
-                (false, _) => format!("{desc} ({n} copies)"),
+            .map(|((desc, also_there, base), n)| {
+                let mut notes = Vec::new();
+                if also_there {
+                    notes.push(format!("{n} more than in {other}"));
+                } else if n > 1 {
+                    notes.push(format!("{n} copies"));
+                }
+                if base {
+                    notes.push("same as a base type".to_string());
+                }
+                if notes.is_empty() {
+                    desc
+                } else {
+                    format!("{desc} ({})", notes.join("; "))
+                }
             })
             .collect()
     }
@@ -388,7 +412,7 @@ impl<'a> Report<'a> {
     /// A label held by a single type on each side (a global function, most structs) names
     /// the same thing on both sides, so its two types always pair. A label `shared` by several
     /// types on a side (static functions of different files, duplicate definitions) may name
-    /// unrelated things: those pair only when at most half of their fields differ, and are
+    /// unrelated things: those pair only when at most a third of their fields differ, and are
     /// otherwise reported as found on one side each.
     fn pair_up(
         &mut self,
@@ -411,7 +435,7 @@ impl<'a> Report<'a> {
             for (j, &y) in ys.iter().enumerate() {
                 let cost = self.trial_cost(label, x, y);
                 let fields = self.fields(Side::A, x).max(self.fields(Side::B, y));
-                if !shared || cost <= (fields / 2).max(1) {
+                if !shared || cost <= (fields / 3).max(1) {
                     costs.push((cost, i, j));
                 }
             }
