@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use expect_test::{expect, Expect};
-use kbtf_btf::diff::testing::{shuffle, shuffle_with_base};
+use kbtf_btf::diff::testing::{shuffle, shuffle_with_base, Rng};
 use kbtf_btf::diff::{diff, DiffOptions};
 use kbtf_btf::*;
 
@@ -758,6 +758,19 @@ fn check_real_vmlinux(path: &Path) {
         d.to_string(),
         "struct sk_buff: member 'len' renamed to 'len_renamed'\n"
     );
+
+    // A few random changes of meaning, each found.
+    let mut rng = Rng::new(5);
+    let mut tried = 0;
+    while tried < 5 {
+        let mut c = b.clone();
+        let Some(what) = mutate_randomly(&mut c, &mut rng) else {
+            continue;
+        };
+        tried += 1;
+        let d = diff(&a, &c, &DiffOptions::default());
+        assert!(!d.is_empty(), "{what}: no difference found");
+    }
 }
 
 /// The vmlinux BTF fixture at the repository root, if present.
@@ -789,4 +802,91 @@ fn real_vmlinux_from_env() {
 #[ignore = "needs /tmp/k/vmlinux.btf"]
 fn real_vmlinux_tmp() {
     check_real_vmlinux(Path::new("/tmp/k/vmlinux.btf"));
+}
+
+/// Applies one random change of meaning to a random own type of `btf`: a new name, a size, an
+/// offset, a value, a linkage or an element count. Returns a description, or `None` if the
+/// chosen type has nothing the chosen change applies to.
+fn mutate_randomly(btf: &mut Btf, rng: &mut Rng) -> Option<String> {
+    let n = btf.own_types().len();
+    let id = btf.start_id() + rng.below(n) as u32;
+    let fresh = btf.add_str(&format!("mutated{}", rng.next_u64()));
+    let which = rng.below(4);
+    let pick = |rng: &mut Rng, len: usize| if len == 0 { None } else { Some(rng.below(len)) };
+    let t = type_mut(btf, id);
+    let kind = t.kind();
+    let what = match (&mut t.data, which) {
+        (_, 0) if t.name_off != 0 => {
+            t.name_off = fresh;
+            "name"
+        }
+        (TypeData::Struct { members, .. } | TypeData::Union { members, .. }, 1) => {
+            let i = pick(rng, members.len())?;
+            members[i].name_off = fresh;
+            "member name"
+        }
+        (TypeData::Struct { members, .. }, 2) => {
+            let i = pick(rng, members.len())?;
+            members[i].offset += 8;
+            "member offset"
+        }
+        (TypeData::Enum { values, .. }, 1 | 2) => {
+            let i = pick(rng, values.len())?;
+            values[i].val ^= 0x100;
+            "enumerator value"
+        }
+        (TypeData::FuncProto { params, .. }, 1) => {
+            let i = pick(rng, params.len())?;
+            if params[i].ty == 0 {
+                return None;
+            }
+            params[i].name_off = fresh;
+            "parameter name"
+        }
+        (TypeData::Func { linkage, .. }, _) => {
+            *linkage = if *linkage == FUNC_STATIC {
+                FUNC_GLOBAL
+            } else {
+                FUNC_STATIC
+            };
+            "linkage"
+        }
+        (TypeData::Array { nelems, .. }, _) => {
+            *nelems += 1;
+            "element count"
+        }
+        (
+            TypeData::Int { size, .. }
+            | TypeData::Struct { size, .. }
+            | TypeData::Union { size, .. }
+            | TypeData::Enum { size, .. }
+            | TypeData::Datasec { size, .. }
+            | TypeData::Float { size },
+            _,
+        ) => {
+            *size += 1;
+            "size"
+        }
+        _ => return None,
+    };
+    Some(format!("{kind} [{id}] {what}"))
+}
+
+#[test]
+fn random_changes_of_meaning_always_show() {
+    let a = sample();
+    let mut rng = Rng::new(1);
+    let mut tried = 0;
+    while tried < 300 {
+        let mut b = a.clone();
+        let Some(what) = mutate_randomly(&mut b, &mut rng) else {
+            continue;
+        };
+        tried += 1;
+        let b = shuffle(&b, rng.next_u64());
+        let d = diff(&a, &b, &DiffOptions::default());
+        assert!(!d.is_empty(), "{what}: no difference found");
+        assert!(!d.to_string().is_empty());
+        assert!(!diff(&b, &a, &DiffOptions::default()).is_empty());
+    }
 }

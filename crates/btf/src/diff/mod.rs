@@ -14,19 +14,27 @@
 //!
 //! # Algorithm
 //!
-//! 1. [`canon`](self) computes meaning classes: partition refinement over the graph of both
-//!    sides' types (local signature, then repeated splitting by the classes of referenced
-//!    types until stable). Types of the same class are bisimilar: equal in everything but ids,
-//!    all the way down, cycles included. This is exact; hashing is only used to find equal
+//! 1. `canon` computes meaning classes by partition refinement over the graph of both sides'
+//!    types: start from classes of equal *local signatures* (kind, name, sizes, flags, member
+//!    names and offsets, enumerators, parameter names, linkage — strings by content), then
+//!    split classes by the classes of the types their members refer to, position by
+//!    position, until nothing splits. Types of one class are bisimilar: equal in everything
+//!    but ids, all the way down, cycles included. This is exact: hashing only finds candidate
 //!    signatures, which are then compared in full.
 //! 2. For each class, the number of compared types of that class on each side is counted. The
-//!    BTFs are equal by meaning exactly when every count matches.
-//! 3. Otherwise the types in excess on either side are explained ([`report`](self)): named
-//!    types are matched by label (`struct foo`) and compared field by field, anonymous ones are
-//!    reported through the named types containing them or as found on one side only.
+//!    two BTFs are equal by meaning exactly when every count matches; [`Diff::is_empty`] is
+//!    this test.
+//! 3. Otherwise the types in excess on either side are explained by `report`: named types
+//!    are paired by label (`struct foo`, `func bar`) and compared field by field, anonymous
+//!    ones through the named types that contain them, and the rest are listed as found on one
+//!    side only. A type that differs only because a named type it refers to differs is not
+//!    reported again: `struct bar { struct foo *p; }` is silent when `struct foo` changed.
 //!
-//! Diffing two vmlinux BTFs of about 95,000 types each takes well under a second in a release
-//! build.
+//! # Cost
+//!
+//! In a release build, comparing a vmlinux BTF of 95,000 types with a shuffled copy takes
+//! about 0.3 s; comparing Debian's 6.1 and 6.12 vmlinux BTFs (34,000 report lines) about 1 s;
+//! a module against another, a few tens of milliseconds.
 
 mod canon;
 mod render;

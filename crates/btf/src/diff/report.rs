@@ -12,10 +12,17 @@
 //!   changed`) and stops at named types: a named type that is itself left over is reported
 //!   under its own label, so that `struct bar { struct foo *p; }` is not reported for a change
 //!   of `struct foo`.
-//! - Unpaired named types, and anonymous types that no left-over type refers to (duplicates,
-//!   orphans), are reported as found on one side only.
+//! - Anonymous types that no left-over type refers to (types nobody refers to, like many
+//!   pointer types of vmlinux, or extra copies of duplicated types) are grouped by their
+//!   description (`ptr 'struct foo *'`) and paired the same way, so that one that changed only
+//!   through a named type is not reported again.
+//! - Unpaired types are reported as found on one side only, with a count where several
+//!   identical ones are, and a note where the type equals a type of the base (a split's own
+//!   copy of a base type).
 //!
-//! Every pair yields at least one line, so a non-empty difference never prints as nothing.
+//! Every pair yields at least one line or defers to a type that is reported, and a last
+//! fallback names the left-over types if nothing else was said, so a non-empty difference
+//! never prints as nothing.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
@@ -171,8 +178,7 @@ impl<'a> Report<'a> {
         own_a: Range<TypeId>,
         own_b: Range<TypeId>,
     ) -> Report<'a> {
-        let count = |btf: &Btf, side: Side, own: &Range<TypeId>| {
-            let _ = btf;
+        let count = |side: Side, own: &Range<TypeId>| {
             let mut v = vec![0u32; cls.count];
             for id in own.clone() {
                 if let Some(x) = v.get_mut(cls.of(side, id) as usize) {
@@ -181,8 +187,8 @@ impl<'a> Report<'a> {
             }
             v
         };
-        let count_a = count(a, Side::A, &own_a);
-        let count_b = count(b, Side::B, &own_b);
+        let count_a = count(Side::A, &own_a);
+        let count_b = count(Side::B, &own_b);
         Report {
             a,
             b,
