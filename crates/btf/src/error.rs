@@ -53,6 +53,8 @@ pub enum ParseError {
     },
     #[error("type [{id}] INT at type section offset {off}: invalid int data {data:#010x}")]
     BadIntData { id: u32, off: usize, data: u32 },
+    #[error("type [{id}] ARRAY at type section offset {off}: size word is {size}, must be 0")]
+    ArraySizeNotZero { id: u32, off: usize, size: u32 },
     #[error("too many types: more than {0}")]
     TooManyTypes(u32),
     #[error("base BTF is {base} endian but split BTF is {split} endian")]

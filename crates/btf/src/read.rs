@@ -193,11 +193,18 @@ fn parse_type(e: Endian, sec: &[u8], off: usize, id: TypeId) -> Result<(Type, us
             }
         }
         Kind::Ptr => TypeData::Ptr { ty: st },
-        Kind::Array => TypeData::Array {
-            elem: word(0),
-            index: word(1),
-            nelems: word(2),
-        },
+        Kind::Array => {
+            // The kernel rejects a non-zero size word ("size != 0"); the model has no room for
+            // it, so it is refused here rather than silently dropped.
+            if st != 0 {
+                return Err(ParseError::ArraySizeNotZero { id, off, size: st });
+            }
+            TypeData::Array {
+                elem: word(0),
+                index: word(1),
+                nelems: word(2),
+            }
+        }
         Kind::Struct | Kind::Union => {
             let members = (0..vlen)
                 .map(|i| Member {

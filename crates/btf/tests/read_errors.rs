@@ -111,9 +111,7 @@ fn type_record_cut_short() {
     patch_u32(&mut s, 12, 36);
     check(
         &s,
-        expect![
-            "FILE: type [2] at type section offset 16: truncated trailing data"
-        ],
+        expect!["FILE: type [2] at type section offset 16: truncated trailing data"],
     );
 }
 
@@ -143,9 +141,7 @@ fn vlen_larger_than_data() {
     patch_u32(&mut s, 24 + 16 + 4, (4 << 24) | 0xffff);
     check(
         &s,
-        expect![
-            "FILE: type [2] at type section offset 16: truncated trailing data"
-        ],
+        expect!["FILE: type [2] at type section offset 16: truncated trailing data"],
     );
 }
 
@@ -257,4 +253,34 @@ fn longer_header_and_trailing_section_round_trip() {
     let btf = Btf::parse(&long, None).unwrap();
     assert_eq!(btf.own_types().len(), 2);
     assert_eq!(btf.to_bytes(), long);
+}
+
+#[test]
+fn array_size_word_not_zero() {
+    let mut b = Btf::new();
+    let int = b.add_str("int");
+    b.add_type(Type::new(
+        int,
+        TypeData::Int {
+            size: 4,
+            encoding: 1,
+            offset: 0,
+            bits: 32,
+        },
+    ));
+    b.add_type(Type::new(
+        0,
+        TypeData::Array {
+            elem: 1,
+            index: 1,
+            nelems: 2,
+        },
+    ));
+    let mut bytes = b.to_bytes();
+    // The ARRAY record starts after the 16-byte INT; its size word is at +8.
+    patch_u32(&mut bytes, 24 + 16 + 8, 8);
+    check(
+        &bytes,
+        expect!["FILE: type [2] ARRAY at type section offset 16: size word is 8, must be 0"],
+    );
 }

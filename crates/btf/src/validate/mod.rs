@@ -38,8 +38,8 @@
 //! unused `info` bits ("Invalid btf_info"); `vlen != 0` for kinds without members; INT data
 //! bits outside encoding/offset/bits. The parser is stricter than 6.1 in two places: it rejects
 //! headers shorter than 24 bytes (the kernel takes any `hdr_len` >= 8) and INT data with bits
-//! 8..16 set (the kernel's `BTF_INT_MASK` is `0x0fffffff`). It does not keep an ARRAY's unused
-//! size word, so the kernel's "size != 0" rule for ARRAY cannot be checked.
+//! 8..16 set (the kernel's `BTF_INT_MASK` is `0x0fffffff`). It refuses an ARRAY whose unused size
+//! word is not 0, as the kernel does ("size != 0").
 //!
 //! Enforced here, as [`ProblemClass::Invalid`]:
 //!
