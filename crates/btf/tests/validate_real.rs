@@ -1,13 +1,12 @@
 //! Validation of real kernel BTF (ignored by default: needs data outside the repository).
 //!
-//! Run with `cargo test --release -p kbtf-btf --test validate_real -- --ignored --nocapture`.
-//! Paths come from the environment, with defaults matching the project's test machine:
+//! `cargo xtask test` runs them with paths from the test-kernel cache in the environment:
 //!
-//! * `KBTF_VMLINUX_BTF` (`/tmp/k/vmlinux.btf`): a vmlinux BTF, which must have no problem;
-//! * `KBTF_MODULES` (`/tmp/k/img/lib/modules`): a tree of `.ko` files whose `.BTF` is split on
-//!   that vmlinux, which must have no problem;
-//! * `KBTF_MISMATCHED` (`/tmp/kbtf-mismatch`): a tree of `.ko` files whose `.BTF` was built
-//!   against a different vmlinux, which must all be rejected.
+//! * `KBTF_VMLINUX_BTF`: a vmlinux BTF, which must have no problem;
+//! * `KBTF_MODULES_DIR`: a tree of `.ko` files whose `.BTF` is split on that vmlinux, which
+//!   must have no problem;
+//! * `KBTF_WRONG_BASE_DIR`: a tree of module BTF (`.btf` raw split BTF or `.ko`) built against a
+//!   different vmlinux (`cargo xtask wrong-base`), which must all be rejected.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,8 +14,13 @@ use std::sync::Arc;
 use kbtf_btf::validate::{validate_with, BaseInfo, ProblemClass, Report};
 use kbtf_btf::{read_base, read_file};
 
-fn env_path(var: &str, default: &str) -> PathBuf {
-    std::env::var_os(var).map_or_else(|| PathBuf::from(default), PathBuf::from)
+/// A path from the environment; these tests are only run on purpose, so a missing variable
+/// is a failure, not a skip.
+fn env_path(var: &str) -> PathBuf {
+    match std::env::var_os(var) {
+        Some(p) => PathBuf::from(p),
+        None => panic!("{var} is not set: run the real-kernel tier with `cargo xtask test`"),
+    }
 }
 
 fn modules(dir: &Path) -> Vec<PathBuf> {
@@ -30,7 +34,7 @@ fn modules(dir: &Path) -> Vec<PathBuf> {
             let p = e.path();
             if p.is_dir() {
                 stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "ko") {
+            } else if p.extension().is_some_and(|x| x == "ko" || x == "btf") {
                 out.push(p);
             }
         }
@@ -40,11 +44,7 @@ fn modules(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn base() -> Option<(Arc<kbtf_btf::Btf>, BaseInfo)> {
-    let path = env_path("KBTF_VMLINUX_BTF", "/tmp/k/vmlinux.btf");
-    if !path.exists() {
-        eprintln!("skipped: {} not found", path.display());
-        return None;
-    }
+    let path = env_path("KBTF_VMLINUX_BTF");
     let base = read_base(&path).expect("read vmlinux BTF");
     let info = BaseInfo::new(&base);
     Some((base, info))
@@ -74,7 +74,7 @@ fn shipped_modules_have_no_problem() {
     let Some((base, info)) = base() else {
         return;
     };
-    let dir = env_path("KBTF_MODULES", "/tmp/k/img/lib/modules");
+    let dir = env_path("KBTF_MODULES_DIR");
     let kos = modules(&dir);
     let mut bad = 0;
     for ko in &kos {
@@ -93,7 +93,11 @@ fn shipped_modules_have_no_problem() {
         }
     }
     eprintln!("{} modules, {bad} with problems", kos.len());
-    assert!(!kos.is_empty());
+    assert!(
+        kos.len() >= 1000,
+        "expected every 6.1 module, found {}",
+        kos.len()
+    );
     assert_eq!(bad, 0);
 }
 
@@ -103,7 +107,7 @@ fn mismatched_modules_are_rejected() {
     let Some((base, info)) = base() else {
         return;
     };
-    let dir = env_path("KBTF_MISMATCHED", "/tmp/kbtf-mismatch");
+    let dir = env_path("KBTF_WRONG_BASE_DIR");
     let kos = modules(&dir);
     let (mut parse_err, mut invalid, mut kernel_btf, mut wrong_base, mut accepted) =
         (0, 0, 0, 0, 0);
@@ -153,6 +157,11 @@ fn mismatched_modules_are_rejected() {
     for ((class, phase, rule), n) in &rules {
         eprintln!("{n:5} modules: {class:?}, {phase}: {rule}");
     }
+    assert!(
+        kos.len() >= 1000,
+        "expected every 6.1 module, found {}",
+        kos.len()
+    );
     assert_eq!(accepted, 0);
 }
 
@@ -162,7 +171,7 @@ fn mutated_module_btf_never_panics() {
     let Some((base, info)) = base() else {
         return;
     };
-    let dir = env_path("KBTF_MODULES", "/tmp/k/img/lib/modules");
+    let dir = env_path("KBTF_MODULES_DIR");
     let kos = modules(&dir);
     let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
     let mut next = move || {
@@ -202,21 +211,4 @@ fn mutated_module_btf_never_panics() {
         }
     }
     eprintln!("{tried} mutations, {parsed} parsed, {with_problems} with problems");
-}
-
-/// Prints the full report for `KBTF_SHOW` (a `.ko` or raw BTF split on `KBTF_VMLINUX_BTF`).
-#[test]
-#[ignore]
-fn show_one() {
-    let Some(path) = std::env::var_os("KBTF_SHOW") else {
-        return;
-    };
-    let Some((base, info)) = base() else {
-        return;
-    };
-    let file = read_file(Path::new(&path), Some(base.clone())).expect("read");
-    eprint!(
-        "{}",
-        Report::new(validate_with(&file.btf, Some(&info)), 100)
-    );
 }

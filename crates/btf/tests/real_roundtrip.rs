@@ -1,0 +1,89 @@
+//! Round trip on real kernel BTF: reading then writing gives the same bytes, for vmlinux's BTF
+//! and for the shipped `.BTF` of every module of the 6.1 cloud kernel (and of 6.12).
+//!
+//! Ignored by default: `cargo xtask test` runs them with `KBTF_VMLINUX_BTF`,
+//! `KBTF_MODULES_DIR`, `KBTF_612_VMLINUX_BTF` and `KBTF_612_MODULES_DIR` set from the cache.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use kbtf_btf::Btf;
+use object::{Object, ObjectSection};
+
+fn env_path(var: &str) -> PathBuf {
+    match std::env::var_os(var) {
+        Some(p) => PathBuf::from(p),
+        None => panic!("{var} is not set: run the real-kernel tier with `cargo xtask test`"),
+    }
+}
+
+fn modules(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display())) {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "ko") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The raw bytes of a module's `.BTF` section.
+fn section_bytes(ko: &Path) -> Vec<u8> {
+    let data = std::fs::read(ko).unwrap();
+    let elf = object::File::parse(&*data).unwrap_or_else(|e| panic!("{}: {e}", ko.display()));
+    let sec = elf
+        .section_by_name(".BTF")
+        .unwrap_or_else(|| panic!("{}: no .BTF", ko.display()));
+    sec.data().unwrap().to_vec()
+}
+
+fn round_trip_tree(vmlinux_var: &str, modules_var: &str) {
+    let vmlinux = std::fs::read(env_path(vmlinux_var)).unwrap();
+    let base = Btf::parse(&vmlinux, None).expect("parse vmlinux BTF");
+    assert!(
+        base.to_bytes() == vmlinux,
+        "vmlinux BTF does not round-trip"
+    );
+    let base = Arc::new(base);
+    let kos = modules(&env_path(modules_var));
+    let mut bad = Vec::new();
+    for ko in &kos {
+        let bytes = section_bytes(ko);
+        match Btf::parse(&bytes, Some(base.clone())) {
+            Ok(btf) if btf.to_bytes() == bytes => {}
+            Ok(_) => bad.push(format!("{}: bytes differ after a round trip", ko.display())),
+            Err(e) => bad.push(format!("{}: {e}", ko.display())),
+        }
+    }
+    eprintln!(
+        "{}: vmlinux and {} modules round-trip, {} failed",
+        modules_var,
+        kos.len(),
+        bad.len()
+    );
+    assert!(
+        kos.len() >= 1000,
+        "expected every module, found {}",
+        kos.len()
+    );
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+#[test]
+#[ignore]
+fn kernel_6_1_vmlinux_and_every_module_round_trip() {
+    round_trip_tree("KBTF_VMLINUX_BTF", "KBTF_MODULES_DIR");
+}
+
+#[test]
+#[ignore]
+fn kernel_6_12_vmlinux_and_every_module_round_trip() {
+    round_trip_tree("KBTF_612_VMLINUX_BTF", "KBTF_612_MODULES_DIR");
+}
