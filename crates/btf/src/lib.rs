@@ -9,6 +9,7 @@
 //! type id.
 
 pub mod btf;
+pub mod dump;
 pub mod error;
 pub mod file;
 pub mod kind;
