@@ -12,4 +12,6 @@ mod c_tests;
 #[cfg(test)]
 mod raw_tests;
 #[cfg(test)]
+mod real_data_tests;
+#[cfg(test)]
 mod test_btf;
