@@ -10,6 +10,7 @@
 
 pub mod btf;
 pub mod diff;
+pub mod dump;
 pub mod error;
 pub mod file;
 pub mod kind;
