@@ -1,1 +1,50 @@
-fn main() {}
+//! `kbtf`: a BTF encoder for the Linux kernel. This binary only parses flags and calls the
+//! libraries; see docs/ARCHITECTURE.md.
+
+mod cmd;
+mod input;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit status for "no problem / same", following diff(1).
+pub const EXIT_OK: u8 = 0;
+/// Exit status for "problems found / different".
+pub const EXIT_FOUND: u8 = 1;
+/// Exit status for trouble: unreadable input, bad flags.
+pub const EXIT_TROUBLE: u8 = 2;
+
+#[derive(Parser)]
+#[command(
+    name = "kbtf",
+    version,
+    about = "BTF for the Linux kernel: encode, check, dump, compare"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Dump(cmd::dump::Args),
+    Check(cmd::check::Args),
+    Diff(cmd::diff::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Dump(a) => cmd::dump::run(a),
+        Command::Check(a) => cmd::check::run(a),
+        Command::Diff(a) => cmd::diff::run(a),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("kbtf: error: {e:#}");
+            ExitCode::from(EXIT_TROUBLE)
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! One module per subcommand: its flags (`Args`) and `run`, which returns the exit status.
+
+pub mod check;
+pub mod diff;
+pub mod dump;

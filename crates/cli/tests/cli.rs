@@ -1,0 +1,275 @@
+//! The `kbtf` binary on the committed fixtures (testdata/, see testdata/PROVENANCE): exit
+//! codes and output, as a user sees them.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use expect_test::{expect, Expect};
+
+fn testdata(rel: &str) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata");
+    root.join(rel).display().to_string()
+}
+
+/// Runs kbtf; returns (exit code, stdout, stderr) with the testdata path shortened.
+fn kbtf(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_kbtf"))
+        .args(args)
+        .output()
+        .expect("run kbtf");
+    let root = PathBuf::from(testdata(""));
+    let clean =
+        |b: &[u8]| String::from_utf8_lossy(b).replace(&root.display().to_string(), "testdata/");
+    (
+        out.status.code().unwrap_or(-1),
+        clean(&out.stdout),
+        clean(&out.stderr),
+    )
+}
+
+/// Checks the exit code and the combined output (stdout, then stderr after `--- stderr`).
+fn check(args: &[&str], code: i32, expect: Expect) {
+    let (got, stdout, stderr) = kbtf(args);
+    let mut text = stdout;
+    if !stderr.is_empty() {
+        text.push_str("--- stderr\n");
+        text.push_str(&stderr);
+    }
+    expect.assert_eq(&text);
+    assert_eq!(got, code, "exit code of kbtf {args:?}");
+}
+
+#[test]
+fn check_vmlinux() {
+    check(
+        &["check", &testdata("vmlinux-6.1.btf")],
+        0,
+        expect![[r#"
+        no problems
+    "#]],
+    );
+}
+
+#[test]
+fn check_shipped_module() {
+    let base = testdata("vmlinux-6.1.btf");
+    check(
+        &["check", "--base", &base, &testdata("modules-6.1/dummy.ko")],
+        0,
+        expect![[r#"
+        no problems
+    "#]],
+    );
+    check(
+        &["check", "--base", &base, &testdata("modules-6.1/tun.btf")],
+        0,
+        expect![[r#"
+        no problems
+    "#]],
+    );
+}
+
+/// sd_mod's BTF built by pahole against the older 6.1.0-55 vmlinux, checked against 6.1.0-56:
+/// the kernel refuses it ("failed to validate module [sd_mod] BTF: -22").
+#[test]
+fn sd_mod_wrong_base() {
+    let (code, out, _) = kbtf(&[
+        "check",
+        "--max-problems",
+        "3",
+        "--base",
+        &testdata("vmlinux-6.1.btf"),
+        &testdata("modules-6.1-wrong-base/sd_mod.btf"),
+    ]);
+    assert_eq!(code, 1);
+    let last = out.lines().last().unwrap_or_default();
+    assert!(
+        last.contains("looks built against a different base"),
+        "{out}"
+    );
+}
+
+/// dummy's BTF built against the older vmlinux: the 6.1 kernel takes it by luck; we must not.
+#[test]
+fn dummy_wrong_base_accepted_by_kernel_luck() {
+    check(
+        &[
+            "check",
+            "--max-problems",
+            "4",
+            "--base",
+            &testdata("vmlinux-6.1.btf"),
+            &testdata("modules-6.1-wrong-base/dummy.btf"),
+        ],
+        1,
+        expect![[r#"
+            [95249] FUNC_PROTO (anon): parameter #1 name is empty (name offset 337358 points at a NUL)
+            [95250] FUNC 'my_validate': FUNC's type [95192] FUNC 'pirq_sis497_get' is not a FUNC_PROTO
+            [95251] FUNC 'my_setup': FUNC's type [20328] ENUM 'evm_ima_xattr_type' is not a FUNC_PROTO
+            [95252] FUNC_PROTO (anon): parameter #2 [13462] FUNC 'setup_slab_merge' has no size
+            ... and 29 more
+            33 problems: 10 the kernel would reject (0 also when loading module or vmlinux BTF in 6.1), 23 signs of a different base; this split BTF looks built against a different base than the one given
+        "#]],
+    );
+}
+
+/// The older build's own dummy.ko loaded on the newer kernel.
+#[test]
+fn old_build_module_on_new_vmlinux() {
+    let (code, out, _) = kbtf(&[
+        "check",
+        "--base",
+        &testdata("vmlinux-6.1.btf"),
+        &testdata("modules-6.1-old/dummy.ko"),
+    ]);
+    assert_eq!(code, 1);
+    assert!(out.contains("different base"), "{out}");
+}
+
+#[test]
+fn diff_same_module_from_elf_and_raw() {
+    let base = testdata("vmlinux-6.1.btf");
+    check(
+        &[
+            "diff",
+            "--base",
+            &base,
+            &testdata("modules-6.1/dummy.ko"),
+            &testdata("modules-6.1/dummy.btf"),
+        ],
+        0,
+        expect![[r#"
+            identical by meaning: 16 types
+        "#]],
+    );
+}
+
+#[test]
+fn diff_different_modules() {
+    let base = testdata("vmlinux-6.1.btf");
+    let (code, out, _) = kbtf(&[
+        "diff",
+        "--base",
+        &base,
+        &testdata("modules-6.1/dummy.btf"),
+        &testdata("modules-6.1/veth.btf"),
+    ]);
+    assert_eq!(code, 1);
+    assert!(out.lines().any(|l| l.starts_with("only in B: ")), "{out}");
+}
+
+#[test]
+fn bad_inputs_give_one_line_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n).display().to_string();
+    std::fs::write(p("wrong-magic"), b"not btf at all, no").unwrap();
+    let vmlinux = std::fs::read(testdata("vmlinux-6.1.btf")).unwrap();
+    std::fs::write(p("truncated"), &vmlinux[..1000]).unwrap();
+    let mut oob = vmlinux[..64].to_vec();
+    oob[16..20].copy_from_slice(&0x7fff_0000u32.to_le_bytes());
+    std::fs::write(p("out-of-bounds"), &oob).unwrap();
+    let cases = [
+        ("dump", p("wrong-magic"), "not an ELF file and not raw BTF"),
+        ("dump", p("truncated"), "out of bounds"),
+        ("dump", p("out-of-bounds"), "out of bounds"),
+        ("dump", p("missing"), "No such file"),
+        ("dump", dir.path().display().to_string(), "is a directory"),
+        ("dump", testdata("c/kinds.o"), "ELF has no .BTF section"),
+        ("check", p("missing"), "No such file"),
+        ("diff", p("wrong-magic"), "not an ELF file"),
+    ];
+    for (cmd, file, want) in cases {
+        let args: Vec<&str> = if cmd == "diff" {
+            vec![cmd, &file, &file]
+        } else {
+            vec![cmd, &file]
+        };
+        let (code, out, err) = kbtf(&args);
+        assert_eq!(code, 2, "kbtf {args:?}: {out}{err}");
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+        assert!(err.starts_with("kbtf: error: "), "{err}");
+        assert!(
+            err.contains(&file.replace(&testdata(""), "testdata/")) || err.contains(&file),
+            "names the file: {err}"
+        );
+        assert!(err.contains(want), "kbtf {args:?}: want {want:?} in {err}");
+    }
+}
+
+/// `check` on BTF that does not parse reports it invalid (exit 1), not as trouble.
+#[test]
+fn check_unparsable_btf_is_invalid() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.btf");
+    let vmlinux = std::fs::read(testdata("vmlinux-6.1.btf")).unwrap();
+    std::fs::write(&path, &vmlinux[..1000]).unwrap();
+    let (code, out, _) = kbtf(&["check", &path.display().to_string()]);
+    assert_eq!(code, 1);
+    assert!(
+        out.ends_with("invalid: the kernel would reject this BTF\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn split_btf_without_base_hints_at_base() {
+    let (code, _, err) = kbtf(&["dump", &testdata("modules-6.1/dummy.btf")]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("pass the module's vmlinux with --base"),
+        "{err}"
+    );
+}
+
+#[test]
+fn dump_raw_of_shipped_module() {
+    let base = testdata("vmlinux-6.1.btf");
+    check(
+        &["dump", "--base", &base, &testdata("modules-6.1/dummy.ko")],
+        0,
+        expect![[r#"
+        [95247] CONST '(anon)' type_id=62482
+        [95248] ARRAY '(anon)' type_id=95247 index_type_id=28 nr_elems=36
+        [95249] CONST '(anon)' type_id=95248
+        [95250] FUNC 'dummy_cleanup_module' type_id=1 linkage=static
+        [95251] FUNC 'dummy_init_module' type_id=112 linkage=static
+        [95252] FUNC_PROTO '(anon)' ret_type_id=28 vlen=3
+        	'tb' type_id=2586
+        	'data' type_id=2586
+        	'extack' type_id=2409
+        [95253] FUNC 'dummy_validate' type_id=95252 linkage=static
+        [95254] FUNC 'dummy_setup' type_id=28353 linkage=static
+        [95255] FUNC_PROTO '(anon)' ret_type_id=0 vlen=2
+        	'dev' type_id=2084
+        	'info' type_id=18930
+        [95256] FUNC 'dummy_get_drvinfo' type_id=95255 linkage=static
+        [95257] FUNC 'dummy_change_carrier' type_id=30325 linkage=static
+        [95258] FUNC 'dummy_dev_uninit' type_id=28353 linkage=static
+        [95259] FUNC 'dummy_dev_init' type_id=28365 linkage=static
+        [95260] FUNC 'dummy_xmit' type_id=28359 linkage=static
+        [95261] FUNC 'dummy_get_stats64' type_id=28369 linkage=static
+        [95262] FUNC 'set_multicast_list' type_id=28353 linkage=static
+    "#]],
+    );
+}
+
+#[test]
+fn dump_c_of_shipped_module() {
+    let base = testdata("vmlinux-6.1.btf");
+    let (code, out, err) = kbtf(&[
+        "dump",
+        "--format",
+        "c",
+        "--base",
+        &base,
+        &testdata("modules-6.1/dummy.ko"),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    // Like bpftool, the C dump of split BTF declares the base types it needs too.
+    assert!(out.starts_with("#ifndef __VMLINUX_H__\n"), "{out}");
+    assert!(out.contains("\nstruct net_device {\n"), "{out}");
+    assert!(
+        out.trim_end().ends_with("#endif /* __VMLINUX_H__ */"),
+        "{out}"
+    );
+}
