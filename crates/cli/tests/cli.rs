@@ -273,3 +273,94 @@ fn dump_c_of_shipped_module() {
         "{out}"
     );
 }
+
+/// Real vmlinux BTF against a copy with its types shuffled and strings reordered, then
+/// single-type mutations of that copy: `kbtf diff` finds nothing, then exactly the change.
+#[test]
+fn diff_vmlinux_shuffled_and_mutated() {
+    use kbtf_btf::diff::testing::shuffle;
+    use kbtf_btf::{Btf, Kind, TypeData};
+
+    let orig_path = testdata("vmlinux-6.1.btf");
+    let orig = Btf::parse(&std::fs::read(&orig_path).unwrap(), None).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, btf: &Btf| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, btf.to_bytes()).unwrap();
+        p.display().to_string()
+    };
+    let find = |btf: &Btf, kind: Kind, name: &str| {
+        btf.iter()
+            .find(|(_, t)| t.kind() == kind && btf.str_at(t.name_off) == name)
+            .unwrap()
+            .0
+    };
+    let shuffled = shuffle(&orig, 7);
+    let shuffled_path = write("shuffled", &shuffled);
+    assert_ne!(
+        std::fs::read(&shuffled_path).unwrap(),
+        std::fs::read(&orig_path).unwrap()
+    );
+    check(
+        &["diff", &orig_path, &shuffled_path],
+        0,
+        expect![[r#"
+        identical by meaning: 95246 types
+    "#]],
+    );
+
+    // Rename one member of struct sk_buff.
+    let mut renamed = shuffled.clone();
+    let skb = find(&renamed, Kind::Struct, "sk_buff");
+    let len = renamed.type_by_id(skb).unwrap().members().iter();
+    let len = len
+        .clone()
+        .position(|m| renamed.str_at(m.name_off) == "len")
+        .unwrap();
+    let new_name = renamed.add_str("length");
+    let start = renamed.start_id();
+    if let TypeData::Struct { members, .. } =
+        &mut renamed.own_types_mut()[(skb - start) as usize].data
+    {
+        members[len].name_off = new_name;
+    }
+    check(
+        &["diff", &orig_path, &write("renamed", &renamed)],
+        1,
+        expect![[r#"
+        struct sk_buff: member 'len' renamed to 'length'
+        1 difference
+    "#]],
+    );
+
+    // Change the size of struct callback_head.
+    let mut resized = shuffled.clone();
+    let lh = find(&resized, Kind::Struct, "callback_head");
+    if let TypeData::Struct { size, .. } = &mut resized.own_types_mut()[(lh - start) as usize].data
+    {
+        *size += 8;
+    }
+    check(
+        &["diff", &orig_path, &write("resized", &resized)],
+        1,
+        expect![[r#"
+        struct callback_head: size changed 16 -> 24
+        1 difference
+    "#]],
+    );
+
+    // Drop one value of enum pid_type.
+    let mut dropped = shuffled.clone();
+    let e = find(&dropped, Kind::Enum, "pid_type");
+    if let TypeData::Enum { values, .. } = &mut dropped.own_types_mut()[(e - start) as usize].data {
+        values.pop();
+    }
+    check(
+        &["diff", &orig_path, &write("dropped", &dropped)],
+        1,
+        expect![[r#"
+        enum pid_type: value 'PIDTYPE_MAX' removed
+        1 difference
+    "#]],
+    );
+}
