@@ -780,28 +780,18 @@ fn fixture() -> PathBuf {
 
 #[test]
 fn real_vmlinux_fixture() {
-    let path = fixture();
-    if !path.exists() {
-        eprintln!("note: {} is absent; skipping", path.display());
-        return;
-    }
-    check_real_vmlinux(&path);
+    // The fixture is committed (testdata/PROVENANCE); its absence is a failure.
+    check_real_vmlinux(&fixture());
 }
 
-/// Set KBTF_TEST_VMLINUX_BTF to a vmlinux BTF (raw or ELF) to run this, or run the ignored
-/// test to use /tmp/k/vmlinux.btf.
+/// The 6.12 vmlinux BTF from the test-kernel cache; `cargo xtask test` sets the variable.
 #[test]
-fn real_vmlinux_from_env() {
-    match std::env::var_os("KBTF_TEST_VMLINUX_BTF") {
-        Some(p) => check_real_vmlinux(Path::new(&p)),
-        None => eprintln!("note: KBTF_TEST_VMLINUX_BTF is not set; skipping"),
-    }
-}
-
-#[test]
-#[ignore = "needs /tmp/k/vmlinux.btf"]
-fn real_vmlinux_tmp() {
-    check_real_vmlinux(Path::new("/tmp/k/vmlinux.btf"));
+#[ignore = "real-kernel tier: run by `cargo xtask test`"]
+fn real_vmlinux_6_12() {
+    let Some(p) = std::env::var_os("KBTF_612_VMLINUX_BTF") else {
+        panic!("KBTF_612_VMLINUX_BTF is not set: run the real-kernel tier with `cargo xtask test`");
+    };
+    check_real_vmlinux(Path::new(&p));
 }
 
 /// Applies one random change of meaning to a random own type of `btf`: a new name, a size, an
