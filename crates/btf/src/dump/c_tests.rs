@@ -490,3 +490,26 @@ fn malformed_btf_does_not_panic() {
         "#]],
     );
 }
+
+#[test]
+fn absurdly_deep_declarators_are_cut_off() {
+    let mut b = TestBtf::new();
+    let int = b.int("int", 4, INT_SIGNED);
+    let mut arr = int;
+    for _ in 0..300 {
+        arr = b.array(arr, int, 2);
+    }
+    b.typedef("deep_arr", arr);
+    // int (*)(int (*)(int (*)(...)))
+    let leaf = b.proto(int, &[]);
+    let mut fp = b.ptr(leaf);
+    for _ in 0..300 {
+        let proto = b.proto(int, &[("f", fp)]);
+        fp = b.ptr(proto);
+    }
+    b.typedef("deep_fn", fp);
+    let out = dump(&b.btf);
+    assert!(out.contains("typedef void /* kbtf: declarator too long at [45] */ deep_arr;\n"));
+    assert!(out.contains("(void /* kbtf: declarations nest too deep */ f)"));
+    assert!(out.ends_with(EPILOGUE));
+}
