@@ -490,3 +490,126 @@ fn malformed_btf_does_not_panic() {
         "#]],
     );
 }
+
+#[test]
+fn absurdly_deep_declarators_are_cut_off() {
+    let mut b = TestBtf::new();
+    let int = b.int("int", 4, INT_SIGNED);
+    let mut arr = int;
+    for _ in 0..300 {
+        arr = b.array(arr, int, 2);
+    }
+    b.typedef("deep_arr", arr);
+    // int (*)(int (*)(int (*)(...)))
+    let leaf = b.proto(int, &[]);
+    let mut fp = b.ptr(leaf);
+    for _ in 0..300 {
+        let proto = b.proto(int, &[("f", fp)]);
+        fp = b.ptr(proto);
+    }
+    b.typedef("deep_fn", fp);
+    let out = dump(&b.btf);
+    assert!(out.contains("typedef void /* kbtf: declarator too long at [45] */ deep_arr;\n"));
+    assert!(out.contains("(void /* kbtf: declarations nest too deep */ f)"));
+    assert!(out.ends_with(EPILOGUE));
+}
+
+/// A small deterministic generator (64-bit LCG) for the robustness test.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, n: u32) -> u32 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 33) % n as u64) as u32
+    }
+}
+
+#[test]
+fn random_references_never_panic() {
+    for seed in 0..300 {
+        let mut r = Lcg(seed);
+        let mut b = TestBtf::new();
+        let names: Vec<u32> = ["", "a", "b", "int", "long int", "__builtin_va_list"]
+            .iter()
+            .map(|n| b.s(n))
+            .collect();
+        let n = 24;
+        for _ in 0..n {
+            // References reach past the last type, and names past the strings.
+            let mut id = || r.next(n + 4);
+            let data = match id() % 12 {
+                0 => TypeData::Int {
+                    size: 1 << (id() % 4),
+                    encoding: (id() % 8) as u8,
+                    offset: 0,
+                    bits: 8,
+                },
+                1 => TypeData::Ptr { ty: id() },
+                2 => TypeData::Array {
+                    elem: id(),
+                    index: id(),
+                    nelems: id(),
+                },
+                3 | 4 => {
+                    let members = (0..id() % 4)
+                        .map(|i| Member {
+                            name_off: i,
+                            ty: id(),
+                            offset: id() * 8,
+                        })
+                        .collect();
+                    TypeData::Struct {
+                        size: id(),
+                        members,
+                    }
+                }
+                5 => TypeData::Enum {
+                    size: 1 << (id() % 4),
+                    values: vec![EnumValue {
+                        name_off: 1,
+                        val: id(),
+                    }],
+                },
+                6 => TypeData::Typedef { ty: id() },
+                7 => TypeData::Const { ty: id() },
+                8 => TypeData::FuncProto {
+                    ret: id(),
+                    params: vec![Param {
+                        name_off: 2,
+                        ty: id(),
+                    }],
+                },
+                9 => TypeData::Fwd { raw: 0 },
+                10 => TypeData::Var {
+                    ty: id(),
+                    linkage: id(),
+                },
+                _ => TypeData::Datasec {
+                    size: 8,
+                    vars: vec![VarSecinfo {
+                        ty: id(),
+                        offset: 0,
+                        size: 4,
+                    }],
+                },
+            };
+            let name_off = match r.next(8) {
+                7 => 10_000,
+                k => names[(k % 6) as usize],
+            };
+            b.btf.add_type(Type {
+                name_off,
+                kind_flag: r.next(2) == 1,
+                data,
+            });
+        }
+        let mut out = Vec::new();
+        super::dump_raw(&b.btf, &mut out).unwrap();
+        out.clear();
+        dump_c(&b.btf, &mut out).unwrap();
+        assert!(out.ends_with(EPILOGUE.as_bytes()), "seed {seed}");
+    }
+}

@@ -15,11 +15,12 @@ use super::CDump;
 use crate::types::*;
 
 /// The longest chain of pointers, arrays, modifiers and prototypes one declarator follows
-/// before its base type; longer ones only come from reference cycles.
+/// before its base type; longer ones come from reference cycles or absurd nesting.
 const MAX_CHAIN: usize = 256;
 
-/// How deep declarations nest inside one another (anonymous structs written inline,
-/// parameters of function pointers) before the dump gives up on them.
+/// How deep declarators nest inside one another (anonymous structs written inline,
+/// parameters of function pointers, arrays and functions within a declarator) before the
+/// dump gives up on them. This bounds the recursion of declaration writing.
 const MAX_DECL_NESTING: u32 = 256;
 
 impl<'a> CDump<'a> {
@@ -27,14 +28,6 @@ impl<'a> CDump<'a> {
     /// type `id`; anonymous structs, unions and enums in it are defined inline at nesting
     /// level `lvl`.
     pub(super) fn emit_type_decl(&mut self, id: TypeId, fname: Name<'a>, lvl: usize) {
-        if self.decl_depth >= MAX_DECL_NESTING {
-            // Only an anonymous struct that contains itself (through a pointer) in
-            // malformed BTF nests this deep.
-            self.buf
-                .extend_from_slice(b"void /* kbtf: declarations nest too deep */");
-            self.emit_name(fname, false);
-            return;
-        }
         let btf = self.btf;
         let mut stack = Vec::new();
         let mut id = id;
@@ -45,7 +38,7 @@ impl<'a> CDump<'a> {
             }
             if stack.len() > MAX_CHAIN {
                 // Pointers, arrays or modifiers that lead back to themselves.
-                let _ = write!(self.buf, "void /* kbtf: cyclic type [{id}] */");
+                let _ = write!(self.buf, "void /* kbtf: declarator too long at [{id}] */");
                 self.emit_name(fname, false);
                 return;
             }
@@ -63,8 +56,21 @@ impl<'a> CDump<'a> {
                 _ => break,
             };
         }
+        self.emit_nested_chain(&mut stack, fname, lvl);
+    }
+
+    /// Writes a declarator one nesting level deeper than the current one.
+    fn emit_nested_chain(&mut self, stack: &mut Vec<TypeId>, fname: Name<'a>, lvl: usize) {
+        if self.decl_depth >= MAX_DECL_NESTING {
+            // Only malformed BTF nests this deep, such as an anonymous struct that contains
+            // itself through a pointer.
+            self.buf
+                .extend_from_slice(b"void /* kbtf: declarations nest too deep */");
+            self.emit_name(fname, false);
+            return;
+        }
         self.decl_depth += 1;
-        self.emit_type_chain(&mut stack, fname, lvl);
+        self.emit_type_chain(stack, fname, lvl);
         self.decl_depth -= 1;
     }
 
@@ -198,7 +204,7 @@ impl<'a> CDump<'a> {
                     if !multidim {
                         self.buf.push(b'(');
                     }
-                    self.emit_type_chain(stack, fname, lvl);
+                    self.emit_nested_chain(stack, fname, lvl);
                     if !multidim {
                         self.buf.push(b')');
                     }
@@ -211,7 +217,7 @@ impl<'a> CDump<'a> {
                         self.emit_name(fname, last_was_ptr);
                     } else {
                         self.buf.extend_from_slice(b" (");
-                        self.emit_type_chain(stack, fname, lvl);
+                        self.emit_nested_chain(stack, fname, lvl);
                         self.buf.push(b')');
                     }
                     self.emit_params(params, lvl);
