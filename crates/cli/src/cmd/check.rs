@@ -9,8 +9,11 @@ use kbtf_btf::ReadError;
 
 use crate::input;
 
-/// Validate BTF by the rules of the kernel's verifier (kernel/bpf/btf.c, Linux 6.1), and for
-/// split BTF check that it was built against the given base. Exit 0 when valid, 1 when not.
+/// Validate BTF by the kernel's rules, and catch a module built against another vmlinux.
+///
+/// Applies the rules of the kernel's BTF verifier (kernel/bpf/btf.c, Linux 6.1), then for split
+/// BTF checks that it was built against the given base. Exit 0 when valid, 1 when not, 2 when
+/// the input cannot be read.
 #[derive(clap::Args)]
 pub struct Args {
     /// Raw BTF file or ELF file with a .BTF section (vmlinux, .ko).

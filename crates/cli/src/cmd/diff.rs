@@ -7,9 +7,11 @@ use kbtf_btf::diff::{diff, DiffOptions};
 
 use crate::input;
 
-/// Compare two BTFs by meaning: the same multiset of types, each compared through its
-/// references by structure and name, whatever the type ids and string order. Exit 0 when
-/// they hold the same types, 1 (with one line per difference) when not.
+/// Compare two BTFs by meaning, independent of type ids.
+///
+/// Equal means the same multiset of types, each compared through its references by structure
+/// and name, whatever the type ids and string order. Exit 0 when they hold the same types, 1
+/// (with one line per difference) when not, 2 when an input cannot be read.
 #[derive(clap::Args)]
 pub struct Args {
     /// First BTF: raw BTF or ELF with a .BTF section.

@@ -7,7 +7,7 @@ use anyhow::Result;
 
 use crate::input;
 
-/// Print the types of a BTF file (raw BTF or an ELF's .BTF).
+/// Print the types of a BTF file, as bpftool does (raw) or as C.
 #[derive(clap::Args)]
 pub struct Args {
     /// Raw BTF file (/sys/kernel/btf/*) or ELF file with a .BTF section (vmlinux, .ko).
