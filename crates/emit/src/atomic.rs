@@ -1,0 +1,71 @@
+//! Replacing a file's contents atomically: a temp file in the same directory, written and
+//! synced, then renamed over the target, with the target's permission bits kept.
+//!
+//! A reader (or a crash) sees either the old bytes or the new, complete bytes, never a
+//! half-written file. Concurrent writers of the same file each rename a complete file; the last
+//! rename wins.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::error::EmitError;
+
+/// Writes `data` to `path` atomically. If `path` exists, its mode is kept; otherwise the new
+/// file gets the default mode (0644 less the umask).
+pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), EmitError> {
+    let io = |source| EmitError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let old_perm = match std::fs::metadata(path) {
+        Ok(m) => Some(m.permissions()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(io(e)),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".kbtf-tmp")
+        .tempfile_in(dir)
+        .map_err(io)?;
+    tmp.write_all(data).map_err(io)?;
+    tmp.as_file().sync_all().map_err(io)?;
+    match old_perm {
+        Some(p) => tmp.as_file().set_permissions(p).map_err(io)?,
+        None => {
+            // tempfile creates 0600; give a new file the usual mode instead.
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let umask = current_umask();
+                let mode = 0o666 & !umask;
+                tmp.as_file()
+                    .set_permissions(std::fs::Permissions::from_mode(mode))
+                    .map_err(io)?;
+            }
+        }
+    }
+    tmp.persist(path).map_err(|e| io(e.error))?;
+    Ok(())
+}
+
+/// The process umask, read without changing it for longer than the call.
+#[cfg(unix)]
+fn current_umask() -> u32 {
+    // std has no umask getter; /proc/self/status carries it on Linux.
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Umask:"))
+                .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+        })
+        .unwrap_or(0o022)
+}

@@ -1,0 +1,395 @@
+//! Replacing or adding one section of an ELF file, computing the new file bytes.
+//!
+//! This is an append-only writer. It never moves or renumbers an existing section, so symbols,
+//! relocations, COMDAT groups (`SHT_GROUP`), program headers and sections this code does not
+//! understand (LLVM's, vendors') stay exactly as they were:
+//!
+//! * a section that exists and whose new contents fit in its old place is rewritten there (the
+//!   slack is zeroed and `sh_size` shrinks), so regenerating the same BTF does not grow the file;
+//! * otherwise the new contents go at the end of the file and the section header points there;
+//! * a new section is appended after the existing ones (so it gets the next index), with a copy
+//!   of the section-name table grown by its name and a new section header table at the end.
+//!
+//! ELF32 and ELF64, little- and big-endian, and extended section numbering (`e_shnum == 0`,
+//! `e_shstrndx == SHN_XINDEX`) are handled. A module with an appended signature is refused:
+//! the caller must strip (or redo) the signature, which would otherwise no longer be at the end.
+
+use crate::error::EmitError;
+
+/// `SHT_PROGBITS`.
+pub const SHT_PROGBITS: u32 = 1;
+const SHT_NOBITS: u32 = 8;
+const SHN_XINDEX: u32 = 0xffff;
+const SHN_LORESERVE: usize = 0xff00;
+/// The trailer the kernel's sign-file appends to a signed module.
+pub const MODULE_SIG_MAGIC: &[u8] = b"~Module signature appended~\n";
+
+/// What to put into the file: the section's name, contents and header fields for a new one.
+#[derive(Debug, Clone)]
+pub struct SectionSpec<'a> {
+    pub name: &'a str,
+    pub data: &'a [u8],
+    /// `sh_type` of a new section; an existing one must already have this type.
+    pub sh_type: u32,
+    /// `sh_flags` of a new section (0 for `.BTF` in a module: not SHF_ALLOC, as pahole writes it).
+    pub flags: u64,
+    /// `sh_addralign` of a new section.
+    pub align: u64,
+}
+
+impl<'a> SectionSpec<'a> {
+    /// A `.BTF`-like section: PROGBITS, no flags, alignment 1, as pahole adds it.
+    pub fn progbits(name: &'a str, data: &'a [u8]) -> SectionSpec<'a> {
+        SectionSpec {
+            name,
+            data,
+            sh_type: SHT_PROGBITS,
+            flags: 0,
+            align: 1,
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Layout {
+    is64: bool,
+    le: bool,
+}
+
+impl Layout {
+    fn shdr_size(self) -> usize {
+        if self.is64 {
+            64
+        } else {
+            40
+        }
+    }
+    fn get(self, d: &[u8], off: usize, n: usize) -> Result<u64, EmitError> {
+        let b = d
+            .get(off..off + n)
+            .ok_or_else(|| EmitError::BadElf(format!("truncated at offset {off:#x}")))?;
+        let mut v = 0u64;
+        for i in 0..n {
+            let byte = if self.le { b[n - 1 - i] } else { b[i] };
+            v = v << 8 | byte as u64;
+        }
+        Ok(v)
+    }
+    fn put(self, d: &mut [u8], off: usize, n: usize, v: u64) {
+        for i in 0..n {
+            let byte = (v >> (8 * i)) as u8;
+            if self.le {
+                d[off + i] = byte;
+            } else {
+                d[off + n - 1 - i] = byte;
+            }
+        }
+    }
+    /// Width of an address-sized field (sh_flags, sh_offset, sh_size, sh_addralign, e_shoff).
+    fn word(self) -> usize {
+        if self.is64 {
+            8
+        } else {
+            4
+        }
+    }
+}
+
+/// Offsets of the header fields that differ between ELF32 and ELF64.
+struct HeaderFields {
+    shoff: usize,
+    shentsize: usize,
+    shnum: usize,
+    shstrndx: usize,
+}
+
+fn header_fields(l: Layout) -> HeaderFields {
+    if l.is64 {
+        HeaderFields {
+            shoff: 40,
+            shentsize: 58,
+            shnum: 60,
+            shstrndx: 62,
+        }
+    } else {
+        HeaderFields {
+            shoff: 32,
+            shentsize: 46,
+            shnum: 48,
+            shstrndx: 50,
+        }
+    }
+}
+
+/// Offsets within a section header of its fields.
+struct ShdrFields {
+    name: usize,
+    ty: usize,
+    flags: usize,
+    offset: usize,
+    size: usize,
+    align: usize,
+}
+
+fn shdr_fields(l: Layout) -> ShdrFields {
+    if l.is64 {
+        ShdrFields {
+            name: 0,
+            ty: 4,
+            flags: 8,
+            offset: 24,
+            size: 32,
+            align: 48,
+        }
+    } else {
+        ShdrFields {
+            name: 0,
+            ty: 4,
+            flags: 8,
+            offset: 16,
+            size: 20,
+            align: 32,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Shdr {
+    name: u32,
+    ty: u32,
+    flags: u64,
+    offset: u64,
+    size: u64,
+}
+
+/// `SHF_ALLOC`: the section is mapped at run time (vmlinux's `.BTF` after kbuild's objcopy).
+const SHF_ALLOC: u64 = 2;
+
+struct Parsed {
+    l: Layout,
+    shoff: usize,
+    shnum: usize,
+    shstrndx: usize,
+    shdrs: Vec<Shdr>,
+}
+
+fn parse(elf: &[u8]) -> Result<Parsed, EmitError> {
+    if elf.len() < 52 || &elf[..4] != b"\x7fELF" {
+        return Err(EmitError::BadElf("not an ELF file".into()));
+    }
+    let is64 = match elf[4] {
+        1 => false,
+        2 => true,
+        c => return Err(EmitError::BadElf(format!("unknown ELF class {c}"))),
+    };
+    let le = match elf[5] {
+        1 => true,
+        2 => false,
+        d => return Err(EmitError::BadElf(format!("unknown ELF data encoding {d}"))),
+    };
+    let l = Layout { is64, le };
+    let h = header_fields(l);
+    let shoff = l.get(elf, h.shoff, l.word())? as usize;
+    let shentsize = l.get(elf, h.shentsize, 2)? as usize;
+    if shoff == 0 {
+        return Err(EmitError::BadElf("no section header table".into()));
+    }
+    if shentsize != l.shdr_size() {
+        return Err(EmitError::BadElf(format!(
+            "section header size {shentsize}, expected {}",
+            l.shdr_size()
+        )));
+    }
+    let f = shdr_fields(l);
+    let read_shdr = |i: usize| -> Result<Shdr, EmitError> {
+        let at = shoff
+            .checked_add(
+                i.checked_mul(shentsize)
+                    .ok_or(EmitError::TooLarge("section count"))?,
+            )
+            .ok_or(EmitError::TooLarge("section header offset"))?;
+        if at + shentsize > elf.len() {
+            return Err(EmitError::SectionHeaderOutOfBounds {
+                index: i,
+                offset: at as u64,
+            });
+        }
+        Ok(Shdr {
+            name: l.get(elf, at + f.name, 4)? as u32,
+            ty: l.get(elf, at + f.ty, 4)? as u32,
+            flags: l.get(elf, at + f.flags, l.word())?,
+            offset: l.get(elf, at + f.offset, l.word())?,
+            size: l.get(elf, at + f.size, l.word())?,
+        })
+    };
+    // Extended numbering: the real count and name-table index live in section 0.
+    let mut shnum = l.get(elf, h.shnum, 2)? as usize;
+    let mut shstrndx = l.get(elf, h.shstrndx, 2)? as u32;
+    if shnum == 0 || shstrndx == SHN_XINDEX {
+        let at = shoff;
+        if at + shentsize > elf.len() {
+            return Err(EmitError::SectionHeaderOutOfBounds {
+                index: 0,
+                offset: at as u64,
+            });
+        }
+        if shnum == 0 {
+            shnum = l.get(elf, at + f.size, l.word())? as usize;
+        }
+        if shstrndx == SHN_XINDEX {
+            let link = if l.is64 { 40 } else { 24 };
+            shstrndx = l.get(elf, at + link, 4)? as u32;
+        }
+    }
+    let shdrs = (0..shnum).map(read_shdr).collect::<Result<Vec<_>, _>>()?;
+    if shstrndx as usize >= shnum {
+        return Err(EmitError::BadElf(format!(
+            "section name table index {shstrndx} out of range"
+        )));
+    }
+    Ok(Parsed {
+        l,
+        shoff,
+        shnum,
+        shstrndx: shstrndx as usize,
+        shdrs,
+    })
+}
+
+fn section_bytes<'a>(elf: &'a [u8], s: &Shdr) -> Result<&'a [u8], EmitError> {
+    let (off, size) = (s.offset as usize, s.size as usize);
+    elf.get(off..off.saturating_add(size)).ok_or_else(|| {
+        EmitError::BadElf(format!("section data [{off:#x}, +{size:#x}) out of bounds"))
+    })
+}
+
+fn name_at(strtab: &[u8], off: u32) -> &[u8] {
+    let rest = strtab.get(off as usize..).unwrap_or_default();
+    &rest[..rest.iter().position(|&b| b == 0).unwrap_or(rest.len())]
+}
+
+/// The contents of the section called `name`, if the file has one.
+pub fn section<'a>(elf: &'a [u8], name: &str) -> Result<Option<&'a [u8]>, EmitError> {
+    let p = parse(elf)?;
+    let strtab = section_bytes(elf, &p.shdrs[p.shstrndx])?;
+    for s in &p.shdrs {
+        if name_at(strtab, s.name) == name.as_bytes() && s.ty != SHT_NOBITS {
+            return section_bytes(elf, s).map(Some);
+        }
+    }
+    Ok(None)
+}
+
+fn align_up(n: usize, a: usize) -> usize {
+    if a <= 1 {
+        n
+    } else {
+        n.div_ceil(a) * a
+    }
+}
+
+/// The bytes of `elf` with section `spec.name` holding `spec.data`, replaced or added.
+pub fn set_section(elf: &[u8], spec: &SectionSpec<'_>) -> Result<Vec<u8>, EmitError> {
+    if elf.ends_with(MODULE_SIG_MAGIC) {
+        return Err(EmitError::BadElf(
+            "the file ends with a module signature; strip or redo the signature first".into(),
+        ));
+    }
+    let p = parse(elf)?;
+    let l = p.l;
+    let f = shdr_fields(l);
+    let strtab = section_bytes(elf, &p.shdrs[p.shstrndx])?;
+    let existing = p
+        .shdrs
+        .iter()
+        .position(|s| name_at(strtab, s.name) == spec.name.as_bytes());
+    let mut out = elf.to_vec();
+    let shdr_at = |i: usize| p.shoff + i * l.shdr_size();
+
+    if let Some(i) = existing {
+        let s = p.shdrs[i];
+        if s.ty != spec.sh_type {
+            return Err(EmitError::WrongSectionType {
+                name: spec.name.into(),
+                found: s.ty,
+            });
+        }
+        let (off, old) = (s.offset as usize, s.size as usize);
+        section_bytes(elf, &s)?;
+        if s.flags & SHF_ALLOC != 0 && spec.data.len() > old {
+            return Err(EmitError::BadElf(format!(
+                "section {} is allocated (mapped at run time) and cannot grow from {old} to {} bytes in place",
+                spec.name,
+                spec.data.len()
+            )));
+        }
+        let new_off = if spec.data.len() <= old {
+            out[off..off + old].fill(0);
+            out[off..off + spec.data.len()].copy_from_slice(spec.data);
+            off
+        } else {
+            let at = align_up(out.len(), 8);
+            out.resize(at, 0);
+            out.extend_from_slice(spec.data);
+            at
+        };
+        l.put(&mut out, shdr_at(i) + f.offset, l.word(), new_off as u64);
+        l.put(
+            &mut out,
+            shdr_at(i) + f.size,
+            l.word(),
+            spec.data.len() as u64,
+        );
+        return Ok(out);
+    }
+
+    // A new section: its data, a grown name table, and a new header table, all appended.
+    if p.shnum + 1 >= SHN_LORESERVE && p.shnum < SHN_LORESERVE {
+        return Err(EmitError::TooLarge(
+            "switching to extended section numbering",
+        ));
+    }
+    let data_off = align_up(out.len(), spec.align.max(1) as usize);
+    out.resize(data_off, 0);
+    out.extend_from_slice(spec.data);
+    let name_off = strtab.len();
+    let strtab_off = out.len();
+    out.extend_from_slice(strtab);
+    out.extend_from_slice(spec.name.as_bytes());
+    out.push(0);
+    let strtab_size = out.len() - strtab_off;
+    let new_shoff = align_up(out.len(), 8);
+    out.resize(new_shoff, 0);
+    let old_table = elf.get(p.shoff..p.shoff + p.shnum * l.shdr_size()).ok_or(
+        EmitError::SectionHeaderOutOfBounds {
+            index: p.shnum,
+            offset: p.shoff as u64,
+        },
+    )?;
+    out.extend_from_slice(old_table);
+    let new_hdr = out.len();
+    out.resize(new_hdr + l.shdr_size(), 0);
+    l.put(&mut out, new_hdr + f.name, 4, name_off as u64);
+    l.put(&mut out, new_hdr + f.ty, 4, spec.sh_type as u64);
+    l.put(&mut out, new_hdr + f.flags, l.word(), spec.flags);
+    l.put(&mut out, new_hdr + f.offset, l.word(), data_off as u64);
+    l.put(&mut out, new_hdr + f.size, l.word(), spec.data.len() as u64);
+    l.put(&mut out, new_hdr + f.align, l.word(), spec.align);
+    // Point the name table's header at its grown copy.
+    let strhdr = new_shoff + p.shstrndx * l.shdr_size();
+    l.put(&mut out, strhdr + f.offset, l.word(), strtab_off as u64);
+    l.put(&mut out, strhdr + f.size, l.word(), strtab_size as u64);
+    // The file header: new table offset and one more section.
+    let h = header_fields(l);
+    if !l.is64 && new_shoff > u32::MAX as usize {
+        return Err(EmitError::TooLarge("ELF32 file over 4 GiB"));
+    }
+    l.put(&mut out, h.shoff, l.word(), new_shoff as u64);
+    let shnum = p.shnum + 1;
+    if l.get(elf, h.shnum, 2)? == 0 {
+        l.put(&mut out, new_shoff + f.size, l.word(), shnum as u64);
+    } else {
+        l.put(&mut out, h.shnum, 2, shnum as u64);
+    }
+    Ok(out)
+}

@@ -1,0 +1,20 @@
+//! Typed errors for writing BTF out.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EmitError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("ELF: {0}")]
+    BadElf(String),
+    #[error("ELF: section header {index} at offset {offset:#x} out of bounds")]
+    SectionHeaderOutOfBounds { index: usize, offset: u64 },
+    #[error("ELF: section {name} exists but is {found}, not SHT_PROGBITS")]
+    WrongSectionType { name: String, found: u32 },
+    #[error("ELF: output would exceed the format's limits ({0})")]
+    TooLarge(&'static str),
+}

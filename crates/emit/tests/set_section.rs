@@ -1,0 +1,171 @@
+//! The append-only section writer on real and generated ELF files: the new section reads back,
+//! and every other section, symbol and relocation is unchanged.
+
+use std::path::Path;
+
+use kbtf_emit::elf::{section, set_section, SectionSpec};
+use object::{Object, ObjectSection, ObjectSymbol};
+
+fn testdata(rel: &str) -> Vec<u8> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata")
+        .join(rel);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// Everything a reader sees of a file except the named section: every other section's name,
+/// kind, flags and contents, every symbol, and every relocation.
+fn summary(elf: &[u8], except: &str) -> Vec<String> {
+    let f = object::File::parse(elf).unwrap();
+    let mut out = Vec::new();
+    for s in f.sections() {
+        let name = s.name().unwrap().to_string();
+        if name == except || name == ".shstrtab" {
+            continue;
+        }
+        let relocs: Vec<String> = s
+            .relocations()
+            .map(|(o, r)| format!("{o}:{:?}:{:?}", r.kind(), r.target()))
+            .collect();
+        out.push(format!(
+            "{} {} {:?} {:?} {} bytes {:x?} relocs {:?}",
+            s.index().0,
+            name,
+            s.kind(),
+            s.flags(),
+            s.size(),
+            s.data().map(|d| d
+                .iter()
+                .fold(0u64, |h, &b| h.wrapping_mul(31).wrapping_add(b as u64))),
+            relocs
+        ));
+    }
+    for sym in f.symbols() {
+        out.push(format!(
+            "sym {:?} {:?} {:?} {}",
+            sym.name(),
+            sym.section(),
+            sym.kind(),
+            sym.address()
+        ));
+    }
+    out
+}
+
+fn check_set(elf: &[u8], name: &str, data: &[u8]) -> Vec<u8> {
+    let out = set_section(elf, &SectionSpec::progbits(name, data)).unwrap();
+    assert_eq!(section(&out, name).unwrap(), Some(data));
+    assert_eq!(
+        summary(&out, name),
+        summary(elf, name),
+        "other sections, symbols, relocations kept"
+    );
+    // The section-name table may only grow by the new name.
+    let names = |e: &[u8]| section(e, ".shstrtab").unwrap().unwrap().to_vec();
+    assert!(names(&out).starts_with(&names(elf)));
+    let f = object::File::parse(&*out).unwrap();
+    let s = f.section_by_name(name).unwrap();
+    assert_eq!(s.data().unwrap(), data);
+    out
+}
+
+#[test]
+fn add_btf_to_relocatable_object() {
+    let obj = testdata("c/kinds.o");
+    assert_eq!(section(&obj, ".BTF").unwrap(), None);
+    let btf = testdata("c/kinds.pahole.btf");
+    let out = check_set(&obj, ".BTF", &btf);
+    // The new section comes last, so existing indices (symbols, relocations) are unchanged.
+    let f = object::File::parse(&*out).unwrap();
+    let last = f.sections().last().unwrap();
+    assert_eq!(last.name().unwrap(), ".BTF");
+}
+
+#[test]
+fn replace_module_btf_smaller_bigger_and_again() {
+    let ko = testdata("modules-6.1-dbg/dummy.ko");
+    let old = section(&ko, ".BTF").unwrap().unwrap().to_vec();
+    // Smaller: rewritten in place, file size unchanged.
+    let small = check_set(&ko, ".BTF", &old[..100]);
+    assert_eq!(small.len(), ko.len());
+    // Bigger: appended at the end.
+    let mut big = old.clone();
+    big.extend_from_slice(&[0xaa; 4000]);
+    let grown = check_set(&ko, ".BTF", &big);
+    assert!(grown.len() >= ko.len() + big.len());
+    // The same contents again: no growth.
+    let again = check_set(&grown, ".BTF", &big);
+    assert_eq!(again.len(), grown.len());
+}
+
+#[test]
+fn signed_module_is_refused() {
+    let ko = testdata("modules-6.1/dummy.ko");
+    let err = set_section(&ko, &SectionSpec::progbits(".BTF", b"x")).unwrap_err();
+    assert!(err.to_string().contains("module signature"), "{err}");
+}
+
+#[test]
+fn not_elf_is_an_error() {
+    let err = set_section(
+        b"definitely not an ELF file at all, no no no no no no no",
+        &SectionSpec::progbits(".BTF", b"x"),
+    )
+    .unwrap_err();
+    assert_eq!(err.to_string(), "ELF: not an ELF file");
+    let ko = testdata("modules-6.1-dbg/dummy.ko");
+    let err = set_section(&ko[..200], &SectionSpec::progbits(".BTF", b"x")).unwrap_err();
+    assert!(err.to_string().contains("out of bounds"), "{err}");
+}
+
+/// ELF32 little-endian and ELF64 big-endian objects made by object's writer, with a symbol and
+/// a relocation.
+#[test]
+fn other_classes_and_byte_orders() {
+    use object::write::{Object as WObject, Relocation, Symbol, SymbolSection};
+    use object::{
+        Architecture, BinaryFormat, Endianness, SectionKind, SymbolFlags, SymbolKind, SymbolScope,
+    };
+    for (arch, endian) in [
+        (Architecture::I386, Endianness::Little),
+        (Architecture::PowerPc64, Endianness::Big),
+    ] {
+        let mut o = WObject::new(BinaryFormat::Elf, arch, endian);
+        let text = o.add_section(vec![], b".text".to_vec(), SectionKind::Text);
+        o.append_section_data(text, &[0x90; 16], 4);
+        let data = o.add_section(vec![], b".data".to_vec(), SectionKind::Data);
+        o.append_section_data(data, &[0; 8], 4);
+        let sym = o.add_symbol(Symbol {
+            name: b"f".to_vec(),
+            value: 0,
+            size: 16,
+            kind: SymbolKind::Text,
+            scope: SymbolScope::Linkage,
+            weak: false,
+            section: SymbolSection::Section(text),
+            flags: SymbolFlags::None,
+        });
+        let flags = match arch {
+            Architecture::I386 => object::RelocationFlags::Elf {
+                r_type: object::elf::R_386_32,
+            },
+            _ => object::RelocationFlags::Elf {
+                r_type: object::elf::R_PPC64_ADDR64,
+            },
+        };
+        o.add_relocation(
+            data,
+            Relocation {
+                offset: 0,
+                symbol: sym,
+                addend: 0,
+                flags,
+            },
+        )
+        .unwrap();
+        let elf = o.write().unwrap();
+        let out = check_set(&elf, ".BTF", b"\x9f\xeb\x01\x00hello");
+        let again = check_set(&out, ".BTF", b"\x9f\xeb\x01\x00bye");
+        assert_eq!(again.len(), out.len());
+    }
+}
