@@ -3,6 +3,7 @@
 
 mod cmd;
 mod input;
+mod pahole;
 
 use std::process::ExitCode;
 
@@ -34,6 +35,13 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let argv0 = argv.first().map(String::as_str).unwrap_or("kbtf");
+    if pahole::run::is_pahole_invocation(argv0, argv.get(1).map(String::as_str)) {
+        return pahole::run::main(&argv[1..]);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Dump(a) => cmd::dump::run(a),

@@ -1,0 +1,8 @@
+//! pahole compatibility: `kbtf -J ...` (or kbtf installed as `pahole`) takes pahole's flags, so
+//! kbuild can run it as `PAHOLE=kbtf`.
+
+pub mod args;
+pub mod features;
+pub mod run;
+#[cfg(test)]
+mod tests;
