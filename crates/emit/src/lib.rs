@@ -9,6 +9,7 @@
 pub mod atomic;
 pub mod elf;
 pub mod error;
+pub mod modsig;
 
 pub use atomic::write_atomic;
 pub use elf::{set_section, SectionSpec};

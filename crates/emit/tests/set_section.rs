@@ -169,3 +169,20 @@ fn other_classes_and_byte_orders() {
         assert_eq!(again.len(), out.len());
     }
 }
+
+#[test]
+fn signed_module_strips_to_the_unsigned_one() {
+    let signed = testdata("modules-6.1/dummy.ko");
+    let sig = kbtf_emit::modsig::parse(&signed).unwrap().expect("the shipped module is signed");
+    assert_eq!(sig.id_type, 2, "PKCS#7");
+    let unsigned = kbtf_emit::modsig::strip(&signed).unwrap();
+    assert_eq!(unsigned.len(), sig.module_len);
+    assert!(object::File::parse(unsigned).is_ok());
+    assert_eq!(kbtf_emit::modsig::parse(unsigned).unwrap(), None);
+    // Rewriting the stripped module works.
+    check_set(unsigned, ".BTF", b"\x9f\xeb\x01\x00");
+    // A lying trailer is an error, not a panic.
+    let mut bad = signed[signed.len() - 40..].to_vec();
+    bad[8..12].copy_from_slice(&u32::MAX.to_be_bytes());
+    assert!(kbtf_emit::modsig::parse(&bad).is_err());
+}
