@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use object::{Object, ObjectSection};
 
-use crate::btf::Btf;
+use crate::btf::{Btf, Endian};
 use crate::error::ReadError;
+use crate::fingerprint::{self, Fingerprint};
 
 /// Where the BTF of a file came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +27,8 @@ pub struct BtfFile {
     pub path: PathBuf,
     pub source: Source,
     pub btf: Btf,
+    /// The base fingerprint note of an ELF file written by kbtf (see [`crate::fingerprint`]).
+    pub base_fingerprint: Option<Fingerprint>,
 }
 
 /// The bytes of a file, mapped.
@@ -93,6 +96,7 @@ pub fn read_file(path: &Path, base: Option<Arc<Btf>>) -> Result<BtfFile, ReadErr
             path: path.to_owned(),
             source: Source::Raw,
             btf,
+            base_fingerprint: None,
         });
     }
     if !is_elf(&data) {
@@ -121,6 +125,13 @@ pub fn read_file(path: &Path, base: Option<Arc<Btf>>) -> Result<BtfFile, ReadErr
         })?;
         Ok(Some(bytes.into_owned()))
     };
+    let endian = if elf.is_little_endian() {
+        Endian::Little
+    } else {
+        Endian::Big
+    };
+    let base_fingerprint =
+        section_bytes(fingerprint::SECTION)?.and_then(|note| Fingerprint::from_note(&note, endian));
     let btf_bytes = section_bytes(".BTF")?.ok_or(ReadError::NoSection {
         path: path.to_owned(),
         section: ".BTF",
@@ -133,6 +144,7 @@ pub fn read_file(path: &Path, base: Option<Arc<Btf>>) -> Result<BtfFile, ReadErr
             path: path.to_owned(),
             source: Source::ElfWithDistilledBase,
             btf,
+            base_fingerprint,
         });
     }
     let btf = Btf::parse(&btf_bytes, base).map_err(|e| parse_err(Some(".BTF"), e))?;
@@ -140,6 +152,7 @@ pub fn read_file(path: &Path, base: Option<Arc<Btf>>) -> Result<BtfFile, ReadErr
         path: path.to_owned(),
         source: Source::ElfSection,
         btf,
+        base_fingerprint,
     })
 }
 

@@ -13,6 +13,7 @@ pub mod diff;
 pub mod dump;
 pub mod error;
 pub mod file;
+pub mod fingerprint;
 pub mod kind;
 pub mod read;
 pub mod strings;

@@ -364,3 +364,50 @@ fn diff_vmlinux_shuffled_and_mutated() {
     "#]],
     );
 }
+
+/// A module carrying kbtf's base fingerprint note: `check` says for certain whether the given
+/// base is the one it was built against.
+#[test]
+fn base_fingerprint_note() {
+    use kbtf_btf::fingerprint::{Fingerprint, SECTION};
+    use kbtf_emit::elf::{set_section, SectionSpec};
+
+    let vmlinux = kbtf_btf::read_base(Path::new(&testdata("vmlinux-6.1.btf"))).unwrap();
+    let right = Fingerprint::of(&vmlinux);
+    let ko = std::fs::read(testdata("modules-6.1-dbg/dummy.ko")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let with_note = |fp: Fingerprint, name: &str| {
+        let note = fp.to_note(kbtf_btf::Endian::Little);
+        let spec = SectionSpec {
+            name: SECTION,
+            data: &note,
+            sh_type: 7,
+            flags: 0,
+            align: 4,
+        };
+        let p = dir.path().join(name);
+        std::fs::write(&p, set_section(&ko, &spec).unwrap()).unwrap();
+        p.display().to_string()
+    };
+    let base = testdata("vmlinux-6.1.btf");
+    check(
+        &["check", "--base", &base, &with_note(right, "right.ko")],
+        0,
+        expect![[r#"
+        base fingerprint matches: built against this vmlinux BTF
+        no problems
+    "#]],
+    );
+    let wrong = Fingerprint {
+        type_count: right.type_count - 57,
+        ..right
+    };
+    let (code, out, _) = kbtf(&["check", "--base", &base, &with_note(wrong, "wrong.ko")]);
+    assert_eq!(code, 1);
+    assert!(
+        out.starts_with(
+            "built against a different vmlinux BTF: the module records a base of 95189 types"
+        ),
+        "{out}"
+    );
+}

@@ -30,12 +30,22 @@ pub fn parse(data: &[u8]) -> Result<Option<ModuleSignature>, EmitError> {
     }
     let bad = |what: &str| EmitError::BadElf(format!("module signature trailer: {what}"));
     let info_end = data.len() - MODULE_SIG_MAGIC.len();
-    let info_start = info_end.checked_sub(INFO_LEN).ok_or_else(|| bad("truncated"))?;
+    let info_start = info_end
+        .checked_sub(INFO_LEN)
+        .ok_or_else(|| bad("truncated"))?;
     let info = &data[info_start..info_end];
     let sig_len = u32::from_be_bytes([info[8], info[9], info[10], info[11]]) as usize;
     let extra = sig_len + info[3] as usize + info[4] as usize;
-    let module_len = info_start.checked_sub(extra).ok_or_else(|| bad("lengths exceed the file"))?;
-    Ok(Some(ModuleSignature { module_len, algo: info[0], hash: info[1], id_type: info[2], sig_len }))
+    let module_len = info_start
+        .checked_sub(extra)
+        .ok_or_else(|| bad("lengths exceed the file"))?;
+    Ok(Some(ModuleSignature {
+        module_len,
+        algo: info[0],
+        hash: info[1],
+        id_type: info[2],
+        sig_len,
+    }))
 }
 
 /// `data` without its appended signature (unchanged if it has none).

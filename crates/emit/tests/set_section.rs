@@ -173,7 +173,9 @@ fn other_classes_and_byte_orders() {
 #[test]
 fn signed_module_strips_to_the_unsigned_one() {
     let signed = testdata("modules-6.1/dummy.ko");
-    let sig = kbtf_emit::modsig::parse(&signed).unwrap().expect("the shipped module is signed");
+    let sig = kbtf_emit::modsig::parse(&signed)
+        .unwrap()
+        .expect("the shipped module is signed");
     assert_eq!(sig.id_type, 2, "PKCS#7");
     let unsigned = kbtf_emit::modsig::strip(&signed).unwrap();
     assert_eq!(unsigned.len(), sig.module_len);

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
+use kbtf_btf::fingerprint::Fingerprint;
 use kbtf_btf::validate::{validate, Report};
 use kbtf_btf::ReadError;
 
@@ -40,11 +41,40 @@ pub fn run(args: Args) -> Result<u8> {
         }
         Err(e) => anyhow::bail!("{}", input::describe(&e, had_base)),
     };
+    let fingerprint_ok = check_fingerprint(&file);
     let report = Report::new(validate(&file.btf), args.max_problems);
     print!("{report}");
-    Ok(if report.is_ok() {
+    Ok(if report.is_ok() && fingerprint_ok {
         crate::EXIT_OK
     } else {
         crate::EXIT_FOUND
     })
+}
+
+/// Compares the base fingerprint kbtf recorded in a module with the base given, and prints
+/// the verdict. True when there is nothing to compare or they match.
+fn check_fingerprint(file: &kbtf_btf::BtfFile) -> bool {
+    let (Some(recorded), Some(base)) = (file.base_fingerprint, file.btf.base()) else {
+        return true;
+    };
+    if file.source == kbtf_btf::Source::ElfWithDistilledBase {
+        // The module carries its own base; the fingerprint is about the vmlinux given, which
+        // is not what its .BTF is read against here.
+        return true;
+    }
+    let given = Fingerprint::of(base);
+    if given == recorded {
+        println!("base fingerprint matches: built against this vmlinux BTF");
+        return true;
+    }
+    println!(
+        "built against a different vmlinux BTF: the module records a base of {} types, {} string bytes, sha256 {}; the given base has {} types, {} string bytes, sha256 {}",
+        recorded.type_count,
+        recorded.str_len,
+        recorded.sha256_hex(),
+        given.type_count,
+        given.str_len,
+        given.sha256_hex()
+    );
+    false
 }
