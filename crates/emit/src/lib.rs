@@ -10,7 +10,9 @@ pub mod atomic;
 pub mod elf;
 pub mod error;
 pub mod modsig;
+pub mod output;
 
 pub use atomic::write_atomic;
 pub use elf::{set_section, SectionSpec};
 pub use error::EmitError;
+pub use output::{rewrite, rewrite_file, write_raw, ElfOutput, Rewritten};
