@@ -13,6 +13,7 @@ mod kernel_selftest;
 mod kernel_test;
 mod ktree;
 mod modsig;
+mod pahole_ref;
 mod test;
 mod testdata;
 mod util;
@@ -29,6 +30,7 @@ tasks:
   kernel-test   boot a kernel in qemu, insmod modules, report their /sys/kernel/btf
   kernel-selftest  check the kernel-test harness (good and corrupted module BTF)
   btf-info      FILE...: check raw BTF files and count their types
+  pahole-ref    pahole 1.24's BTF of the 6.1 -dbg vmlinux and modules (the encoder's reference)
   wrong-base    regenerate module BTF against the older build's vmlinux (the field bug)
   test          the README's test command: fast tier, then the real-kernel tier
 run `cargo xtask <task> --help` for a task's options";
@@ -54,6 +56,7 @@ fn real_main() -> Result<()> {
         "btf-info" => btf_info::main(rest),
         "test" => test::main(rest),
         "wrong-base" => wrong_base::main(rest),
+        "pahole-ref" => pahole_ref::main(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(())

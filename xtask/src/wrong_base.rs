@@ -71,9 +71,18 @@ fn modules_under(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 fn generate(index: &Index, limit: usize) -> Result<PathBuf> {
-    let dbg = index.path("kernel61_dbg_modules_dir")?;
     let old_base = index.path("kernel61_old_vmlinux_btf")?;
     let out_dir = cache::root()?.join("wrong-base");
+    regen_modules(index, &old_base, &out_dir, limit)?;
+    Ok(out_dir)
+}
+
+/// Regenerates the `.BTF` of every 6.1 `-dbg` module (at most `limit`) with pahole 1.24
+/// against `base`, into `out_dir/<path under kernel/>.btf`, skipping those already there.
+pub fn regen_modules(index: &Index, base: &Path, out_dir: &Path, limit: usize) -> Result<()> {
+    let dbg = index.path("kernel61_dbg_modules_dir")?;
+    let old_base = base.to_path_buf();
+    let out_dir = out_dir.to_path_buf();
     let work = out_dir.join(".work");
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
     let mods: Vec<PathBuf> = modules_under(&dbg)?.into_iter().take(limit).collect();
@@ -108,7 +117,8 @@ fn generate(index: &Index, limit: usize) -> Result<PathBuf> {
     // The scratch copies must not be taken for results by tests walking out_dir.
     std::fs::remove_dir_all(&work).with_context(|| format!("removing {}", work.display()))?;
     println!(
-        "wrong-base: {} modules, {} regenerated now, {} failed, in {}",
+        "pahole -J --btf_base {}: {} modules, {} regenerated now, {} failed, in {}",
+        old_base.display(),
         mods.len(),
         made.load(Ordering::Relaxed),
         errors.len(),
@@ -120,7 +130,7 @@ fn generate(index: &Index, limit: usize) -> Result<PathBuf> {
     if !errors.is_empty() {
         bail!("{} module(s) could not be regenerated", errors.len());
     }
-    Ok(out_dir)
+    Ok(())
 }
 
 /// pahole -J --btf_base OLD on a copy of the -dbg module, then saves its .BTF atomically.
