@@ -8,6 +8,7 @@ mod console;
 mod debs;
 mod elf;
 mod fixtures;
+mod guest;
 mod initramfs;
 mod kernel_selftest;
 mod kernel_test;
