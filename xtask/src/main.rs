@@ -1,8 +1,10 @@
 //! kbtf developer tasks: `cargo xtask <task>`.
 
 mod args;
+mod broken;
 mod btf;
 mod btf_info;
+mod btf_load;
 mod cache;
 mod console;
 mod debs;
@@ -30,6 +32,7 @@ tasks:
   kernel-test   boot a kernel in qemu, insmod modules, report their /sys/kernel/btf
   kernel-selftest  check the kernel-test harness (good and corrupted module BTF)
   btf-info      FILE...: check raw BTF files and count their types
+  btf-load      FILE...: boot a kernel, load raw BTF blobs with BPF_BTF_LOAD, report verdicts
   wrong-base    regenerate module BTF against the older build's vmlinux (the field bug)
   test          the README's test command: fast tier, then the real-kernel tier
 run `cargo xtask <task> --help` for a task's options";
@@ -53,6 +56,7 @@ fn real_main() -> Result<()> {
         "kernel-selftest" => kernel_selftest::main(rest),
         "fixtures" => fixtures::main(rest),
         "btf-info" => btf_info::main(rest),
+        "btf-load" => btf_load::main(rest),
         "test" => test::main(rest),
         "wrong-base" => wrong_base::main(rest),
         "-h" | "--help" | "help" => {
