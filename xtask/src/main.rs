@@ -8,6 +8,7 @@ mod btf_load;
 mod cache;
 mod console;
 mod debs;
+mod dwarf_fixtures;
 mod elf;
 mod fixtures;
 mod guest;
