@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 pub struct Section {
     pub name: String,
     pub sh_type: u32,
+    pub sh_flags: u64,
     pub offset: u64,
     pub size: u64,
 }
@@ -88,13 +89,19 @@ impl Elf {
             let mut raw = Vec::new();
             for i in 0..shnum as usize {
                 let s = &tab[i * shentsize as usize..];
-                raw.push((u32le(s, 0), u32le(s, 4), u64le(s, 0x18), u64le(s, 0x20)));
+                raw.push((
+                    u32le(s, 0),
+                    u32le(s, 4),
+                    u64le(s, 8),
+                    u64le(s, 0x18),
+                    u64le(s, 0x20),
+                ));
             }
             ensure!(
                 (shstrndx as usize) < raw.len(),
                 "e_shstrndx {shstrndx} out of range"
             );
-            let (_, st_type, st_off, st_size) = raw[shstrndx as usize];
+            let (_, st_type, _, st_off, st_size) = raw[shstrndx as usize];
             ensure!(st_type != SHT_NOBITS, "section name table has no data");
             ensure!(
                 st_off.checked_add(st_size).is_some_and(|e| e <= len),
@@ -102,7 +109,7 @@ impl Elf {
             );
             let mut strtab = vec![0u8; st_size as usize];
             file.read_exact_at(&mut strtab, st_off)?;
-            for (name_off, sh_type, offset, size) in raw {
+            for (name_off, sh_type, sh_flags, offset, size) in raw {
                 let name = strtab
                     .get(name_off as usize..)
                     .map(|s| {
@@ -113,6 +120,7 @@ impl Elf {
                 sections.push(Section {
                     name,
                     sh_type,
+                    sh_flags,
                     offset,
                     size,
                 });

@@ -1,5 +1,6 @@
 //! `cargo xtask fixtures`: regenerate the small committed fixtures under testdata/
-//! from the kernel cache (see `cargo xtask testdata`) and testdata/c/*.c.
+//! from the kernel cache (see `cargo xtask testdata`), testdata/c/*.c and testdata/dwarf/src/*.c
+//! (the DWARF fixtures: `dwarf_fixtures.rs`).
 
 use crate::args::Args;
 use crate::cache::Index;
@@ -12,25 +13,28 @@ use std::process::Command;
 pub const USAGE: &str = "\
 cargo xtask fixtures [--out DIR]
 
-Regenerates testdata/ (or DIR) from the kernel cache and testdata/c/*.c, and
-rewrites testdata/PROVENANCE. Run `cargo xtask testdata` first.";
+Regenerates testdata/ (or DIR) from the kernel cache, testdata/c/*.c and
+testdata/dwarf/src/*.c, and rewrites testdata/PROVENANCE. Run `cargo xtask
+testdata` first.";
 
 /// vmlinux BTF is committed raw only up to this size.
 const MAX_VMLINUX_BTF: u64 = 6 << 20;
 /// Whole modules are committed only up to this size.
 const MAX_MODULE: u64 = 1 << 20;
 
-/// Where a fixture came from, for PROVENANCE.
-struct Origin {
-    package: String,
-    version: String,
-    inner: String,
-    how: String,
+/// Where a fixture came from, for PROVENANCE. For files built here, `package` is
+/// `(built here)`, `version` the tool's version line and `inner` the input.
+pub struct Origin {
+    pub package: String,
+    pub version: String,
+    pub inner: String,
+    pub how: String,
 }
 
-struct Entry {
-    rel: String,
-    origin: Origin,
+/// One PROVENANCE entry: a file under testdata/ and where it came from.
+pub struct Entry {
+    pub rel: String,
+    pub origin: Origin,
 }
 
 pub fn repo_root() -> PathBuf {
@@ -57,6 +61,7 @@ pub fn main(raw: &[String]) -> Result<()> {
     let mut entries = Vec::new();
     kernel_fixtures(&idx, &out, &mut entries)?;
     c_fixtures(&out, &mut entries)?;
+    crate::dwarf_fixtures::build(&out, &mut entries)?;
     write_provenance(&out, &idx, &entries)?;
     let mut total = 0;
     for e in &entries {
@@ -307,7 +312,7 @@ fn c_fixtures(out: &Path, entries: &mut Vec<Entry>) -> Result<()> {
     Ok(())
 }
 
-fn first_line(cmd: &mut Command) -> Result<String> {
+pub fn first_line(cmd: &mut Command) -> Result<String> {
     Ok(util::stdout_string(cmd)?
         .lines()
         .next()

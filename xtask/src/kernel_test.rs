@@ -3,13 +3,11 @@
 
 use crate::args::Args;
 use crate::cache::Index;
-use crate::initramfs::Cpio;
+use crate::guest::{self, Machine, TempDir};
 use crate::ktree::{self, KernelTree};
 use crate::{btf, console, elf, modsig, util};
 use anyhow::{bail, ensure, Context, Result};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 pub const USAGE: &str = "\
 cargo xtask kernel-test [options] [MODULE...]
@@ -56,18 +54,32 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Options {
+        let m = Machine::default();
         Options {
             kernel: None,
             modules: Vec::new(),
             modprobe: false,
             strip_sig: false,
             keep_btf: None,
-            timeout: 120,
-            memory: 1024,
-            append: None,
-            log: None,
-            busybox: PathBuf::from("/bin/busybox"),
-            qemu: "qemu-system-x86_64".to_string(),
+            timeout: m.timeout,
+            memory: m.memory,
+            append: m.append,
+            log: m.log,
+            busybox: m.busybox,
+            qemu: m.qemu,
+        }
+    }
+}
+
+impl Options {
+    fn machine(&self) -> Machine {
+        Machine {
+            timeout: self.timeout,
+            memory: self.memory,
+            append: self.append.clone(),
+            log: self.log.clone(),
+            busybox: self.busybox.clone(),
+            qemu: self.qemu.clone(),
         }
     }
 }
@@ -142,17 +154,11 @@ pub fn run(o: &Options) -> Result<Vec<Outcome>> {
         o.modules.clone()
     };
 
-    let work = TempDir::new()?;
+    let work = TempDir::new("kernel-test")?;
     let modules = plan(&tree, &names, o.modprobe)?;
     let initrd = work.path.join("initramfs.cpio");
     build_initramfs(&initrd, &o.busybox, &modules, o.strip_sig, &work.path)?;
 
-    let log = work.path.join("console.log");
-    let mut append = String::from("console=ttyS0 panic=-1 loglevel=1 nokaslr");
-    if let Some(extra) = &o.append {
-        append.push(' ');
-        append.push_str(extra);
-    }
     println!(
         "boot {} with {} module(s): {}",
         tree.vmlinuz.display(),
@@ -163,32 +169,10 @@ pub fn run(o: &Options) -> Result<Vec<Outcome>> {
             .collect::<Vec<_>>()
             .join(" ")
     );
-    let started = Instant::now();
-    let outcome = run_qemu(
-        &o.qemu,
-        &tree.vmlinuz,
-        &initrd,
-        &append,
-        o.memory,
-        &log,
-        o.timeout,
-        &work.path,
-    )?;
-    let secs = started.elapsed().as_secs_f64();
-    if let Some(dst) = &o.log {
-        std::fs::copy(&log, dst)
-            .with_context(|| format!("copying console log to {}", dst.display()))?;
-    }
-    let text = String::from_utf8_lossy(&util::read(&log)?).replace('\r', "");
-    let parsed = console::parse(&text);
-    println!("qemu {outcome} after {secs:.1} s");
+    let out = guest::boot(&o.machine(), &tree.vmlinuz, &initrd, &work.path)?;
+    let parsed = console::parse(&out.text);
     if !parsed.done {
-        println!("--- last console lines ---");
-        let lines: Vec<&str> = text.lines().collect();
-        for l in &lines[lines.len().saturating_sub(40)..] {
-            println!("{l}");
-        }
-        println!("--- end ---");
+        guest::print_console_tail(&out.text, 40);
     }
     if let Some(k) = &o.keep_btf {
         std::fs::create_dir_all(k).with_context(|| format!("creating {}", k.display()))?;
@@ -327,21 +311,10 @@ fn build_initramfs(
     strip_sig: bool,
     work: &Path,
 ) -> Result<()> {
-    let bb = elf::Elf::open(busybox).with_context(|| format!("busybox {}", busybox.display()))?;
-    ensure!(
-        !bb.has_interp()?,
-        "{} is dynamically linked; install busybox-static",
-        busybox.display()
-    );
-    let mut c = Cpio::new();
-    for d in ["bin", "dev", "proc", "sys", "mod", "tmp"] {
-        c.dir(d);
-    }
-    c.chardev("dev/console", 0o600, 5, 1);
-    c.chardev("dev/null", 0o666, 1, 3);
-    c.file("bin/busybox", 0o755, &util::read(busybox)?);
-    c.symlink("bin/sh", "busybox");
-    let mut script = String::from(INIT_HEAD);
+    let mut c = guest::base_initramfs(busybox)?;
+    c.dir("mod");
+    let mut script = String::from(guest::INIT_PRELUDE);
+    script.push_str(INIT_FUNCTIONS);
     for (i, m) in modules.iter().enumerate() {
         let file = format!("{i:02}-{}.ko", m.name);
         let tmp = work.join(&file);
@@ -361,20 +334,14 @@ fn build_initramfs(
     for m in modules.iter().filter(|m| m.requested) {
         script.push_str(&format!("report {}\n", m.name));
     }
-    script.push_str(INIT_TAIL);
+    script.push_str(guest::INIT_EPILOGUE);
     c.file("init", 0o755, script.as_bytes());
     c.write_to(out)
 }
 
-const INIT_HEAD: &str = r#"#!/bin/busybox sh
-/bin/busybox --install -s /bin
-export PATH=/bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-dmesg -n 1
-echo "KBTF-BOOTED $(uname -r)"
-load() {
+/// Shell functions of the kernel-test /init: `load NAME FILE` (insmod) and `report NAME
+/// [nodump]` (the size and base64 of /sys/kernel/btf/NAME).
+const INIT_FUNCTIONS: &str = r#"load() {
     echo "KBTF-INSMOD $1" > /dev/kmsg
     out=$(insmod "$2" 2>&1)
     rc=$?
@@ -394,73 +361,6 @@ report() {
     fi
 }
 "#;
-
-const INIT_TAIL: &str = r#"echo KBTF-DMESG-BEGIN
-dmesg
-echo KBTF-DMESG-END
-echo KBTF-DONE
-poweroff -f
-sleep 5
-echo o > /proc/sysrq-trigger
-"#;
-
-#[allow(clippy::too_many_arguments)]
-fn run_qemu(
-    qemu: &str,
-    vmlinuz: &Path,
-    initrd: &Path,
-    append: &str,
-    memory: u64,
-    log: &Path,
-    timeout: u64,
-    work: &Path,
-) -> Result<String> {
-    let mut cmd = Command::new(qemu);
-    cmd.args(["-accel", "tcg", "-m", &memory.to_string(), "-smp", "1"])
-        .args([
-            "-nodefaults",
-            "-display",
-            "none",
-            "-monitor",
-            "none",
-            "-no-reboot",
-        ])
-        .arg("-serial")
-        .arg(format!("file:{}", log.display()))
-        .arg("-kernel")
-        .arg(vmlinuz)
-        .arg("-initrd")
-        .arg(initrd)
-        .args(["-append", append])
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(work.join("qemu.out"))?)
-        .stderr(std::fs::File::create(work.join("qemu.err"))?);
-    let mut child = cmd
-        .spawn()
-        .with_context(|| format!("starting `{}`", util::show(&cmd)))?;
-    let deadline = Instant::now() + Duration::from_secs(timeout);
-    loop {
-        if let Some(status) = child.try_wait()? {
-            let err = std::fs::read_to_string(work.join("qemu.err")).unwrap_or_default();
-            if !status.success() {
-                bail!("qemu failed ({status}): {}", err.trim());
-            }
-            if !log.exists() {
-                bail!("qemu wrote no console log: {}", err.trim());
-            }
-            return Ok(format!("exited ({status})"));
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            if !log.exists() {
-                std::fs::write(log, b"")?;
-            }
-            return Ok(format!("KILLED at the {timeout} s timeout"));
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 /// Prints (and returns) one verdict per requested module, plus failed dependencies.
 fn report(modules: &[Module], p: &console::Parsed, keep: Option<&Path>) -> Vec<Outcome> {
@@ -577,33 +477,5 @@ fn print_dmesg<'a>(lines: impl Iterator<Item = &'a String>) {
     }
     if lines.len() > MAX {
         println!("    dmesg: ... {} more line(s)", lines.len() - MAX);
-    }
-}
-
-/// A temp directory removed on drop (kept if KBTF_KEEP_TMP is set).
-struct TempDir {
-    path: PathBuf,
-}
-
-impl TempDir {
-    fn new() -> Result<TempDir> {
-        let base = std::env::temp_dir();
-        for i in 0..100 {
-            let path = base.join(format!("kbtf-kernel-test-{}-{i}", std::process::id()));
-            if std::fs::create_dir(&path).is_ok() {
-                return Ok(TempDir { path });
-            }
-        }
-        bail!("cannot create a temp dir in {}", base.display())
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if std::env::var_os("KBTF_KEEP_TMP").is_some() {
-            eprintln!("kept {}", self.path.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&self.path);
-        }
     }
 }

@@ -1,13 +1,17 @@
 //! kbtf developer tasks: `cargo xtask <task>`.
 
 mod args;
+mod broken;
 mod btf;
 mod btf_info;
+mod btf_load;
 mod cache;
 mod console;
 mod debs;
+mod dwarf_fixtures;
 mod elf;
 mod fixtures;
+mod guest;
 mod initramfs;
 mod kernel_selftest;
 mod kernel_test;
@@ -31,6 +35,7 @@ tasks:
   kernel-selftest  check the kernel-test harness (good and corrupted module BTF)
   btf-info      FILE...: check raw BTF files and count their types
   pahole-ref    pahole 1.24's BTF of the 6.1 -dbg vmlinux and modules (the encoder's reference)
+  btf-load      FILE...: boot a kernel, load raw BTF blobs with BPF_BTF_LOAD, report verdicts
   wrong-base    regenerate module BTF against the older build's vmlinux (the field bug)
   test          the README's test command: fast tier, then the real-kernel tier
 run `cargo xtask <task> --help` for a task's options";
@@ -54,6 +59,7 @@ fn real_main() -> Result<()> {
         "kernel-selftest" => kernel_selftest::main(rest),
         "fixtures" => fixtures::main(rest),
         "btf-info" => btf_info::main(rest),
+        "btf-load" => btf_load::main(rest),
         "test" => test::main(rest),
         "wrong-base" => wrong_base::main(rest),
         "pahole-ref" => pahole_ref::main(rest),

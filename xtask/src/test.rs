@@ -14,7 +14,9 @@ cargo xtask test [--fast] [--no-qemu]
 Runs the fast tier (`cargo test --workspace`), then, unless --fast, fetches the test
 kernels if needed (`cargo xtask testdata`) and runs the real-kernel tier: the ignored
 tests in release mode with KBTF_* paths set from the cache index, then kernel boots in
-qemu (unless --no-qemu).";
+qemu (unless --no-qemu): the harness self-test, shipped modules, BPF_BTF_LOAD of the
+vmlinux fixture, module BTF and broken blobs (`btf-load --acceptance`), wrong-base
+modules.";
 
 /// Environment variables the real-kernel tests read, and the index keys they come from.
 pub const ENV_KEYS: &[(&str, &str)] = &[
@@ -38,6 +40,35 @@ const WRONG_BASE_KERNEL_REFUSES: &[&str] = &["tun", "sd_mod"];
 
 fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// Builds the release `kbtf` binary and returns its path.
+pub fn kbtf_release_bin() -> Result<std::path::PathBuf> {
+    let root = crate::fixtures::repo_root();
+    crate::util::run(
+        cargo()
+            .current_dir(&root)
+            .args(["build", "--release", "-p", "kbtf"]),
+    )?;
+    let meta = crate::util::stdout_string(cargo().current_dir(&root).args([
+        "metadata",
+        "--format-version",
+        "1",
+        "--no-deps",
+    ]))?;
+    // The one field needed, without a JSON parser: "target_directory":"<path>".
+    let key = "\"target_directory\":\"";
+    let start = meta
+        .find(key)
+        .map(|i| i + key.len())
+        .context("no target_directory in `cargo metadata`")?;
+    let end = meta[start..]
+        .find('"')
+        .map(|i| start + i)
+        .context("bad target_directory in `cargo metadata`")?;
+    let bin = std::path::PathBuf::from(meta[start..end].replace("\\\\", "\\")).join("release/kbtf");
+    anyhow::ensure!(bin.is_file(), "no {} after cargo build", bin.display());
+    Ok(bin)
 }
 
 fn step(name: &str, cmd: &mut Command) -> Result<()> {
@@ -85,6 +116,12 @@ pub fn main(raw: &[String]) -> Result<()> {
             cargo()
                 .current_dir(&root)
                 .args(["xtask", "kernel-test", "dummy", "veth", "tun"]),
+        )?;
+        step(
+            "qemu: BPF_BTF_LOAD of vmlinux, module and broken BTF; kbtf check agrees",
+            cargo()
+                .current_dir(&root)
+                .args(["xtask", "btf-load", "--acceptance"]),
         )?;
         wrong_base_boot(&root)?;
     }

@@ -1,0 +1,209 @@
+//! Booting a kernel under qemu (TCG) with a busybox initramfs: the part of the harness that
+//! `kernel-test` (insmod modules) and `btf-load` (BPF_BTF_LOAD of raw blobs) share.
+//!
+//! A task builds its initramfs from [`base_initramfs`] (busybox, /dev nodes, mount points),
+//! adds its own files and an `/init` made of [`INIT_PRELUDE`], its commands and
+//! [`INIT_EPILOGUE`], then calls [`boot`]. The guest talks back over the serial console only:
+//! `KBTF-BOOTED` once /init runs, the task's own lines, `dmesg` between `KBTF-DMESG-BEGIN` and
+//! `KBTF-DMESG-END`, and `KBTF-DONE` when it finished (see `console.rs`).
+
+use crate::initramfs::Cpio;
+use crate::{elf, util};
+use anyhow::{bail, ensure, Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How to run the guest machine. The defaults suit the 6.1 cloud kernel.
+#[derive(Clone, Debug)]
+pub struct Machine {
+    /// Hard limit for the whole qemu run, in seconds; the guest is killed on expiry.
+    pub timeout: u64,
+    /// Guest memory in MiB.
+    pub memory: u64,
+    /// Extra kernel command line.
+    pub append: Option<String>,
+    /// Where to keep a copy of the serial console log.
+    pub log: Option<PathBuf>,
+    /// A statically linked busybox.
+    pub busybox: PathBuf,
+    /// The qemu binary.
+    pub qemu: String,
+}
+
+impl Default for Machine {
+    fn default() -> Machine {
+        Machine {
+            timeout: 120,
+            memory: 1024,
+            append: None,
+            log: None,
+            busybox: PathBuf::from("/bin/busybox"),
+            qemu: "qemu-system-x86_64".to_string(),
+        }
+    }
+}
+
+/// The first lines of every test /init: mounts, quiet console, the boot marker.
+pub const INIT_PRELUDE: &str = r#"#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+dmesg -n 1
+echo "KBTF-BOOTED $(uname -r)"
+"#;
+
+/// The last lines of every test /init: the kernel log, the end marker, power off.
+pub const INIT_EPILOGUE: &str = r#"echo KBTF-DMESG-BEGIN
+dmesg
+echo KBTF-DMESG-END
+echo KBTF-DONE
+poweroff -f
+sleep 5
+echo o > /proc/sysrq-trigger
+"#;
+
+/// An initramfs holding busybox (checked to be static), `/bin/sh`, `/dev/console`,
+/// `/dev/null` and the directories bin dev proc sys tmp. The caller adds `/init`.
+pub fn base_initramfs(busybox: &Path) -> Result<Cpio> {
+    let bb = elf::Elf::open(busybox).with_context(|| format!("busybox {}", busybox.display()))?;
+    ensure!(
+        !bb.has_interp()?,
+        "{} is dynamically linked; install busybox-static",
+        busybox.display()
+    );
+    let mut c = Cpio::new();
+    for d in ["bin", "dev", "proc", "sys", "tmp"] {
+        c.dir(d);
+    }
+    c.chardev("dev/console", 0o600, 5, 1);
+    c.chardev("dev/null", 0o666, 1, 3);
+    c.file("bin/busybox", 0o755, &util::read(busybox)?);
+    c.symlink("bin/sh", "busybox");
+    Ok(c)
+}
+
+/// What came back from one boot.
+pub struct Console {
+    /// The serial console output, carriage returns removed.
+    pub text: String,
+}
+
+/// Boots `vmlinuz` with `initrd` (whose /init must end with [`INIT_EPILOGUE`]) and returns the
+/// console output. Prints how qemu ended (`qemu exited (...) after N s`, or `qemu KILLED at
+/// the N s timeout ...`). `work` holds qemu's stdout, stderr and
+/// the console log.
+pub fn boot(m: &Machine, vmlinuz: &Path, initrd: &Path, work: &Path) -> Result<Console> {
+    let log = work.join("console.log");
+    let mut append = String::from("console=ttyS0 panic=-1 loglevel=1 nokaslr");
+    if let Some(extra) = &m.append {
+        append.push(' ');
+        append.push_str(extra);
+    }
+    let started = Instant::now();
+    let outcome = run_qemu(m, vmlinuz, initrd, &append, &log, work)?;
+    let secs = started.elapsed().as_secs_f64();
+    if let Some(dst) = &m.log {
+        std::fs::copy(&log, dst)
+            .with_context(|| format!("copying console log to {}", dst.display()))?;
+    }
+    let text = String::from_utf8_lossy(&util::read(&log)?).replace('\r', "");
+    println!("qemu {outcome} after {secs:.1} s");
+    Ok(Console { text })
+}
+
+/// Prints the last `n` console lines, framed, for a guest that did not finish.
+pub fn print_console_tail(text: &str, n: usize) {
+    println!("--- last console lines ---");
+    let lines: Vec<&str> = text.lines().collect();
+    for l in &lines[lines.len().saturating_sub(n)..] {
+        println!("{l}");
+    }
+    println!("--- end ---");
+}
+
+fn run_qemu(
+    m: &Machine,
+    vmlinuz: &Path,
+    initrd: &Path,
+    append: &str,
+    log: &Path,
+    work: &Path,
+) -> Result<String> {
+    let mut cmd = Command::new(&m.qemu);
+    cmd.args(["-accel", "tcg", "-m", &m.memory.to_string(), "-smp", "1"])
+        .args([
+            "-nodefaults",
+            "-display",
+            "none",
+            "-monitor",
+            "none",
+            "-no-reboot",
+        ])
+        .arg("-serial")
+        .arg(format!("file:{}", log.display()))
+        .arg("-kernel")
+        .arg(vmlinuz)
+        .arg("-initrd")
+        .arg(initrd)
+        .args(["-append", append])
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(work.join("qemu.out"))?)
+        .stderr(std::fs::File::create(work.join("qemu.err"))?);
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("starting `{}`", util::show(&cmd)))?;
+    let deadline = Instant::now() + Duration::from_secs(m.timeout);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            let err = std::fs::read_to_string(work.join("qemu.err")).unwrap_or_default();
+            if !status.success() {
+                bail!("qemu failed ({status}): {}", err.trim());
+            }
+            if !log.exists() {
+                bail!("qemu wrote no console log: {}", err.trim());
+            }
+            return Ok(format!("exited ({status})"));
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            if !log.exists() {
+                std::fs::write(log, b"")?;
+            }
+            return Ok(format!("KILLED at the {} s timeout", m.timeout));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A temp directory removed on drop (kept if KBTF_KEEP_TMP is set).
+pub struct TempDir {
+    pub path: PathBuf,
+}
+
+impl TempDir {
+    /// A new directory `<tmp>/kbtf-<what>-<pid>-<n>`.
+    pub fn new(what: &str) -> Result<TempDir> {
+        let base = std::env::temp_dir();
+        for i in 0..100 {
+            let path = base.join(format!("kbtf-{what}-{}-{i}", std::process::id()));
+            if std::fs::create_dir(&path).is_ok() {
+                return Ok(TempDir { path });
+            }
+        }
+        bail!("cannot create a temp dir in {}", base.display())
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if std::env::var_os("KBTF_KEEP_TMP").is_some() {
+            eprintln!("kept {}", self.path.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
