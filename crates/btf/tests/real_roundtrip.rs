@@ -4,35 +4,12 @@
 //! Ignored by default: `cargo xtask test` runs them with `KBTF_VMLINUX_BTF`,
 //! `KBTF_MODULES_DIR`, `KBTF_612_VMLINUX_BTF` and `KBTF_612_MODULES_DIR` set from the cache.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use kbtf_btf::Btf;
+use kbtf_testkit::{env_path, modules};
 use object::{Object, ObjectSection};
-
-fn env_path(var: &str) -> PathBuf {
-    match std::env::var_os(var) {
-        Some(p) => PathBuf::from(p),
-        None => panic!("{var} is not set: run the real-kernel tier with `cargo xtask test`"),
-    }
-}
-
-fn modules(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display())) {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "ko") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
 
 /// The raw bytes of a module's `.BTF` section.
 fn section_bytes(ko: &Path) -> Vec<u8> {

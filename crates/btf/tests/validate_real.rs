@@ -13,34 +13,10 @@ use std::sync::Arc;
 
 use kbtf_btf::validate::{validate_with, BaseInfo, ProblemClass, Report};
 use kbtf_btf::{read_base, read_file};
-
-/// A path from the environment; these tests are only run on purpose, so a missing variable
-/// is a failure, not a skip.
-fn env_path(var: &str) -> PathBuf {
-    match std::env::var_os(var) {
-        Some(p) => PathBuf::from(p),
-        None => panic!("{var} is not set: run the real-kernel tier with `cargo xtask test`"),
-    }
-}
+use kbtf_testkit::env_path;
 
 fn modules(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "ko" || x == "btf") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
+    kbtf_testkit::files_with_ext(dir, &["ko", "btf"])
 }
 
 fn base() -> Option<(Arc<kbtf_btf::Btf>, BaseInfo)> {

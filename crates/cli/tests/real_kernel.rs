@@ -1,34 +1,12 @@
 //! The `kbtf` binary on Debian's real kernels, against bpftool. Ignored by default:
 //! `cargo xtask test` runs them with the cache paths in `KBTF_*` variables.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-fn env_path(var: &str) -> PathBuf {
-    match std::env::var_os(var) {
-        Some(p) => PathBuf::from(p),
-        None => panic!("{var} is not set: run the real-kernel tier with `cargo xtask test`"),
-    }
-}
-
-fn modules(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display())) {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "ko") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
+use kbtf_testkit::{env_path, modules};
 
 fn stdout_of(cmd: &mut Command) -> Result<Vec<u8>, String> {
     let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;

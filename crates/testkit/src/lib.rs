@@ -1,0 +1,44 @@
+//! Helpers shared by kbtf's tests: where the committed fixtures are, and the inputs of the
+//! real-kernel tier, which `cargo xtask test` passes in `KBTF_*` environment variables.
+
+use std::path::{Path, PathBuf};
+
+/// A path under the repository's `testdata/` (see testdata/PROVENANCE).
+pub fn testdata(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata")
+        .join(rel)
+}
+
+/// A path from the environment of the real-kernel tier. Those tests only run on purpose
+/// (they are `#[ignore]`d), so a missing variable fails the test rather than skipping it.
+pub fn env_path(var: &str) -> PathBuf {
+    match std::env::var_os(var) {
+        Some(p) => PathBuf::from(p),
+        None => panic!("{var} is not set: run the real-kernel tier with `cargo xtask test`"),
+    }
+}
+
+/// Every file under `dir` whose extension is one of `exts`, sorted.
+pub fn files_with_ext(dir: &Path, exts: &[&str]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries = std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display()));
+        for e in entries {
+            let p = e.unwrap_or_else(|e| panic!("{}: {e}", d.display())).path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| exts.iter().any(|e| x == *e)) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Every `.ko` under `dir`, sorted.
+pub fn modules(dir: &Path) -> Vec<PathBuf> {
+    files_with_ext(dir, &["ko"])
+}
