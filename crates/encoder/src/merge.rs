@@ -28,6 +28,9 @@ use crate::functions::Candidate;
 use crate::types::INDEX_TYPE;
 use crate::variables::VarOut;
 
+/// libbpf's `BTF_MAX_NR_TYPES`.
+const MAX_TYPES: u32 = 0x7fff_ffff;
+
 /// Everything one unit contributes.
 pub struct UnitOutput {
     pub strings: Vec<String>,
@@ -87,8 +90,10 @@ impl Merger {
             t.name_off = str_of(t.name_off);
             remap_strings(&mut t, &str_of);
             t.for_each_ref_mut(|r| *r = remap(*r));
-            if btf.end_id() > kbtf_btf::btf::MAX_TYPE {
-                return Err(ErrorKind::TooManyTypes(kbtf_btf::btf::MAX_TYPE));
+            // libbpf's in-memory limit: the un-deduplicated BTF of vmlinux is over the
+            // kernel's 2^20 types; dedup brings it back under.
+            if btf.end_id() >= MAX_TYPES {
+                return Err(ErrorKind::TooManyTypes(MAX_TYPES));
             }
             Ok(btf.add_type(t))
         };

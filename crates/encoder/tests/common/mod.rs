@@ -6,6 +6,12 @@
 //! bisimulation, by partition refinement), and maps a split BTF's types equal to a base type
 //! onto that base type. Like libbpf, it resolves a FWD to the struct or union of its name and
 //! an empty enum (a forward-declared one) to the enum of its name, preferring the first one.
+//!
+//! For split BTF it is coarser than libbpf in one place: libbpf treats a base FWD as equal to
+//! the split's struct of that name while it compares structs (and keeps the base's FWD
+//! elsewhere); this helper does not, so a module whose types meet such a base FWD shows
+//! `FWD -> STRUCT` differences that are the helper's, not the encoder's. `kbtf_dedup`
+//! replaces this helper once it lands.
 
 #![allow(dead_code)]
 
@@ -90,6 +96,9 @@ pub fn structural_dedup(btf: &Btf) -> Btf {
             .or_default()
             .push(id as u32);
     }
+    // Only the split's own forward declarations: libbpf never changes the base, and a base
+    // FWD is equal to a split struct only inside struct comparisons, which this does not
+    // model.
     let mut alias: Vec<u32> = (0..end).collect();
     for id in start..end {
         let t = all[id as usize].unwrap();
@@ -150,10 +159,13 @@ pub fn structural_dedup(btf: &Btf) -> Btf {
         }
         count = new_count;
     }
-    // Representatives: a base type if the class has one, else the first own type.
+    // Representatives: a base type (not a resolved FWD) if the class has one, else the first
+    // own type that is no resolved FWD.
     let mut rep: HashMap<u32, u32> = HashMap::new();
     for id in 1..start {
-        rep.entry(class[id as usize]).or_insert(id);
+        if alias[id as usize] == id {
+            rep.entry(class[id as usize]).or_insert(id);
+        }
     }
     let mut out = match btf.base() {
         Some(b) => Btf::new_split(Arc::clone(b)),
@@ -162,20 +174,28 @@ pub fn structural_dedup(btf: &Btf) -> Btf {
     let mut new_id: HashMap<u32, u32> = HashMap::new();
     let mut kept = Vec::new();
     for id in start..end {
+        if alias[id as usize] != id {
+            continue;
+        }
         let c = class[id as usize];
-        if let Some(&r) = rep.get(&c) {
-            if r < start {
-                new_id.insert(id, r);
-                continue;
-            }
-            new_id.insert(id, new_id[&r]);
+        if rep.contains_key(&c) {
             continue;
         }
         rep.insert(c, id);
-        let n = start + kept.len() as u32;
-        new_id.insert(id, n);
+        new_id.insert(id, start + kept.len() as u32);
         kept.push(id);
     }
+    // Where any type ends up: its class's representative, renumbered if it is an own type.
+    let final_id = |id: u32| -> u32 {
+        if id == 0 {
+            return 0;
+        }
+        match rep.get(&class[alias[id as usize] as usize]) {
+            Some(&r) if r < start => r,
+            Some(&r) => new_id[&r],
+            None => id,
+        }
+    };
     for id in kept {
         let mut t = btf.type_by_id(id).unwrap().clone();
         let mut strs = Vec::new();
@@ -198,13 +218,7 @@ pub fn structural_dedup(btf: &Btf) -> Btf {
             }
             _ => {}
         }
-        t.for_each_ref_mut(|r| {
-            if *r >= start {
-                *r = new_id[r];
-            } else if *r != 0 {
-                *r = rep[&class[*r as usize]];
-            }
-        });
+        t.for_each_ref_mut(|r| *r = final_id(*r));
         out.add_type(t);
     }
     out
