@@ -8,7 +8,7 @@
 //! are read as constants or as a `DW_OP_plus_uconst`/`DW_OP_constu` expression. Flags such as
 //! `DW_AT_declaration` and `DW_AT_external` count by presence.
 
-use gimli::{constants as dw, AttributeValue, Reader};
+use gimli::{constants as dw, AttributeValue, Reader, Section};
 
 /// `DW_TAG_LLVM_annotation` (clang's `btf_type_tag` and `btf_decl_tag`), which gimli does
 /// not name.
@@ -141,15 +141,28 @@ fn offset_value<R: Reader>(v: &AttributeValue<R>) -> u64 {
 }
 
 /// A reference attribute as a `.debug_info` offset; references into type units or the
-/// supplementary file are not followed (pahole does not find them in the CU either).
+/// supplementary file are not followed (pahole does not find them in the CU either). A
+/// reference outside its unit (`ref1`..`ref_udata`) or outside `.debug_info` (`ref_addr`)
+/// is damaged input: an error, where pahole would silently read it as `void`.
 fn reference<R: Reader<Offset = usize>>(
     v: &AttributeValue<R>,
+    dwarf: &gimli::Dwarf<R>,
     unit: &gimli::Unit<R>,
-) -> Option<usize> {
+) -> gimli::Result<Option<usize>> {
     match *v {
-        AttributeValue::UnitRef(off) => Some(off.to_unit_section_offset(&unit.header).0),
-        AttributeValue::DebugInfoRef(off) => Some(off.0),
-        _ => None,
+        AttributeValue::UnitRef(off) => {
+            if !off.is_in_bounds(&unit.header) {
+                return Err(gimli::Error::OffsetOutOfBounds(off.0 as u64));
+            }
+            Ok(Some(off.to_unit_section_offset(&unit.header).0))
+        }
+        AttributeValue::DebugInfoRef(off) => {
+            if off.0 >= dwarf.debug_info.reader().len() {
+                return Err(gimli::Error::OffsetOutOfBounds(off.0 as u64));
+            }
+            Ok(Some(off.0))
+        }
+        _ => Ok(None),
     }
 }
 
@@ -179,9 +192,9 @@ pub fn record<R: Reader<Offset = usize>>(
     let v = attr.raw_value();
     match attr.name() {
         dw::DW_AT_name => a.name = Some(dwarf.attr_string(unit, v)?),
-        dw::DW_AT_type => a.type_ref = reference(&v, unit),
-        dw::DW_AT_abstract_origin => a.abstract_origin = reference(&v, unit),
-        dw::DW_AT_specification => a.specification = reference(&v, unit),
+        dw::DW_AT_type => a.type_ref = reference(&v, dwarf, unit)?,
+        dw::DW_AT_abstract_origin => a.abstract_origin = reference(&v, dwarf, unit)?,
+        dw::DW_AT_specification => a.specification = reference(&v, dwarf, unit)?,
         dw::DW_AT_byte_size => a.byte_size = numeric(&v),
         dw::DW_AT_encoding => a.encoding = numeric(&v),
         dw::DW_AT_bit_size => a.bit_size = numeric(&v),

@@ -141,8 +141,9 @@ pub fn load_unit<R: Reader<Offset = usize>>(
         cu: cu_offset.map(|o| o as u64),
         die: die.map(|d| d as u64),
     };
+    let root = header.offset().0 + header.header_size();
     let unit = dwarf.unit(header).map_err(|error| ErrorKind::Dwarf {
-        loc: loc(None),
+        loc: loc(Some(root)),
         error,
     })?;
     let mut nodes: Vec<Node<R>> = Vec::new();

@@ -62,3 +62,76 @@ fn dummy_module_matches_pahole() {
     );
     assert!(d.is_empty(), "differences with pahole:\n{d}");
 }
+
+/// An encoder fixture of testdata/encoder against pahole's BTF of `reference`.
+fn check_encoder_fixture(name: &str, reference: &str) {
+    let dir = common::repo().join("testdata/encoder");
+    let ours = encode_file(&dir.join(format!("{name}.o")), None);
+    let pahole = kbtf_btf::read_file(&dir.join(format!("{reference}.pahole.btf")), None)
+        .unwrap()
+        .btf;
+    let d = diff(
+        &common::structural_dedup(&ours),
+        &pahole,
+        &DiffOptions::default(),
+    );
+    assert!(d.is_empty(), "{name}: differences with pahole:\n{d}");
+}
+
+#[test]
+fn dwarf5_matches_pahole() {
+    check_encoder_fixture("shapes-dwarf5", "shapes-dwarf5");
+}
+
+#[test]
+fn dwarf4_bit_offset_bitfields_match_pahole() {
+    check_encoder_fixture("shapes-dwarf4", "shapes-dwarf4");
+}
+
+#[test]
+fn zdebug_sections_match_pahole() {
+    check_encoder_fixture("shapes-zdebug", "shapes-zdebug");
+}
+
+#[test]
+fn zlib_compressed_sections_match_pahole() {
+    check_encoder_fixture("shapes-zlib", "shapes-zlib");
+}
+
+#[test]
+fn zstd_compressed_sections_match_uncompressed() {
+    check_encoder_fixture("shapes-zstd", "shapes-dwarf5");
+}
+
+#[test]
+fn ld_r_object_matches_pahole() {
+    check_encoder_fixture("shapes-ldr", "shapes-ldr");
+}
+
+/// The encoding is the same whatever the thread count.
+#[test]
+fn output_does_not_depend_on_threads() {
+    let path = common::repo().join("testdata/encoder/shapes-ldr.o");
+    let data = std::fs::read(&path).unwrap();
+    let one = encode(
+        &path,
+        &data,
+        None,
+        &EncodeOptions {
+            threads: 1,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let four = encode(
+        &path,
+        &data,
+        None,
+        &EncodeOptions {
+            threads: 4,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(one.to_bytes(), four.to_bytes());
+}
