@@ -1,0 +1,247 @@
+//! The attributes of one DIE that the encoder uses, read once with the same form rules as
+//! pahole's dwarf_loader (which reads them through elfutils' libdw).
+//!
+//! pahole reads numbers with `attr_numeric`: the constant forms (`data1`..`data8`, `sdata`,
+//! `udata`, `implicit_const`) through `dwarf_formudata`, which zero-extends the fixed-size
+//! forms and gives `sdata` as its two's complement; flags as 0/1; `addr` as the address; any
+//! other form as 0. Member offsets (`DW_AT_data_member_location`, `DW_AT_data_bit_offset`)
+//! are read as constants or as a `DW_OP_plus_uconst`/`DW_OP_constu` expression. Flags such as
+//! `DW_AT_declaration` and `DW_AT_external` count by presence.
+
+use gimli::{constants as dw, AttributeValue, Reader, Section};
+
+/// `DW_TAG_LLVM_annotation` (clang's `btf_type_tag` and `btf_decl_tag`), which gimli does
+/// not name.
+pub const DW_TAG_LLVM_ANNOTATION: gimli::DwTag = gimli::DwTag(0x6000);
+
+/// Where a variable lives, as pahole's `dwarf__location` classifies the first operation of
+/// its `DW_AT_location`. Only a global address matters to the encoder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Location {
+    /// No location expression was looked at (declarations), or an empty or unknown one.
+    #[default]
+    Unknown,
+    /// `DW_OP_addr` or `DW_OP_addrx` first: a static address.
+    Global(u64),
+    /// Anything else (registers, frame offsets, location lists).
+    Other,
+}
+
+/// The interesting attributes of a DIE. Missing numbers are 0, as with pahole.
+#[derive(Debug, Clone)]
+pub struct Attrs<R: Reader> {
+    pub name: Option<R>,
+    /// `DW_AT_type`, as a `.debug_info` offset.
+    pub type_ref: Option<usize>,
+    pub abstract_origin: Option<usize>,
+    pub specification: Option<usize>,
+    pub byte_size: u64,
+    pub encoding: u64,
+    pub bit_size: u64,
+    /// `DW_AT_bit_offset` (the DWARF 2..4 bitfield encoding).
+    pub bit_offset: u64,
+    pub data_bit_offset: Option<u64>,
+    pub data_member_location: Option<u64>,
+    /// `DW_AT_upper_bound` + 1 of a subrange (0 when not a constant), if present.
+    pub upper_bound: Option<u64>,
+    /// `DW_AT_count` of a subrange (0 when not a constant), if present.
+    pub count: Option<u64>,
+    /// `DW_AT_const_value` as a number (enumerators).
+    pub const_value: u64,
+    /// `DW_AT_const_value` as a string (LLVM annotations).
+    pub const_str: Option<R>,
+    pub declaration: bool,
+    pub external: bool,
+    pub location: Location,
+    pub language: u64,
+}
+
+impl<R: Reader> Attrs<R> {
+    /// pahole's `attr_upper_bound`: the number of elements of a subrange. A non-constant
+    /// upper bound gives 0 without looking at `DW_AT_count`.
+    pub fn subrange_len(&self) -> u64 {
+        match self.upper_bound {
+            Some(n) => n,
+            None => self.count.unwrap_or(0),
+        }
+    }
+}
+
+impl<R: Reader> Default for Attrs<R> {
+    fn default() -> Self {
+        Attrs {
+            name: None,
+            type_ref: None,
+            abstract_origin: None,
+            specification: None,
+            byte_size: 0,
+            encoding: 0,
+            bit_size: 0,
+            bit_offset: 0,
+            data_bit_offset: None,
+            data_member_location: None,
+            upper_bound: None,
+            count: None,
+            const_value: 0,
+            const_str: None,
+            declaration: false,
+            external: false,
+            location: Location::Unknown,
+            language: 0,
+        }
+    }
+}
+
+/// pahole's `attr_numeric` on one attribute value.
+pub fn numeric<R: Reader>(v: &AttributeValue<R>) -> u64 {
+    match *v {
+        AttributeValue::Addr(a) => a,
+        AttributeValue::Data1(x) => x as u64,
+        AttributeValue::Data2(x) => x as u64,
+        AttributeValue::Data4(x) => x as u64,
+        AttributeValue::Data8(x) => x,
+        AttributeValue::Sdata(x) => x as u64,
+        AttributeValue::Udata(x) => x,
+        AttributeValue::Flag(f) => f as u64,
+        _ => 0,
+    }
+}
+
+/// `dwarf_formudata` succeeding: the constant forms only.
+fn formudata<R: Reader>(v: &AttributeValue<R>) -> Option<u64> {
+    match *v {
+        AttributeValue::Data1(x) => Some(x as u64),
+        AttributeValue::Data2(x) => Some(x as u64),
+        AttributeValue::Data4(x) => Some(x as u64),
+        AttributeValue::Data8(x) => Some(x),
+        AttributeValue::Sdata(x) => Some(x as u64),
+        AttributeValue::Udata(x) => Some(x),
+        _ => None,
+    }
+}
+
+/// pahole's `__attr_offset`: a constant, or a `DW_OP_plus_uconst`/`DW_OP_constu` expression
+/// (any other expression gives `u64::MAX`, as pahole's `dwarf_expr`); other forms give 0.
+fn offset_value<R: Reader>(v: &AttributeValue<R>) -> u64 {
+    if let Some(x) = formudata(v) {
+        return x;
+    }
+    let block = match v {
+        AttributeValue::Exprloc(e) => e.0.clone(),
+        AttributeValue::Block(b) => b.clone(),
+        _ => return 0,
+    };
+    let mut r = block;
+    match r.read_u8() {
+        Ok(op) if op == dw::DW_OP_plus_uconst.0 || op == dw::DW_OP_constu.0 => {
+            r.read_uleb128().unwrap_or(u64::MAX)
+        }
+        _ => u64::MAX,
+    }
+}
+
+/// A reference attribute as a `.debug_info` offset; references into type units or the
+/// supplementary file are not followed (pahole does not find them in the CU either). A
+/// reference outside its unit (`ref1`..`ref_udata`) or outside `.debug_info` (`ref_addr`)
+/// is damaged input: an error, where pahole would silently read it as `void`.
+fn reference<R: Reader<Offset = usize>>(
+    v: &AttributeValue<R>,
+    dwarf: &gimli::Dwarf<R>,
+    unit: &gimli::Unit<R>,
+) -> gimli::Result<Option<usize>> {
+    match *v {
+        AttributeValue::UnitRef(off) => {
+            if !off.is_in_bounds(&unit.header) {
+                return Err(gimli::Error::OffsetOutOfBounds(off.0 as u64));
+            }
+            Ok(Some(off.to_unit_section_offset(&unit.header).0))
+        }
+        AttributeValue::DebugInfoRef(off) => {
+            if off.0 >= dwarf.debug_info.reader().len() {
+                return Err(gimli::Error::OffsetOutOfBounds(off.0 as u64));
+            }
+            Ok(Some(off.0))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Which attributes a tag needs: everything for most, nothing for the DIEs pahole ignores
+/// when it loads DWARF for BTF (call sites, labels, inline expansions).
+pub fn wants_attrs(tag: gimli::DwTag) -> bool {
+    !matches!(
+        tag,
+        dw::DW_TAG_call_site
+            | dw::DW_TAG_call_site_parameter
+            | dw::DW_TAG_GNU_call_site
+            | dw::DW_TAG_GNU_call_site_parameter
+            | dw::DW_TAG_label
+            | dw::DW_TAG_inlined_subroutine
+            | dw::DW_TAG_lexical_block
+    )
+}
+
+/// Records one attribute into `a`.
+pub fn record<R: Reader<Offset = usize>>(
+    a: &mut Attrs<R>,
+    tag: gimli::DwTag,
+    attr: &gimli::Attribute<R>,
+    dwarf: &gimli::Dwarf<R>,
+    unit: &gimli::Unit<R>,
+) -> gimli::Result<()> {
+    let v = attr.raw_value();
+    match attr.name() {
+        dw::DW_AT_name => a.name = Some(dwarf.attr_string(unit, v)?),
+        dw::DW_AT_type => a.type_ref = reference(&v, dwarf, unit)?,
+        dw::DW_AT_abstract_origin => a.abstract_origin = reference(&v, dwarf, unit)?,
+        dw::DW_AT_specification => a.specification = reference(&v, dwarf, unit)?,
+        dw::DW_AT_byte_size => a.byte_size = numeric(&v),
+        dw::DW_AT_encoding => a.encoding = numeric(&v),
+        dw::DW_AT_bit_size => a.bit_size = numeric(&v),
+        dw::DW_AT_bit_offset => a.bit_offset = numeric(&v),
+        dw::DW_AT_data_bit_offset => a.data_bit_offset = Some(offset_value(&v)),
+        dw::DW_AT_data_member_location => a.data_member_location = Some(offset_value(&v)),
+        dw::DW_AT_upper_bound => {
+            a.upper_bound = Some(formudata(&v).map_or(0, |n| n.wrapping_add(1)))
+        }
+        dw::DW_AT_count => a.count = Some(formudata(&v).unwrap_or(0)),
+        dw::DW_AT_const_value => {
+            if tag == crate::die::DW_TAG_LLVM_ANNOTATION {
+                a.const_str = Some(dwarf.attr_string(unit, v)?);
+            } else {
+                a.const_value = numeric(&v);
+            }
+        }
+        dw::DW_AT_declaration => a.declaration = true,
+        dw::DW_AT_external => a.external = true,
+        dw::DW_AT_location => a.location = location(&v, dwarf, unit),
+        dw::DW_AT_language => a.language = numeric(&v),
+        _ => {}
+    }
+    Ok(())
+}
+
+/// pahole's `dwarf__location` (only the global case is kept).
+fn location<R: Reader<Offset = usize>>(
+    v: &AttributeValue<R>,
+    dwarf: &gimli::Dwarf<R>,
+    unit: &gimli::Unit<R>,
+) -> Location {
+    let expr = match v {
+        AttributeValue::Exprloc(e) => e.clone(),
+        AttributeValue::Block(b) => gimli::Expression(b.clone()),
+        _ => return Location::Other,
+    };
+    if expr.0.is_empty() {
+        return Location::Unknown;
+    }
+    let mut r = expr.0.clone();
+    match gimli::Operation::parse(&mut r, unit.encoding()) {
+        Ok(gimli::Operation::Address { address }) => Location::Global(address),
+        Ok(gimli::Operation::AddressIndex { index }) => match dwarf.address(unit, index) {
+            Ok(addr) => Location::Global(addr),
+            Err(_) => Location::Other,
+        },
+        _ => Location::Other,
+    }
+}

@@ -1,0 +1,172 @@
+//! Which functions get a FUNC, and their FUNC_PROTO, as pahole 1.24 decides
+//! (`btf_encoder__encode_cu`).
+//!
+//! pahole 1.24 walks each unit's functions table (every `DW_TAG_subprogram`, in DIE order,
+//! nested ones before their parent) and skips a function when:
+//!
+//! 1. it carries `DW_AT_declaration`;
+//! 2. one of its parameters has no name ("has_arg_names"): a parameter without a name of its
+//!    own takes the name of its `DW_AT_abstract_origin`, so out-of-line copies of inlined
+//!    functions have names;
+//! 3. the file has `STT_FUNC` symbols in `.symtab` and no symbol has exactly the function's
+//!    name (a subprogram without a name takes it from its abstract origin, or else from its
+//!    specification); clones such as `foo.isra.0` or `foo.cold` have no DWARF of that name
+//!    and are never matched;
+//! 4. a function of that name was already encoded, in this unit or an earlier one: the first
+//!    one in CU order wins, whatever its prototype;
+//! 5. the file has no function symbol at all and the function is not `DW_AT_external`.
+//!
+//! There is no ftrace (mcount) filter since pahole 1.22. The FUNC's linkage is always
+//! `static`, as pahole writes it. The prototype is the subprogram's: its return type (or its
+//! abstract origin's when it has none), its direct `DW_TAG_formal_parameter` children (a
+//! parameter without a type takes its abstract origin's), and a varargs parameter when it
+//! has a `DW_TAG_unspecified_parameters` child.
+//!
+//! Rule 4 needs every earlier unit, so this module only lists each unit's candidates, in
+//! order; `merge` keeps the first of each name.
+
+use gimli::{constants as dw, Reader};
+use kbtf_btf::{Param, Type, TypeData};
+
+use crate::error::{DwarfLocation, ErrorKind};
+use crate::loader::{reader_string, Cu};
+use crate::types::{decl_tag_value, Strings};
+
+/// A function that passed the unit-local rules.
+pub struct Candidate {
+    pub name: String,
+    /// The FUNC_PROTO, with unit-local ids.
+    pub proto: Type,
+    /// `btf_decl_tag` annotations: (string index, component index).
+    pub decl_tags: Vec<(u32, i32)>,
+}
+
+/// The function's name as pahole resolves it.
+fn function_name<R: Reader<Offset = usize>>(cu: &Cu<R>, node: u32) -> Option<R> {
+    let a = &cu.node(node).a;
+    if let Some(n) = &a.name {
+        return Some(n.clone());
+    }
+    let origin = cu
+        .tag_at(a.abstract_origin)
+        .or_else(|| cu.tag_at(a.specification))?;
+    cu.node(origin).a.name.clone()
+}
+
+/// The return type: its own, or its abstract origin's (`cu__resolve_func_ret_types`).
+fn return_type<R: Reader<Offset = usize>>(cu: &Cu<R>, node: u32) -> Result<u32, ErrorKind> {
+    let a = &cu.node(node).a;
+    let own = cu.resolve(a.type_ref);
+    if own != 0 || a.abstract_origin.is_none() {
+        return Ok(own);
+    }
+    match cu.tag_at(a.abstract_origin) {
+        Some(origin) => Ok(cu.resolve(cu.node(origin).a.type_ref)),
+        None => Err(ErrorKind::Unsupported {
+            loc: DwarfLocation {
+                cu: Some(cu.offset as u64),
+                die: Some(cu.node(node).offset as u64),
+            },
+            what: "a function whose abstract origin is not in its unit".into(),
+        }),
+    }
+}
+
+/// The unit's candidate functions, in functions-table order.
+pub fn candidates<R: Reader<Offset = usize>>(
+    cu: &Cu<R>,
+    has_function_symbols: bool,
+    function_names: &std::collections::HashSet<Vec<u8>>,
+    opts: &crate::EncodeOptions,
+    strings: &mut Strings,
+) -> Result<Vec<Candidate>, ErrorKind> {
+    let mut out = Vec::new();
+    for &node in &cu.functions {
+        // pahole resolves every function's return type, and fails on a missing origin,
+        // before it looks at any of them.
+        let ret = return_type(cu, node)?;
+        let a = &cu.node(node).a;
+        if a.declaration {
+            continue;
+        }
+        let mut params: Vec<(Option<R>, u32)> = Vec::new();
+        let mut varargs = false;
+        for child in cu.children(node) {
+            let c = cu.node(child);
+            match c.tag {
+                dw::DW_TAG_formal_parameter => {
+                    if c.a.type_ref.is_some() || c.a.abstract_origin.is_none() {
+                        params.push((c.a.name.clone(), cu.resolve(c.a.type_ref)));
+                    } else if let Some(o) = cu.tag_at(c.a.abstract_origin) {
+                        let o = cu.node(o);
+                        params.push((o.a.name.clone(), cu.resolve(o.a.type_ref)));
+                    } else {
+                        params.push((c.a.name.clone(), 0));
+                    }
+                }
+                dw::DW_TAG_unspecified_parameters => varargs = true,
+                _ => {}
+            }
+        }
+        if params.iter().any(|(n, _)| n.is_none()) {
+            continue;
+        }
+        let name = function_name(cu, node);
+        if has_function_symbols {
+            let Some(name) = &name else { continue };
+            let Ok(bytes) = name.to_slice() else { continue };
+            if !function_names.contains(&*bytes) {
+                continue;
+            }
+        } else if !a.external || name.is_none() {
+            continue;
+        }
+        let mut proto_params: Vec<Param> = params
+            .iter()
+            .map(|(n, ty)| Param {
+                name_off: strings.add_reader(n.as_ref()),
+                ty: *ty,
+            })
+            .collect();
+        if varargs {
+            proto_params.push(Param { name_off: 0, ty: 0 });
+        }
+        let mut decl_tags = Vec::new();
+        if !opts.skip_decl_tag {
+            let mut param_idx = 0;
+            for child in cu.children(node) {
+                let c = cu.node(child);
+                match c.tag {
+                    dw::DW_TAG_formal_parameter => {
+                        for g in cu.children(child) {
+                            if cu.node(g).tag == crate::die::DW_TAG_LLVM_ANNOTATION {
+                                if let Some(v) = decl_tag_value(cu, g) {
+                                    decl_tags.push((strings.add(v), param_idx));
+                                }
+                            }
+                        }
+                        param_idx += 1;
+                    }
+                    crate::die::DW_TAG_LLVM_ANNOTATION => {
+                        if let Some(v) = decl_tag_value(cu, child) {
+                            decl_tags.push((strings.add(v), -1));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        out.push(Candidate {
+            name: name.as_ref().map(reader_string).unwrap_or_default(),
+            proto: Type::new(
+                0,
+                TypeData::FuncProto {
+                    ret,
+                    params: proto_params,
+                },
+            ),
+            decl_tags,
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,318 @@
+//! The ELF side of the input: debug sections (decompressed, and for relocatable objects with
+//! their relocations), and the symbol table facts pahole's encoder uses.
+//!
+//! # Sections
+//!
+//! Each DWARF section is looked up by name; `object` also finds the old GNU-style `.zdebug_*`
+//! name and decompresses both that form and `SHF_COMPRESSED` (zlib and zstd) sections. Only
+//! the sections the encoder reads are loaded: `.debug_info`, `.debug_abbrev`, `.debug_str`,
+//! `.debug_str_offsets`, `.debug_line_str`, `.debug_addr`, and `.debug_line` (gimli reads
+//! each unit's line program header when it opens the unit).
+//!
+//! # Relocations
+//!
+//! In a relocatable object (`ET_REL`: `.o`, `.ko`) the debug sections are incomplete until
+//! their `.rela.debug_*` relocations are applied. They are applied only there: a Debian `-dbg`
+//! vmlinux (`ET_EXEC`) also carries `.rela.debug_info` (from `--emit-relocs`), and applying
+//! those would corrupt offsets that the linker already resolved.
+//!
+//! Relocated addresses follow elfutils' libdwfl, which pahole uses: the allocated sections of
+//! a relocatable file are laid out one after the other, each at its alignment, from a non-zero
+//! base, and a symbol's value is its section's address plus `st_value`. The layout matters for
+//! one thing: telling a per-CPU variable (in `.data..percpu`) from a variable at the same
+//! offset of another section. References into debug sections stay section offsets.
+//!
+//! Relocations of kinds other than absolute ones are skipped one by one (they do not occur in
+//! DWARF) instead of failing the whole section.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use object::read::elf::{ElfFile, FileHeader, SectionHeader, Sym};
+use object::{elf, Endianness, Object, ObjectSection, RelocationKind, RelocationTarget};
+
+use crate::error::{EncodeError, ErrorKind};
+
+/// Where libdwfl starts its layout of a relocatable file's sections (its offline redzone).
+const REL_LAYOUT_BASE: u64 = 0x10000;
+
+/// The name of the per-CPU section.
+pub const PERCPU_SECTION: &str = ".data..percpu";
+
+/// The debug sections the encoder reads, in the order of [`Input::sections`].
+pub const DEBUG_SECTIONS: [&str; 7] = [
+    ".debug_info",
+    ".debug_abbrev",
+    ".debug_str",
+    ".debug_str_offsets",
+    ".debug_line_str",
+    ".debug_addr",
+    ".debug_line",
+];
+
+/// Relocations of one debug section: section offset to the value to use there.
+#[derive(Debug, Default)]
+pub struct Relocations {
+    /// Offset to (symbol value plus explicit addend, whether the addend is implicit).
+    map: HashMap<usize, (u64, bool)>,
+}
+
+impl Relocations {
+    fn apply(&self, offset: usize, value: u64) -> u64 {
+        match self.map.get(&offset) {
+            Some(&(v, true)) => value.wrapping_add(v),
+            Some(&(v, false)) => v,
+            None => value,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+impl gimli::Relocate<usize> for &Relocations {
+    fn relocate_address(&self, offset: usize, value: u64) -> gimli::Result<u64> {
+        Ok(self.apply(offset, value))
+    }
+
+    fn relocate_offset(&self, offset: usize, value: usize) -> gimli::Result<usize> {
+        Ok(self.apply(offset, value as u64) as usize)
+    }
+}
+
+/// One per-CPU variable symbol: `STT_OBJECT`, in `.data..percpu`, of non-zero size.
+#[derive(Debug, Clone)]
+pub struct PercpuSymbol {
+    /// Section-relative address (`st_value`).
+    pub addr: u64,
+    pub size: u32,
+    pub name: String,
+}
+
+/// The per-CPU section and its variables, sorted by address.
+#[derive(Debug, Clone, Default)]
+pub struct Percpu {
+    /// The section's address as libdwfl sees it (the layout address for `ET_REL`).
+    pub base_addr: u64,
+    pub size: u64,
+    pub vars: Vec<PercpuSymbol>,
+}
+
+impl Percpu {
+    /// The symbol at `addr` (section-relative), as pahole's binary search finds it.
+    pub fn find(&self, addr: u64) -> Option<&PercpuSymbol> {
+        self.vars
+            .binary_search_by(|v| v.addr.cmp(&addr))
+            .ok()
+            .map(|i| &self.vars[i])
+    }
+}
+
+/// Everything the encoder takes from the ELF file.
+pub struct Input<'data> {
+    pub little_endian: bool,
+    pub is_rel: bool,
+    /// Section data for each name of [`DEBUG_SECTIONS`] (empty when missing).
+    pub sections: Vec<Cow<'data, [u8]>>,
+    /// Relocations for each of [`DEBUG_SECTIONS`] (empty unless `ET_REL`).
+    pub relocations: Vec<Relocations>,
+    /// Names of every `STT_FUNC` symbol of `.symtab`.
+    pub function_names: HashSet<Vec<u8>>,
+    /// The per-CPU section, if the file has one and a symbol table.
+    pub percpu: Option<Percpu>,
+}
+
+impl<'data> Input<'data> {
+    /// Reads the ELF facts the encoder needs. `collect_percpu` is false with
+    /// `--skip_encoding_btf_vars`, as pahole then does not collect per-CPU symbols.
+    pub fn load(path: &Path, data: &'data [u8], collect_percpu: bool) -> Result<Self, EncodeError> {
+        let err = |kind| EncodeError::new(path, kind);
+        let file = object::File::parse(data).map_err(|e| err(ErrorKind::Elf(e)))?;
+        match file {
+            object::File::Elf32(f) => load_elf(path, &f, collect_percpu),
+            object::File::Elf64(f) => load_elf(path, &f, collect_percpu),
+            _ => Err(err(ErrorKind::NotElf)),
+        }
+    }
+}
+
+fn load_elf<'data, Elf>(
+    path: &Path,
+    file: &ElfFile<'data, Elf>,
+    collect_percpu: bool,
+) -> Result<Input<'data>, EncodeError>
+where
+    Elf: FileHeader<Endian = Endianness>,
+{
+    let endian = file.endian();
+    let is_rel = file.elf_header().e_type(endian) == elf::ET_REL;
+    let section_err = |name: &str, error| {
+        EncodeError::new(
+            path,
+            ErrorKind::Section {
+                section: name.to_string(),
+                error,
+            },
+        )
+    };
+
+    // Section addresses: the file's own, or libdwfl's layout for relocatable files.
+    let headers: Vec<&Elf::SectionHeader> = file.elf_section_table().iter().collect();
+    let mut addrs = vec![0u64; headers.len()];
+    let mut cursor = REL_LAYOUT_BASE;
+    for (i, sh) in headers.iter().enumerate() {
+        let addr: u64 = sh.sh_addr(endian).into();
+        let flags = sh.sh_flags(endian);
+        if is_rel && flags.contains(elf::SHF_ALLOC) && addr == 0 {
+            let align: u64 = sh.sh_addralign(endian).into();
+            let align = align.max(1);
+            let at = cursor.div_ceil(align).saturating_mul(align);
+            addrs[i] = at;
+            cursor = at.saturating_add(sh.sh_size(endian).into());
+        } else {
+            addrs[i] = addr;
+        }
+    }
+
+    let symtab = file.elf_symbol_table();
+    let mut sections = Vec::with_capacity(DEBUG_SECTIONS.len());
+    let mut relocations = Vec::with_capacity(DEBUG_SECTIONS.len());
+    for name in DEBUG_SECTIONS {
+        let Some(section) = file.section_by_name(name) else {
+            sections.push(Cow::Borrowed(&[][..]));
+            relocations.push(Relocations::default());
+            continue;
+        };
+        let data = section
+            .uncompressed_data()
+            .map_err(|e| section_err(name, e))?;
+        let mut relocs = Relocations::default();
+        if is_rel {
+            for (offset, reloc) in section.relocations() {
+                if reloc.kind() != RelocationKind::Absolute {
+                    continue;
+                }
+                let value = match reloc.target() {
+                    RelocationTarget::Symbol(index) => {
+                        let Ok(sym) = symtab.symbol(index) else {
+                            continue;
+                        };
+                        let st_value: u64 = sym.st_value(endian).into();
+                        let sec = symtab.symbol_section(endian, sym, index).ok().flatten();
+                        let base = sec.and_then(|s| addrs.get(s.0)).copied().unwrap_or(0);
+                        base.wrapping_add(st_value)
+                    }
+                    RelocationTarget::Section(index) => addrs.get(index.0).copied().unwrap_or(0),
+                    _ => continue,
+                };
+                let Ok(offset) = usize::try_from(offset) else {
+                    continue;
+                };
+                relocs.map.insert(
+                    offset,
+                    (
+                        value.wrapping_add(reloc.addend() as u64),
+                        reloc.has_implicit_addend(),
+                    ),
+                );
+            }
+        }
+        sections.push(data);
+        relocations.push(relocs);
+    }
+
+    // The symbol table: pahole reads `.symtab` only.
+    let has_symtab = !symtab.is_empty();
+    let mut function_names = HashSet::new();
+    let percpu_index = file
+        .section_by_name(PERCPU_SECTION)
+        .map(|s| s.index().0)
+        .filter(|_| has_symtab);
+    let mut percpu_vars = Vec::new();
+    for (i, sym) in symtab.symbols().iter().enumerate() {
+        let index = object::SymbolIndex(i);
+        let st_type = sym.st_type();
+        if st_type == elf::STT_FUNC {
+            if let Ok(name) = symtab.symbol_name(endian, sym) {
+                function_names.insert(name.to_vec());
+            }
+        }
+        let Some(percpu_index) = percpu_index.filter(|_| collect_percpu) else {
+            continue;
+        };
+        let sec = symtab.symbol_section(endian, sym, index).ok().flatten();
+        if sec.map(|s| s.0) != Some(percpu_index) || st_type != elf::STT_OBJECT {
+            continue;
+        }
+        let size: u64 = sym.st_size(endian).into();
+        if size == 0 {
+            continue;
+        }
+        let name = symtab.symbol_name(endian, sym).unwrap_or_default();
+        let name = String::from_utf8_lossy(name).into_owned();
+        if !btf_name_valid(&name) {
+            return Err(EncodeError::new(
+                path,
+                ErrorKind::PercpuSymbol {
+                    name,
+                    why: "not a valid BTF name (pahole stops here unless --btf_encode_force)",
+                },
+            ));
+        }
+        if percpu_vars.len() == MAX_PERCPU_VARS {
+            return Err(EncodeError::new(
+                path,
+                ErrorKind::PercpuSymbol {
+                    name,
+                    why: "more than 4096 per-CPU variables, pahole 1.24's limit",
+                },
+            ));
+        }
+        percpu_vars.push(PercpuSymbol {
+            addr: sym.st_value(endian).into(),
+            size: size as u32,
+            name,
+        });
+    }
+    // pahole sorts with qsort by address; glibc's qsort is a stable merge sort here.
+    percpu_vars.sort_by_key(|v| v.addr);
+    let percpu = percpu_index.map(|i| Percpu {
+        base_addr: addrs[i],
+        size: headers[i].sh_size(endian).into(),
+        vars: percpu_vars,
+    });
+
+    Ok(Input {
+        little_endian: endian == Endianness::Little,
+        is_rel,
+        sections,
+        relocations,
+        function_names,
+        percpu,
+    })
+}
+
+/// pahole 1.24's limit on per-CPU variables (`MAX_PERCPU_VAR_CNT`).
+const MAX_PERCPU_VARS: usize = 4096;
+
+/// pahole's `btf_name_valid`: a C identifier (dots allowed) of at most 128 characters.
+pub fn btf_name_valid(name: &str) -> bool {
+    let b = name.as_bytes();
+    let ok = |c: u8, first: bool| {
+        c == b'_'
+            || c == b'.'
+            || if first {
+                c.is_ascii_alphabetic()
+            } else {
+                c.is_ascii_alphanumeric()
+            }
+    };
+    match b.split_first() {
+        Some((&first, rest)) => {
+            ok(first, true) && rest.len() < 128 && rest.iter().all(|&c| ok(c, false))
+        }
+        None => false,
+    }
+}

@@ -1,0 +1,618 @@
+//! Encoding one loaded unit's types table into BTF types, following pahole 1.24's
+//! `btf_encoder__encode_tag` and the libbpf `btf__add_*` calls it makes.
+//!
+//! The result uses *unit-local* ids: 0 is void, `i` is the unit's `i`-th type, and
+//! [`INDEX_TYPE`] stands for the array index type, which is only known when units are
+//! concatenated (see `merge`). Strings are indices into the unit's own string list.
+//!
+//! The rules, type by type:
+//!
+//! - **Base types** become INT, with encoding SIGNED for `DW_ATE_signed` and
+//!   `DW_ATE_signed_char` (so plain `char` is signed), BOOL for `DW_ATE_boolean`, none
+//!   otherwise. The size is the DWARF byte size; a size that is 0, not a power of two or over
+//!   16 bytes becomes `__SANITIZED_FAKE_INT__` of 4 bytes (DWARF 5 emits odd
+//!   `DW_ATE_unsigned_24` types for location expressions). With `gen_floats`, `DW_ATE_float`
+//!   types become FLOAT; complex and imaginary floats are an error, as in pahole. Without it,
+//!   floats are INTs with no encoding. A base type needs a name.
+//! - **Pointers, const, volatile, restrict** refer to their type (void when missing or when
+//!   the referenced DIE is no type of this unit). `btf_type_tag` annotations of a pointer
+//!   become a TYPE_TAG chain between the pointer and its pointee.
+//! - **Typedefs** need a name (libbpf refuses an anonymous one).
+//! - **Structs, unions, classes**: a declaration (`DW_AT_declaration`) is a FWD, with
+//!   kind_flag set for unions. Otherwise the members are the `DW_TAG_member` children,
+//!   each at its bit offset: `DW_AT_data_member_location` * 8, or `DW_AT_data_bit_offset`,
+//!   or for the DWARF 2..4 bitfield encoding the byte offset * 8 plus the bit offset
+//!   converted from `DW_AT_bit_offset` (counted from the most significant bit of the
+//!   storage unit of `DW_AT_byte_size`, or of the member type's size, on little-endian).
+//!   A member with `DW_AT_bit_size` is a bitfield. As libbpf's `btf__add_field`, the
+//!   struct's kind_flag is set as soon as one member is a bitfield or sits at an offset
+//!   that is not a multiple of 8, and every member's offset word then carries its bitfield
+//!   size in the top 8 bits.
+//! - **Enums**: ENUM when the size is at most 4 bytes, or always with `skip_enum64`, else
+//!   ENUM64. An enum without size is 4 bytes. ENUM64's kind_flag (signedness) comes from
+//!   the enum's underlying `DW_AT_type` being signed; ENUM's is set when any value is
+//!   negative as a 64-bit number (the constant forms are zero-extended, `sdata` is signed).
+//!   With `skip_enum64`, values are truncated to 32 bits and never negative.
+//! - **Arrays**: one ARRAY of the product of all dimensions (u32 arithmetic), over the
+//!   element type. A dimension without bound counts 0.
+//! - **Subroutine types**: FUNC_PROTO; unnamed parameters stay unnamed, a
+//!   `DW_TAG_unspecified_parameters` child adds the varargs parameter (name 0, type 0).
+//! - Anything else in the types table (C++ references, pointers to members, `_Atomic`)
+//!   stops the encoding with an error, as it stops pahole.
+
+use gimli::{constants as dw, Reader};
+use kbtf_btf::{Enum64Value, EnumValue, Member, Param, Type, TypeData, INT_BOOL, INT_SIGNED};
+
+use crate::error::{DwarfLocation, ErrorKind};
+use crate::loader::{reader_eq, reader_string, Cu, Entry};
+
+/// The unit-local id standing for the array index type.
+pub const INDEX_TYPE: u32 = u32::MAX;
+
+/// A unit's strings: index 0 is the empty string.
+#[derive(Debug, Default)]
+pub struct Strings {
+    pub list: Vec<String>,
+}
+
+impl Strings {
+    pub fn new() -> Strings {
+        Strings {
+            list: vec![String::new()],
+        }
+    }
+
+    pub fn add(&mut self, s: String) -> u32 {
+        if s.is_empty() {
+            return 0;
+        }
+        self.list.push(s);
+        (self.list.len() - 1) as u32
+    }
+
+    pub fn add_reader<R: Reader>(&mut self, r: Option<&R>) -> u32 {
+        match r {
+            Some(r) => self.add(reader_string(r)),
+            None => 0,
+        }
+    }
+}
+
+/// The types of one unit, encoded.
+pub struct UnitTypes {
+    pub types: Vec<Type>,
+    /// The small id of the unit's first base type named `int`, if any.
+    pub int_id: Option<u32>,
+    /// Whether any ARRAY was encoded.
+    pub has_arrays: bool,
+    /// DECL_TAGs of structs, unions and typedefs (emitted after the types).
+    pub decl_tags: Vec<Type>,
+}
+
+pub fn encode_types<R: Reader<Offset = usize>>(
+    cu: &Cu<R>,
+    opts: &crate::EncodeOptions,
+    little_endian: bool,
+    strings: &mut Strings,
+) -> Result<UnitTypes, ErrorKind> {
+    let mut out = UnitTypes {
+        types: Vec::with_capacity(cu.types.len()),
+        int_id: None,
+        has_arrays: false,
+        decl_tags: Vec::new(),
+    };
+    for (i, entry) in cu.types.iter().enumerate() {
+        let id = i as u32 + 1;
+        let t = match *entry {
+            Entry::TypeTag { annot, pointer } => {
+                let ty = type_tag_target(cu, id, pointer);
+                let name = strings.add_reader(cu.node(annot).a.const_str.as_ref());
+                Type::new(name, TypeData::TypeTag { ty })
+            }
+            Entry::Die(node) => {
+                let t = encode_die(cu, node, opts, little_endian, strings)?;
+                if let TypeData::Int { .. } = t.data {
+                    if out.int_id.is_none()
+                        && cu.node(node).tag == dw::DW_TAG_base_type
+                        && cu
+                            .node(node)
+                            .a
+                            .name
+                            .as_ref()
+                            .is_some_and(|n| reader_eq(n, b"int"))
+                    {
+                        out.int_id = Some(id);
+                    }
+                }
+                if let TypeData::Array { .. } = t.data {
+                    out.has_arrays = true;
+                }
+                if !opts.skip_decl_tag {
+                    let tag = cu.node(node).tag;
+                    if matches!(
+                        tag,
+                        dw::DW_TAG_structure_type | dw::DW_TAG_union_type | dw::DW_TAG_typedef
+                    ) {
+                        for (value, component) in type_annotations(cu, node) {
+                            let name = strings.add(value);
+                            out.decl_tags.push(Type::new(
+                                name,
+                                TypeData::DeclTag {
+                                    ty: id,
+                                    component_idx: component,
+                                },
+                            ));
+                        }
+                    }
+                }
+                t
+            }
+        };
+        out.types.push(t);
+    }
+    Ok(out)
+}
+
+/// What the TYPE_TAG of small id `id`, one of `pointer`'s tags, refers to: the next tag
+/// inward, or the pointee for the innermost.
+fn type_tag_target<R: Reader<Offset = usize>>(cu: &Cu<R>, id: u32, pointer: u32) -> u32 {
+    let tags = cu.pointer_tags.get(&pointer).map_or(&[][..], Vec::as_slice);
+    let pos = tags.iter().position(|&t| t == id).unwrap_or(tags.len());
+    match tags.get(pos + 1) {
+        Some(&inner) => inner,
+        None => cu.resolve(cu.node(pointer).a.type_ref),
+    }
+}
+
+fn loc<R: Reader<Offset = usize>>(cu: &Cu<R>, node: u32) -> DwarfLocation {
+    DwarfLocation {
+        cu: Some(cu.offset as u64),
+        die: Some(cu.node(node).offset as u64),
+    }
+}
+
+fn tag_name(tag: gimli::DwTag) -> String {
+    tag.static_string()
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("DW_TAG_{:#x}", tag.0))
+}
+
+fn encode_die<R: Reader<Offset = usize>>(
+    cu: &Cu<R>,
+    node: u32,
+    opts: &crate::EncodeOptions,
+    little_endian: bool,
+    strings: &mut Strings,
+) -> Result<Type, ErrorKind> {
+    let n = cu.node(node);
+    let a = &n.a;
+    let unsupported = |what: String| ErrorKind::Unsupported {
+        loc: loc(cu, node),
+        what,
+    };
+    let referenced = || match cu.pointer_tags.get(&node) {
+        Some(tags) => tags[0],
+        None => cu.resolve(a.type_ref),
+    };
+    Ok(match n.tag {
+        dw::DW_TAG_base_type => {
+            let Some(name) = a.name.as_ref() else {
+                return Err(unsupported("a base type without a name".into()));
+            };
+            base_type(reader_string(name), a.byte_size, a.encoding, opts, strings)
+                .map_err(|what| unsupported(what.into()))?
+        }
+        dw::DW_TAG_pointer_type => Type::new(0, TypeData::Ptr { ty: referenced() }),
+        dw::DW_TAG_const_type => Type::new(0, TypeData::Const { ty: referenced() }),
+        dw::DW_TAG_volatile_type => Type::new(0, TypeData::Volatile { ty: referenced() }),
+        dw::DW_TAG_restrict_type => Type::new(0, TypeData::Restrict { ty: referenced() }),
+        dw::DW_TAG_typedef => {
+            let name = strings.add_reader(a.name.as_ref());
+            if name == 0 {
+                return Err(unsupported("a typedef without a name".into()));
+            }
+            Type::new(name, TypeData::Typedef { ty: referenced() })
+        }
+        dw::DW_TAG_structure_type | dw::DW_TAG_class_type | dw::DW_TAG_union_type => {
+            let is_union = n.tag == dw::DW_TAG_union_type;
+            let name = strings.add_reader(a.name.as_ref());
+            if a.declaration {
+                if name == 0 {
+                    return Err(unsupported("a declaration without a name".into()));
+                }
+                return Ok(Type {
+                    name_off: name,
+                    kind_flag: is_union,
+                    data: TypeData::Fwd { raw: 0 },
+                });
+            }
+            let mut kind_flag = false;
+            let mut members = Vec::new();
+            for child in cu.children(node) {
+                let c = cu.node(child);
+                if c.tag != dw::DW_TAG_member || is_static_member(cu, child, is_union) {
+                    continue;
+                }
+                let (bit_offset, bitfield_size) = member_offset(cu, child, little_endian);
+                if bitfield_size > 255
+                    || (bitfield_size != 0 || bit_offset % 8 != 0) && bit_offset > 0xff_ffff
+                {
+                    return Err(ErrorKind::Unsupported {
+                        loc: loc(cu, child),
+                        what: format!(
+                            "a member at bit offset {bit_offset} with bitfield size {bitfield_size}"
+                        ),
+                    });
+                }
+                if bitfield_size != 0 || bit_offset % 8 != 0 {
+                    kind_flag = true;
+                }
+                members.push(Member {
+                    name_off: strings.add_reader(c.a.name.as_ref()),
+                    ty: cu.resolve(c.a.type_ref),
+                    offset: bit_offset | (bitfield_size << 24),
+                });
+            }
+            let size = a.byte_size as u32;
+            Type {
+                name_off: name,
+                kind_flag,
+                data: if is_union {
+                    TypeData::Union { size, members }
+                } else {
+                    TypeData::Struct { size, members }
+                },
+            }
+        }
+        dw::DW_TAG_enumeration_type => enumeration(cu, node, opts, strings),
+        dw::DW_TAG_array_type => {
+            let mut nelems: u32 = 1;
+            for child in cu.children(node) {
+                let c = cu.node(child);
+                if c.tag == dw::DW_TAG_subrange_type {
+                    nelems = nelems.wrapping_mul(c.a.subrange_len() as u32);
+                }
+            }
+            Type::new(
+                0,
+                TypeData::Array {
+                    elem: cu.resolve(a.type_ref),
+                    index: INDEX_TYPE,
+                    nelems,
+                },
+            )
+        }
+        dw::DW_TAG_subroutine_type => {
+            let mut params = Vec::new();
+            let mut varargs = false;
+            for child in cu.children(node) {
+                let c = cu.node(child);
+                match c.tag {
+                    dw::DW_TAG_formal_parameter => params.push(Param {
+                        name_off: strings.add_reader(c.a.name.as_ref()),
+                        ty: cu.resolve(c.a.type_ref),
+                    }),
+                    dw::DW_TAG_unspecified_parameters => varargs = true,
+                    _ => {}
+                }
+            }
+            if varargs {
+                params.push(Param { name_off: 0, ty: 0 });
+            }
+            Type::new(
+                0,
+                TypeData::FuncProto {
+                    ret: cu.resolve(a.type_ref),
+                    params,
+                },
+            )
+        }
+        other => {
+            return Err(unsupported(format!(
+                "{} in the types table",
+                tag_name(other)
+            )))
+        }
+    })
+}
+
+/// A base type as INT or FLOAT (see the module documentation).
+pub fn base_type(
+    name: String,
+    byte_size: u64,
+    encoding: u64,
+    opts: &crate::EncodeOptions,
+    strings: &mut Strings,
+) -> Result<Type, &'static str> {
+    // pahole keeps the size in bits in a 16-bit field.
+    let bit_size = (byte_size.wrapping_mul(8)) as u16;
+    let enc = gimli::DwAte(encoding as u8);
+    let is_signed = encoding < 0x100 && (enc == dw::DW_ATE_signed || enc == dw::DW_ATE_signed_char);
+    let is_bool = encoding < 0x100 && enc == dw::DW_ATE_boolean;
+    let float = encoding < 0x100
+        && matches!(
+            enc,
+            dw::DW_ATE_float | dw::DW_ATE_complex_float | dw::DW_ATE_imaginary_float
+        );
+    let mut encoding = 0;
+    if is_signed {
+        encoding = INT_SIGNED;
+    } else if is_bool {
+        encoding = INT_BOOL;
+    } else if float && opts.gen_floats {
+        if enc != dw::DW_ATE_float {
+            return Err("a complex or imaginary float type (pahole 1.24 cannot encode them)");
+        }
+        let size = (bit_size as u32).div_ceil(8);
+        if !matches!(size, 2 | 4 | 8 | 12 | 16) {
+            return Err("a float type of a size BTF cannot express");
+        }
+        return Ok(Type::new(strings.add(name), TypeData::Float { size }));
+    }
+    let mut name = name;
+    let mut size = (bit_size as u32).div_ceil(8);
+    if size == 0 || !size.is_power_of_two() || size > 16 {
+        name = "__SANITIZED_FAKE_INT__".into();
+        size = 4;
+    }
+    Ok(Type::new(
+        strings.add(name),
+        TypeData::Int {
+            size,
+            encoding,
+            offset: 0,
+            bits: (size * 8) as u8,
+        },
+    ))
+}
+
+fn enumeration<R: Reader<Offset = usize>>(
+    cu: &Cu<R>,
+    node: u32,
+    opts: &crate::EncodeOptions,
+    strings: &mut Strings,
+) -> Type {
+    let a = &cu.node(node).a;
+    let name = strings.add_reader(a.name.as_ref());
+    let bits: u32 = if a.byte_size == 0 {
+        32
+    } else {
+        a.byte_size.wrapping_mul(8) as u32
+    };
+    let size = bits.div_ceil(8);
+    let values: Vec<(u32, u64)> = cu
+        .children(node)
+        .filter(|&c| cu.node(c).tag == dw::DW_TAG_enumerator)
+        .map(|c| {
+            let c = cu.node(c);
+            (strings.add_reader(c.a.name.as_ref()), c.a.const_value)
+        })
+        .collect();
+    if size <= 4 || opts.skip_enum64 {
+        let mut kind_flag = false;
+        let values = values
+            .into_iter()
+            .map(|(name_off, v)| {
+                let v = if opts.skip_enum64 { v as u32 as u64 } else { v };
+                if (v as i64) < 0 {
+                    kind_flag = true;
+                }
+                EnumValue {
+                    name_off,
+                    val: v as u32,
+                }
+            })
+            .collect();
+        Type {
+            name_off: name,
+            kind_flag,
+            data: TypeData::Enum { size, values },
+        }
+    } else {
+        Type {
+            name_off: name,
+            kind_flag: underlying_signed(cu, node),
+            data: TypeData::Enum64 {
+                size,
+                values: values
+                    .into_iter()
+                    .map(|(name_off, val)| Enum64Value { name_off, val })
+                    .collect(),
+            },
+        }
+    }
+}
+
+/// Whether an enum's `DW_AT_type` is a signed base type (pahole's `is_signed_enum`).
+fn underlying_signed<R: Reader<Offset = usize>>(cu: &Cu<R>, node: u32) -> bool {
+    let Some(t) = cu.type_node(cu.resolve(cu.node(node).a.type_ref)) else {
+        return false;
+    };
+    let e = cu.node(t).a.encoding;
+    e == dw::DW_ATE_signed.0 as u64 || e == dw::DW_ATE_signed_char.0 as u64
+}
+
+/// pahole's static members: no location, not in a union, and no `DW_AT_data_bit_offset`.
+fn is_static_member<R: Reader<Offset = usize>>(cu: &Cu<R>, member: u32, in_union: bool) -> bool {
+    let a = &cu.node(member).a;
+    a.data_bit_offset.is_none() && a.data_member_location.is_none() && !in_union
+}
+
+/// A member's bit offset and bitfield size, as pahole's `class_member__cache_byte_size`
+/// computes them.
+pub fn member_offset<R: Reader<Offset = usize>>(
+    cu: &Cu<R>,
+    member: u32,
+    little_endian: bool,
+) -> (u32, u32) {
+    let a = &cu.node(member).a;
+    let bitfield_size = a.bit_size as u32;
+    if let Some(bit) = a.data_bit_offset {
+        return (bit as u32, bitfield_size);
+    }
+    let byte_offset = a.data_member_location.unwrap_or(0);
+    let plain = (byte_offset.wrapping_mul(8) as u32, bitfield_size);
+    if bitfield_size == 0 {
+        return plain;
+    }
+    let mut byte_size = a.byte_size;
+    if byte_size == 0 {
+        let t = strip_typedefs_and_modifiers(cu, cu.resolve(a.type_ref));
+        byte_size = type_size(cu, t, 0);
+        if byte_size == 0 {
+            if let Some(n) = cu.type_node(t) {
+                let tn = cu.node(n);
+                let bits = if tn.tag == dw::DW_TAG_enumeration_type {
+                    enum_bits(tn.a.byte_size)
+                } else {
+                    (tn.a.byte_size.wrapping_mul(8) as u16) as u64
+                };
+                byte_size = bits.div_ceil(8) * 8;
+            }
+        }
+    }
+    if byte_size == 0 {
+        return plain;
+    }
+    let bit_size = byte_size.wrapping_mul(8) as i64;
+    let mut bitfield_offset = a.bit_offset as i64;
+    if little_endian {
+        bitfield_offset = bit_size - bitfield_offset - bitfield_size as i64;
+    }
+    let bit_offset = (byte_offset as i64)
+        .wrapping_mul(8)
+        .wrapping_add(bitfield_offset);
+    (bit_offset as u32, bitfield_size)
+}
+
+fn enum_bits(byte_size: u64) -> u64 {
+    if byte_size == 0 {
+        32
+    } else {
+        (byte_size.wrapping_mul(8)) as u32 as u64
+    }
+}
+
+/// pahole's `tag__strip_typedefs_and_modifiers`.
+fn strip_typedefs_and_modifiers<R: Reader<Offset = usize>>(cu: &Cu<R>, mut id: u32) -> u32 {
+    for _ in 0..64 {
+        let Some(n) = cu.type_node(id) else {
+            return id;
+        };
+        let n = cu.node(n);
+        match n.tag {
+            dw::DW_TAG_typedef
+            | dw::DW_TAG_const_type
+            | dw::DW_TAG_volatile_type
+            | dw::DW_TAG_restrict_type
+            | dw::DW_TAG_atomic_type => id = cu.resolve(n.a.type_ref),
+            _ => return id,
+        }
+    }
+    id
+}
+
+/// pahole's `tag__size` of a types-table id. A reference loop counts as a non-zero size.
+pub fn type_size<R: Reader<Offset = usize>>(cu: &Cu<R>, id: u32, depth: usize) -> u64 {
+    if depth > 64 {
+        return u64::MAX;
+    }
+    let Some(node) = cu.type_node(id) else {
+        return 0;
+    };
+    let entry = &cu.types[id as usize - 1];
+    let n = cu.node(node);
+    let refers = match entry {
+        Entry::TypeTag { pointer, .. } => {
+            return type_size(cu, type_tag_target(cu, id, *pointer), depth + 1)
+        }
+        Entry::Die(_) => cu.resolve(n.a.type_ref),
+    };
+    match n.tag {
+        dw::DW_TAG_pointer_type | dw::DW_TAG_reference_type => return cu.addr_size as u64,
+        dw::DW_TAG_base_type => return (n.a.byte_size.wrapping_mul(8) as u16 / 8) as u64,
+        dw::DW_TAG_enumeration_type => return enum_bits(n.a.byte_size) / 8,
+        dw::DW_TAG_subroutine_type => {
+            return if n.a.byte_size != 0 {
+                n.a.byte_size
+            } else {
+                cu.addr_size as u64
+            }
+        }
+        _ => {}
+    }
+    let size = if refers == 0 {
+        match n.tag {
+            dw::DW_TAG_structure_type
+            | dw::DW_TAG_class_type
+            | dw::DW_TAG_union_type
+            | dw::DW_TAG_typedef => {
+                let nr_members = cu
+                    .children(node)
+                    .filter(|&c| cu.node(c).tag == dw::DW_TAG_member)
+                    .count();
+                let size = n.a.byte_size as u32 as u64;
+                if size == 1 && nr_members == 0 {
+                    0
+                } else {
+                    size
+                }
+            }
+            _ => 0,
+        }
+    } else {
+        type_size(cu, refers, depth + 1)
+    };
+    if n.tag == dw::DW_TAG_array_type {
+        let mut nelems: u32 = 1;
+        for child in cu.children(node) {
+            let c = cu.node(child);
+            if c.tag == dw::DW_TAG_subrange_type {
+                nelems = nelems.wrapping_mul(c.a.subrange_len() as u32);
+            }
+        }
+        return size.wrapping_mul(nelems as u64);
+    }
+    size
+}
+
+/// `btf_decl_tag` annotations of a struct, union or typedef: (value, component index).
+fn type_annotations<R: Reader<Offset = usize>>(cu: &Cu<R>, node: u32) -> Vec<(String, i32)> {
+    let mut out = Vec::new();
+    let mut member_idx = 0;
+    for child in cu.children(node) {
+        let c = cu.node(child);
+        match c.tag {
+            crate::die::DW_TAG_LLVM_ANNOTATION => {
+                if let Some(v) = decl_tag_value(cu, child) {
+                    out.push((v, -1));
+                }
+            }
+            dw::DW_TAG_member | dw::DW_TAG_inheritance => {
+                for g in cu.children(child) {
+                    if cu.node(g).tag == crate::die::DW_TAG_LLVM_ANNOTATION {
+                        if let Some(v) = decl_tag_value(cu, g) {
+                            out.push((v, member_idx));
+                        }
+                    }
+                }
+                member_idx += 1;
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The value of a `btf_decl_tag` annotation DIE.
+pub fn decl_tag_value<R: Reader<Offset = usize>>(cu: &Cu<R>, node: u32) -> Option<String> {
+    let a = &cu.node(node).a;
+    if !a
+        .name
+        .as_ref()
+        .is_some_and(|n| reader_eq(n, b"btf_decl_tag"))
+    {
+        return None;
+    }
+    Some(a.const_str.as_ref().map(reader_string).unwrap_or_default())
+}

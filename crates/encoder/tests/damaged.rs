@@ -1,0 +1,123 @@
+//! Damaged DWARF gives an error naming the file, the unit and the offset, never a panic.
+
+mod common;
+
+use std::path::Path;
+
+use kbtf_encoder::{encode, EncodeOptions, ErrorKind};
+use object::{Object, ObjectSection};
+
+/// shapes-dwarf5.o, its bytes, and the file range of its `.debug_info`.
+fn fixture() -> (Vec<u8>, std::ops::Range<usize>) {
+    let path = common::repo().join("testdata/encoder/shapes-dwarf5.o");
+    let data = std::fs::read(path).unwrap();
+    let file = object::File::parse(&*data).unwrap();
+    let (off, size) = file
+        .section_by_name(".debug_info")
+        .unwrap()
+        .file_range()
+        .unwrap();
+    (data.clone(), off as usize..(off + size) as usize)
+}
+
+fn encode_err(data: &[u8]) -> String {
+    let path = Path::new("damaged.o");
+    match encode(path, data, None, &EncodeOptions::default()) {
+        Ok(_) => panic!("damaged input encoded without error"),
+        Err(e) => {
+            assert!(matches!(e.kind, ErrorKind::Dwarf { .. }), "{e}");
+            e.to_string()
+        }
+    }
+}
+
+/// The offset of the first DIE after the unit's root (`.debug_info` DWARF 5 header: 12 bytes
+/// for a 32-bit unit, then the root DIE).
+fn root_abbrev_byte(info: &std::ops::Range<usize>) -> usize {
+    info.start + 12
+}
+
+#[test]
+fn bad_abbreviation_code() {
+    let (mut data, info) = fixture();
+    data[root_abbrev_byte(&info)] = 0x7f;
+    expect_test::expect!["damaged.o: malformed DWARF in .debug_info (CU at 0x0, DIE at 0xc): invalid abbreviation code: 127"]
+        .assert_eq(&encode_err(&data));
+}
+
+#[test]
+fn truncated_section() {
+    let (data, info) = fixture();
+    // Cut .debug_info in the middle by shrinking the section header's size: rewrite the
+    // 64-bit sh_size of the section whose sh_offset is info.start.
+    let mut data = data;
+    let shoff = u64::from_le_bytes(data[0x28..0x30].try_into().unwrap()) as usize;
+    let shnum = u16::from_le_bytes(data[0x3c..0x3e].try_into().unwrap()) as usize;
+    for i in 0..shnum {
+        let h = shoff + i * 64;
+        let off = u64::from_le_bytes(data[h + 0x18..h + 0x20].try_into().unwrap()) as usize;
+        if off == info.start {
+            let half = (info.len() / 2) as u64;
+            data[h + 0x20..h + 0x28].copy_from_slice(&half.to_le_bytes());
+        }
+    }
+    let msg = encode_err(&data);
+    assert!(
+        msg.starts_with("damaged.o: malformed DWARF in .debug_info ("),
+        "{msg}"
+    );
+}
+
+#[test]
+fn reference_out_of_range() {
+    let (mut data, info) = fixture();
+    // Find the first DW_AT_type in DW_FORM_ref4 and point it past the end of the unit.
+    let endian = gimli::RunTimeEndian::Little;
+    let section = gimli::DebugInfo::new(&data[info.clone()], endian);
+    let abbrevs_data = {
+        let file = object::File::parse(&*data).unwrap();
+        let s = file.section_by_name(".debug_abbrev").unwrap();
+        s.data().unwrap().to_vec()
+    };
+    let debug_abbrev = gimli::DebugAbbrev::new(&abbrevs_data, endian);
+    let header = section.units().next().unwrap().unwrap();
+    let abbrevs = header.abbreviations(&debug_abbrev).unwrap();
+    let mut raw = header.entries_raw(&abbrevs, None).unwrap();
+    let mut at = None;
+    'dies: while !raw.is_empty() {
+        let Some(abbrev) = raw.read_abbreviation().unwrap() else {
+            continue;
+        };
+        for spec in abbrev.attributes() {
+            // The unit starts the section, so unit offsets are section offsets.
+            let before = raw.next_offset().0;
+            let attr = raw.read_attribute(*spec).unwrap();
+            if attr.name() == gimli::DW_AT_type && spec.form() == gimli::DW_FORM_ref4 {
+                at = Some(info.start + before);
+                break 'dies;
+            }
+        }
+    }
+    let at = at.expect("a DW_AT_type in DW_FORM_ref4");
+    data[at..at + 4].copy_from_slice(&0x00ff_ffffu32.to_le_bytes());
+    expect_test::expect!["damaged.o: malformed DWARF in .debug_info (CU at 0x0, DIE at 0x2e): invalid offset: 0xffffff"]
+        .assert_eq(&encode_err(&data));
+}
+
+/// Random byte damage in the debug sections never panics.
+#[test]
+fn random_damage_never_panics() {
+    let (data, info) = fixture();
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    for _ in 0..300 {
+        let mut d = data.clone();
+        for _ in 0..4 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let at = info.start + (seed as usize % info.len());
+            d[at] = (seed >> 32) as u8;
+        }
+        let _ = encode(Path::new("damaged.o"), &d, None, &EncodeOptions::default());
+    }
+}

@@ -1,0 +1,21 @@
+#!/bin/sh
+# Rebuilds the encoder fixtures and pahole 1.24's BTF for each (Debian 12: gcc 12,
+# binutils 2.40, dwarves 1.24). Run from this directory: sh build.sh
+set -e
+CFLAGS="-g -O2 -fdebug-prefix-map=$(pwd)=. -fno-asynchronous-unwind-tables"
+gcc $CFLAGS -gdwarf-5 -c shapes.c -o shapes-dwarf5.o
+gcc $CFLAGS -gdwarf-4 -c shapes.c -o shapes-dwarf4.o
+gcc $CFLAGS -gdwarf-5 -gz=zlib-gnu -c shapes.c -o shapes-zdebug.o
+objcopy --compress-debug-sections=zlib shapes-dwarf5.o shapes-zlib.o
+objcopy --compress-debug-sections=zstd shapes-dwarf5.o shapes-zstd.o
+gcc $CFLAGS -gdwarf-5 -c other.c -o other.o
+ld -r shapes-dwarf5.o other.o -o shapes-ldr.o
+rm -f other.o
+# pahole 1.24 with Debian's elfutils cannot read zstd-compressed sections: shapes-zstd.o is
+# compared with shapes-dwarf5.pahole.btf (the same DWARF, uncompressed).
+for o in shapes-dwarf5 shapes-dwarf4 shapes-zdebug shapes-zlib shapes-ldr; do
+	cp $o.o /tmp/kbtf-fixture.o
+	LLVM_OBJCOPY=objcopy pahole -J /tmp/kbtf-fixture.o
+	objcopy --dump-section .BTF=$o.pahole.btf /tmp/kbtf-fixture.o
+	rm -f /tmp/kbtf-fixture.o
+done
