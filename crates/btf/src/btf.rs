@@ -114,6 +114,11 @@ impl Btf {
     pub fn endian(&self) -> Endian {
         self.endian
     }
+    /// Sets the byte order [`Btf::to_bytes`] writes (a BTF built in memory is little
+    /// endian). Split BTF must keep its base's byte order.
+    pub fn set_endian(&mut self, endian: Endian) {
+        self.endian = endian;
+    }
     pub fn base(&self) -> Option<&Arc<Btf>> {
         self.base.as_ref()
     }

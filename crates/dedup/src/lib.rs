@@ -1,1 +1,124 @@
-//! BTF deduplication. Not implemented yet: see issues 3 and 4.
+//! BTF deduplication, equivalent to libbpf's `btf__dedup` (libbpf 1.1), for base BTF
+//! (vmlinux) and for split BTF on top of a base (modules).
+//!
+//! The encoder turns each DWARF compilation unit into BTF types on its own and concatenates
+//! them: every unit repeats `int`, `struct list_head` and all the headers it includes, and a
+//! struct only forward-declared in one unit is complete in another. [`dedup`] turns that into
+//! the compact BTF pahole writes: one type per distinct C type, forward declarations resolved
+//! to their structs where that is unambiguous, strings stored once.
+//!
+//! The algorithm is libbpf's, step by step, and the output is meant to be libbpf's byte for
+//! byte (a test compares with libbpf 1.1.2 itself when it is installed). The passes, one
+//! module each:
+//!
+//! 1. `strings`: one copy of each used string, in first-use order; for split BTF strings
+//!    the base holds keep the base's offsets.
+//! 2. `prim`: INT, FLOAT, ENUM, ENUM64, FWD by signature; enum forward declarations meet
+//!    their full enums.
+//! 3. `structs`: STRUCT and UNION by graph equivalence (`equiv`), resolving FWDs met on
+//!    the way.
+//! 4. `fwds`: FWDs left alone that name exactly one struct or union resolve to it.
+//! 5. `refs`: PTR, TYPEDEF, modifiers, TYPE_TAG, FUNC, DECL_TAG, ARRAY, FUNC_PROTO by
+//!    signature once their targets are canonical.
+//! 6. `compact`: keep the representatives in input order, renumber, remap references.
+//!
+//! For split BTF, `prep` first makes every base type a fixed representative: split types
+//! equal to base types map to the base ids, and the base is never modified.
+//!
+//! Types are handled in a compact wire-like copy (`flat`); candidates are found by
+//! libbpf's signature hashes in a table that reproduces libbpf's visiting order (`table`),
+//! because in rare ties the order decides which type survives. docs/dedup.md lists every rule
+//! and every deliberate difference from libbpf.
+//!
+//! Dedup is pure and deterministic: the same input gives the same output, byte for byte. It
+//! runs on one thread; see docs/dedup.md on what could run in parallel.
+
+mod compact;
+mod equiv;
+mod error;
+mod flat;
+mod fwds;
+mod fx;
+mod prep;
+mod prim;
+mod refs;
+mod sig;
+mod state;
+mod strings;
+mod structs;
+mod table;
+
+pub use error::DedupError;
+
+use kbtf_btf::{Btf, TypeId};
+
+/// Options of [`dedup`]. There are none yet; the type exists so that adding one (a thread
+/// count, say) does not change the signature.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DedupOptions {}
+
+/// The result of [`dedup`].
+#[derive(Debug, Clone)]
+pub struct Deduped {
+    /// The deduplicated BTF: a base BTF for a base input, or split BTF on the input's own
+    /// base (the same `Arc`) for a split input.
+    pub btf: Btf,
+    /// For every input type id (`0..input.end_id()`, `void` and base ids included), the id
+    /// that stands for it in [`Deduped::btf`]: its own new id if it was kept, else that of the
+    /// type it was merged with (a FWD's struct, an enum forward declaration's enum, an equal
+    /// type, possibly a base type). Base ids map to themselves, except a base FWD that
+    /// resolved to a struct of the split BTF, which maps to that struct. For patching
+    /// `.BTF_ids` and anything else that recorded input ids.
+    pub id_map: Vec<TypeId>,
+}
+
+/// Deduplicates the own types of `input` (all types for a base BTF; the types after the base
+/// for split BTF, which are compared with the base's and mapped to them where equal).
+///
+/// Fails, naming the type id, on input libbpf would also reject or misread: references to
+/// ids that do not exist, string offsets outside the string sections, reference cycles that
+/// pass through no struct, struct graphs that reach a VAR, DATASEC or DECL_TAG.
+pub fn dedup(input: &Btf, _opts: &DedupOptions) -> Result<Deduped, DedupError> {
+    let end = input.end_id();
+    if end > state::MAX_ID {
+        return Err(DedupError::TooManyTypes {
+            count: end as usize - 1,
+            max: state::MAX_ID,
+        });
+    }
+    let start = input.start_id();
+    let mut flat = flat::Flat::from_btf(input);
+    check_refs(&flat)?;
+    let strings = strings::dedup_strings(input, &mut flat, start)?;
+
+    let mut s = state::State::new(flat, start);
+    prep::prepare_base(&mut s);
+    prim::dedup_prim_types(&mut s);
+    structs::dedup_struct_types(&mut s)?;
+    fwds::resolve_fwds(&mut s);
+    refs::dedup_ref_types(&mut s)?;
+    let (btf, id_map) = compact::compact(&s, input, strings)?;
+    Ok(Deduped { btf, id_map })
+}
+
+/// Every referenced id, of own and base types alike, names a type.
+fn check_refs(flat: &flat::Flat) -> Result<(), DedupError> {
+    let end = flat.len() as u32;
+    for id in 1..end {
+        let mut bad = None;
+        flat.for_each_ref(id, |r| {
+            if r >= end && bad.is_none() {
+                bad = Some(r);
+            }
+        });
+        if let Some(target) = bad {
+            return Err(DedupError::BadTypeId {
+                id,
+                target,
+                last: end - 1,
+            });
+        }
+    }
+    Ok(())
+}

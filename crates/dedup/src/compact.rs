@@ -1,0 +1,73 @@
+//! Passes 6 and 7: compaction and remapping (libbpf's `btf_dedup_compact_types` and
+//! `btf_dedup_remap_types`).
+//!
+//! The output keeps the representatives among the own types, in input id order, numbered
+//! from the input's first own id (1 for a base BTF, the base's end for split BTF); base types
+//! keep their ids. Every referenced id is replaced by the new id of its representative.
+//! Input ids that were duplicates map, in [`Deduped::id_map`](crate::Deduped), to the new id
+//! of their representative.
+
+use kbtf_btf::{Btf, StringTable, TypeId};
+
+use crate::error::DedupError;
+use crate::state::{State, MAX_ID, UNPROCESSED};
+
+/// Builds the output BTF from the final state. `strings` is the new string section.
+pub(crate) fn compact(
+    s: &State,
+    input: &Btf,
+    strings: StringTable,
+) -> Result<(Btf, Vec<TypeId>), DedupError> {
+    let n = s.end();
+    let mut new_id = vec![UNPROCESSED; n as usize];
+    for (id, slot) in new_id.iter_mut().enumerate().take(s.start as usize) {
+        *slot = id as u32;
+    }
+    let mut next = s.start;
+    for id in s.start..n {
+        if s.map[id as usize] == id {
+            new_id[id as usize] = next;
+            next += 1;
+        }
+    }
+    let final_id = |id: u32| -> Result<u32, DedupError> {
+        let r = new_id[s.resolve(id) as usize];
+        if r > MAX_ID {
+            return Err(DedupError::Internal {
+                id,
+                what: "a referenced type has no representative in the output",
+            });
+        }
+        Ok(r)
+    };
+
+    let mut out = match input.base() {
+        Some(base) => Btf::new_split(base.clone()),
+        None => Btf::new(),
+    };
+    out.set_endian(input.endian());
+    *out.strings_mut() = strings;
+    for id in s.start..n {
+        if s.map[id as usize] != id {
+            continue;
+        }
+        let mut t = s.flat.to_type(id)?;
+        let mut err = None;
+        t.for_each_ref_mut(|r| match final_id(*r) {
+            Ok(v) => *r = v,
+            Err(e) => err = Some(e),
+        });
+        if let Some(e) = err {
+            return Err(e);
+        }
+        out.add_type(t);
+    }
+    let id_map = (0..n).map(final_id).collect::<Result<Vec<_>, _>>()?;
+    if s.broken.get() {
+        return Err(DedupError::Internal {
+            id: 0,
+            what: "the canonical map has a cycle",
+        });
+    }
+    Ok((out, id_map))
+}

@@ -1,0 +1,355 @@
+//! Shared test support: a builder for synthetic BTF, text dumps, input construction from real
+//! BTF (concatenated and shuffled copies), and the libbpf oracle ([`libbpf`]).
+
+#![allow(dead_code)]
+
+pub mod libbpf;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use kbtf_btf::dump::dump_raw;
+use kbtf_btf::*;
+use kbtf_dedup::{dedup, DedupOptions, Deduped};
+
+/// A builder of synthetic BTF: each method adds one type and returns its id.
+pub struct B {
+    pub btf: Btf,
+}
+
+impl B {
+    pub fn new() -> B {
+        B { btf: Btf::new() }
+    }
+
+    pub fn split(base: Arc<Btf>) -> B {
+        B {
+            btf: Btf::new_split(base),
+        }
+    }
+
+    /// The id the next added type gets.
+    pub fn next(&self) -> TypeId {
+        self.btf.end_id()
+    }
+
+    pub fn s(&mut self, s: &str) -> u32 {
+        self.btf.add_str(s)
+    }
+
+    pub fn add(&mut self, name: &str, data: TypeData) -> TypeId {
+        let name_off = self.s(name);
+        self.btf.add_type(Type::new(name_off, data))
+    }
+
+    pub fn add_kf(&mut self, name: &str, data: TypeData) -> TypeId {
+        let name_off = self.s(name);
+        self.btf.add_type(Type {
+            name_off,
+            kind_flag: true,
+            data,
+        })
+    }
+
+    pub fn int(&mut self, name: &str, size: u32) -> TypeId {
+        self.add(
+            name,
+            TypeData::Int {
+                size,
+                encoding: INT_SIGNED,
+                offset: 0,
+                bits: (size * 8) as u8,
+            },
+        )
+    }
+
+    pub fn uint(&mut self, name: &str, size: u32) -> TypeId {
+        self.add(
+            name,
+            TypeData::Int {
+                size,
+                encoding: 0,
+                offset: 0,
+                bits: (size * 8) as u8,
+            },
+        )
+    }
+
+    pub fn float(&mut self, name: &str, size: u32) -> TypeId {
+        self.add(name, TypeData::Float { size })
+    }
+
+    pub fn ptr(&mut self, ty: TypeId) -> TypeId {
+        self.add("", TypeData::Ptr { ty })
+    }
+
+    pub fn konst(&mut self, ty: TypeId) -> TypeId {
+        self.add("", TypeData::Const { ty })
+    }
+
+    pub fn volatile(&mut self, ty: TypeId) -> TypeId {
+        self.add("", TypeData::Volatile { ty })
+    }
+
+    pub fn restrict(&mut self, ty: TypeId) -> TypeId {
+        self.add("", TypeData::Restrict { ty })
+    }
+
+    pub fn typedef(&mut self, name: &str, ty: TypeId) -> TypeId {
+        self.add(name, TypeData::Typedef { ty })
+    }
+
+    pub fn type_tag(&mut self, name: &str, ty: TypeId) -> TypeId {
+        self.add(name, TypeData::TypeTag { ty })
+    }
+
+    pub fn decl_tag(&mut self, name: &str, ty: TypeId, component_idx: i32) -> TypeId {
+        self.add(name, TypeData::DeclTag { ty, component_idx })
+    }
+
+    pub fn array(&mut self, elem: TypeId, index: TypeId, nelems: u32) -> TypeId {
+        self.add(
+            "",
+            TypeData::Array {
+                elem,
+                index,
+                nelems,
+            },
+        )
+    }
+
+    fn members(&mut self, members: &[(&str, TypeId, u32)]) -> Vec<Member> {
+        members
+            .iter()
+            .map(|&(n, ty, offset)| Member {
+                name_off: self.s(n),
+                ty,
+                offset,
+            })
+            .collect()
+    }
+
+    /// A struct; members are (name, type, bit offset).
+    pub fn strukt(&mut self, name: &str, size: u32, members: &[(&str, TypeId, u32)]) -> TypeId {
+        let members = self.members(members);
+        self.add(name, TypeData::Struct { size, members })
+    }
+
+    pub fn union(&mut self, name: &str, size: u32, members: &[(&str, TypeId, u32)]) -> TypeId {
+        let members = self.members(members);
+        self.add(name, TypeData::Union { size, members })
+    }
+
+    /// A forward declaration of a struct, or of a union if `union`.
+    pub fn fwd(&mut self, name: &str, union: bool) -> TypeId {
+        let name_off = self.s(name);
+        self.btf.add_type(Type {
+            name_off,
+            kind_flag: union,
+            data: TypeData::Fwd { raw: 0 },
+        })
+    }
+
+    pub fn enum32(&mut self, name: &str, size: u32, values: &[(&str, u32)]) -> TypeId {
+        let values = values
+            .iter()
+            .map(|&(n, val)| EnumValue {
+                name_off: self.s(n),
+                val,
+            })
+            .collect();
+        self.add(name, TypeData::Enum { size, values })
+    }
+
+    pub fn enum64(&mut self, name: &str, values: &[(&str, u64)]) -> TypeId {
+        let values = values
+            .iter()
+            .map(|&(n, val)| Enum64Value {
+                name_off: self.s(n),
+                val,
+            })
+            .collect();
+        self.add(name, TypeData::Enum64 { size: 8, values })
+    }
+
+    pub fn proto(&mut self, ret: TypeId, params: &[(&str, TypeId)]) -> TypeId {
+        let params = params
+            .iter()
+            .map(|&(n, ty)| Param {
+                name_off: self.s(n),
+                ty,
+            })
+            .collect();
+        self.add("", TypeData::FuncProto { ret, params })
+    }
+
+    pub fn func(&mut self, name: &str, proto: TypeId) -> TypeId {
+        self.add(
+            name,
+            TypeData::Func {
+                proto,
+                linkage: FUNC_GLOBAL,
+            },
+        )
+    }
+
+    pub fn var(&mut self, name: &str, ty: TypeId) -> TypeId {
+        self.add(
+            name,
+            TypeData::Var {
+                ty,
+                linkage: VAR_GLOBAL_ALLOCATED,
+            },
+        )
+    }
+
+    /// A DATASEC; entries are (var, offset, size).
+    pub fn datasec(&mut self, name: &str, size: u32, vars: &[(TypeId, u32, u32)]) -> TypeId {
+        let vars = vars
+            .iter()
+            .map(|&(ty, offset, size)| VarSecinfo { ty, offset, size })
+            .collect();
+        self.add(name, TypeData::Datasec { size, vars })
+    }
+}
+
+/// bpftool's raw dump of the own types of `btf`.
+pub fn raw(btf: &Btf) -> String {
+    let mut out = Vec::new();
+    dump_raw(btf, &mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+/// Deduplicates `input`, and checks the result is byte for byte libbpf's when the libbpf
+/// oracle is available.
+pub fn run(input: &Btf) -> Deduped {
+    let d = dedup(input, &DedupOptions::default()).expect("dedup");
+    libbpf::assert_same(input, &d.btf);
+    d
+}
+
+/// The raw dump of the deduplicated `input`, followed by the id map of the own input types
+/// (`old->new`, one line).
+pub fn run_text(input: &Btf) -> String {
+    let d = run(input);
+    let map: Vec<String> = (input.start_id()..input.end_id())
+        .map(|id| format!("{id}->{}", d.id_map[id as usize]))
+        .collect();
+    format!("{}map: {}\n", raw(&d.btf), map.join(" "))
+}
+
+/// A committed fixture under the repository's `testdata/`; missing fails (see
+/// testdata/PROVENANCE).
+pub fn fixture(rel: &str) -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata")
+        .join(rel);
+    assert!(
+        p.is_file(),
+        "fixture {} is missing (see testdata/PROVENANCE)",
+        p.display()
+    );
+    p
+}
+
+/// The committed vmlinux BTF fixture (Debian 6.1.0-56-cloud-amd64, 95,246 types).
+pub fn vmlinux() -> Arc<Btf> {
+    read_base(&fixture("vmlinux-6.1.btf")).unwrap()
+}
+
+/// A committed module BTF fixture (split on [`vmlinux`]).
+pub fn module(name: &str, base: &Arc<Btf>) -> Btf {
+    read_file(
+        &fixture(&format!("modules-6.1/{name}.btf")),
+        Some(base.clone()),
+    )
+    .unwrap()
+    .btf
+}
+
+/// Calls `f` on every string offset field of `t`, allowing it to be rewritten.
+pub fn for_each_str_off_mut(t: &mut Type, mut f: impl FnMut(&mut u32)) {
+    f(&mut t.name_off);
+    match &mut t.data {
+        TypeData::Struct { members, .. } | TypeData::Union { members, .. } => {
+            members.iter_mut().for_each(|m| f(&mut m.name_off))
+        }
+        TypeData::Enum { values, .. } => values.iter_mut().for_each(|v| f(&mut v.name_off)),
+        TypeData::Enum64 { values, .. } => values.iter_mut().for_each(|v| f(&mut v.name_off)),
+        TypeData::FuncProto { params, .. } => params.iter_mut().for_each(|p| f(&mut p.name_off)),
+        _ => {}
+    }
+}
+
+/// Appends to `out` the own types of `src` for which `keep` holds, with their strings
+/// re-added to `out`'s table and their references remapped: references to `src`'s own types
+/// go to the appended copies (or to `dropped(id)` when that type was not kept), references
+/// below `src.start_id()` go through `base_map`. Returns the map from `src` own ids to ids
+/// in `out` (0 for types not kept).
+pub fn append(
+    out: &mut Btf,
+    src: &Btf,
+    keep: impl Fn(TypeId, &Type) -> bool,
+    base_map: impl Fn(TypeId) -> TypeId,
+) -> HashMap<TypeId, TypeId> {
+    let mut ids = HashMap::new();
+    let mut next = out.end_id();
+    for (id, t) in src.iter() {
+        if keep(id, t) {
+            ids.insert(id, next);
+            next += 1;
+        }
+    }
+    let start = src.start_id();
+    for (id, t) in src.iter() {
+        if !ids.contains_key(&id) {
+            continue;
+        }
+        let mut t = t.clone();
+        t.for_each_ref_mut(|r| {
+            *r = if *r == 0 {
+                0
+            } else if *r < start {
+                base_map(*r)
+            } else {
+                *ids.get(r)
+                    .unwrap_or_else(|| panic!("type [{id}] refers to dropped [{r}]"))
+            }
+        });
+        for_each_str_off_mut(&mut t, |off| {
+            let s = src.str_bytes(*off).unwrap_or_default().to_vec();
+            *off = out.strings_mut().add(&s);
+        });
+        out.add_type(t);
+    }
+    ids
+}
+
+/// Whether `t` is a VAR or DATASEC: kinds libbpf never deduplicates, which a realistic
+/// duplicated input holds once.
+pub fn is_var_or_datasec(t: &Type) -> bool {
+    matches!(t.data, TypeData::Var { .. } | TypeData::Datasec { .. })
+}
+
+/// `btf` (a base BTF) followed by a copy of its types shuffled with `seed` (all but VARs and
+/// DATASECs): what an encoder gives for two compilation units that saw the same headers.
+pub fn doubled(btf: &Btf, seed: u64) -> Btf {
+    let mut out = btf.clone();
+    let copy = kbtf_btf::diff::testing::shuffle(btf, seed);
+    append(&mut out, &copy, |_, t| !is_var_or_datasec(t), |id| id);
+    out
+}
+
+/// Number of types of each kind among the own types of `btf`, as `KIND:n` words.
+pub fn kind_counts(btf: &Btf) -> String {
+    let mut counts: std::collections::BTreeMap<Kind, usize> = Default::default();
+    for (_, t) in btf.iter() {
+        *counts.entry(t.kind()).or_default() += 1;
+    }
+    counts
+        .iter()
+        .map(|(k, n)| format!("{k}:{n}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
