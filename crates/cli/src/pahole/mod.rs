@@ -2,6 +2,7 @@
 //! kbuild can run it as `PAHOLE=kbtf`.
 
 pub mod args;
+pub mod encode;
 pub mod features;
 pub mod run;
 #[cfg(test)]

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 
-use super::args::{parse, PaholeArgs};
+use super::args::parse;
 use super::features::Features;
 
 /// The pahole version kbtf reports by default. kbuild turns `--version` into a number
@@ -48,12 +48,5 @@ fn run(args: &[String]) -> Result<()> {
     if !a.encode {
         bail!("kbtf only encodes BTF in pahole mode: pass -J (or --btf_encode_detached=FILE)");
     }
-    encode(&a)
-}
-
-fn encode(a: &PaholeArgs) -> Result<()> {
-    let [_file] = a.files.as_slice() else {
-        bail!("-J takes exactly one input file, got {}", a.files.len());
-    };
-    bail!("BTF encoding from DWARF is not implemented yet (issue 3)")
+    super::encode::run(&a)
 }
