@@ -29,6 +29,8 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("KBTF_612_MODULES_DIR", "kernel612_modules_dir"),
     ("KBTF_KERNEL61_DIR", "kernel61_dir"),
     ("KBTF_WRONG_BASE_DIR", "wrong_base_dir"),
+    ("KBTF_PAHOLE_REF_VMLINUX_BTF", "pahole_ref_vmlinux_btf"),
+    ("KBTF_PAHOLE_REF_MODULES_DIR", "pahole_ref_modules_dir"),
 ];
 
 /// Modules whose wrong-base BTF is loaded on the real kernel. The kernel refuses some of
@@ -95,6 +97,8 @@ pub fn main(raw: &[String]) -> Result<()> {
     crate::testdata::main(&[])?;
     println!("== wrong-base module BTF: cargo xtask wrong-base");
     crate::wrong_base::main(&[])?;
+    println!("== pahole 1.24's reference BTF: cargo xtask pahole-ref");
+    crate::pahole_ref::main(&[])?;
     let index = Index::load()?;
     let mut real = cargo();
     real.current_dir(&root)

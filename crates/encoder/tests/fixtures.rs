@@ -21,7 +21,7 @@ fn check_c_fixture(name: &str) {
         .unwrap()
         .btf;
     let d = diff(
-        &common::structural_dedup(&ours),
+        &kbtf_dedup::dedup(&ours, &Default::default()).unwrap().btf,
         &pahole,
         &DiffOptions::default(),
     );
@@ -56,7 +56,7 @@ fn dummy_module_matches_pahole() {
         .unwrap()
         .btf;
     let d = diff(
-        &common::structural_dedup(&ours),
+        &kbtf_dedup::dedup(&ours, &Default::default()).unwrap().btf,
         &pahole,
         &DiffOptions::default(),
     );
@@ -71,7 +71,7 @@ fn check_encoder_fixture(name: &str, reference: &str) {
         .unwrap()
         .btf;
     let d = diff(
-        &common::structural_dedup(&ours),
+        &kbtf_dedup::dedup(&ours, &Default::default()).unwrap().btf,
         &pahole,
         &DiffOptions::default(),
     );

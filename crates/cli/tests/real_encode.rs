@@ -1,0 +1,176 @@
+//! `kbtf -J` on Debian's 6.1 `-dbg` kernel, end to end through the binary: encode,
+//! deduplicate, write. Compared with pahole 1.24 run single-threaded on the same input (the
+//! reference; `cargo xtask pahole-ref`) and with the `.BTF` Debian shipped.
+//!
+//! Ignored by default: `cargo xtask test` runs them with the cache paths in `KBTF_*`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use kbtf_btf::diff::{diff, DiffOptions};
+use kbtf_btf::validate::validate;
+use kbtf_btf::{read_base, read_file, Btf};
+use kbtf_testkit::{env_path, modules};
+
+fn kbtf(args: &[&str]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_kbtf"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "kbtf {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The only way kbtf may differ from what Debian shipped: which static function of several
+/// sharing a name got its FUNC. pahole 1.24 with `-j` tracks encoded names per thread, so
+/// Debian's BTF holds some functions twice, with different prototypes (docs/encoder.md).
+fn only_pahole_j_function_choice(d: &kbtf_btf::diff::Diff) -> bool {
+    d.changed.is_empty()
+        && d.only_in_a
+            .iter()
+            .chain(&d.only_in_b)
+            .all(|l| l.starts_with("func static "))
+}
+
+#[test]
+#[ignore]
+fn vmlinux_equals_pahole_and_is_deterministic() {
+    let vmlinux = env_path("KBTF_VMLINUX");
+    let dir = tempfile::tempdir().unwrap();
+    let out = |n: &str| dir.path().join(n).display().to_string();
+    let v = vmlinux.display().to_string();
+    let flags = ["-J", "--btf_gen_floats", "--lang_exclude=rust"];
+    for (jobs, name) in [("-j1", "j1.btf"), ("-j2", "j2.btf")] {
+        let detached = format!("--btf_encode_detached={}", out(name));
+        let mut args: Vec<&str> = flags.to_vec();
+        args.extend([jobs, &detached, &v]);
+        kbtf(&args);
+    }
+    let j1 = std::fs::read(out("j1.btf")).unwrap();
+    assert!(
+        j1 == std::fs::read(out("j2.btf")).unwrap(),
+        "-j1 and -j2 give different bytes"
+    );
+
+    let ours = read_file(Path::new(&out("j1.btf")), None).unwrap().btf;
+    let reference = read_file(&env_path("KBTF_PAHOLE_REF_VMLINUX_BTF"), None)
+        .unwrap()
+        .btf;
+    let d = diff(&ours, &reference, &DiffOptions::default());
+    assert!(d.is_empty(), "kbtf and pahole 1.24 differ:\n{d}");
+    assert!(
+        validate(&ours).is_empty(),
+        "kbtf's vmlinux BTF has problems"
+    );
+
+    let shipped = read_file(&env_path("KBTF_VMLINUX_BTF"), None).unwrap().btf;
+    let d = diff(&ours, &shipped, &DiffOptions::default());
+    eprintln!(
+        "vmlinux: {} types; against Debian's shipped BTF: {} differences",
+        ours.own_types().len(),
+        d.len()
+    );
+    assert!(
+        only_pahole_j_function_choice(&d),
+        "differences beyond pahole -j's function choice:\n{d}"
+    );
+}
+
+/// Every `-dbg` module: `kbtf -J --btf_base vmlinux` on a copy equals pahole 1.24's BTF for it,
+/// equals Debian's shipped `.BTF` but for pahole -j's function choice, and passes `check`.
+#[test]
+#[ignore]
+fn every_module_equals_pahole_and_shipped() {
+    let base_path = env_path("KBTF_VMLINUX_BTF");
+    let base: Arc<Btf> = read_base(&base_path).unwrap();
+    let dbg = env_path("KBTF_DBG_MODULES_DIR");
+    let shipped = env_path("KBTF_MODULES_DIR");
+    let reference = env_path("KBTF_PAHOLE_REF_MODULES_DIR");
+    let kos = modules(&dbg);
+    let dir = tempfile::tempdir().unwrap();
+    let next = AtomicUsize::new(0);
+    let bad = Mutex::new(Vec::new());
+    let not_as_shipped = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for worker in 0..2 {
+            let (kos, next, bad, base, dir) = (&kos, &next, &bad, &base, &dir);
+            let (dbg, shipped, reference, base_path) = (&dbg, &shipped, &reference, &base_path);
+            let not_as_shipped = &not_as_shipped;
+            s.spawn(move || loop {
+                let Some(ko) = kos.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                    break;
+                };
+                let rel = ko.strip_prefix(dbg).unwrap();
+                let copy: PathBuf = dir.path().join(format!("w{worker}.ko"));
+                std::fs::copy(ko, &copy).unwrap();
+                let out = Command::new(env!("CARGO_BIN_EXE_kbtf"))
+                    .args([
+                        "-J",
+                        "-j1",
+                        "--btf_gen_floats",
+                        "--lang_exclude=rust",
+                        "--btf_base",
+                    ])
+                    .arg(base_path)
+                    .arg(&copy)
+                    .output()
+                    .unwrap();
+                let mut problems = Vec::new();
+                if !out.status.success() {
+                    problems.push(format!(
+                        "kbtf -J failed: {}",
+                        String::from_utf8_lossy(&out.stderr)
+                    ));
+                } else {
+                    let ours = read_file(&copy, Some(base.clone())).unwrap();
+                    let pahole = read_file(
+                        &reference.join(rel).with_extension("btf"),
+                        Some(base.clone()),
+                    )
+                    .unwrap();
+                    let d = diff(&ours.btf, &pahole.btf, &DiffOptions::default());
+                    if !d.is_empty() {
+                        problems.push(format!("differs from pahole 1.24:\n{d}"));
+                    }
+                    let theirs = read_file(&shipped.join(rel), Some(base.clone())).unwrap();
+                    let d = diff(&ours.btf, &theirs.btf, &DiffOptions::default());
+                    if !d.is_empty() {
+                        not_as_shipped.fetch_add(1, Ordering::Relaxed);
+                        if !only_pahole_j_function_choice(&d) {
+                            problems.push(format!("differs from Debian's .BTF:\n{d}"));
+                        }
+                    }
+                    if !validate(&ours.btf).is_empty() {
+                        problems.push("kbtf check finds problems".into());
+                    }
+                    if ours.base_fingerprint.is_none() {
+                        problems.push("no base fingerprint note".into());
+                    }
+                }
+                if !problems.is_empty() {
+                    bad.lock()
+                        .unwrap()
+                        .push(format!("{}: {}", rel.display(), problems.join("; ")));
+                }
+            });
+        }
+    });
+    let bad = bad.into_inner().unwrap();
+    eprintln!(
+        "{} modules: {} differ from pahole or fail; {} differ from Debian's .BTF only by pahole -j's function choice",
+        kos.len(),
+        bad.len(),
+        not_as_shipped.load(Ordering::Relaxed)
+    );
+    assert!(
+        kos.len() >= 1000,
+        "expected every module, found {}",
+        kos.len()
+    );
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
