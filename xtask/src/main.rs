@@ -10,6 +10,7 @@ mod console;
 mod debs;
 mod dwarf_fixtures;
 mod elf;
+mod encode_test;
 mod fixtures;
 mod guest;
 mod initramfs;
@@ -37,6 +38,7 @@ tasks:
   pahole-ref    pahole 1.24's BTF of the 6.1 -dbg vmlinux and modules (the encoder's reference)
   btf-load      FILE...: boot a kernel, load raw BTF blobs with BPF_BTF_LOAD, report verdicts
   wrong-base    regenerate module BTF against the older build's vmlinux (the field bug)
+  encode-test   the 6.1 kernel judges BTF kbtf encoded: vmlinux (BPF_BTF_LOAD) and 24 modules
   test          the README's test command: fast tier, then the real-kernel tier
 run `cargo xtask <task> --help` for a task's options";
 
@@ -61,6 +63,7 @@ fn real_main() -> Result<()> {
         "btf-info" => btf_info::main(rest),
         "btf-load" => btf_load::main(rest),
         "test" => test::main(rest),
+        "encode-test" => encode_test::main(rest),
         "wrong-base" => wrong_base::main(rest),
         "pahole-ref" => pahole_ref::main(rest),
         "-h" | "--help" | "help" => {

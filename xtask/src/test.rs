@@ -128,6 +128,10 @@ pub fn main(raw: &[String]) -> Result<()> {
                 .args(["xtask", "btf-load", "--acceptance"]),
         )?;
         wrong_base_boot(&root)?;
+        step(
+            "qemu: the kernel judges kbtf's own BTF (vmlinux via BPF_BTF_LOAD, 24 modules)",
+            cargo().current_dir(&root).args(["xtask", "encode-test"]),
+        )?;
     }
     println!("== all tiers passed");
     Ok(())
