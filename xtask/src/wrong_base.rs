@@ -73,13 +73,19 @@ fn modules_under(dir: &Path) -> Result<Vec<PathBuf>> {
 fn generate(index: &Index, limit: usize) -> Result<PathBuf> {
     let old_base = index.path("kernel61_old_vmlinux_btf")?;
     let out_dir = cache::root()?.join("wrong-base");
-    regen_modules(index, &old_base, &out_dir, limit)?;
+    regen_modules(index, &old_base, &out_dir, limit, &[])?;
     Ok(out_dir)
 }
 
 /// Regenerates the `.BTF` of every 6.1 `-dbg` module (at most `limit`) with pahole 1.24
 /// against `base`, into `out_dir/<path under kernel/>.btf`, skipping those already there.
-pub fn regen_modules(index: &Index, base: &Path, out_dir: &Path, limit: usize) -> Result<()> {
+pub fn regen_modules(
+    index: &Index,
+    base: &Path,
+    out_dir: &Path,
+    limit: usize,
+    flags: &'static [&'static str],
+) -> Result<()> {
     let dbg = index.path("kernel61_dbg_modules_dir")?;
     let old_base = base.to_path_buf();
     let out_dir = out_dir.to_path_buf();
@@ -101,7 +107,7 @@ pub fn regen_modules(index: &Index, base: &Path, out_dir: &Path, limit: usize) -
                     continue;
                 }
                 let tmp_ko = work.join(format!("w{worker}.ko"));
-                match regenerate(&dbg.join(rel), old_base, &tmp_ko, &dest) {
+                match regenerate(&dbg.join(rel), old_base, flags, &tmp_ko, &dest) {
                     Ok(()) => {
                         made.fetch_add(1, Ordering::Relaxed);
                     }
@@ -134,12 +140,19 @@ pub fn regen_modules(index: &Index, base: &Path, out_dir: &Path, limit: usize) -
 }
 
 /// pahole -J --btf_base OLD on a copy of the -dbg module, then saves its .BTF atomically.
-fn regenerate(src: &Path, old_base: &Path, tmp_ko: &Path, dest: &Path) -> Result<()> {
+fn regenerate(
+    src: &Path,
+    old_base: &Path,
+    flags: &[&str],
+    tmp_ko: &Path,
+    dest: &Path,
+) -> Result<()> {
     std::fs::copy(src, tmp_ko).with_context(|| format!("copying {}", src.display()))?;
     util::output(
         Command::new("pahole")
             .env("LLVM_OBJCOPY", "objcopy")
             .arg("-J")
+            .args(flags)
             .arg("--btf_base")
             .arg(old_base)
             .arg(tmp_ko),
