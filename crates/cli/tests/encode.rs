@@ -1,0 +1,160 @@
+//! `kbtf -J` through the binary on the committed DWARF fixtures (testdata/dwarf, see
+//! testdata/PROVENANCE and docs/testing.md): DWARF 4 and 5, zlib, zstd and `.zdebug`
+//! compressed sections, and `ld -r` objects, each compared by meaning with pahole 1.24's BTF.
+//! Damaged input fails cleanly and leaves the file as it was.
+
+use std::process::Command;
+
+use kbtf_testkit::{files_with_ext, testdata};
+
+fn kbtf(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_kbtf"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn every_dwarf_fixture_equals_pahole() {
+    let objects = files_with_ext(&testdata("dwarf"), &["o"]);
+    assert!(objects.len() >= 18, "fixtures missing: {objects:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let mut bad = Vec::new();
+    for obj in &objects {
+        let name = obj.file_stem().unwrap().to_string_lossy().into_owned();
+        let out = dir.path().join(format!("{name}.btf"));
+        let detached = format!("--btf_encode_detached={}", out.display());
+        // The fixtures' pahole references were made with --btf_gen_floats (docs/testing.md).
+        let (code, _, err) = kbtf(&[
+            "-J",
+            "--btf_gen_floats",
+            &detached,
+            &obj.display().to_string(),
+        ]);
+        if code != 0 {
+            bad.push(format!("{name}: kbtf -J failed: {err}"));
+            continue;
+        }
+        let reference = obj.with_file_name(format!("{name}.pahole.btf"));
+        let (code, out, _) = kbtf(&[
+            "diff",
+            &out.display().to_string(),
+            &reference.display().to_string(),
+        ]);
+        if code != 0 {
+            bad.push(format!("{name}: differs from pahole 1.24:\n{out}"));
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+#[test]
+fn in_place_encoding_of_an_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let obj = dir.path().join("records.o");
+    std::fs::copy(testdata("dwarf/records.dwarf5.o"), &obj).unwrap();
+    let (code, _, err) = kbtf(&["-J", "--btf_gen_floats", &obj.display().to_string()]);
+    assert_eq!(code, 0, "{err}");
+    let reference = testdata("dwarf/records.dwarf5.pahole.btf");
+    let (code, out, _) = kbtf(&[
+        "diff",
+        &obj.display().to_string(),
+        &reference.display().to_string(),
+    ]);
+    assert_eq!(code, 0, "{out}");
+}
+
+/// Damaged DWARF: one line naming the file, the unit and the DIE; exit 2; the input file is
+/// unchanged and no detached output is written.
+#[test]
+fn damaged_dwarf_fails_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let obj = dir.path().join("damaged.o");
+    let mut data = std::fs::read(testdata("encoder/shapes-dwarf5.o")).unwrap();
+    let info = {
+        use object::{Object, ObjectSection};
+        let f = object::File::parse(&*data).unwrap();
+        f.section_by_name(".debug_info")
+            .unwrap()
+            .file_range()
+            .unwrap()
+            .0 as usize
+    };
+    // The root DIE's abbreviation code, right after the 12-byte DWARF 5 unit header.
+    data[info + 12] = 0x7f;
+    std::fs::write(&obj, &data).unwrap();
+    let out = dir.path().join("out.btf");
+    let o = obj.display().to_string();
+    for args in [
+        vec!["-J", &o],
+        vec!["-J", "--btf_encode_detached", out.to_str().unwrap(), &o],
+    ] {
+        let (code, _, err) = kbtf(&args);
+        assert_eq!(code, 2, "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains(&o) && err.contains("CU at 0x0") && err.contains("DIE at 0xc"),
+            "{err}"
+        );
+        assert_eq!(
+            std::fs::read(&obj).unwrap(),
+            data,
+            "the input file is unchanged"
+        );
+        assert!(!out.exists(), "no output written");
+    }
+}
+
+/// Inputs that are not what -J needs: a missing file, a directory, a module without DWARF.
+#[test]
+fn bad_inputs_to_encode() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.ko").display().to_string();
+    let (code, _, err) = kbtf(&["-J", &missing]);
+    assert_eq!(code, 2);
+    assert!(err.contains("missing.ko"), "{err}");
+    let (code, _, err) = kbtf(&["-J", &dir.path().display().to_string()]);
+    assert_eq!(code, 2, "{err}");
+    // The shipped module is stripped of DWARF.
+    let ko = dir.path().join("dummy.ko");
+    std::fs::copy(testdata("modules-6.1/dummy.ko"), &ko).unwrap();
+    let before = std::fs::read(&ko).unwrap();
+    let base = testdata("vmlinux-6.1.btf").display().to_string();
+    let (code, _, err) = kbtf(&["-J", "--btf_base", &base, &ko.display().to_string()]);
+    eprintln!("{err}");
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_eq!(
+        std::fs::read(&ko).unwrap(),
+        before,
+        "the module is unchanged"
+    );
+    // A base that is not BTF.
+    let ko2 = dir.path().join("dummy2.ko");
+    std::fs::copy(testdata("modules-6.1-dbg/dummy.ko"), &ko2).unwrap();
+    let before = std::fs::read(&ko2).unwrap();
+    let (code, _, err) = kbtf(&[
+        "-J",
+        "--btf_base",
+        &ko2.display().to_string().replace("dummy2", "missing"),
+        &ko2.display().to_string(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    let not_btf = testdata("c/kinds.c").display().to_string();
+    let (code, _, err) = kbtf(&["-J", "--btf_base", &not_btf, &ko2.display().to_string()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--btf_base") && err.contains("kinds.c"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(&ko2).unwrap(),
+        before,
+        "the module is unchanged"
+    );
+}
