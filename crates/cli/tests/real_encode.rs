@@ -42,6 +42,46 @@ fn only_pahole_j_effects(d: &kbtf_btf::diff::Diff) -> bool {
             .all(|l| l.starts_with("func static ") || l.ends_with("(same as a base type)"))
 }
 
+/// What a reader sees of an ELF file besides the sections kbtf writes: every other section's
+/// name, kind, flags and contents, every symbol, and every relocation.
+fn elf_summary(path: &Path) -> Vec<String> {
+    use object::{Object, ObjectSection, ObjectSymbol};
+    let data = std::fs::read(path).unwrap();
+    let f = object::File::parse(&*data).unwrap();
+    let mut out = Vec::new();
+    for s in f.sections() {
+        let name = s.name().unwrap_or("?").to_string();
+        if matches!(
+            name.as_str(),
+            ".BTF" | ".shstrtab" | kbtf_btf::fingerprint::SECTION
+        ) {
+            continue;
+        }
+        let relocs: Vec<String> = s
+            .relocations()
+            .map(|(o, r)| format!("{o}:{:?}:{:?}:{}", r.flags(), r.target(), r.addend()))
+            .collect();
+        out.push(format!(
+            "{} {name} {:?} {:?} {:?} {relocs:?}",
+            s.index().0,
+            s.kind(),
+            s.flags(),
+            s.data().ok()
+        ));
+    }
+    for sym in f.symbols() {
+        out.push(format!(
+            "{:?} {:?} {:?} {} {}",
+            sym.name(),
+            sym.section(),
+            sym.kind(),
+            sym.address(),
+            sym.size()
+        ));
+    }
+    out
+}
+
 #[test]
 #[ignore]
 fn vmlinux_equals_pahole_and_is_deterministic() {
@@ -156,6 +196,9 @@ fn every_module_equals_pahole_and_shipped() {
                     if ours.base_fingerprint.is_none() {
                         problems.push("no base fingerprint note".into());
                     }
+                    if elf_summary(ko) != elf_summary(&copy) {
+                        problems.push("sections, symbols or relocations changed".into());
+                    }
                 }
                 if !problems.is_empty() {
                     bad.lock()
@@ -178,4 +221,61 @@ fn every_module_equals_pahole_and_shipped() {
         kos.len()
     );
     assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+/// Every `-dbg` module encoded by kbtf against the older build's vmlinux BTF (the field bug, as
+/// a stale build host would make it): `kbtf check` against the right vmlinux says for certain,
+/// from the base fingerprint note, that it was built against a different vmlinux BTF.
+#[test]
+#[ignore]
+fn fingerprint_flags_every_module_built_against_the_other_vmlinux() {
+    let right = env_path("KBTF_VMLINUX_BTF").display().to_string();
+    let old = env_path("KBTF_OLD_VMLINUX_BTF").display().to_string();
+    let dbg = env_path("KBTF_DBG_MODULES_DIR");
+    let kos = modules(&dbg);
+    let dir = tempfile::tempdir().unwrap();
+    let next = AtomicUsize::new(0);
+    let missed = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for worker in 0..2 {
+            let (kos, next, missed, dir, right, old) = (&kos, &next, &missed, &dir, &right, &old);
+            s.spawn(move || loop {
+                let Some(ko) = kos.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                    break;
+                };
+                let copy = dir.path().join(format!("f{worker}.ko"));
+                std::fs::copy(ko, &copy).unwrap();
+                let c = copy.display().to_string();
+                kbtf(&[
+                    "-J",
+                    "--btf_gen_floats",
+                    "--lang_exclude=rust",
+                    "--btf_base",
+                    old,
+                    &c,
+                ]);
+                let out = Command::new(env!("CARGO_BIN_EXE_kbtf"))
+                    .args(["check", "--base", right, &c])
+                    .output()
+                    .unwrap();
+                let text = String::from_utf8_lossy(&out.stdout);
+                if out.status.code() != Some(1)
+                    || !text.starts_with("built against a different vmlinux BTF")
+                {
+                    missed
+                        .lock()
+                        .unwrap()
+                        .push(format!("{}: {text}", ko.display()));
+                }
+            });
+        }
+    });
+    let missed = missed.into_inner().unwrap();
+    eprintln!(
+        "{} modules built against the older vmlinux: {} not flagged",
+        kos.len(),
+        missed.len()
+    );
+    assert!(kos.len() >= 1000);
+    assert!(missed.is_empty(), "{}", missed.join("\n"));
 }
