@@ -10,56 +10,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use common::*;
-use kbtf_btf::diff::{diff, testing::shuffle, DiffOptions};
+use kbtf_btf::diff::testing::shuffle;
 use kbtf_btf::{Btf, Type, TypeData, TypeId};
 use kbtf_dedup::{dedup, DedupOptions};
 
 const VMLINUX_TYPES: usize = 95_246;
-
-/// Asserts `a` and `b` hold the same types by meaning, printing the first differences.
-fn assert_same_meaning(a: &Btf, b: &Btf) {
-    let d = diff(a, b, &DiffOptions::default());
-    assert!(
-        d.is_empty(),
-        "{} differences, first ones:\n{}",
-        d.len(),
-        d.to_string()
-            .lines()
-            .take(20)
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
-}
-
-/// Every input type maps to an output type of the same kind and name, or (a FWD, an enum
-/// forward declaration) to the struct, union or enum it declares.
-fn assert_id_map_plausible(input: &Btf, out: &Btf, id_map: &[TypeId]) {
-    assert_eq!(id_map.len(), input.end_id() as usize);
-    for id in 1..input.end_id() {
-        let t = input.type_by_id(id).unwrap();
-        let new = id_map[id as usize];
-        let u = out
-            .type_by_id(new)
-            .unwrap_or_else(|| panic!("[{id}] maps to [{new}], which does not exist"));
-        let (tn, un) = (input.str_at(t.name_off), out.str_at(u.name_off));
-        assert_eq!(tn, un, "[{id}] {} maps to [{new}] {}", t.kind(), u.kind());
-        let ok = t.kind() == u.kind()
-            || matches!(
-                (&t.data, &u.data),
-                (
-                    TypeData::Fwd { .. },
-                    TypeData::Struct { .. } | TypeData::Union { .. }
-                ) | (TypeData::Enum { .. }, TypeData::Enum64 { .. })
-                    | (TypeData::Enum64 { .. }, TypeData::Enum { .. })
-            );
-        assert!(
-            ok,
-            "[{id}] {} '{tn}' maps to [{new}] {}",
-            t.kind(),
-            u.kind()
-        );
-    }
-}
 
 #[test]
 fn vmlinux_dedups_to_itself() {
@@ -181,42 +136,6 @@ fn assert_idempotent(input: &Btf) {
     assert!((start..once.end_id()).all(|id| twice.id_map[id as usize] == id));
     let thrice = dedup(&twice.btf, &DedupOptions::default()).unwrap().btf;
     assert_eq!(twice.btf.to_bytes(), thrice.to_bytes());
-}
-
-/// The base types `module` refers to, and everything they refer to.
-fn base_closure(module: &Btf) -> Vec<bool> {
-    let base = module.base().unwrap();
-    let mut need = vec![false; base.end_id() as usize];
-    let mut stack: Vec<TypeId> = Vec::new();
-    for (_, t) in module.iter() {
-        t.for_each_ref(|r| {
-            if r != 0 && r < module.start_id() {
-                stack.push(r)
-            }
-        });
-    }
-    while let Some(id) = stack.pop() {
-        if std::mem::replace(&mut need[id as usize], true) {
-            continue;
-        }
-        base.type_by_id(id).unwrap().for_each_ref(|r| {
-            if r != 0 {
-                stack.push(r)
-            }
-        });
-    }
-    need
-}
-
-/// `module` as a module encoder would emit it: first a copy of every base type it uses
-/// (transitively), then its own types referring to the copies.
-fn with_base_copies(module: &Btf) -> (Btf, usize) {
-    let base = module.base().unwrap().clone();
-    let need = base_closure(module);
-    let mut out = Btf::new_split(base.clone());
-    let copies = append(&mut out, &base, |id, _| need[id as usize], |id| id);
-    append(&mut out, module, |_, _| true, |id| copies[&id]);
-    (out, copies.len())
 }
 
 #[test]
