@@ -67,10 +67,11 @@ pub enum ParseError {
 /// Errors from reading BTF out of a file.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
-    #[error("{path}: {source}")]
+    #[error("{path}: {err}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        /// Kept out of `source()`: the message already says it.
+        err: std::io::Error,
     },
     #[error("{path}: is a directory")]
     IsDirectory { path: PathBuf },
@@ -83,10 +84,11 @@ pub enum ReadError {
         path: PathBuf,
         section: &'static str,
     },
-    #[error("{path}: {}{source}", section.as_ref().map(|s| format!("section {s}: ")).unwrap_or_default())]
+    #[error("{path}: {}{err}", section.as_ref().map(|s| format!("section {s}: ")).unwrap_or_default())]
     Parse {
         path: PathBuf,
         section: Option<String>,
-        source: ParseError,
+        /// Kept out of `source()`: the message already says it.
+        err: ParseError,
     },
 }

@@ -33,9 +33,9 @@ pub struct BtfFile {
 
 /// The bytes of a file, mapped.
 fn map(path: &Path) -> Result<memmap2::Mmap, ReadError> {
-    let io = |source| ReadError::Io {
+    let io = |err| ReadError::Io {
         path: path.to_owned(),
-        source,
+        err,
     };
     let meta = std::fs::metadata(path).map_err(io)?;
     if meta.is_dir() {
@@ -55,9 +55,9 @@ fn map(path: &Path) -> Result<memmap2::Mmap, ReadError> {
 
 fn map_by_reading(path: &Path, mut f: std::fs::File) -> Result<memmap2::Mmap, ReadError> {
     use std::io::Read;
-    let io = |source| ReadError::Io {
+    let io = |err| ReadError::Io {
         path: path.to_owned(),
-        source,
+        err,
     };
     let mut buf = Vec::new();
     f.read_to_end(&mut buf).map_err(io)?;
@@ -85,10 +85,10 @@ fn is_raw_btf(d: &[u8]) -> bool {
 /// carries its own `.BTF.base`, whose `.BTF` is split on top of that.
 pub fn read_file(path: &Path, base: Option<Arc<Btf>>) -> Result<BtfFile, ReadError> {
     let data = map(path)?;
-    let parse_err = |section: Option<&str>, source| ReadError::Parse {
+    let parse_err = |section: Option<&str>, err| ReadError::Parse {
         path: path.to_owned(),
         section: section.map(str::to_owned),
-        source,
+        err,
     };
     if is_raw_btf(&data) {
         let btf = Btf::parse(&data, base).map_err(|e| parse_err(None, e))?;

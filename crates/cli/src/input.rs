@@ -23,7 +23,7 @@ pub fn describe(e: &ReadError, had_base: bool) -> String {
     let missing_base = matches!(
         e,
         ReadError::Parse {
-            source: ParseError::StringsNoLeadingNul,
+            err: ParseError::StringsNoLeadingNul,
             ..
         }
     );

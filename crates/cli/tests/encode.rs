@@ -158,3 +158,35 @@ fn bad_inputs_to_encode() {
         "the module is unchanged"
     );
 }
+
+/// A module on a read-only file system: `kbtf -J` fails with one line naming the file and the
+/// reason, and the module is unchanged. Mounting a read-only tmpfs needs root, so this runs in
+/// the real-kernel tier (`cargo xtask test`, as CI does), where a failure to mount fails it.
+#[test]
+#[ignore = "needs root to mount a tmpfs: run by `cargo xtask test`"]
+fn unwritable_module_is_left_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("ro");
+    std::fs::create_dir(&mnt).unwrap();
+    let run = |args: &[&str]| {
+        let st = Command::new(args[0]).args(&args[1..]).status().unwrap();
+        assert!(st.success(), "{args:?}");
+    };
+    let m = mnt.display().to_string();
+    run(&["mount", "-t", "tmpfs", "-o", "size=4M", "none", &m]);
+    let ko = mnt.join("dummy.ko");
+    std::fs::copy(testdata("modules-6.1-dbg/dummy.ko"), &ko).unwrap();
+    run(&["mount", "-o", "remount,ro", &m]);
+    let before = std::fs::read(&ko).unwrap();
+    let base = testdata("vmlinux-6.1.btf").display().to_string();
+    let (code, _, err) = kbtf(&["-J", "--btf_base", &base, &ko.display().to_string()]);
+    let after = std::fs::read(&ko).unwrap();
+    run(&["umount", &m]);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("dummy.ko") && err.contains("Read-only file system"),
+        "{err}"
+    );
+    assert_eq!(after, before, "the module is unchanged");
+}

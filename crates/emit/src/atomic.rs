@@ -13,9 +13,9 @@ use crate::error::EmitError;
 /// Writes `data` to `path` atomically. If `path` exists, its mode is kept; otherwise the new
 /// file gets the default mode (0644 less the umask).
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), EmitError> {
-    let io = |source| EmitError::Io {
+    let io = |err| EmitError::Io {
         path: path.to_owned(),
-        source,
+        err,
     };
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,

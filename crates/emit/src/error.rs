@@ -4,10 +4,11 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EmitError {
-    #[error("{path}: {source}")]
+    #[error("{path}: {err}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        /// Kept out of `source()`: the message already says it.
+        err: std::io::Error,
     },
     #[error("ELF: {0}")]
     BadElf(String),

@@ -64,9 +64,9 @@ pub fn rewrite_file(
     path: &Path,
     out: &ElfOutput<'_>,
 ) -> Result<Option<ModuleSignature>, EmitError> {
-    let io = |source| EmitError::Io {
+    let io = |err| EmitError::Io {
         path: path.to_owned(),
-        source,
+        err,
     };
     let elf = std::fs::read(path).map_err(io)?;
     let new = rewrite(&elf, out).map_err(|e| match e {
