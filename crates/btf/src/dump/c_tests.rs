@@ -178,6 +178,16 @@ fn struct_layout_padding_bitfields_and_packing() {
     let members = vec![b.m("kind", int, 0), b.m("", un, 32)];
     b.strukt("reg", 8, members);
     b.strukt("lock_class_key", 0, vec![]);
+    // A union whose size is not a multiple of its members' alignment was packed (libbpf
+    // never packs unions, so bpftool writes a 12-byte union here).
+    let u32t = b.int("unsigned int", 4, 0);
+    let crc_members = vec![b.m("front", u32t, 0), b.m("back", u32t, 32)];
+    let crcs = b.strukt("", 8, crc_members);
+    let pad = b.array(uch, int, 11);
+    let members = vec![b.m("", crcs, 0), b.m("pad", pad, 0)];
+    let tail = b.union("", 11, members);
+    let members = vec![b.m("status", uch, 0), b.m("", tail, 8)];
+    b.strukt("epilogue", 12, members);
     check(
         &b.btf,
         expect![[r#"
@@ -214,6 +224,17 @@ fn struct_layout_padding_bitfields_and_packing() {
             };
 
             struct lock_class_key {};
+
+            struct epilogue {
+            	unsigned char status;
+            	union {
+            		struct {
+            			unsigned int front;
+            			unsigned int back;
+            		};
+            		unsigned char pad[11];
+            	} __attribute__((packed));
+            };
 
         "#]],
     );

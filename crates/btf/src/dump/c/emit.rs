@@ -293,7 +293,10 @@ impl CDump<'_> {
         let size = t.size().unwrap_or(0) as i64;
         let members = t.members();
         let align = self.layout.align_of(id);
-        let packed = is_struct && self.layout.is_packed(t);
+        // libbpf only ever packs structs, but a union can be packed too: a union of a
+        // 4-aligned struct and a 15-byte array has size 15 only when packed (Ceph's
+        // `out_epil`); without the attribute the compiler makes it 16 bytes.
+        let packed = self.layout.is_packed(t);
 
         self.emit_struct_fwd(id, t);
         self.buf.extend_from_slice(b" {");

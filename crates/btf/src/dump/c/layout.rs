@@ -1,6 +1,7 @@
 //! Sizes and alignments of types as a C compiler for the BTF's target would lay them out,
 //! following the rules libbpf uses (`btf__resolve_size`, `btf__align_of`), so that padding
-//! and `packed` decisions in the C dump agree with bpftool's.
+//! and `packed` decisions in the C dump agree with bpftool's, except that unions, which
+//! libbpf never packs, are packed too when their size needs it.
 
 // `u64::is_multiple_of` is newer than the workspace's minimum Rust version.
 #![allow(clippy::manual_is_multiple_of)]
@@ -180,7 +181,7 @@ impl<'a> Layout<'a> {
         }
     }
 
-    /// Whether the struct `t` must be declared `__attribute__((packed))` to get its
+    /// Whether the struct or union `t` must be declared `__attribute__((packed))` to get its
     /// recorded layout: a non-bitfield member is not at a multiple of its alignment, or the
     /// size is not a multiple of the largest member alignment.
     pub fn is_packed(&self, t: &Type) -> bool {
