@@ -167,9 +167,12 @@ fn struct_layout_padding_bitfields_and_packing() {
     // A member at an offset natural alignment does not reach.
     let members = vec![b.m("x", uch, 0), b.m("y", long, 128)];
     b.strukt("gap", 24, members);
-    // A misaligned member needs packing.
+    // A misaligned member needs packing; in a packed struct, padding needs explicit
+    // alignment markers.
     let members = vec![b.m("tag", uch, 0), b.m("val", int, 8)];
     b.strukt("wire", 5, members);
+    let members = vec![b.m("tag", uch, 0), b.m("val", int, 8)];
+    b.strukt("wire_tail", 16, members);
     // Anonymous union and struct written inline.
     let inner_members = vec![b.m("lo", ushort, 0), b.m("hi", ushort, 16)];
     let inner = b.strukt("", 4, inner_members);
@@ -188,6 +191,12 @@ fn struct_layout_padding_bitfields_and_packing() {
     let tail = b.union("", 11, members);
     let members = vec![b.m("status", uch, 0), b.m("", tail, 8)];
     b.strukt("epilogue", 12, members);
+    // A union with an alignment attribute (`____cacheline_aligned`): only an alignment
+    // gives it its recorded size back.
+    let members = vec![b.m("count", int, 0), b.m("bytes", pad, 0)];
+    let cacheline = b.union("", 64, members);
+    let members = vec![b.m("tag", uch, 0), b.m("", cacheline, 512)];
+    b.strukt("ring", 128, members);
     check(
         &b.btf,
         expect![[r#"
@@ -212,6 +221,13 @@ fn struct_layout_padding_bitfields_and_packing() {
             	int val;
             } __attribute__((packed));
 
+            struct wire_tail {
+            	unsigned char tag;
+            	int val;
+            	long: 0;
+            	long: 64;
+            } __attribute__((packed));
+
             struct reg {
             	int kind;
             	union {
@@ -234,6 +250,21 @@ fn struct_layout_padding_bitfields_and_packing() {
             		};
             		unsigned char pad[11];
             	} __attribute__((packed));
+            };
+
+            struct ring {
+            	unsigned char tag;
+            	long: 64;
+            	long: 64;
+            	long: 64;
+            	long: 64;
+            	long: 64;
+            	long: 64;
+            	long: 64;
+            	union {
+            		int count;
+            		unsigned char bytes[11];
+            	} __attribute__((aligned(64)));
             };
 
         "#]],

@@ -344,6 +344,19 @@ fn synthetic_layouts_compile_with_gcc() {
     let odd = b.union("odd_union", 7, members);
     let members = vec![b.m("tag", uch, 0), b.m("u", odd, 8)];
     b.strukt("holds_odd_union", 8, members);
+    // A packed struct with a tail: its padding must not rely on bitfields moving to the
+    // next boundary, which they do not do in packed structs.
+    let members = vec![b.m("tag", uch, 0), b.m("val", int, 8)];
+    b.strukt("packed_tail", 16, members);
+    // Over-aligned unions, alone and inside a struct.
+    let members = vec![b.m("w", int, 0), b.m("bytes", bytes, 0)];
+    let aligned = b.union("cacheline_union", 128, members);
+    let members = vec![
+        b.m("tag", uch, 0),
+        b.m("u", aligned, 1024),
+        b.m("n", int, 2048),
+    ];
+    b.strukt("holds_cacheline_union", 384, members);
     let (asserts, n) = layout_asserts(&b.btf);
     assert!(n > 10);
     gcc_accepts(&format!("{}\n{asserts}", c_text(&b.btf)));
