@@ -14,6 +14,13 @@
 //! `preserve_access_index` pragma that bpftool emits; compilers other than clang ignore the
 //! unknown pragma.
 //!
+//! For Debian's 6.1 vmlinux the output is byte for byte bpftool 7.1's. It differs where
+//! bpftool's layout is wrong, by attributes only: enums of size 1 or 8 get
+//! `__attribute__((mode(byte)))` or `mode(word)` (as later libbpf does); unions get
+//! `__attribute__((packed))` or `__attribute__((aligned(N)))` when their recorded size needs
+//! it; and padding inside packed structs always starts with an alignment marker. With these,
+//! every module's C dump reproduces the recorded size and member offsets of its structs.
+//!
 //! Malformed input never panics: broken type references are written as `void`, reference
 //! cycles that C cannot express are reported in a C comment and skipped.
 

@@ -167,9 +167,12 @@ fn struct_layout_padding_bitfields_and_packing() {
     // A member at an offset natural alignment does not reach.
     let members = vec![b.m("x", uch, 0), b.m("y", long, 128)];
     b.strukt("gap", 24, members);
-    // A misaligned member needs packing.
+    // A misaligned member needs packing; in a packed struct, padding needs explicit
+    // alignment markers.
     let members = vec![b.m("tag", uch, 0), b.m("val", int, 8)];
     b.strukt("wire", 5, members);
+    let members = vec![b.m("tag", uch, 0), b.m("val", int, 8)];
+    b.strukt("wire_tail", 16, members);
     // Anonymous union and struct written inline.
     let inner_members = vec![b.m("lo", ushort, 0), b.m("hi", ushort, 16)];
     let inner = b.strukt("", 4, inner_members);
@@ -178,6 +181,22 @@ fn struct_layout_padding_bitfields_and_packing() {
     let members = vec![b.m("kind", int, 0), b.m("", un, 32)];
     b.strukt("reg", 8, members);
     b.strukt("lock_class_key", 0, vec![]);
+    // A union whose size is not a multiple of its members' alignment was packed (libbpf
+    // never packs unions, so bpftool writes a 12-byte union here).
+    let u32t = b.int("unsigned int", 4, 0);
+    let crc_members = vec![b.m("front", u32t, 0), b.m("back", u32t, 32)];
+    let crcs = b.strukt("", 8, crc_members);
+    let pad = b.array(uch, int, 11);
+    let members = vec![b.m("", crcs, 0), b.m("pad", pad, 0)];
+    let tail = b.union("", 11, members);
+    let members = vec![b.m("status", uch, 0), b.m("", tail, 8)];
+    b.strukt("epilogue", 12, members);
+    // A union with an alignment attribute (`____cacheline_aligned`): only an alignment
+    // gives it its recorded size back.
+    let members = vec![b.m("count", int, 0), b.m("bytes", pad, 0)];
+    let cacheline = b.union("", 64, members);
+    let members = vec![b.m("tag", uch, 0), b.m("", cacheline, 512)];
+    b.strukt("ring", 128, members);
     check(
         &b.btf,
         expect![[r#"
@@ -202,6 +221,13 @@ fn struct_layout_padding_bitfields_and_packing() {
             	int val;
             } __attribute__((packed));
 
+            struct wire_tail {
+            	unsigned char tag;
+            	int val;
+            	long: 0;
+            	long: 64;
+            } __attribute__((packed));
+
             struct reg {
             	int kind;
             	union {
@@ -214,6 +240,32 @@ fn struct_layout_padding_bitfields_and_packing() {
             };
 
             struct lock_class_key {};
+
+            struct epilogue {
+            	unsigned char status;
+            	union {
+            		struct {
+            			unsigned int front;
+            			unsigned int back;
+            		};
+            		unsigned char pad[11];
+            	} __attribute__((packed));
+            };
+
+            struct ring {
+            	unsigned char tag;
+            	long: 64;
+            	long: 64;
+            	long: 64;
+            	long: 64;
+            	long: 64;
+            	long: 64;
+            	long: 64;
+            	union {
+            		int count;
+            		unsigned char bytes[11];
+            	} __attribute__((aligned(64)));
+            };
 
         "#]],
     );

@@ -293,7 +293,10 @@ impl CDump<'_> {
         let size = t.size().unwrap_or(0) as i64;
         let members = t.members();
         let align = self.layout.align_of(id);
-        let packed = is_struct && self.layout.is_packed(t);
+        // libbpf only ever packs structs, but a union can be packed too: a union of a
+        // 4-aligned struct and a 15-byte array has size 15 only when packed (Ceph's
+        // `out_epil`); without the attribute the compiler makes it 16 bytes.
+        let packed = self.layout.is_packed(t);
 
         self.emit_struct_fwd(id, t);
         self.buf.extend_from_slice(b" {");
@@ -308,7 +311,7 @@ impl CDump<'_> {
                 self.layout.align_of(m.ty)
             };
             let in_bitfield = prev_bitfield && bits != 0;
-            self.emit_bit_padding(off, m_off, m_align, in_bitfield, lvl + 1);
+            self.emit_bit_padding(off, m_off, m_align, in_bitfield, packed, lvl + 1);
             self.buf.push(b'\n');
             push_indent(&mut self.buf, lvl + 1);
             let fname = super::names::Name {
@@ -328,7 +331,7 @@ impl CDump<'_> {
             self.buf.push(b';');
         }
         if is_struct {
-            self.emit_bit_padding(off, size * 8, align, false, lvl + 1);
+            self.emit_bit_padding(off, size * 8, align, false, packed, lvl + 1);
         }
         // An empty struct stays on one line.
         if !members.is_empty() || size != 0 {
@@ -339,6 +342,9 @@ impl CDump<'_> {
         if packed {
             self.buf.extend_from_slice(b" __attribute__((packed))");
         }
+        if let Some(align) = self.layout.union_alignment(t, packed) {
+            let _ = write!(self.buf, " __attribute__((aligned({align})))");
+        }
     }
 
     /// Writes unnamed bitfields that move the layout from bit `cur` to bit `next`, where the
@@ -347,12 +353,18 @@ impl CDump<'_> {
     /// boundary lies within the gap is used, with a `TYPE: 0` marker when the compiler would
     /// not align by itself, then whole units of it and a last smaller one. Within a run of
     /// bitfields the first marker carries its bit count instead, as `: 0` would round up.
+    ///
+    /// In a `packed` struct a bitfield does not move to its type's next boundary when it
+    /// would straddle one, so the marker is always needed there. libbpf leaves it out when
+    /// the first whole unit would move by itself, which breaks packed layouts such as
+    /// virtio-scsi's `struct virtio_scsi_cmd` (its tail came out a `long` short).
     fn emit_bit_padding(
         &mut self,
         cur: i64,
         next: i64,
         next_align: u32,
         in_bitfield: bool,
+        packed: bool,
         lvl: usize,
     ) {
         if cur >= next {
@@ -375,7 +387,7 @@ impl CDump<'_> {
             let natural = round_up(cur, (next_align as i64 * 8).max(1));
             if in_bitfield
                 || (new_off == next && natural != new_off)
-                || (new_off != next && next - new_off <= new_off - cur)
+                || (new_off != next && (packed || next - new_off <= new_off - cur))
             {
                 self.buf.push(b'\n');
                 push_indent(&mut self.buf, lvl);

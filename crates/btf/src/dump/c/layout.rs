@@ -1,6 +1,8 @@
 //! Sizes and alignments of types as a C compiler for the BTF's target would lay them out,
 //! following the rules libbpf uses (`btf__resolve_size`, `btf__align_of`), so that padding
-//! and `packed` decisions in the C dump agree with bpftool's.
+//! and `packed` decisions in the C dump agree with bpftool's, except that unions, which
+//! libbpf writes with their natural layout only, are packed or over-aligned when their
+//! recorded size needs it.
 
 // `u64::is_multiple_of` is newer than the workspace's minimum Rust version.
 #![allow(clippy::manual_is_multiple_of)]
@@ -180,7 +182,7 @@ impl<'a> Layout<'a> {
         }
     }
 
-    /// Whether the struct `t` must be declared `__attribute__((packed))` to get its
+    /// Whether the struct or union `t` must be declared `__attribute__((packed))` to get its
     /// recorded layout: a non-bitfield member is not at a multiple of its alignment, or the
     /// size is not a multiple of the largest member alignment.
     pub fn is_packed(&self, t: &Type) -> bool {
@@ -197,4 +199,44 @@ impl<'a> Layout<'a> {
         }
         t.size().unwrap_or(0) % max_align != 0
     }
+
+    /// The alignment to declare on a union the compiler would make smaller than its recorded
+    /// size. Such a union had an `aligned` attribute (`____cacheline_aligned`), which BTF
+    /// does not record; structs get their size back from tail padding, but a union cannot
+    /// hold padding. The answer is the smallest power of two above the members' alignment
+    /// that rounds their largest size up to exactly the recorded size: being the smallest,
+    /// it divides the original alignment, so the union and whatever contains it keep their
+    /// recorded sizes and offsets. `None` when the natural size is right or no alignment
+    /// gives the recorded size.
+    pub fn union_alignment(&self, t: &Type, packed: bool) -> Option<u32> {
+        let TypeData::Union { size, members } = &t.data else {
+            return None;
+        };
+        let size = *size as u64;
+        let mut natural_align = 1u64;
+        let mut largest = 0u64;
+        for m in members {
+            if !packed {
+                natural_align = natural_align.max(self.align_of(m.ty) as u64);
+            }
+            largest = largest.max(self.size_of(m.ty).unwrap_or(0));
+        }
+        if round_up(largest, natural_align) >= size {
+            return None;
+        }
+        let mut align = 1u64;
+        while align <= size {
+            if align > natural_align && round_up(largest, align) == size {
+                return u32::try_from(align).ok();
+            }
+            align *= 2;
+        }
+        None
+    }
+}
+
+/// `x` rounded up to a multiple of `to` (at least 1).
+fn round_up(x: u64, to: u64) -> u64 {
+    let to = to.max(1);
+    x.div_ceil(to) * to
 }
