@@ -162,7 +162,7 @@ impl<'a> Resolver<'a> {
         let bits_off = m.bit_offset(true);
         let mut nr_bits = m.bitfield_size(true);
         if nr_bits == 0 {
-            if bits_off % 8 != 0 {
+            if !bits_off.is_multiple_of(8) {
                 return Err(self.member_fail(
                     sid,
                     s,
@@ -203,7 +203,7 @@ impl<'a> Resolver<'a> {
         let bits_off = m.bit_offset(true);
         let mut nr_bits = m.bitfield_size(true);
         if nr_bits == 0 {
-            if bits_off % 8 != 0 {
+            if !bits_off.is_multiple_of(8) {
                 return Err(self.member_fail(
                     sid,
                     s,
@@ -240,7 +240,7 @@ impl<'a> Resolver<'a> {
     /// kernel subtracts in 32 bits, so an offset beyond the struct wraps and passes; the meta
     /// phase has already rejected offsets beyond the struct size.
     fn sized_check_member(&self, sid: TypeId, s: &Type, m: &Member, size: u32) -> Res<()> {
-        if m.offset % 8 != 0 {
+        if !m.offset.is_multiple_of(8) {
             return Err(self.member_fail(
                 sid,
                 s,
@@ -260,7 +260,7 @@ impl<'a> Resolver<'a> {
     fn float_check_member(&self, sid: TypeId, s: &Type, m: &Member, t: &Type) -> Res<()> {
         let size = t.size().unwrap_or(0) as u64;
         let align_bits = size.min(PTR_SIZE as u64) * 8;
-        if align_bits != 0 && m.offset as u64 % align_bits != 0 {
+        if align_bits != 0 && !(m.offset as u64).is_multiple_of(align_bits) {
             return Err(self.member_fail(
                 sid,
                 s,

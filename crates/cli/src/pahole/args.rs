@@ -104,8 +104,8 @@ pub fn parse(args: &[String]) -> Result<PaholeArgs> {
                 _ => bail!("unknown pahole flag --{name}: kbtf implements pahole's BTF encoding flags only (see `kbtf --help`)"),
             }
         } else if let Some(short) = arg.strip_prefix('-').filter(|s| !s.is_empty()) {
-            let mut chars = short.char_indices();
-            while let Some((i, c)) = chars.next() {
+            let chars = short.char_indices();
+            for (i, c) in chars {
                 match c {
                     'J' => out.encode = true,
                     'V' => out.verbose = true,
