@@ -288,70 +288,7 @@ fn write_type(e: Endian, out: &mut Vec<u8>, t: &Type) {
     e.put_u32(out, t.name_off);
     e.put_u32(out, t.info());
     e.put_u32(out, t.size_or_type());
-    match &t.data {
-        TypeData::Int {
-            encoding,
-            offset,
-            bits,
-            ..
-        } => e.put_u32(
-            out,
-            (*encoding as u32) << 24 | (*offset as u32) << 16 | *bits as u32,
-        ),
-        TypeData::Array {
-            elem,
-            index,
-            nelems,
-        } => {
-            e.put_u32(out, *elem);
-            e.put_u32(out, *index);
-            e.put_u32(out, *nelems);
-        }
-        TypeData::Struct { members, .. } | TypeData::Union { members, .. } => {
-            for m in members {
-                e.put_u32(out, m.name_off);
-                e.put_u32(out, m.ty);
-                e.put_u32(out, m.offset);
-            }
-        }
-        TypeData::Enum { values, .. } => {
-            for v in values {
-                e.put_u32(out, v.name_off);
-                e.put_u32(out, v.val);
-            }
-        }
-        TypeData::Enum64 { values, .. } => {
-            for v in values {
-                e.put_u32(out, v.name_off);
-                e.put_u32(out, v.val as u32);
-                e.put_u32(out, (v.val >> 32) as u32);
-            }
-        }
-        TypeData::FuncProto { params, .. } => {
-            for p in params {
-                e.put_u32(out, p.name_off);
-                e.put_u32(out, p.ty);
-            }
-        }
-        TypeData::Var { linkage, .. } => e.put_u32(out, *linkage),
-        TypeData::Datasec { vars, .. } => {
-            for v in vars {
-                e.put_u32(out, v.ty);
-                e.put_u32(out, v.offset);
-                e.put_u32(out, v.size);
-            }
-        }
-        TypeData::DeclTag { component_idx, .. } => e.put_u32(out, *component_idx as u32),
-        TypeData::Ptr { .. }
-        | TypeData::Fwd { .. }
-        | TypeData::Typedef { .. }
-        | TypeData::Volatile { .. }
-        | TypeData::Const { .. }
-        | TypeData::Restrict { .. }
-        | TypeData::Func { .. }
-        | TypeData::Float { .. }
-        | TypeData::TypeTag { .. } => {}
-    }
+    t.for_each_trailing_word(|w| e.put_u32(out, w));
 }
 
 pub(crate) fn read_u16(e: Endian, d: &[u8], off: usize) -> u16 {

@@ -254,6 +254,50 @@ impl Type {
         }
     }
 
+    /// Calls `f` with each 32-bit word of the kind-specific data that follows the 12-byte
+    /// `btf_type` record on the wire, in order (none for kinds without such data).
+    pub fn for_each_trailing_word(&self, mut f: impl FnMut(u32)) {
+        use TypeData::*;
+        match &self.data {
+            Int {
+                encoding,
+                offset,
+                bits,
+                ..
+            } => f((*encoding as u32) << 24 | (*offset as u32) << 16 | *bits as u32),
+            Array {
+                elem,
+                index,
+                nelems,
+            } => [*elem, *index, *nelems].into_iter().for_each(f),
+            Struct { members, .. } | Union { members, .. } => members
+                .iter()
+                .flat_map(|m| [m.name_off, m.ty, m.offset])
+                .for_each(f),
+            Enum { values, .. } => values.iter().flat_map(|v| [v.name_off, v.val]).for_each(f),
+            Enum64 { values, .. } => values
+                .iter()
+                .flat_map(|v| [v.name_off, v.val as u32, (v.val >> 32) as u32])
+                .for_each(f),
+            FuncProto { params, .. } => params.iter().flat_map(|p| [p.name_off, p.ty]).for_each(f),
+            Var { linkage, .. } => f(*linkage),
+            Datasec { vars, .. } => vars
+                .iter()
+                .flat_map(|v| [v.ty, v.offset, v.size])
+                .for_each(f),
+            DeclTag { component_idx, .. } => f(*component_idx as u32),
+            Ptr { .. }
+            | Fwd { .. }
+            | Typedef { .. }
+            | Volatile { .. }
+            | Const { .. }
+            | Restrict { .. }
+            | Func { .. }
+            | Float { .. }
+            | TypeTag { .. } => {}
+        }
+    }
+
     /// The size in bytes for kinds that carry one in `btf_type.size`.
     pub fn size(&self) -> Option<u32> {
         use TypeData::*;

@@ -114,55 +114,7 @@ impl Flat {
             extra,
         });
         let e = &mut self.extra;
-        match &t.data {
-            TypeData::Int {
-                encoding,
-                offset,
-                bits,
-                ..
-            } => e.push((*encoding as u32) << 24 | (*offset as u32) << 16 | *bits as u32),
-            TypeData::Array {
-                elem,
-                index,
-                nelems,
-            } => e.extend_from_slice(&[*elem, *index, *nelems]),
-            TypeData::Struct { members, .. } | TypeData::Union { members, .. } => {
-                for m in members {
-                    e.extend_from_slice(&[m.name_off, m.ty, m.offset]);
-                }
-            }
-            TypeData::Enum { values, .. } => {
-                for v in values {
-                    e.extend_from_slice(&[v.name_off, v.val]);
-                }
-            }
-            TypeData::Enum64 { values, .. } => {
-                for v in values {
-                    e.extend_from_slice(&[v.name_off, v.val as u32, (v.val >> 32) as u32]);
-                }
-            }
-            TypeData::FuncProto { params, .. } => {
-                for p in params {
-                    e.extend_from_slice(&[p.name_off, p.ty]);
-                }
-            }
-            TypeData::Var { linkage, .. } => e.push(*linkage),
-            TypeData::Datasec { vars, .. } => {
-                for v in vars {
-                    e.extend_from_slice(&[v.ty, v.offset, v.size]);
-                }
-            }
-            TypeData::DeclTag { component_idx, .. } => e.push(*component_idx as u32),
-            TypeData::Ptr { .. }
-            | TypeData::Fwd { .. }
-            | TypeData::Typedef { .. }
-            | TypeData::Volatile { .. }
-            | TypeData::Const { .. }
-            | TypeData::Restrict { .. }
-            | TypeData::Func { .. }
-            | TypeData::Float { .. }
-            | TypeData::TypeTag { .. } => {}
-        }
+        t.for_each_trailing_word(|w| e.push(w));
     }
 
     /// Number of ids, `void` included.
