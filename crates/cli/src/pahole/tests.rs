@@ -105,3 +105,24 @@ fn unknown_flags_are_errors() {
     let e = args("-J -jx f").unwrap_err().to_string();
     assert!(e.contains("bad thread count"), "{e}");
 }
+
+/// scripts/Makefile.btf of newer kernels (6.8 to 7.0): `-j$(JOBS)` (bare `-j` when JOBS is
+/// empty), the feature list, and later additions kbtf does not know yet (`attributes`,
+/// `kind_layout`), which pahole ignores and so must we.
+#[test]
+fn newer_kbuild_lines() {
+    let line = "-J -j --btf_features=encode_force,var,float,enum64,decl_tag,type_tag,optimized_func,consistent_func,decl_tag_kfuncs \
+                --btf_features=attributes,kind_layout --btf_features=reproducible_build \
+                --btf_features=distilled_base --btf_base vmlinux --lang_exclude=rust mod.ko";
+    let a = args(line).unwrap();
+    assert_eq!(a.jobs, Some(0));
+    let f = a.features;
+    assert!(
+        f.encode_force && f.var && f.float && f.enum64 && f.consistent_func && f.optimized_func
+    );
+    assert!(f.decl_tag_kfuncs && f.reproducible_build && f.distilled_base && !f.global_var);
+    assert_eq!(a.files, vec![std::path::PathBuf::from("mod.ko")]);
+    let b = args("-J -j16 --btf_gen_floats --skip_encoding_btf_inconsistent_proto --btf_gen_optimized .tmp_vmlinux1").unwrap();
+    assert_eq!(b.jobs, Some(16));
+    assert!(b.features.float && b.features.consistent_func && b.features.optimized_func);
+}
