@@ -411,3 +411,57 @@ fn base_fingerprint_note() {
         "{out}"
     );
 }
+
+/// Installed as `pahole` (argv[0]), kbtf takes pahole's command line; `--version` is what
+/// kbuild's scripts/pahole-version.sh turns into 124.
+#[test]
+fn invoked_as_pahole() {
+    let dir = tempfile::tempdir().unwrap();
+    let pahole = dir.path().join("pahole");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_kbtf"), &pahole).unwrap();
+    let out = std::process::Command::new(&pahole)
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "v1.24\n");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kbtf"))
+        .arg("--version")
+        .env("KBTF_PAHOLE_VERSION", "v1.28")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "v1.28\n");
+    let ko = dir.path().join("dummy.ko");
+    std::fs::copy(testdata("modules-6.1-dbg/dummy.ko"), &ko).unwrap();
+    let st = std::process::Command::new(&pahole)
+        .args([
+            "-J",
+            "-j",
+            "--btf_gen_floats",
+            "--lang_exclude=rust",
+            "--btf_base",
+            &testdata("vmlinux-6.1.btf"),
+        ])
+        .arg(&ko)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    check(
+        &[
+            "diff",
+            "--base",
+            &testdata("vmlinux-6.1.btf"),
+            &ko.display().to_string(),
+            &testdata("modules-6.1/dummy.btf"),
+        ],
+        0,
+        expect![[r#"
+            identical by meaning: 16 types
+        "#]],
+    );
+    let out = std::process::Command::new(&pahole)
+        .args(["-J", "--reorganize", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown pahole flag --reorganize"));
+}
