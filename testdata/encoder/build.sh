@@ -11,6 +11,18 @@ objcopy --compress-debug-sections=zstd shapes-dwarf5.o shapes-zstd.o
 gcc $CFLAGS -gdwarf-5 -c other.c -o other.o
 ld -r shapes-dwarf5.o other.o -o shapes-ldr.o
 rm -f other.o
+# The --btf_features fixtures (optimized_func, consistent_func, global_var): no pahole of
+# those versions is installable here, so they have golden dumps instead of pahole output.
+gcc $CFLAGS -gdwarf-5 -c proto-a.c -o proto-a.o
+gcc $CFLAGS -gdwarf-5 -c proto-b.c -o proto-b.o
+ld -r proto-a.o proto-b.o -o protos-ldr.o
+rm -f proto-a.o proto-b.o
+gcc $CFLAGS -gdwarf-5 -c clones.c -o clones.o
+gcc $CFLAGS -gdwarf-4 -c clones.c -o clones-dwarf4.o
+gcc $CFLAGS -gdwarf-5 -c globals.c -o globals.o
+gcc $CFLAGS -gdwarf-5 -c globals-weak.c -o globals-weak.o
+ld -r globals.o globals-weak.o -o globals-ldr.o
+rm -f globals-weak.o
 # pahole 1.24 with Debian's elfutils cannot read zstd-compressed sections: shapes-zstd.o is
 # compared with shapes-dwarf5.pahole.btf (the same DWARF, uncompressed).
 for o in shapes-dwarf5 shapes-dwarf4 shapes-zdebug shapes-zlib shapes-ldr; do

@@ -1,5 +1,9 @@
 //! Encodes an ELF file's DWARF as (un-deduplicated) raw BTF, for inspection:
-//! `cargo run --release -p kbtf-encoder --example encode -- FILE OUT [--base BTF] [--floats] [-j N]`.
+//! `cargo run --release -p kbtf-encoder --example encode -- FILE OUT [--base BTF] [--floats]
+//! [--no-rust] [--optimized-func] [--consistent-func] [--global-var] [-j N]`.
+//!
+//! With `--optimized-func` or `--consistent-func` it also reports what happened to the
+//! functions held back until every unit was read.
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -15,6 +19,9 @@ fn main() {
             }
             "--floats" => opts.gen_floats = true,
             "--no-rust" => opts.lang_exclude_rust = true,
+            "--optimized-func" => opts.optimized_func = true,
+            "--consistent-func" => opts.consistent_func = true,
+            "--global-var" => opts.global_var = true,
             "-j" => {
                 i += 1;
                 opts.threads = args[i].parse().expect("threads");
@@ -26,9 +33,12 @@ fn main() {
     let path = std::path::Path::new(&pos[0]);
     let data = std::fs::read(path).expect("read");
     let t = std::time::Instant::now();
-    match kbtf_encoder::encode(path, &data, base, &opts) {
-        Ok(btf) => {
+    match kbtf_encoder::encode_with_stats(path, &data, base, &opts) {
+        Ok((btf, stats)) => {
             eprintln!("{} types in {:?}", btf.own_types().len(), t.elapsed());
+            if opts.optimized_func || opts.consistent_func {
+                eprintln!("held-back functions: {stats:?}");
+            }
             std::fs::write(&pos[1], btf.to_bytes()).expect("write");
         }
         Err(e) => {

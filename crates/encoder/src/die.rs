@@ -27,6 +27,34 @@ pub enum Location {
     Other,
 }
 
+/// The first operation of a parameter's first location expression, as pahole 1.25's
+/// `parameter__new` looks at it (through elfutils' `dwarf_getlocations` at offset 0: the
+/// expression itself, or the first entry of a location list, base address entries skipped).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FirstOp {
+    /// No expression: the attribute is missing or was not read, the list is empty, or the
+    /// expression has no operation.
+    #[default]
+    None,
+    /// `DW_OP_reg0` .. `DW_OP_reg31`: the opcode (0x50 .. 0x6f).
+    Reg(u8),
+    /// Any other operation (`DW_OP_fbreg`, `DW_OP_breg*`, `DW_OP_entry_value`, `DW_OP_regx`,
+    /// ...).
+    Other,
+}
+
+/// What a `DW_TAG_formal_parameter` says about where its value is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ParamLoc {
+    /// `DW_AT_location` is present (whatever its form).
+    pub has_loc: bool,
+    /// `DW_AT_const_value` is present.
+    pub has_const_value: bool,
+    /// The first operation of the first location expression (read only when the encoder
+    /// wants parameter locations).
+    pub first_op: FirstOp,
+}
+
 /// The interesting attributes of a DIE. Missing numbers are 0, as with pahole.
 #[derive(Debug, Clone)]
 pub struct Attrs<R: Reader> {
@@ -52,7 +80,11 @@ pub struct Attrs<R: Reader> {
     pub const_str: Option<R>,
     pub declaration: bool,
     pub external: bool,
+    /// `DW_AT_artificial` (compiler-made variables).
+    pub artificial: bool,
     pub location: Location,
+    /// A formal parameter's location facts.
+    pub param_loc: ParamLoc,
     pub language: u64,
 }
 
@@ -86,7 +118,9 @@ impl<R: Reader> Default for Attrs<R> {
             const_str: None,
             declaration: false,
             external: false,
+            artificial: false,
             location: Location::Unknown,
+            param_loc: ParamLoc::default(),
             language: 0,
         }
     }
@@ -181,15 +215,30 @@ pub fn wants_attrs(tag: gimli::DwTag) -> bool {
     )
 }
 
-/// Records one attribute into `a`.
+/// Records one attribute into `a`. `locations` asks for the first location operation of
+/// formal parameters (pahole 1.25's register checks).
 pub fn record<R: Reader<Offset = usize>>(
     a: &mut Attrs<R>,
     tag: gimli::DwTag,
     attr: &gimli::Attribute<R>,
     dwarf: &gimli::Dwarf<R>,
     unit: &gimli::Unit<R>,
+    locations: bool,
 ) -> gimli::Result<()> {
     let v = attr.raw_value();
+    if tag == dw::DW_TAG_formal_parameter {
+        match attr.name() {
+            dw::DW_AT_location => {
+                a.param_loc.has_loc = true;
+                if locations {
+                    a.param_loc.first_op = first_location_op(attr, dwarf, unit)?;
+                }
+                return Ok(());
+            }
+            dw::DW_AT_const_value => a.param_loc.has_const_value = true,
+            _ => {}
+        }
+    }
     match attr.name() {
         dw::DW_AT_name => a.name = Some(dwarf.attr_string(unit, v)?),
         dw::DW_AT_type => a.type_ref = reference(&v, dwarf, unit)?,
@@ -214,6 +263,7 @@ pub fn record<R: Reader<Offset = usize>>(
         }
         dw::DW_AT_declaration => a.declaration = true,
         dw::DW_AT_external => a.external = true,
+        dw::DW_AT_artificial => a.artificial = true,
         dw::DW_AT_location => a.location = location(&v, dwarf, unit),
         dw::DW_AT_language => a.language = numeric(&v),
         _ => {}
@@ -244,4 +294,73 @@ fn location<R: Reader<Offset = usize>>(
         },
         _ => Location::Other,
     }
+}
+
+/// The first operation of the first expression of a location attribute (an expression or a
+/// location list), as `dwarf_getlocations(attr, 0, ...)` returns it to pahole. Base address
+/// entries of a list are skipped; the first entry with an expression counts, whatever its
+/// address range. A list that cannot be read (a bad offset or index, an entry kind gimli does
+/// not know) gives [`FirstOp::None`], as a failing `dwarf_getlocations` does in pahole: the
+/// parameter then only counts as optimized if it has a constant value.
+fn first_location_op<R: Reader<Offset = usize>>(
+    attr: &gimli::Attribute<R>,
+    dwarf: &gimli::Dwarf<R>,
+    unit: &gimli::Unit<R>,
+) -> gimli::Result<FirstOp> {
+    Ok(first_location_op_inner(attr, dwarf, unit).unwrap_or(FirstOp::None))
+}
+
+fn first_location_op_inner<R: Reader<Offset = usize>>(
+    attr: &gimli::Attribute<R>,
+    dwarf: &gimli::Dwarf<R>,
+    unit: &gimli::Unit<R>,
+) -> gimli::Result<FirstOp> {
+    let expr = match attr.value() {
+        AttributeValue::Exprloc(e) => e.0,
+        AttributeValue::Block(b) => b,
+        AttributeValue::LocationListsRef(offset) => {
+            match first_list_expression(dwarf, unit, offset)? {
+                Some(e) => e,
+                None => return Ok(FirstOp::None),
+            }
+        }
+        AttributeValue::DebugLocListsIndex(index) => {
+            let offset = dwarf.locations_offset(unit, index)?;
+            match first_list_expression(dwarf, unit, offset)? {
+                Some(e) => e,
+                None => return Ok(FirstOp::None),
+            }
+        }
+        _ => return Ok(FirstOp::None),
+    };
+    let mut r = expr;
+    Ok(match r.read_u8() {
+        Err(_) => FirstOp::None,
+        Ok(op @ 0x50..=0x6f) => FirstOp::Reg(op),
+        Ok(_) => FirstOp::Other,
+    })
+}
+
+/// The expression of the first entry of the location list at `offset`.
+fn first_list_expression<R: Reader<Offset = usize>>(
+    dwarf: &gimli::Dwarf<R>,
+    unit: &gimli::Unit<R>,
+    offset: gimli::LocationListsOffset<usize>,
+) -> gimli::Result<Option<R>> {
+    let mut raw = dwarf.locations.raw_locations(offset, unit.encoding())?;
+    while let Some(entry) = raw.next()? {
+        use gimli::RawLocListEntry as E;
+        let data = match entry {
+            E::BaseAddress { .. } | E::BaseAddressx { .. } => continue,
+            E::AddressOrOffsetPair { data, .. }
+            | E::OffsetPair { data, .. }
+            | E::StartEnd { data, .. }
+            | E::StartLength { data, .. }
+            | E::StartxEndx { data, .. }
+            | E::StartxLength { data, .. }
+            | E::DefaultLocation { data } => data,
+        };
+        return Ok(Some(data.0));
+    }
+    Ok(None)
 }

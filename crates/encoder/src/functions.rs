@@ -24,12 +24,30 @@
 //!
 //! Rule 4 needs every earlier unit, so this module only lists each unit's candidates, in
 //! order; `merge` keeps the first of each name.
+//!
+//! # `optimized_func` and `consistent_func` (pahole 1.25 to 1.27)
+//!
+//! With `consistent_func` (pahole's `--skip_encoding_btf_inconsistent_proto`), a function
+//! matched by its exact name is *saved* instead: rule 4 no longer applies, and `merge`
+//! compares every definition of the name across all units before deciding.
+//!
+//! With `optimized_func` (`--btf_gen_optimized`), a function whose name has no symbol is
+//! also matched with a compiler clone's symbol: `foo` with `foo.isra.0`, `foo.constprop.0`,
+//! `foo.part.0` (any `STT_FUNC` name whose part before the first dot is `foo`), when the file
+//! has at least one symbol with a dot. Such a function is always saved, and encoded under its
+//! DWARF name. An exact symbol always wins over a clone.
+//!
+//! A saved candidate carries what `merge` needs: whether a parameter sits in an unexpected
+//! register (`registers`), its parameter count, its return type's small id and its printed
+//! prototype (`proto`).
 
 use gimli::{constants as dw, Reader};
 use kbtf_btf::{Param, Type, TypeData};
 
 use crate::error::{DwarfLocation, ErrorKind};
+use crate::input::FunctionSymbols;
 use crate::loader::{reader_string, Cu};
+use crate::registers::FuncFlags;
 use crate::types::{decl_tag_value, Strings};
 
 /// A function that passed the unit-local rules.
@@ -39,6 +57,19 @@ pub struct Candidate {
     pub proto: Type,
     /// `btf_decl_tag` annotations: (string index, component index).
     pub decl_tags: Vec<(u32, i32)>,
+    /// Held back until every unit is read (pahole's `btf_encoder__save_func`); otherwise the
+    /// first function of its name is encoded in its unit.
+    pub saved: bool,
+    /// Matched through a clone's symbol (`foo.isra.0`) rather than its own name.
+    pub clone: bool,
+    /// The parameter facts (only computed with `optimized_func` or `consistent_func`).
+    pub flags: FuncFlags,
+    /// The number of parameters, varargs not counted.
+    pub nr_parms: usize,
+    /// The return type's small id (pahole 1.25's comparison looks at it).
+    pub ret: u32,
+    /// The printed prototype, for saved functions with parameters (empty otherwise).
+    pub proto_text: String,
 }
 
 /// The function's name as pahole resolves it.
@@ -75,13 +106,19 @@ fn return_type<R: Reader<Offset = usize>>(cu: &Cu<R>, node: u32) -> Result<u32, 
 /// The unit's candidate functions, in functions-table order.
 pub fn candidates<R: Reader<Offset = usize>>(
     cu: &Cu<R>,
-    has_function_symbols: bool,
-    function_names: &std::collections::HashSet<Vec<u8>>,
+    symbols: &FunctionSymbols,
+    registers: &[Option<u8>],
     opts: &crate::EncodeOptions,
     strings: &mut Strings,
 ) -> Result<Vec<Candidate>, ErrorKind> {
+    let has_function_symbols = !symbols.is_empty();
+    let flags = if opts.optimized_func || opts.consistent_func {
+        crate::registers::function_flags(cu, registers)
+    } else {
+        Vec::new()
+    };
     let mut out = Vec::new();
-    for &node in &cu.functions {
+    for (index, &node) in cu.functions.iter().enumerate() {
         // pahole resolves every function's return type, and fails on a missing origin,
         // before it looks at any of them.
         let ret = return_type(cu, node)?;
@@ -112,15 +149,31 @@ pub fn candidates<R: Reader<Offset = usize>>(
             continue;
         }
         let name = function_name(cu, node);
-        if has_function_symbols {
+        let (saved, clone) = if has_function_symbols {
             let Some(name) = &name else { continue };
             let Ok(bytes) = name.to_slice() else { continue };
-            if !function_names.contains(&*bytes) {
+            if symbols.names.contains(&*bytes) {
+                (opts.consistent_func, false)
+            } else if opts.optimized_func
+                && symbols.has_suffixed
+                && symbols.clone_prefixes.contains(&*bytes)
+            {
+                (true, true)
+            } else {
                 continue;
             }
         } else if !a.external || name.is_none() {
             continue;
-        }
+        } else {
+            (false, false)
+        };
+        let nr_parms = params.len();
+        let proto_text = if saved && nr_parms > 0 {
+            let types: Vec<u32> = params.iter().map(|(_, ty)| *ty).collect();
+            crate::proto::prototype(cu, ret, &types, varargs)
+        } else {
+            String::new()
+        };
         let mut proto_params: Vec<Param> = params
             .iter()
             .map(|(n, ty)| Param {
@@ -166,6 +219,12 @@ pub fn candidates<R: Reader<Offset = usize>>(
                 },
             ),
             decl_tags,
+            saved,
+            clone,
+            flags: flags.get(index).copied().unwrap_or_default(),
+            nr_parms,
+            ret,
+            proto_text,
         });
     }
     Ok(out)

@@ -7,7 +7,9 @@
 //! name and decompresses both that form and `SHF_COMPRESSED` (zlib and zstd) sections. Only
 //! the sections the encoder reads are loaded: `.debug_info`, `.debug_abbrev`, `.debug_str`,
 //! `.debug_str_offsets`, `.debug_line_str`, `.debug_addr`, and `.debug_line` (gimli reads
-//! each unit's line program header when it opens the unit).
+//! each unit's line program header when it opens the unit); with `optimized_func` or
+//! `consistent_func` also the location lists (`.debug_loc`, `.debug_loclists`), whose first
+//! entry says which register holds a parameter.
 //!
 //! # Relocations
 //!
@@ -40,8 +42,9 @@ const REL_LAYOUT_BASE: u64 = 0x10000;
 /// The name of the per-CPU section.
 pub const PERCPU_SECTION: &str = ".data..percpu";
 
-/// The debug sections the encoder reads, in the order of [`Input::sections`].
-pub const DEBUG_SECTIONS: [&str; 7] = [
+/// The debug sections the encoder reads, in the order of [`Input::sections`]. The last
+/// [`LOCATION_SECTIONS`] are only loaded when parameter locations are wanted.
+pub const DEBUG_SECTIONS: [&str; 9] = [
     ".debug_info",
     ".debug_abbrev",
     ".debug_str",
@@ -49,7 +52,22 @@ pub const DEBUG_SECTIONS: [&str; 7] = [
     ".debug_line_str",
     ".debug_addr",
     ".debug_line",
+    ".debug_loc",
+    ".debug_loclists",
 ];
+
+/// How many of the last [`DEBUG_SECTIONS`] hold location lists.
+const LOCATION_SECTIONS: usize = 2;
+
+/// What [`Input::load`] collects besides the DWARF sections.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoadOptions {
+    /// The per-CPU symbols (false with `--skip_encoding_btf_vars`, as pahole then does not
+    /// collect them).
+    pub percpu: bool,
+    /// The location list sections (`optimized_func`, `consistent_func`).
+    pub locations: bool,
+}
 
 /// Relocations of one debug section: section offset to the value to use there.
 #[derive(Debug, Default)]
@@ -94,6 +112,8 @@ pub struct PercpuSymbol {
 /// The per-CPU section and its variables, sorted by address.
 #[derive(Debug, Clone, Default)]
 pub struct Percpu {
+    /// The section's index in the section header table.
+    pub index: usize,
     /// The section's address as libdwfl sees it (the layout address for `ET_REL`).
     pub base_addr: u64,
     pub size: u64,
@@ -110,29 +130,80 @@ impl Percpu {
     }
 }
 
+/// The `STT_FUNC` symbols of `.symtab`, as pahole's function table matches DWARF names
+/// against them.
+#[derive(Debug, Clone, Default)]
+pub struct FunctionSymbols {
+    /// Every name, for exact matches.
+    pub names: HashSet<Vec<u8>>,
+    /// For the names with a dot (`foo.isra.0`, `foo.constprop.0`, `foo.part.0`,
+    /// `foo.cold`): the part before the first dot, when not empty (pahole's `prefixlen`).
+    pub clone_prefixes: HashSet<Vec<u8>>,
+    /// Whether any name has a dot (pahole's `suffix_cnt != 0`).
+    pub has_suffixed: bool,
+}
+
+impl FunctionSymbols {
+    fn add(&mut self, name: &[u8]) {
+        if let Some(dot) = name.iter().position(|&c| c == b'.') {
+            self.has_suffixed = true;
+            if dot > 0 {
+                self.clone_prefixes.insert(name[..dot].to_vec());
+            }
+        }
+        self.names.insert(name.to_vec());
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+}
+
+/// The kind of an ELF section, as far as variables go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SectionKind {
+    /// `SHT_PROGBITS` or `SHT_NOBITS`: a section variables can live in.
+    Data,
+    Other,
+}
+
+/// One entry of the section header table.
+#[derive(Debug, Clone)]
+pub struct ElfSection {
+    pub name: String,
+    /// The address as libdwfl sees it (the layout address for `ET_REL`).
+    pub addr: u64,
+    pub size: u64,
+    pub kind: SectionKind,
+}
+
 /// Everything the encoder takes from the ELF file.
 pub struct Input<'data> {
     pub little_endian: bool,
     pub is_rel: bool,
+    /// `e_machine`, for the registers that carry parameters.
+    pub machine: elf::Machine,
     /// Section data for each name of [`DEBUG_SECTIONS`] (empty when missing).
     pub sections: Vec<Cow<'data, [u8]>>,
     /// Relocations for each of [`DEBUG_SECTIONS`] (empty unless `ET_REL`).
     pub relocations: Vec<Relocations>,
-    /// Names of every `STT_FUNC` symbol of `.symtab`.
-    pub function_names: HashSet<Vec<u8>>,
+    /// The `STT_FUNC` symbols of `.symtab`.
+    pub functions: FunctionSymbols,
     /// The per-CPU section, if the file has one and a symbol table.
     pub percpu: Option<Percpu>,
+    /// The section header table, index 0 included; empty without a symbol table (pahole's
+    /// variable encoder gives up then).
+    pub elf_sections: Vec<ElfSection>,
 }
 
 impl<'data> Input<'data> {
-    /// Reads the ELF facts the encoder needs. `collect_percpu` is false with
-    /// `--skip_encoding_btf_vars`, as pahole then does not collect per-CPU symbols.
-    pub fn load(path: &Path, data: &'data [u8], collect_percpu: bool) -> Result<Self, EncodeError> {
+    /// Reads the ELF facts the encoder needs.
+    pub fn load(path: &Path, data: &'data [u8], opts: LoadOptions) -> Result<Self, EncodeError> {
         let err = |kind| EncodeError::new(path, kind);
         let file = object::File::parse(data).map_err(|e| err(ErrorKind::Elf(e)))?;
         match file {
-            object::File::Elf32(f) => load_elf(path, &f, collect_percpu),
-            object::File::Elf64(f) => load_elf(path, &f, collect_percpu),
+            object::File::Elf32(f) => load_elf(path, &f, opts),
+            object::File::Elf64(f) => load_elf(path, &f, opts),
             _ => Err(err(ErrorKind::NotElf)),
         }
     }
@@ -141,7 +212,7 @@ impl<'data> Input<'data> {
 fn load_elf<'data, Elf>(
     path: &Path,
     file: &ElfFile<'data, Elf>,
-    collect_percpu: bool,
+    opts: LoadOptions,
 ) -> Result<Input<'data>, EncodeError>
 where
     Elf: FileHeader<Endian = Endianness>,
@@ -179,8 +250,9 @@ where
     let symtab = file.elf_symbol_table();
     let mut sections = Vec::with_capacity(DEBUG_SECTIONS.len());
     let mut relocations = Vec::with_capacity(DEBUG_SECTIONS.len());
-    for name in DEBUG_SECTIONS {
-        let Some(section) = file.section_by_name(name) else {
+    for (i, name) in DEBUG_SECTIONS.into_iter().enumerate() {
+        let wanted = opts.locations || i < DEBUG_SECTIONS.len() - LOCATION_SECTIONS;
+        let Some(section) = file.section_by_name(name).filter(|_| wanted) else {
             sections.push(Cow::Borrowed(&[][..]));
             relocations.push(Relocations::default());
             continue;
@@ -225,7 +297,7 @@ where
 
     // The symbol table: pahole reads `.symtab` only.
     let has_symtab = !symtab.is_empty();
-    let mut function_names = HashSet::new();
+    let mut functions = FunctionSymbols::default();
     let percpu_index = file
         .section_by_name(PERCPU_SECTION)
         .map(|s| s.index().0)
@@ -236,10 +308,10 @@ where
         let st_type = sym.st_type();
         if st_type == elf::STT_FUNC {
             if let Ok(name) = symtab.symbol_name(endian, sym) {
-                function_names.insert(name.to_vec());
+                functions.add(name);
             }
         }
-        let Some(percpu_index) = percpu_index.filter(|_| collect_percpu) else {
+        let Some(percpu_index) = percpu_index.filter(|_| opts.percpu) else {
             continue;
         };
         let sec = symtab.symbol_section(endian, sym, index).ok().flatten();
@@ -279,18 +351,43 @@ where
     // pahole sorts with qsort by address; glibc's qsort is a stable merge sort here.
     percpu_vars.sort_by_key(|v| v.addr);
     let percpu = percpu_index.map(|i| Percpu {
+        index: i,
         base_addr: addrs[i],
         size: headers[i].sh_size(endian).into(),
         vars: percpu_vars,
     });
 
+    let mut elf_sections = Vec::new();
+    if has_symtab {
+        let table = file.elf_section_table();
+        for (i, sh) in headers.iter().enumerate() {
+            let name = table
+                .section_name(endian, sh)
+                .map(|n| String::from_utf8_lossy(n).into_owned())
+                .unwrap_or_default();
+            let sh_type = sh.sh_type(endian);
+            elf_sections.push(ElfSection {
+                name,
+                addr: addrs[i],
+                size: sh.sh_size(endian).into(),
+                kind: if sh_type == elf::SHT_PROGBITS || sh_type == elf::SHT_NOBITS {
+                    SectionKind::Data
+                } else {
+                    SectionKind::Other
+                },
+            });
+        }
+    }
+
     Ok(Input {
         little_endian: endian == Endianness::Little,
         is_rel,
+        machine: file.elf_header().e_machine(endian),
         sections,
         relocations,
-        function_names,
+        functions,
         percpu,
+        elf_sections,
     })
 }
 

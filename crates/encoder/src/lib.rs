@@ -11,9 +11,12 @@
 //! 1. `input`: the ELF file's debug sections (decompressed, relocated for `ET_REL`) and its
 //!    symbol table facts.
 //! 2. For each unit, in parallel: `loader` reads its DIEs and builds pahole's tables;
-//!    `types`, `functions` and `variables` encode them with unit-local ids.
+//!    `types`, `functions` and `variables` encode them with unit-local ids. With
+//!    `optimized_func` or `consistent_func`, `registers` finds the parameters passed in
+//!    unexpected registers and `proto` prints the prototypes pahole 1.25 compares.
 //! 3. `merge`, sequentially in CU order: ids become global, the array index type is chosen,
-//!    functions keep the first of each name, the DATASEC closes the object.
+//!    functions keep the first of each name (or are held back and decided after the last
+//!    unit), the DATASECs close the object.
 //!
 //! The output is the same, byte for byte, for any thread count: units are encoded
 //! independently and merged in order.
@@ -26,6 +29,8 @@ mod functions;
 mod input;
 mod loader;
 mod merge;
+mod proto;
+mod registers;
 mod types;
 mod variables;
 
@@ -37,6 +42,7 @@ use kbtf_btf::Btf;
 use rayon::prelude::*;
 
 pub use error::{DwarfLocation, EncodeError, ErrorKind};
+pub use merge::SavedStats;
 
 /// Encoder options, named after pahole's flags.
 #[derive(Debug, Clone)]
@@ -53,12 +59,17 @@ pub struct EncodeOptions {
     pub skip_type_tag: bool,
     /// `--skip_encoding_btf_enum64`: 64-bit enums as 8-byte ENUMs with truncated values.
     pub skip_enum64: bool,
-    /// `--btf_features=global_var`: encode every global variable (not implemented yet;
-    /// accepted and ignored).
+    /// `--btf_features=global_var` (pahole 1.28): every global variable with a static
+    /// address, in the DATASEC of its ELF section, by pahole 1.28's rules (which then also
+    /// decide the per-CPU ones).
     pub global_var: bool,
-    /// `--btf_features=optimized_func` (not implemented yet; accepted and ignored).
+    /// `--btf_features=optimized_func` (`--btf_gen_optimized`, pahole 1.25 to 1.27): also
+    /// encode functions known only by a compiler clone's symbol (`foo.isra.0`), unless a
+    /// parameter sits in an unexpected register or their definitions disagree.
     pub optimized_func: bool,
-    /// `--btf_features=consistent_func` (not implemented yet; accepted and ignored).
+    /// `--btf_features=consistent_func` (`--skip_encoding_btf_inconsistent_proto`, pahole
+    /// 1.25 to 1.27): hold every function back until all units are read, and drop a name
+    /// whose definitions disagree or pass a parameter in an unexpected register.
     pub consistent_func: bool,
     /// Worker threads; 0 means rayon's default. The output does not depend on it.
     pub threads: usize,
@@ -91,7 +102,22 @@ pub fn encode(
     base: Option<Arc<Btf>>,
     opts: &EncodeOptions,
 ) -> Result<Btf, EncodeError> {
-    let input = input::Input::load(path, data, !opts.skip_encoding_vars)?;
+    encode_with_stats(path, data, base, opts).map(|(btf, _)| btf)
+}
+
+/// [`encode`], also saying what happened to the functions held back by `optimized_func` and
+/// `consistent_func`.
+pub fn encode_with_stats(
+    path: &Path,
+    data: &[u8],
+    base: Option<Arc<Btf>>,
+    opts: &EncodeOptions,
+) -> Result<(Btf, SavedStats), EncodeError> {
+    let load = input::LoadOptions {
+        percpu: !opts.skip_encoding_vars && !opts.global_var,
+        locations: opts.optimized_func || opts.consistent_func,
+    };
+    let input = input::Input::load(path, data, load)?;
     if input.sections[0].is_empty() {
         return Err(EncodeError::new(path, ErrorKind::NoDwarf));
     }
@@ -141,7 +167,7 @@ fn encode_dwarf<R>(
     input: &input::Input<'_>,
     base: Option<Arc<Btf>>,
     opts: &EncodeOptions,
-) -> Result<Btf, EncodeError>
+) -> Result<(Btf, SavedStats), EncodeError>
 where
     R: Reader<Offset = usize> + Send + Sync,
 {
@@ -165,12 +191,13 @@ where
             }
         }
     }
-    let has_function_symbols = !input.function_names.is_empty();
+    let registers = registers::register_params(input.machine);
     let outputs: Vec<Result<Option<merge::UnitOutput>, ErrorKind>> = headers
         .into_par_iter()
-        .map(|header| encode_unit(dwarf, header, input, has_function_symbols, opts))
+        .map(|header| encode_unit(dwarf, header, input, &registers, opts))
         .collect();
-    let mut merger = merge::Merger::new(base);
+    let section_names = input.elf_sections.iter().map(|s| s.name.clone()).collect();
+    let mut merger = merge::Merger::new(base, section_names, opts.global_var);
     for out in outputs {
         if let Some(unit) = out.map_err(err)? {
             merger.add_unit(unit).map_err(err)?;
@@ -183,7 +210,7 @@ fn encode_unit<R: Reader<Offset = usize>>(
     dwarf: &gimli::Dwarf<R>,
     header: gimli::UnitHeader<R>,
     input: &input::Input<'_>,
-    has_function_symbols: bool,
+    registers: &[Option<u8>],
     opts: &EncodeOptions,
 ) -> Result<Option<merge::UnitOutput>, ErrorKind> {
     let cu = match loader::load_unit(dwarf, header, opts)? {
@@ -192,16 +219,14 @@ fn encode_unit<R: Reader<Offset = usize>>(
     };
     let mut strings = types::Strings::new();
     let t = types::encode_types(&cu, opts, input.little_endian, &mut strings)?;
-    let functions = functions::candidates(
-        &cu,
-        has_function_symbols,
-        &input.function_names,
-        opts,
-        &mut strings,
-    )?;
-    let vars = match (&input.percpu, opts.skip_encoding_vars) {
-        (Some(percpu), false) => variables::percpu_vars(&cu, percpu, opts, &mut strings)?,
-        _ => Vec::new(),
+    let functions = functions::candidates(&cu, &input.functions, registers, opts, &mut strings)?;
+    let vars = if opts.global_var {
+        variables::global_vars(&cu, &input.elf_sections, opts, &mut strings)?
+    } else {
+        match (&input.percpu, opts.skip_encoding_vars) {
+            (Some(percpu), false) => variables::percpu_vars(&cu, percpu, opts, &mut strings)?,
+            _ => Vec::new(),
+        }
     };
     Ok(Some(merge::UnitOutput {
         strings: strings.list,

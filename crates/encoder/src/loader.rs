@@ -146,6 +146,7 @@ pub fn load_unit<R: Reader<Offset = usize>>(
         loc: loc(Some(root)),
         error,
     })?;
+    let locations = opts.optimized_func || opts.consistent_func;
     let mut nodes: Vec<Node<R>> = Vec::new();
     // The open parents, each with its last child so far.
     let mut stack: Vec<(u32, u32)> = Vec::new();
@@ -182,7 +183,7 @@ pub fn load_unit<R: Reader<Offset = usize>>(
                         loc: loc(Some(offset)),
                         error,
                     })?;
-                die::record(&mut a, tag, &attr, dwarf, &unit).map_err(|error| {
+                die::record(&mut a, tag, &attr, dwarf, &unit, locations).map_err(|error| {
                     ErrorKind::Dwarf {
                         loc: loc(Some(offset)),
                         error,

@@ -17,11 +17,43 @@
 //! At the end, if any VAR was encoded, the `.data..percpu` DATASEC: its entries sorted by
 //! offset (stable, so equal offsets keep encoding order), its size the end of the last
 //! entry.
+//!
+//! # Saved functions (`consistent_func`, `optimized_func`)
+//!
+//! A saved candidate (see `functions`) is not encoded in its unit. The first one of each
+//! name is kept, with its prototype (ids made global) and DECL_TAGs; each later one of the
+//! name is compared with that first one, as pahole 1.25 to 1.27's `btf_encoder__save_func`
+//! and `funcs__match` do:
+//!
+//! - the name is marked *unexpected* if any of its definitions passes a parameter in an
+//!   unexpected register (`registers`);
+//! - unless already unexpected or inconsistent, it becomes *inconsistent* when the later
+//!   definition does not match the first: a different number of parameters (varargs not
+//!   counted); with the same number, not zero, they match when the two return types have the
+//!   same small id (an id local to each unit: pahole compares them as they are, so two
+//!   functions returning `void`, or types that happen to share a number, match without
+//!   looking at their parameters), and otherwise when their printed prototypes (`proto`:
+//!   type names, qualifiers dropped) are equal.
+//!
+//! After the last unit, the saved names that are neither unexpected nor inconsistent are
+//! encoded, with the first definition's prototype, in the order of pahole's sorted symbol
+//! table (the clone's symbol for a clone: `foo.` sorts where `foo.isra.0` does). A function
+//! whose parameters are only optimized out is kept: it may still be called with the right
+//! values, it just does not use them.
+//!
+//! # Sections (`global_var`)
+//!
+//! Each VAR goes into the DATASEC of its ELF section; the DATASECs follow the saved
+//! functions, in section-header order. With `global_var`, a variable whose bytes overlap a
+//! variable already encoded in its section (an earlier unit, or earlier in its unit) is
+//! dropped: a weak definition overridden by a strong one keeps its DWARF, at the strong
+//! one's address (6.1: `init_uts_ns`, `bpf_snprintf_btf_proto`, `ms_hyperv`). pahole 1.28
+//! encodes both, and the kernel refuses a DATASEC whose entries overlap ("Invalid offset").
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-use kbtf_btf::{Btf, Type, TypeData, VarSecinfo};
+use kbtf_btf::{Btf, Param, Type, TypeData, VarSecinfo};
 
 use crate::error::ErrorKind;
 use crate::functions::Candidate;
@@ -42,17 +74,59 @@ pub struct UnitOutput {
     pub vars: Vec<VarOut>,
 }
 
+/// A saved function: its first definition and what the later ones showed.
+struct Saved {
+    /// Where pahole's sorted symbol table has it: the name, or `name.` for a clone.
+    key: Vec<u8>,
+    /// The first definition's return type and parameters, with global ids.
+    ret: u32,
+    params: Vec<(String, u32)>,
+    decl_tags: Vec<(String, i32)>,
+    /// The first definition's comparison facts.
+    nr_parms: usize,
+    ret_small: u32,
+    proto_text: String,
+    unexpected_reg: bool,
+    inconsistent: bool,
+}
+
+/// What happened to the saved functions, for reports and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SavedStats {
+    /// Saved names encoded.
+    pub encoded: usize,
+    /// Saved names encoded that were matched through a clone's symbol.
+    pub encoded_clones: usize,
+    /// Names dropped for an unexpected register.
+    pub unexpected_reg: usize,
+    /// Names dropped for prototypes that differ between definitions.
+    pub inconsistent: usize,
+    /// Encoded names whose parameters are partly optimized out.
+    pub optimized_parms: usize,
+}
+
 pub struct Merger {
     btf: Btf,
     generated: HashSet<String>,
     has_index_type: bool,
     need_index_type: bool,
     index_id: u32,
-    secinfo: Vec<VarSecinfo>,
+    /// Section index to (section name, entries).
+    secinfo: BTreeMap<usize, (String, Vec<VarSecinfo>)>,
+    section_names: Vec<String>,
+    saved: HashMap<String, Saved>,
+    /// Saved names whose first match was a clone, and whose parameters were optimized.
+    saved_clone: HashSet<String>,
+    saved_optimized: HashSet<String>,
+    stats: SavedStats,
+    /// With `global_var`: per section, the byte ranges (start to end) of the VARs encoded.
+    kept_ranges: Option<HashMap<usize, BTreeMap<u64, u64>>>,
 }
 
 impl Merger {
-    pub fn new(base: Option<Arc<Btf>>) -> Merger {
+    /// `section_names` names the DATASECs, by section index; `drop_overlaps` skips a VAR that
+    /// overlaps one already encoded in its section (`global_var`).
+    pub fn new(base: Option<Arc<Btf>>, section_names: Vec<String>, drop_overlaps: bool) -> Merger {
         Merger {
             btf: match base {
                 Some(b) => Btf::new_split(b),
@@ -62,7 +136,13 @@ impl Merger {
             has_index_type: false,
             need_index_type: false,
             index_id: 0,
-            secinfo: Vec::new(),
+            secinfo: BTreeMap::new(),
+            section_names,
+            saved: HashMap::new(),
+            saved_clone: HashSet::new(),
+            saved_optimized: HashSet::new(),
+            stats: SavedStats::default(),
+            kept_ranges: drop_overlaps.then(HashMap::new),
         }
     }
 
@@ -119,7 +199,12 @@ impl Merger {
         for t in unit.decl_tags {
             add(btf, t)?;
         }
+        let mut to_save = Vec::new();
         for f in unit.functions {
+            if f.saved {
+                to_save.push(f);
+                continue;
+            }
             if !self.generated.insert(f.name.clone()) {
                 continue;
             }
@@ -143,6 +228,17 @@ impl Merger {
             }
         }
         for v in unit.vars {
+            if let Some(kept) = self.kept_ranges.as_mut() {
+                let ranges = kept.entry(v.section).or_default();
+                let start = v.offset as u64;
+                let end = start + v.size as u64;
+                let before = ranges.range(..=start).next_back();
+                let after = ranges.range(start..).next();
+                if before.is_some_and(|(_, &e)| e > start) || after.is_some_and(|(&s, _)| s < end) {
+                    continue;
+                }
+                ranges.insert(start, end);
+            }
             let var = btf.add_type(Type::new(
                 str_of(v.name),
                 TypeData::Var {
@@ -159,30 +255,142 @@ impl Merger {
                     },
                 ));
             }
-            self.secinfo.push(VarSecinfo {
-                ty: var,
-                offset: v.offset,
-                size: v.size,
-            });
+            let section = v.section;
+            let name = self
+                .section_names
+                .get(section)
+                .cloned()
+                .unwrap_or_else(|| crate::input::PERCPU_SECTION.to_string());
+            self.secinfo
+                .entry(section)
+                .or_insert_with(|| (name, Vec::new()))
+                .1
+                .push(VarSecinfo {
+                    ty: var,
+                    offset: v.offset,
+                    size: v.size,
+                });
+        }
+        for f in to_save {
+            self.save(f, &remap, &unit.strings);
         }
         Ok(())
     }
 
-    pub fn finish(mut self) -> Btf {
-        if !self.secinfo.is_empty() {
-            self.secinfo.sort_by_key(|v| v.offset);
-            let last = self.secinfo[self.secinfo.len() - 1];
-            let name = self.btf.add_str(crate::input::PERCPU_SECTION);
+    /// `btf_encoder__save_func`: keeps the first definition of a saved name and merges what
+    /// the later ones show.
+    fn save(&mut self, f: Candidate, remap: &impl Fn(u32) -> u32, strings: &[String]) {
+        let text = |i: u32| strings.get(i as usize).cloned().unwrap_or_default();
+        if f.flags.optimized_parms {
+            self.saved_optimized.insert(f.name.clone());
+        }
+        if let Some(s) = self.saved.get_mut(&f.name) {
+            s.unexpected_reg |= f.flags.unexpected_reg;
+            if !s.unexpected_reg && !s.inconsistent && !funcs_match(s, &f) {
+                s.inconsistent = true;
+            }
+            return;
+        }
+        let TypeData::FuncProto { ret, params } = &f.proto.data else {
+            return;
+        };
+        let mut key = f.name.as_bytes().to_vec();
+        if f.clone {
+            key.push(b'.');
+            self.saved_clone.insert(f.name.clone());
+        }
+        let saved = Saved {
+            key,
+            ret: remap(*ret),
+            params: params
+                .iter()
+                .map(|p| (text(p.name_off), remap(p.ty)))
+                .collect(),
+            decl_tags: f.decl_tags.iter().map(|&(v, c)| (text(v), c)).collect(),
+            nr_parms: f.nr_parms,
+            ret_small: f.ret,
+            proto_text: f.proto_text,
+            unexpected_reg: f.flags.unexpected_reg,
+            inconsistent: false,
+        };
+        self.saved.insert(f.name, saved);
+    }
+
+    /// `btf_encoder__add_saved_funcs`, then the DATASECs.
+    pub fn finish(mut self) -> (Btf, SavedStats) {
+        let mut saved: Vec<(String, Saved)> = std::mem::take(&mut self.saved).into_iter().collect();
+        saved.sort_by(|a, b| a.1.key.cmp(&b.1.key));
+        for (name, s) in saved {
+            if s.unexpected_reg {
+                self.stats.unexpected_reg += 1;
+                continue;
+            }
+            if s.inconsistent {
+                self.stats.inconsistent += 1;
+                continue;
+            }
+            self.stats.encoded += 1;
+            if self.saved_clone.contains(&name) {
+                self.stats.encoded_clones += 1;
+            }
+            if self.saved_optimized.contains(&name) {
+                self.stats.optimized_parms += 1;
+            }
+            let btf = &mut self.btf;
+            let params = s
+                .params
+                .iter()
+                .map(|(n, ty)| Param {
+                    name_off: btf.add_str(n),
+                    ty: *ty,
+                })
+                .collect();
+            let proto = btf.add_type(Type::new(0, TypeData::FuncProto { ret: s.ret, params }));
+            let name_off = btf.add_str(&name);
+            let func = btf.add_type(Type::new(
+                name_off,
+                TypeData::Func {
+                    proto,
+                    linkage: kbtf_btf::FUNC_STATIC,
+                },
+            ));
+            for (value, component_idx) in &s.decl_tags {
+                let value = btf.add_str(value);
+                btf.add_type(Type::new(
+                    value,
+                    TypeData::DeclTag {
+                        ty: func,
+                        component_idx: *component_idx,
+                    },
+                ));
+            }
+        }
+        for (_, (name, mut vars)) in std::mem::take(&mut self.secinfo) {
+            vars.sort_by_key(|v| v.offset);
+            let last = vars[vars.len() - 1];
+            let name = self.btf.add_str(&name);
             self.btf.add_type(Type::new(
                 name,
                 TypeData::Datasec {
                     size: last.offset.wrapping_add(last.size),
-                    vars: self.secinfo,
+                    vars,
                 },
             ));
         }
-        self.btf
+        (self.btf, self.stats)
     }
+}
+
+/// pahole 1.25 to 1.27's `funcs__match` between the first definition of a name and a later
+/// one.
+fn funcs_match(first: &Saved, f: &Candidate) -> bool {
+    if first.nr_parms != f.nr_parms {
+        return false;
+    }
+    if first.nr_parms == 0 || first.ret_small == f.ret {
+        return true;
+    }
+    first.proto_text == f.proto_text
 }
 
 /// Rewrites the member, value and parameter names of `t` from unit-local string indices.

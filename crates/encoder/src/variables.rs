@@ -20,18 +20,45 @@
 //! name, the DWARF type, and linkage `global-alloc` when the variable (or its specification)
 //! is `DW_AT_external`, `static` otherwise. Its DATASEC entry has the symbol's offset and
 //! size. Nothing is deduplicated: a variable defined twice would be encoded twice.
+//!
+//! # Every global variable (`global_var`, pahole 1.28)
+//!
+//! pahole 1.28's `--btf_features=global_var` replaced the per-CPU matching above with one
+//! DWARF-driven rule for every variable, per-CPU ones included; with `global_var`, kbtf
+//! follows it for all variables ([`global_vars`]). A variable of the unit's variables (DIE
+//! order) is skipped when:
+//!
+//! 1. it is a declaration without a specification;
+//! 2. it is not a direct child of the unit (function-local statics), it is
+//!    `DW_AT_artificial`, or its location's first operation is not `DW_OP_addr`/
+//!    `DW_OP_addrx` (a declaration has no location);
+//! 3. no `SHT_PROGBITS` or `SHT_NOBITS` section holds its address (the first such section
+//!    in section-header order whose `[addr, addr + size)` contains it; addresses are libdwfl's
+//!    layout addresses for `ET_REL`, as for the per-CPU rule);
+//! 4. its name (the specification's, if any) is missing;
+//! 5. its name starts with `__UNIQUE_ID`, `__tpstrtab_`, `__exitcall_` or
+//!    `__func_stack_frame_non_standard_` (pahole's `filter_variable_name`);
+//! 6. its type's size is 0 or over 4 GiB, or its offset in the section is over 4 GiB.
+//!
+//! A name that is not a valid BTF name and a variable of void type stop the encoding (pahole
+//! without `--btf_encode_force`). The VAR has the DWARF name, the DWARF type and the linkage
+//! rule above; its DATASEC entry the offset in its section and the type's size. Each section
+//! with a variable gets a DATASEC named after it (`.data`, `.bss`, `.rodata`,
+//! `.data..percpu`, ...).
 
 use gimli::{constants as dw, Reader};
 use kbtf_btf::{VAR_GLOBAL_ALLOCATED, VAR_STATIC};
 
 use crate::die::Location;
 use crate::error::{DwarfLocation, ErrorKind};
-use crate::input::Percpu;
+use crate::input::{btf_name_valid, ElfSection, Percpu, SectionKind};
 use crate::loader::{reader_eq, Cu};
 use crate::types::{decl_tag_value, type_size, Strings};
 
 /// A per-CPU variable to encode.
 pub struct VarOut {
+    /// The index of its section, whose DATASEC it goes into.
+    pub section: usize,
     pub name: u32,
     /// Unit-local type id.
     pub ty: u32,
@@ -102,6 +129,7 @@ pub fn percpu_vars<R: Reader<Offset = usize>>(
             }
         }
         out.push(VarOut {
+            section: percpu.index,
             name: strings.add(sym.name.clone()),
             ty,
             linkage: if v.external {
@@ -111,6 +139,114 @@ pub fn percpu_vars<R: Reader<Offset = usize>>(
             },
             offset: offset as u32,
             size: sym.size,
+            decl_tags,
+        });
+    }
+    Ok(out)
+}
+
+/// pahole's `filter_variable_name`: prefixes of variables with no useful value.
+const FILTERED_PREFIXES: [&str; 4] = [
+    "__UNIQUE_ID",
+    "__tpstrtab_",
+    "__exitcall_",
+    "__func_stack_frame_non_standard_",
+];
+
+/// pahole 1.28's `get_elf_section`: the first data section holding `addr`.
+fn section_of(sections: &[ElfSection], addr: u64) -> Option<usize> {
+    sections
+        .iter()
+        .enumerate()
+        .skip(1)
+        .find(|(_, s)| s.kind == SectionKind::Data && s.addr <= addr && addr - s.addr < s.size)
+        .map(|(i, _)| i)
+}
+
+/// Every global variable, as pahole 1.28's `btf_encoder__encode_cu_variables` with
+/// `global_var` (see the module documentation).
+pub fn global_vars<R: Reader<Offset = usize>>(
+    cu: &Cu<R>,
+    sections: &[ElfSection],
+    opts: &crate::EncodeOptions,
+    strings: &mut Strings,
+) -> Result<Vec<VarOut>, ErrorKind> {
+    let mut out = Vec::new();
+    if sections.is_empty() {
+        return Ok(out);
+    }
+    let top_level: std::collections::HashSet<u32> = cu.children(0).collect();
+    for &node in &cu.variables {
+        let a = &cu.node(node).a;
+        let spec = cu
+            .tag_at(a.specification)
+            .filter(|&s| cu.node(s).tag == dw::DW_TAG_variable);
+        if a.declaration && spec.is_none() {
+            continue;
+        }
+        if !top_level.contains(&node) || a.artificial {
+            continue;
+        }
+        let addr = match a.location {
+            Location::Global(addr) if !a.declaration => addr,
+            _ => continue,
+        };
+        let Some(section) = section_of(sections, addr) else {
+            continue;
+        };
+        let offset = addr - sections[section].addr;
+        let var = spec.unwrap_or(node);
+        let v = &cu.node(var).a;
+        let Some(name) = v.name.as_ref().map(crate::loader::reader_string) else {
+            continue;
+        };
+        let loc = DwarfLocation {
+            cu: Some(cu.offset as u64),
+            die: Some(cu.node(var).offset as u64),
+        };
+        if !btf_name_valid(&name) {
+            return Err(ErrorKind::Unsupported {
+                loc,
+                what: format!(
+                    "variable {name:?}: not a valid BTF name (pahole stops here unless --btf_encode_force)"
+                ),
+            });
+        }
+        if FILTERED_PREFIXES.iter().any(|p| name.starts_with(p)) {
+            continue;
+        }
+        let ty = cu.resolve(v.type_ref);
+        if ty == 0 {
+            return Err(ErrorKind::Unsupported {
+                loc,
+                what: format!("variable {name:?} of void type"),
+            });
+        }
+        let size = type_size(cu, ty, 0);
+        if size == 0 || size > u32::MAX as u64 || offset > u32::MAX as u64 {
+            continue;
+        }
+        let mut decl_tags = Vec::new();
+        if !opts.skip_decl_tag {
+            for child in cu.children(var) {
+                if cu.node(child).tag == crate::die::DW_TAG_LLVM_ANNOTATION {
+                    if let Some(value) = decl_tag_value(cu, child) {
+                        decl_tags.push((strings.add(value), -1));
+                    }
+                }
+            }
+        }
+        out.push(VarOut {
+            section,
+            name: strings.add(name),
+            ty,
+            linkage: if v.external {
+                VAR_GLOBAL_ALLOCATED
+            } else {
+                VAR_STATIC
+            },
+            offset: offset as u32,
+            size: size as u32,
             decl_tags,
         });
     }
