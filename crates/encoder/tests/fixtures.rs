@@ -15,17 +15,7 @@ fn encode_file(path: &Path, base: Option<Arc<kbtf_btf::Btf>>) -> kbtf_btf::Btf {
 }
 
 fn check_c_fixture(name: &str) {
-    let dir = common::repo().join("testdata/c");
-    let ours = encode_file(&dir.join(format!("{name}.o")), None);
-    let pahole = kbtf_btf::read_file(&dir.join(format!("{name}.pahole.btf")), None)
-        .unwrap()
-        .btf;
-    let d = diff(
-        &kbtf_dedup::dedup(&ours, &Default::default()).unwrap().btf,
-        &pahole,
-        &DiffOptions::default(),
-    );
-    assert!(d.is_empty(), "{name}: differences with pahole:\n{d}");
+    check_against_pahole("testdata/c", name, name);
 }
 
 #[test]
@@ -65,7 +55,12 @@ fn dummy_module_matches_pahole() {
 
 /// An encoder fixture of testdata/encoder against pahole's BTF of `reference`.
 fn check_encoder_fixture(name: &str, reference: &str) {
-    let dir = common::repo().join("testdata/encoder");
+    check_against_pahole("testdata/encoder", name, reference);
+}
+
+/// `dir/name.o` encoded and deduplicated equals `dir/reference.pahole.btf` by meaning.
+fn check_against_pahole(dir: &str, name: &str, reference: &str) {
+    let dir = common::repo().join(dir);
     let ours = encode_file(&dir.join(format!("{name}.o")), None);
     let pahole = kbtf_btf::read_file(&dir.join(format!("{reference}.pahole.btf")), None)
         .unwrap()
