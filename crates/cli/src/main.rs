@@ -4,6 +4,7 @@
 mod cmd;
 mod input;
 mod pahole;
+mod relocate;
 
 use std::process::ExitCode;
 
