@@ -34,6 +34,7 @@
 //! runs on one thread; see docs/dedup.md on what could run in parallel.
 
 mod compact;
+pub mod distill;
 mod equiv;
 mod error;
 mod flat;
@@ -42,13 +43,16 @@ mod fx;
 mod prep;
 mod prim;
 mod refs;
+pub mod relocate;
 mod sig;
 mod state;
 mod strings;
 mod structs;
 mod table;
 
-pub use error::DedupError;
+pub use distill::{distill, distill_standalone, Distilled};
+pub use error::{DedupError, DistillError, RelocateError};
+pub use relocate::{relocate, relocate_dedup, Relocated};
 
 use kbtf_btf::{Btf, TypeId};
 
