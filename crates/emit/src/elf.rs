@@ -393,3 +393,44 @@ pub fn set_section(elf: &[u8], spec: &SectionSpec<'_>) -> Result<Vec<u8>, EmitEr
     }
     Ok(out)
 }
+
+/// The bytes of `elf` with section `name` emptied and turned into an unnamed `SHT_NULL`
+/// section, or `None` if there is no such section. Section indexes stay as they are (so
+/// symbols and relocations still point where they did); loaders, the kernel's among them,
+/// skip `SHT_NULL` sections. Used to take `.BTF.base` out of a module whose `.BTF` was
+/// relocated onto a full vmlinux BTF, so that a 6.11+ kernel does not relocate it again.
+pub fn drop_section(elf: &[u8], name: &str) -> Result<Option<Vec<u8>>, EmitError> {
+    if elf.ends_with(MODULE_SIG_MAGIC) {
+        return Err(EmitError::BadElf(
+            "the file ends with a module signature; strip or redo the signature first".into(),
+        ));
+    }
+    let p = parse(elf)?;
+    let l = p.l;
+    let f = shdr_fields(l);
+    let strtab = section_bytes(elf, &p.shdrs[p.shstrndx])?;
+    let Some(i) = p
+        .shdrs
+        .iter()
+        .position(|s| name_at(strtab, s.name) == name.as_bytes())
+    else {
+        return Ok(None);
+    };
+    let s = p.shdrs[i];
+    if s.flags & SHF_ALLOC != 0 {
+        return Err(EmitError::BadElf(format!(
+            "section {name} is allocated (mapped at run time) and cannot be dropped"
+        )));
+    }
+    let mut out = elf.to_vec();
+    if s.ty != SHT_NOBITS {
+        section_bytes(elf, &s)?;
+        let (off, size) = (s.offset as usize, s.size as usize);
+        out[off..off + size].fill(0);
+    }
+    let at = p.shoff + i * l.shdr_size();
+    l.put(&mut out, at + f.name, 4, 0);
+    l.put(&mut out, at + f.ty, 4, 0);
+    l.put(&mut out, at + f.size, l.word(), 0);
+    Ok(Some(out))
+}

@@ -188,3 +188,22 @@ fn signed_module_strips_to_the_unsigned_one() {
     bad[8..12].copy_from_slice(&u32::MAX.to_be_bytes());
     assert!(kbtf_emit::modsig::parse(&bad).is_err());
 }
+
+#[test]
+fn drop_section_leaves_an_unnamed_null_section() {
+    let signed = testdata("modules-6.1-dbg/dummy.ko");
+    let elf = kbtf_emit::modsig::strip(&signed).unwrap();
+    let with_base = set_section(elf, &SectionSpec::progbits(".BTF.base", b"distilled")).unwrap();
+    let out = kbtf_emit::elf::drop_section(&with_base, ".BTF.base")
+        .unwrap()
+        .expect("the section is there");
+    assert_eq!(section(&out, ".BTF.base").unwrap(), None);
+    assert_eq!(out.len(), with_base.len());
+    // Every other section, symbol and relocation is as it was.
+    let f = object::File::parse(&*out).unwrap();
+    let dropped: Vec<_> = f.sections().filter(|s| s.name() == Ok("")).collect();
+    assert_eq!(dropped.len(), 1);
+    assert_eq!(dropped[0].size(), 0);
+    assert_eq!(summary(&out, ""), summary(&with_base, ".BTF.base"));
+    assert_eq!(kbtf_emit::elf::drop_section(elf, ".BTF.base").unwrap(), None);
+}
