@@ -3,6 +3,7 @@
 
 mod cmd;
 mod input;
+mod distilled;
 mod pahole;
 mod relocate;
 
@@ -33,6 +34,7 @@ enum Command {
     Dump(cmd::dump::Args),
     Check(cmd::check::Args),
     Diff(cmd::diff::Args),
+    Relocate(cmd::relocate::Args),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +50,7 @@ fn main() -> ExitCode {
         Command::Dump(a) => cmd::dump::run(a),
         Command::Check(a) => cmd::check::run(a),
         Command::Diff(a) => cmd::diff::run(a),
+        Command::Relocate(a) => cmd::relocate::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -33,6 +33,8 @@ pub struct PaholeArgs {
     pub verbose: bool,
     /// The effective BTF feature set, from the classic flags and `--btf_features`.
     pub features: Features,
+    /// `--standalone` (kbtf's own flag): module BTF on a base distilled from its own DWARF.
+    pub standalone: bool,
     /// Input files.
     pub files: Vec<PathBuf>,
 }
@@ -100,6 +102,8 @@ pub fn parse(args: &[String]) -> Result<PaholeArgs> {
                 "btf_features_strict" => features.add_list(&value, true)?,
                 "supported_btf_features" => out.supported_features = true,
                 "version" => out.version = true,
+                // kbtf's own: the same as --btf_features=+standalone.
+                "standalone" => out.standalone = true,
                 "verbose" => out.verbose = true,
                 _ => bail!("unknown pahole flag --{name}: kbtf implements pahole's BTF encoding flags only (see `kbtf --help`)"),
             }
@@ -124,6 +128,7 @@ pub fn parse(args: &[String]) -> Result<PaholeArgs> {
     }
     out.features = features.finish();
     out.features.encode_force |= out.encode_force;
+    out.features.standalone |= out.standalone;
     Ok(out)
 }
 

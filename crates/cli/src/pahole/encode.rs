@@ -24,37 +24,63 @@ pub fn run(a: &PaholeArgs) -> Result<()> {
         Some(p) => Some(kbtf_btf::read_base(p).context("reading --btf_base")?),
         None => None,
     };
-    for (on, name) in [
-        (a.features.distilled_base, "distilled_base"),
-        (a.features.standalone, "standalone"),
-    ] {
-        if on {
-            // Issue 5: until then the module gets ordinary split BTF, and the user is told.
-            eprintln!("kbtf: warning: BTF feature '{name}' is not implemented yet; writing ordinary split BTF");
-        }
+    let f = &a.features;
+    if f.standalone && base.is_some() {
+        bail!("--standalone builds BTF without a vmlinux; drop --btf_base (or use --btf_features=+distilled_base)");
+    }
+    if f.distilled_base && !f.standalone && base.is_none() {
+        bail!("--btf_features=distilled_base needs --btf_base (the vmlinux the module is built against); without a vmlinux use --standalone");
     }
     let data = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let btf = encode(file, &data, base.clone(), a)?;
-    let bytes = btf.to_bytes();
+    let layout = if f.standalone {
+        Layout::Distilled(crate::distilled::standalone(file, &data, &btf)?)
+    } else if f.distilled_base {
+        Layout::Distilled(crate::distilled::from_split(file, &data, &btf)?)
+    } else {
+        Layout::Split(btf)
+    };
+    let (bytes, base_bytes) = match &layout {
+        Layout::Split(btf) => (btf.to_bytes(), None),
+        Layout::Distilled(d) => (d.split.to_bytes(), Some(d.base.to_bytes())),
+    };
     if let Some(out) = &a.detached {
+        if base_bytes.is_some() {
+            bail!("distilled and standalone BTF are two sections (.BTF and .BTF.base); --btf_encode_detached cannot write them to one raw file");
+        }
         kbtf_emit::write_raw(out, &bytes)?;
         return Ok(());
     }
-    let note = base
-        .as_ref()
-        .map(|b| Fingerprint::of(b).to_note(btf.endian()));
+    // A distilled module describes its base itself; only split BTF records which vmlinux it
+    // was built on.
+    let note = match (&layout, &base) {
+        (Layout::Split(btf), Some(b)) => Some(Fingerprint::of(b).to_note(btf.endian())),
+        _ => None,
+    };
     let out = ElfOutput {
         btf: &bytes,
-        btf_base: None,
+        btf_base: base_bytes.as_deref(),
         fingerprint_note: note.as_deref().map(|n| (fingerprint::SECTION, n)),
     };
-    if kbtf_emit::rewrite_file(file, &out)?.is_some() {
+    let ids = match &layout {
+        Layout::Distilled(d) => Some(&d.split),
+        Layout::Split(_) => None,
+    };
+    if crate::distilled::rewrite_file(file, &out, ids)? {
         eprintln!(
             "kbtf: warning: {}: its module signature no longer matched and was removed; the module is now unsigned",
             file.display()
         );
     }
     Ok(())
+}
+
+/// What `-J` writes into the module.
+enum Layout {
+    /// `.BTF` as split BTF on the vmlinux given (or base BTF without one).
+    Split(Btf),
+    /// `.BTF` on a distilled `.BTF.base`.
+    Distilled(kbtf_dedup::Distilled),
 }
 
 /// DWARF to deduplicated BTF.
