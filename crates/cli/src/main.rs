@@ -2,8 +2,8 @@
 //! libraries; see docs/ARCHITECTURE.md.
 
 mod cmd;
-mod input;
 mod distilled;
+mod input;
 mod pahole;
 mod relocate;
 

@@ -48,7 +48,9 @@ pub fn for_kernel(path: &Path, elf: &[u8], base: Arc<Btf>) -> Result<ForKernel> 
     let new_btf = r.btf.to_bytes();
     let mut out = set_section(unsigned, &SectionSpec::progbits(".BTF", &new_btf))
         .with_context(|| at("writing .BTF"))?;
-    if let Some(dropped) = drop_section(&out, ".BTF.base").with_context(|| at("dropping .BTF.base"))? {
+    if let Some(dropped) =
+        drop_section(&out, ".BTF.base").with_context(|| at("dropping .BTF.base"))?
+    {
         out = dropped;
     }
     let note = Fingerprint::of(&base).to_note(r.btf.endian());

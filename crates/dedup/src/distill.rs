@@ -87,9 +87,7 @@ pub fn distill_standalone(
     distill_by(
         btf,
         |id| match btf.type_by_id(id) {
-            Some(t) => {
-                !(is_distillable(t) && t.kind() != Kind::Fwd && is_kernel(id, t))
-            }
+            Some(t) => !(is_distillable(t) && t.kind() != Kind::Fwd && is_kernel(id, t)),
             None => true,
         },
         roots,
@@ -201,7 +199,9 @@ fn distill_by(
             .clone();
         t.for_each_ref_mut(|r| *r = id_map[*r as usize]);
         map_strs(&mut t, |off| {
-            let s = src.str_bytes(off).ok_or(DistillError::BadStringOffset { id, off })?;
+            let s = src
+                .str_bytes(off)
+                .ok_or(DistillError::BadStringOffset { id, off })?;
             Ok::<u32, DistillError>(base_strings.intern(&mut split, s))
         })?;
         split.add_type(t);
@@ -263,10 +263,7 @@ impl StrIndex {
 }
 
 /// Rewrites every string offset of `t` (its name, then member, value and parameter names).
-pub(crate) fn map_strs<E>(
-    t: &mut Type,
-    mut f: impl FnMut(u32) -> Result<u32, E>,
-) -> Result<(), E> {
+pub(crate) fn map_strs<E>(t: &mut Type, mut f: impl FnMut(u32) -> Result<u32, E>) -> Result<(), E> {
     if t.name_off != 0 {
         t.name_off = f(t.name_off)?;
     }

@@ -148,7 +148,10 @@ pub fn relocate(module: &Btf, base: Arc<Btf>) -> Result<Relocated, RelocateError
             }
         });
         if let Some(target) = bad {
-            return Err(RelocateError::BadTypeId { id: target, from: id });
+            return Err(RelocateError::BadTypeId {
+                id: target,
+                from: id,
+            });
         }
         map_strs(&mut t, |off| {
             let s = module

@@ -33,7 +33,11 @@ fn distill_then_relocate_gives_back_the_module() {
         let m = module(name, &vmlinux);
         let d = distill(&m, &[]).unwrap();
         assert_distilled_shape(&d.base);
-        assert!(d.base.own_types().len() < 200, "{name}: {}", d.base.own_types().len());
+        assert!(
+            d.base.own_types().len() < 200,
+            "{name}: {}",
+            d.base.own_types().len()
+        );
         // The distilled form parses back from its own bytes.
         let base2 = Arc::new(Btf::parse(&d.base.to_bytes(), None).unwrap());
         let split2 = Btf::parse(&d.split.to_bytes(), Some(base2)).unwrap();
@@ -56,7 +60,9 @@ fn relocate_onto_a_reordered_vmlinux_means_the_same() {
         let r = relocate_dedup(&d.split, shuffled.clone()).unwrap();
         // The same module encoded against the shuffled vmlinux: its types, relocated by
         // meaning. Compare the own types of both sides, with what they reach in their bases.
-        let opts = kbtf_btf::diff::DiffOptions { include_base: false };
+        let opts = kbtf_btf::diff::DiffOptions {
+            include_base: false,
+        };
         let report = kbtf_btf::diff::diff(&m, &r.btf, &opts);
         assert!(report.is_empty(), "{name}:\n{report}");
         assert_eq!(r.btf.own_types().len(), m.own_types().len(), "{name}");

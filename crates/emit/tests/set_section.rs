@@ -205,5 +205,8 @@ fn drop_section_leaves_an_unnamed_null_section() {
     assert_eq!(dropped.len(), 1);
     assert_eq!(dropped[0].size(), 0);
     assert_eq!(summary(&out, ""), summary(&with_base, ".BTF.base"));
-    assert_eq!(kbtf_emit::elf::drop_section(elf, ".BTF.base").unwrap(), None);
+    assert_eq!(
+        kbtf_emit::elf::drop_section(elf, ".BTF.base").unwrap(),
+        None
+    );
 }
