@@ -169,7 +169,7 @@ fn modules(root: &Path, kbtf: &Path, index: &Index, out: &Path) -> Result<()> {
     util::run(&mut cmd)
 }
 
-fn find_modules(dir: &Path) -> Result<Vec<PathBuf>> {
+pub fn find_modules(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {

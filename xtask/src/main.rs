@@ -19,6 +19,7 @@ mod kernel_test;
 mod ktree;
 mod modsig;
 mod pahole_ref;
+mod sizes;
 mod test;
 mod testdata;
 mod util;
@@ -36,6 +37,7 @@ tasks:
   kernel-selftest  check the kernel-test harness (good and corrupted module BTF)
   btf-info      FILE...: check raw BTF files and count their types
   pahole-ref    pahole 1.24's BTF of the 6.1 -dbg vmlinux and modules (the encoder's reference)
+  sizes         bytes of split, distilled, standalone and full module BTF over all 6.1 modules
   btf-load      FILE...: boot a kernel, load raw BTF blobs with BPF_BTF_LOAD, report verdicts
   wrong-base    regenerate module BTF against the older build's vmlinux (the field bug)
   encode-test   the 6.1 kernel judges BTF kbtf encoded: vmlinux (BPF_BTF_LOAD) and 24 modules
@@ -66,6 +68,7 @@ fn real_main() -> Result<()> {
         "encode-test" => encode_test::main(rest),
         "wrong-base" => wrong_base::main(rest),
         "pahole-ref" => pahole_ref::main(rest),
+        "sizes" => sizes::main(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(())
