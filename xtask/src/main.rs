@@ -13,6 +13,7 @@ mod elf;
 mod encode_test;
 mod fixtures;
 mod guest;
+mod headers;
 mod initramfs;
 mod kernel_selftest;
 mod kernel_test;
