@@ -19,6 +19,7 @@ mod kernel_selftest;
 mod kernel_test;
 mod ktree;
 mod modsig;
+mod oot;
 mod pahole_ref;
 mod test;
 mod testdata;
@@ -40,6 +41,7 @@ tasks:
   btf-load      FILE...: boot a kernel, load raw BTF blobs with BPF_BTF_LOAD, report verdicts
   wrong-base    regenerate module BTF against the older build's vmlinux (the field bug)
   encode-test   the 6.1 kernel judges BTF kbtf encoded: vmlinux (BPF_BTF_LOAD) and 24 modules
+  oot-build     build testdata/oot/kbtf_sample against Debian's headers only (no vmlinux)
   test          the README's test command: fast tier, then the real-kernel tier
 run `cargo xtask <task> --help` for a task's options";
 
@@ -67,6 +69,7 @@ fn real_main() -> Result<()> {
         "encode-test" => encode_test::main(rest),
         "wrong-base" => wrong_base::main(rest),
         "pahole-ref" => pahole_ref::main(rest),
+        "oot-build" => oot::main(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(())
