@@ -64,11 +64,12 @@ noinline u32 kbtf_sample_account(struct kbtf_sample_stats *stats, struct sk_buff
 	stats->last_protocol = proto;
 	stats->last_len = skb->len;
 	if (proto == ETH_P_IP)
-		stats->flags |= KBTF_SAMPLE_SEEN_IPV4;
+		stats->last_kind = KBTF_SAMPLE_SEEN_IPV4;
 	else if (proto == ETH_P_IPV6)
-		stats->flags |= KBTF_SAMPLE_SEEN_IPV6;
+		stats->last_kind = KBTF_SAMPLE_SEEN_IPV6;
 	else
-		stats->flags |= KBTF_SAMPLE_SEEN_OTHER;
+		stats->last_kind = KBTF_SAMPLE_SEEN_OTHER;
+	stats->flags |= stats->last_kind;
 	return stats->flags;
 }
 EXPORT_SYMBOL_GPL(kbtf_sample_account);

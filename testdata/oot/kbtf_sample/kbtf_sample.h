@@ -24,6 +24,7 @@ struct kbtf_sample_stats {
 	u64 packets;
 	u64 bytes;
 	u32 flags; /* enum kbtf_sample_flag bits */
+	enum kbtf_sample_flag last_kind;
 	u16 last_protocol;
 	u16 last_len;
 	struct list_head node;
