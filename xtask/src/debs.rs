@@ -193,6 +193,88 @@ pub fn fetch(debs: &Path, pkg: &str) -> Result<PathBuf> {
     }
 }
 
+/// The `.deb` file name `apt-get download` gives `pkg` at `version` (an epoch's `:` is
+/// written `%3a`), without the architecture part.
+fn deb_prefix(pkg: &str, version: &str) -> String {
+    format!("{pkg}_{}_", version.replace(':', "%3a"))
+}
+
+/// Returns the `.deb` of `pkg` at exactly `version` in `debs`, downloading it with
+/// `apt-get download PKG=VERSION` if absent. For packages with several versions in the
+/// archive (`linux-kbuild-6.1`), where [`fetch`] could pick the wrong one.
+pub fn fetch_version(debs: &Path, pkg: &str, version: &str) -> Result<PathBuf> {
+    let prefix = deb_prefix(pkg, version);
+    let find = || -> Result<Option<PathBuf>> {
+        if !debs.is_dir() {
+            return Ok(None);
+        }
+        for e in std::fs::read_dir(debs).with_context(|| format!("listing {}", debs.display()))? {
+            let e = e?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with(&prefix) && name.ends_with(".deb") {
+                return Ok(Some(e.path()));
+            }
+        }
+        Ok(None)
+    };
+    if let Some(p) = find()? {
+        println!("have     {}", p.display());
+        return Ok(p);
+    }
+    std::fs::create_dir_all(debs).with_context(|| format!("creating {}", debs.display()))?;
+    println!("download {pkg}={version} into {}", debs.display());
+    util::run(
+        Command::new("apt-get")
+            .arg("download")
+            .arg(format!("{pkg}={version}"))
+            .current_dir(debs),
+    )
+    .with_context(|| format!("downloading {pkg}={version} (apt-get update may be needed)"))?;
+    match find()? {
+        Some(p) => Ok(p),
+        None => bail!(
+            "apt-get download {pkg}={version} left no {prefix}*.deb in {}",
+            debs.display()
+        ),
+    }
+}
+
+/// `dpkg-deb -f DEB FIELD`, trimmed (empty when the field is absent).
+pub fn deb_field(deb: &Path, field: &str) -> Result<String> {
+    Ok(
+        util::stdout_string(Command::new("dpkg-deb").arg("-f").arg(deb).arg(field))?
+            .trim()
+            .to_string(),
+    )
+}
+
+/// Package names in a `Depends` field (`a (= 1), b | c, d`), alternatives included,
+/// version constraints and architecture qualifiers dropped.
+pub fn depends_names(depends: &str) -> Vec<String> {
+    depends
+        .split([',', '|'])
+        .filter_map(|d| {
+            let name = d.trim().split([' ', '(', ':']).next()?.trim();
+            (!name.is_empty()).then(|| name.to_string())
+        })
+        .collect()
+}
+
+/// The packages a `linux-headers-RELEASE` package needs besides itself to build modules:
+/// its `linux-headers-*-common` and `linux-kbuild-*` dependencies, by name.
+pub fn headers_companions(depends: &str) -> Result<(String, String)> {
+    let names = depends_names(depends);
+    let common = names
+        .iter()
+        .find(|n| n.starts_with("linux-headers-") && n.ends_with("-common"))
+        .with_context(|| format!("no linux-headers-*-common in Depends: {depends}"))?;
+    let kbuild = names
+        .iter()
+        .find(|n| n.starts_with("linux-kbuild-"))
+        .with_context(|| format!("no linux-kbuild-* in Depends: {depends}"))?;
+    Ok((common.clone(), kbuild.clone()))
+}
+
 /// `dpkg-deb -f DEB Version`.
 pub fn deb_version(deb: &Path) -> Result<String> {
     Ok(
@@ -205,6 +287,15 @@ pub fn deb_version(deb: &Path) -> Result<String> {
 /// Unpacks `deb` into `dest` unless `dest` exists. Unpacks into a temp sibling, runs
 /// `finish` on it, then renames, so an interrupted run never looks done.
 pub fn unpack(deb: &Path, dest: &Path, finish: impl FnOnce(&Path) -> Result<()>) -> Result<bool> {
+    unpack_all(&[deb], dest, finish)
+}
+
+/// [`unpack`] for several packages unpacked into one tree (`dpkg -x` each in turn).
+pub fn unpack_all(
+    debs: &[&Path],
+    dest: &Path,
+    finish: impl FnOnce(&Path) -> Result<()>,
+) -> Result<bool> {
     if dest.is_dir() {
         return Ok(false);
     }
@@ -225,9 +316,11 @@ pub fn unpack(deb: &Path, dest: &Path, finish: impl FnOnce(&Path) -> Result<()>)
         }
     }
     let tmp = parent.join(format!("{stale}{}", std::process::id()));
-    println!("unpack   {} -> {}", deb.display(), dest.display());
-    util::run(Command::new("dpkg").arg("-x").arg(deb).arg(&tmp))?;
-    finish(&tmp).with_context(|| format!("preparing unpacked {}", deb.display()))?;
+    for deb in debs {
+        println!("unpack   {} -> {}", deb.display(), dest.display());
+        util::run(Command::new("dpkg").arg("-x").arg(deb).arg(&tmp))?;
+    }
+    finish(&tmp).with_context(|| format!("preparing {} unpacked", dest.display()))?;
     std::fs::rename(&tmp, dest)
         .with_context(|| format!("renaming {} to {}", tmp.display(), dest.display()))?;
     Ok(true)
@@ -258,5 +351,37 @@ mod tests {
         );
         assert_eq!(parse_612(&n).as_deref(), Some("6.12.115+deb12"));
         assert_eq!(parse_612(&[]), None);
+    }
+
+    #[test]
+    fn finds_the_companions_of_a_headers_package() {
+        // The Depends fields of Debian's 6.1.0-56 and 6.12.117 cloud headers packages.
+        let d61 = "linux-headers-6.1.0-56-common (= 6.1.192-2), linux-kbuild-6.1 (>= 6.1.192-2), \
+                   linux-compiler-gcc-12-x86";
+        assert_eq!(
+            headers_companions(d61).unwrap(),
+            (
+                "linux-headers-6.1.0-56-common".to_string(),
+                "linux-kbuild-6.1".to_string()
+            )
+        );
+        let d612 =
+            "linux-base (>= 4.12~), linux-headers-6.12.117+deb12-common (= 6.12.117-1~deb12u1), \
+                    linux-image-6.12.117+deb12-cloud-amd64 (= 6.12.117-1~deb12u1) | \
+                    linux-image-6.12.117+deb12-cloud-amd64-unsigned (= 6.12.117-1~deb12u1), \
+                    linux-kbuild-6.12.117+deb12, gcc-12";
+        assert_eq!(
+            headers_companions(d612).unwrap(),
+            (
+                "linux-headers-6.12.117+deb12-common".to_string(),
+                "linux-kbuild-6.12.117+deb12".to_string()
+            )
+        );
+        assert_eq!(
+            depends_names("a:any (>= 1) | b, c"),
+            ["a", "b", "c"].map(String::from)
+        );
+        assert!(headers_companions("linux-kbuild-6.1").is_err());
+        assert_eq!(deb_prefix("p", "1:2.0-1~x"), "p_1%3a2.0-1~x_");
     }
 }

@@ -62,6 +62,7 @@ pub fn main(raw: &[String]) -> Result<()> {
     kernel_fixtures(&idx, &out, &mut entries)?;
     c_fixtures(&out, &mut entries)?;
     crate::dwarf_fixtures::build(&out, &mut entries)?;
+    oot_sources(&out, &mut entries)?;
     write_provenance(&out, &idx, &entries)?;
     let mut total = 0;
     for e in &entries {
@@ -312,6 +313,45 @@ fn c_fixtures(out: &Path, entries: &mut Vec<Entry>) -> Result<()> {
     Ok(())
 }
 
+/// `Origin::package` of files written by hand for kbtf (their `how` says what they are).
+const WRITTEN_HERE: &str = "(written here)";
+
+/// testdata/oot/kbtf_sample: the out-of-tree test module's sources, written for kbtf; listed
+/// (and copied when `out` is not testdata/) so that PROVENANCE covers them.
+fn oot_sources(out: &Path, entries: &mut Vec<Entry>) -> Result<()> {
+    let src = crate::oot::source_dir();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&src)
+        .with_context(|| format!("listing {}", src.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    for f in files {
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let rel = format!("oot/kbtf_sample/{name}");
+        let dest = out.join(&rel);
+        if dest != f {
+            write(out, &rel, &util::read(&f)?)?;
+        }
+        entries.push(Entry {
+            rel,
+            origin: Origin {
+                package: WRITTEN_HERE.into(),
+                version: String::new(),
+                inner: String::new(),
+                how:
+                    "written for kbtf: out-of-tree test module (issue 5, \"Without vmlinux\"), \
+                      built against Debian's linux-headers packages only by `cargo xtask oot-build`"
+                        .into(),
+            },
+        });
+    }
+    Ok(())
+}
+
 pub fn first_line(cmd: &mut Command) -> Result<String> {
     Ok(util::stdout_string(cmd)?
         .lines()
@@ -334,6 +374,11 @@ fn write_provenance(out: &Path, idx: &Index, entries: &[Entry]) -> Result<()> {
         let sha = util::sha256(&out.join(&e.rel))?;
         let size = std::fs::metadata(out.join(&e.rel))?.len();
         t.push_str(&format!("file: {}\n", e.rel));
+        if e.origin.package == WRITTEN_HERE {
+            t.push_str(&format!("  source: {}\n", e.origin.how));
+            t.push_str(&format!("  size: {size}\n  sha256: {sha}\n\n"));
+            continue;
+        }
         if e.origin.package.starts_with('(') {
             t.push_str(&format!(
                 "  source: {}\n  tool: {}\n",

@@ -13,11 +13,13 @@ mod elf;
 mod encode_test;
 mod fixtures;
 mod guest;
+mod headers;
 mod initramfs;
 mod kernel_selftest;
 mod kernel_test;
 mod ktree;
 mod modsig;
+mod oot;
 mod pahole_ref;
 mod sizes;
 mod test;
@@ -41,6 +43,7 @@ tasks:
   btf-load      FILE...: boot a kernel, load raw BTF blobs with BPF_BTF_LOAD, report verdicts
   wrong-base    regenerate module BTF against the older build's vmlinux (the field bug)
   encode-test   the 6.1 kernel judges BTF kbtf encoded: vmlinux (BPF_BTF_LOAD) and 24 modules
+  oot-build     build testdata/oot/kbtf_sample against Debian's headers only (no vmlinux)
   test          the README's test command: fast tier, then the real-kernel tier
 run `cargo xtask <task> --help` for a task's options";
 
@@ -69,6 +72,7 @@ fn real_main() -> Result<()> {
         "wrong-base" => wrong_base::main(rest),
         "pahole-ref" => pahole_ref::main(rest),
         "sizes" => sizes::main(rest),
+        "oot-build" => oot::main(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(())

@@ -103,52 +103,24 @@ fn run(v: &Versions) -> Result<()> {
     };
 
     let k61 = image(&v.k61, "kernel61", &mut idx)?;
-
-    // The -dbg package: vmlinux and modules with DWARF (and .BTF).
-    let dbg_pkg = debs::dbg_pkg(&v.k61);
-    let dbg_deb = debs::fetch(&debs_dir, &dbg_pkg)?;
-    let dbg_root = kernels.join(&dbg_pkg);
-    debs::unpack(&dbg_deb, &dbg_root, |_| Ok(()))?;
-    let dbg_vmlinux = dbg_root
-        .join("usr/lib/debug/boot")
-        .join(format!("vmlinux-{}", k61.release));
-    let dbg_btf = dbg_root.join("vmlinux.btf");
-    if !dbg_btf.is_file() {
-        let b = Elf::open(&dbg_vmlinux)?.section_bytes(".BTF")?;
-        btf::summarize(&b)
-            .with_context(|| format!("checking .BTF of {}", dbg_vmlinux.display()))?;
-        util::write_atomic(&dbg_btf, &b)?;
-    }
-    let same = util::read(&dbg_btf)? == util::read(&k61.root.join("vmlinux.btf"))?;
-    if same {
-        println!("check    .BTF of the -dbg vmlinux equals the one extracted from vmlinuz");
-    } else {
-        println!("WARNING  .BTF of the -dbg vmlinux DIFFERS from the one extracted from vmlinuz");
-    }
-    idx.set("kernel61_dbg_pkg", dbg_pkg.as_str());
-    idx.set("kernel61_dbg_pkg_version", debs::deb_version(&dbg_deb)?);
-    idx.set_path("kernel61_dbg_deb", &dbg_deb);
-    idx.set_path("kernel61_dbg_dir", &dbg_root);
-    idx.set_path("kernel61_dbg_vmlinux", &dbg_vmlinux);
-    idx.set_path("kernel61_dbg_vmlinux_btf", &dbg_btf);
-    idx.set_path(
-        "kernel61_dbg_modules_dir",
-        &dbg_root
-            .join("usr/lib/debug/lib/modules")
-            .join(&k61.release)
-            .join("kernel"),
-    );
-    idx.set(
-        "kernel61_dbg_btf_matches_vmlinuz",
-        if same { "yes" } else { "no" },
-    );
-
+    dbg(&debs_dir, &kernels, &v.k61, &k61, "kernel61", &mut idx)?;
+    headers(&debs_dir, &kernels, &k61, "kernel61", &mut idx)?;
     image(&v.k61_old, "kernel61_old", &mut idx)?;
-    image(&v.k612, "kernel612", &mut idx)?;
+    let k612 = image(&v.k612, "kernel612", &mut idx)?;
+    headers(&debs_dir, &kernels, &k612, "kernel612", &mut idx)?;
+    dbg(&debs_dir, &kernels, &v.k612, &k612, "kernel612", &mut idx)?;
 
     for (k, val) in &idx.entries {
         if val.starts_with('/') && !Path::new(val).exists() {
             bail!("index entry {k}={val} does not exist");
+        }
+    }
+    // Keys other tasks write (wrong-base, pahole-ref, ...) survive a new testdata run.
+    if let Ok(old) = Index::load() {
+        for (k, val) in &old.entries {
+            if !k.starts_with("kernel") && idx.get(k).is_none() {
+                idx.set(k, val.as_str());
+            }
         }
     }
     let p = idx.save()?;
@@ -157,6 +129,83 @@ fn run(v: &Versions) -> Result<()> {
         println!("{k}={val}");
     }
     println!("\nwrote {}", p.display());
+    Ok(())
+}
+
+/// The `-dbg` package of the image `kt` (ABI `abi`): vmlinux and modules with DWARF (and
+/// `.BTF`). Records `{prefix}_dbg_*`, and whether its vmlinux `.BTF` equals the one
+/// extracted from the image's vmlinuz.
+fn dbg(
+    debs_dir: &Path,
+    kernels: &Path,
+    abi: &str,
+    kt: &KernelTree,
+    prefix: &str,
+    idx: &mut Index,
+) -> Result<()> {
+    let dbg_pkg = debs::dbg_pkg(abi);
+    let dbg_deb = debs::fetch(debs_dir, &dbg_pkg)?;
+    let dbg_root = kernels.join(&dbg_pkg);
+    debs::unpack(&dbg_deb, &dbg_root, |_| Ok(()))?;
+    let dbg_vmlinux = dbg_root
+        .join("usr/lib/debug/boot")
+        .join(format!("vmlinux-{}", kt.release));
+    let dbg_btf = dbg_root.join("vmlinux.btf");
+    if !dbg_btf.is_file() {
+        let b = Elf::open(&dbg_vmlinux)?.section_bytes(".BTF")?;
+        btf::summarize(&b)
+            .with_context(|| format!("checking .BTF of {}", dbg_vmlinux.display()))?;
+        util::write_atomic(&dbg_btf, &b)?;
+    }
+    let same = util::read(&dbg_btf)? == util::read(&kt.root.join("vmlinux.btf"))?;
+    if same {
+        println!(
+            "check    .BTF of the {} -dbg vmlinux equals the one extracted from vmlinuz",
+            kt.release
+        );
+    } else {
+        println!(
+            "WARNING  .BTF of the {} -dbg vmlinux DIFFERS from the one extracted from vmlinuz",
+            kt.release
+        );
+    }
+    idx.set(&format!("{prefix}_dbg_pkg"), dbg_pkg.as_str());
+    idx.set(
+        &format!("{prefix}_dbg_pkg_version"),
+        debs::deb_version(&dbg_deb)?,
+    );
+    idx.set_path(&format!("{prefix}_dbg_deb"), &dbg_deb);
+    idx.set_path(&format!("{prefix}_dbg_dir"), &dbg_root);
+    idx.set_path(&format!("{prefix}_dbg_vmlinux"), &dbg_vmlinux);
+    idx.set_path(&format!("{prefix}_dbg_vmlinux_btf"), &dbg_btf);
+    idx.set_path(
+        &format!("{prefix}_dbg_modules_dir"),
+        &dbg_root
+            .join("usr/lib/debug/lib/modules")
+            .join(&kt.release)
+            .join("kernel"),
+    );
+    idx.set(
+        &format!("{prefix}_dbg_btf_matches_vmlinuz"),
+        if same { "yes" } else { "no" },
+    );
+    Ok(())
+}
+
+/// The headers packages matching the image `kt` (same release, same package version), for
+/// building out-of-tree modules without a vmlinux (`cargo xtask oot-build`).
+fn headers(
+    debs_dir: &Path,
+    kernels: &Path,
+    kt: &KernelTree,
+    prefix: &str,
+    idx: &mut Index,
+) -> Result<()> {
+    let version = idx
+        .get(&format!("{prefix}_pkg_version"))
+        .with_context(|| format!("{prefix}_pkg_version not recorded yet"))?
+        .to_string();
+    crate::headers::fetch(debs_dir, kernels, &kt.release, &version, prefix, idx)?;
     Ok(())
 }
 

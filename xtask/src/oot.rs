@@ -1,0 +1,291 @@
+//! `cargo xtask oot-build`: build the out-of-tree test module `testdata/oot/kbtf_sample`
+//! against Debian's headers packages only (`cargo xtask testdata` unpacks them), as a user
+//! without the kernel's vmlinux would: kbuild then gives the module DWARF and an unresolved
+//! `.BTF_ids` section, but no `.BTF`.
+
+use crate::args::Args;
+use crate::cache::{self, Index};
+use crate::util;
+use anyhow::{bail, ensure, Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub const USAGE: &str = "\
+cargo xtask oot-build [--kernel 61|612] [--with-vmlinux]
+
+Builds testdata/oot/kbtf_sample with `make -C <headers dir> M=<copy>` against the Debian
+headers packages of the 6.1 (default) or 6.12 cloud kernel (`cargo xtask testdata`
+unpacks them; index key kernel61_headers_dir / kernel612_headers_dir), checks with
+readelf that the .ko has .debug_info and a .BTF_ids section with __BTF_ID__ symbols,
+records its path in the index (oot61_ko / oot612_ko) and prints it on the last line.
+
+Without vmlinux (the default) the module gets no .BTF: kbuild prints `Skipping BTF
+generation ... due to unavailability of vmlinux`. The 6.12 headers package ships a
+vmlinux (.BTF and .BTF_ids only); the build hides it behind a directory of symlinks
+to the headers (everything but vmlinux). --with-vmlinux builds against the headers
+as they are instead: kbuild then runs pahole and resolve_btfids, the module gets
+split .BTF and resolved .BTF_ids (6.12 only; index key oot612_vmlinux_ko).";
+
+/// The module's source directory in the repository.
+pub fn source_dir() -> PathBuf {
+    crate::fixtures::repo_root().join("testdata/oot/kbtf_sample")
+}
+
+pub fn main(raw: &[String]) -> Result<()> {
+    let a = Args::parse(raw, &["kernel"], &["with-vmlinux", "help"])?;
+    if a.flag("help") {
+        println!("{USAGE}");
+        return Ok(());
+    }
+    ensure!(
+        a.positional.is_empty(),
+        "unexpected arguments {:?}\n{USAGE}",
+        a.positional
+    );
+    let kernel = a.opt("kernel").unwrap_or("61");
+    ensure!(
+        kernel == "61" || kernel == "612",
+        "--kernel {kernel}: expected 61 or 612"
+    );
+    let ko = build(kernel, a.flag("with-vmlinux"))?;
+    println!("{}", ko.display());
+    Ok(())
+}
+
+/// Builds the module for kernel `61` or `612`; returns the `.ko`.
+pub fn build(kernel: &str, with_vmlinux: bool) -> Result<PathBuf> {
+    let mut index = Index::load()?;
+    let prefix = format!("kernel{kernel}");
+    let headers = index
+        .path(&format!("{prefix}_headers_dir"))
+        .context("the headers packages are not in the cache: run `cargo xtask testdata` first")?;
+    let release = index
+        .get(&format!("{prefix}_release"))
+        .with_context(|| format!("{prefix}_release missing from the index"))?
+        .to_string();
+    let has_vmlinux = headers.join("vmlinux").is_file();
+    if with_vmlinux && !has_vmlinux {
+        bail!(
+            "--with-vmlinux: the headers package of {release} has no vmlinux ({})",
+            headers.display()
+        );
+    }
+    let work = cache::root()?.join("oot").join(if with_vmlinux {
+        format!("{release}-with-vmlinux")
+    } else {
+        release.clone()
+    });
+    let objtree = if has_vmlinux && !with_vmlinux {
+        let shadow = work.join("headers-without-vmlinux");
+        shadow_headers(&headers, &shadow)?;
+        shadow
+    } else {
+        headers.clone()
+    };
+    let mdir = work.join("kbtf_sample");
+    copy_source(&source_dir(), &mdir)?;
+
+    let mut make = Command::new("make");
+    make.arg("-C")
+        .arg(&objtree)
+        .arg(format!("M={}", mdir.display()))
+        .arg("modules");
+    println!("build    {}", util::show(&make));
+    let out = make
+        .output()
+        .with_context(|| format!("starting `{}`", util::show(&make)))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for l in stdout.lines().chain(stderr.lines()) {
+        println!("  | {l}");
+    }
+    if !out.status.success() {
+        bail!("`{}` failed: {}", util::show(&make), out.status);
+    }
+    let ko = mdir.join("kbtf_sample.ko");
+    ensure!(ko.is_file(), "make succeeded but left no {}", ko.display());
+    let skipped = stderr.contains("Skipping BTF generation");
+    let check = inspect(&ko)?;
+    println!(
+        "check    {}: .debug_info {} bytes, .BTF_ids {} bytes with {} __BTF_ID__ symbol(s), .BTF {}",
+        ko.display(),
+        check.debug_info,
+        check.btf_ids,
+        check.btf_id_symbols,
+        match check.btf {
+            Some(n) => format!("{n} bytes"),
+            None => "absent".into(),
+        }
+    );
+    ensure!(check.debug_info > 0, "{}: no .debug_info", ko.display());
+    ensure!(
+        check.btf_ids > 0 && check.btf_id_symbols > 0,
+        "{}: no .BTF_ids section or no __BTF_ID__ symbols",
+        ko.display()
+    );
+    if with_vmlinux {
+        ensure!(
+            check.btf.is_some(),
+            "{}: built against the headers' vmlinux, but kbuild wrote no .BTF",
+            ko.display()
+        );
+    } else {
+        ensure!(
+            check.btf.is_none(),
+            "{}: has .BTF although no vmlinux was available",
+            ko.display()
+        );
+        ensure!(
+            skipped,
+            "kbuild did not say `Skipping BTF generation ... due to unavailability of vmlinux`"
+        );
+    }
+    let key = if with_vmlinux {
+        format!("oot{kernel}_vmlinux_ko")
+    } else {
+        format!("oot{kernel}_ko")
+    };
+    index.set_path(&key, &ko);
+    index.save()?;
+    Ok(ko)
+}
+
+/// `shadow`: a directory of symlinks to every entry of `headers` but `vmlinux`, and a
+/// Makefile including the headers' Makefile, so that kbuild (whose module BTF step tests
+/// for `vmlinux` in its object tree) sees headers without a vmlinux.
+fn shadow_headers(headers: &Path, shadow: &Path) -> Result<()> {
+    if shadow.exists() {
+        std::fs::remove_dir_all(shadow)
+            .with_context(|| format!("removing {}", shadow.display()))?;
+    }
+    std::fs::create_dir_all(shadow).with_context(|| format!("creating {}", shadow.display()))?;
+    for e in std::fs::read_dir(headers).with_context(|| format!("listing {}", headers.display()))? {
+        let e = e.with_context(|| format!("listing {}", headers.display()))?;
+        let name = e.file_name();
+        if name == "vmlinux" || name == "Makefile" {
+            continue;
+        }
+        let link = shadow.join(&name);
+        std::os::unix::fs::symlink(e.path(), &link)
+            .with_context(|| format!("linking {}", link.display()))?;
+    }
+    std::fs::write(
+        shadow.join("Makefile"),
+        format!(
+            "# {} without its vmlinux (cargo xtask oot-build)\ninclude {}\n",
+            headers.display(),
+            headers.join("Makefile").display()
+        ),
+    )
+    .with_context(|| format!("writing {}/Makefile", shadow.display()))?;
+    Ok(())
+}
+
+/// A fresh copy of the module's sources (regular files only) in `dest`.
+fn copy_source(src: &Path, dest: &Path) -> Result<()> {
+    if dest.exists() {
+        std::fs::remove_dir_all(dest).with_context(|| format!("removing {}", dest.display()))?;
+    }
+    std::fs::create_dir_all(dest).with_context(|| format!("creating {}", dest.display()))?;
+    let mut n = 0;
+    for e in std::fs::read_dir(src).with_context(|| format!("listing {}", src.display()))? {
+        let e = e.with_context(|| format!("listing {}", src.display()))?;
+        if e.file_type()?.is_file() {
+            let to = dest.join(e.file_name());
+            std::fs::copy(e.path(), &to)
+                .with_context(|| format!("copying {} to {}", e.path().display(), to.display()))?;
+            n += 1;
+        }
+    }
+    ensure!(n > 0, "{}: no source files", src.display());
+    Ok(())
+}
+
+struct Inspection {
+    debug_info: u64,
+    btf_ids: u64,
+    btf: Option<u64>,
+    btf_id_symbols: usize,
+}
+
+/// Section sizes and `__BTF_ID__` symbols of `ko`, as `readelf -S -s -W` shows them.
+fn inspect(ko: &Path) -> Result<Inspection> {
+    let text = util::stdout_string(Command::new("readelf").args(["-S", "-s", "-W"]).arg(ko))?;
+    let section_size = |name: &str| -> Option<u64> {
+        text.lines().find_map(|l| {
+            // "  [35] .debug_info  PROGBITS  0000000000000000 000b40 015127 00 ..."
+            let rest = l.trim_start().strip_prefix('[')?;
+            let (_, rest) = rest.split_once(']')?;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            (f.first() == Some(&name))
+                .then(|| f.get(4).and_then(|s| u64::from_str_radix(s, 16).ok()))
+                .flatten()
+        })
+    };
+    let btf_id_symbols = text
+        .lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .last()
+                .is_some_and(|s| s.starts_with("__BTF_ID__"))
+        })
+        .count();
+    Ok(Inspection {
+        debug_info: section_size(".debug_info").unwrap_or(0),
+        btf_ids: section_size(".BTF_ids").unwrap_or(0),
+        btf: section_size(".BTF"),
+        btf_id_symbols,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::util;
+
+    /// Every file of testdata/oot/kbtf_sample is in testdata/PROVENANCE with its size and
+    /// sha256 (`cargo xtask fixtures` rewrites them).
+    #[test]
+    fn provenance_lists_the_module_sources() {
+        let testdata = crate::fixtures::repo_root().join("testdata");
+        let prov = std::fs::read_to_string(testdata.join("PROVENANCE")).unwrap();
+        let mut listed = Vec::new();
+        let mut cur: Option<(String, Option<u64>)> = None;
+        for line in prov.lines() {
+            if let Some(f) = line.strip_prefix("file: ") {
+                cur = Some((f.to_string(), None));
+            } else if let Some(n) = line.trim().strip_prefix("size: ") {
+                if let Some(c) = &mut cur {
+                    c.1 = n.parse().ok();
+                }
+            } else if let Some(h) = line.trim().strip_prefix("sha256: ") {
+                if let Some((f, size)) = cur.take() {
+                    if f.starts_with("oot/") {
+                        listed.push((f, size, h.to_string()));
+                    }
+                }
+            }
+        }
+        let mut files: Vec<String> = std::fs::read_dir(super::source_dir())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_file())
+            .map(|p| {
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                format!("oot/kbtf_sample/{name}")
+            })
+            .collect();
+        files.sort();
+        let names: Vec<&String> = listed.iter().map(|(f, _, _)| f).collect();
+        assert_eq!(names, files.iter().collect::<Vec<_>>());
+        for (f, size, sha) in &listed {
+            let p = testdata.join(f);
+            let len = std::fs::metadata(&p).unwrap().len();
+            assert_eq!(Some(len), *size, "{f}: size (rerun `cargo xtask fixtures`)");
+            assert_eq!(
+                &util::sha256(&p).unwrap(),
+                sha,
+                "{f}: sha256 (rerun `cargo xtask fixtures`)"
+            );
+        }
+    }
+}
