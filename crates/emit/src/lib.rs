@@ -1,12 +1,13 @@
 //! Writing BTF out: raw BTF files (`--btf_encode_detached`) and the `.BTF` (and `.BTF.base`)
-//! sections of ELF files, in place.
+//! sections of ELF files, in place; re-resolving `.BTF_ids` ([`btf_ids`]) when type ids move.
 //!
 //! The work is split in two, as object splits reading from writing: [`elf`] computes the new
 //! bytes of an ELF file with a section replaced or added, without touching any file; [`atomic`]
 //! puts bytes into a file: a temp file in the same directory, then a rename, keeping the mode.
-//! Nothing here interprets DWARF or BTF.
+//! Nothing here interprets DWARF; [`btf_ids`] reads BTF only to look type ids up by name.
 
 pub mod atomic;
+pub mod btf_ids;
 pub mod elf;
 pub mod error;
 pub mod modsig;
