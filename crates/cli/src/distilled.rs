@@ -3,15 +3,18 @@
 //! vmlinux: the base is distilled from the module's own DWARF).
 
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use kbtf_btf::Btf;
 use kbtf_dedup::Distilled;
 use kbtf_emit::ElfOutput;
 
-/// Distills deduplicated split BTF.
-pub fn from_split(path: &Path, _elf: &[u8], split: &Btf) -> Result<Distilled> {
-    kbtf_dedup::distill(split, &[])
+/// Distills deduplicated split BTF, keeping the base types the module's `.BTF_ids` name.
+pub fn from_split(path: &Path, elf: &[u8], split: &Btf) -> Result<Distilled> {
+    let roots = crate::btf_ids::base_roots(elf, split)
+        .with_context(|| format!("{}: reading .BTF_ids", path.display()))?;
+    kbtf_dedup::distill(split, &roots)
         .with_context(|| format!("{}: distilling the base of its BTF", path.display()))
 }
 
@@ -20,8 +23,43 @@ pub fn standalone(path: &Path, _elf: &[u8], _btf: &Btf) -> Result<Distilled> {
     anyhow::bail!("{}: --standalone is not wired up yet", path.display())
 }
 
-/// Writes `out` into the module at `path` (atomically). Returns whether a signature was
-/// stripped.
-pub fn rewrite_file(path: &Path, out: &ElfOutput<'_>, _ids: Option<&Btf>) -> Result<bool> {
-    Ok(kbtf_emit::rewrite_file(path, out)?.is_some())
+/// Writes `out` into the module at `path` (atomically), with its `.BTF_ids` resolved again
+/// against `new_btf` (the BTF `out` holds) when it is a relocatable object (a module). `bases`
+/// are the vmlinux BTFs the module's current `.BTF` may be split on. When `strict`, a
+/// `.BTF_ids` that cannot be resolved is an error; otherwise (plain split BTF, where kbuild
+/// runs resolve_btfids afterwards anyway) a warning that leaves the section as it was.
+/// Returns whether a signature was stripped.
+pub fn write_module(
+    path: &Path,
+    out: &ElfOutput<'_>,
+    new_btf: &Btf,
+    bases: &[Arc<Btf>],
+    strict: bool,
+) -> Result<bool> {
+    let elf = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let rewritten =
+        kbtf_emit::rewrite(&elf, out).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let mut bytes = rewritten.bytes;
+    if is_relocatable(&elf) {
+        let unsigned = kbtf_emit::modsig::strip(&elf)?;
+        let previous = crate::btf_ids::previous_btfs(unsigned, bases);
+        match crate::btf_ids::resolve(path, &bytes, new_btf, &previous) {
+            Ok(Some(b)) => bytes = b,
+            Ok(None) => {}
+            Err(e) if strict => return Err(e.context("resolving .BTF_ids against the new BTF")),
+            Err(e) => eprintln!("kbtf: warning: .BTF_ids left as it was: {e:#}"),
+        }
+    }
+    kbtf_emit::write_atomic(path, &bytes)?;
+    Ok(rewritten.stripped_signature.is_some())
+}
+
+/// Whether `elf` is an `ET_REL` object (a kernel module), by its header.
+pub fn is_relocatable(elf: &[u8]) -> bool {
+    let e_type = match elf.get(5) {
+        Some(1) => elf.get(16..18).map(|b| u16::from_le_bytes([b[0], b[1]])),
+        Some(2) => elf.get(16..18).map(|b| u16::from_be_bytes([b[0], b[1]])),
+        _ => None,
+    };
+    elf.starts_with(b"\x7fELF") && e_type == Some(1)
 }

@@ -1,6 +1,7 @@
 //! `kbtf`: a BTF encoder for the Linux kernel. This binary only parses flags and calls the
 //! libraries; see docs/ARCHITECTURE.md.
 
+mod btf_ids;
 mod cmd;
 mod distilled;
 mod input;

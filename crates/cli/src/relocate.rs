@@ -53,6 +53,11 @@ pub fn for_kernel(path: &Path, elf: &[u8], base: Arc<Btf>) -> Result<ForKernel> 
     {
         out = dropped;
     }
+    // .BTF_ids were resolved against the distilled BTF (by `-J`), or not at all.
+    let module = Arc::new(module);
+    if let Some(b) = crate::btf_ids::resolve(path, &out, &r.btf, &[module])? {
+        out = b;
+    }
     let note = Fingerprint::of(&base).to_note(r.btf.endian());
     out = set_section(
         &out,

@@ -33,6 +33,8 @@ pub struct PaholeArgs {
     pub verbose: bool,
     /// The effective BTF feature set, from the classic flags and `--btf_features`.
     pub features: Features,
+    /// `--btf_ids_base FILE` (kbtf's own flag).
+    pub btf_ids_base: Option<PathBuf>,
     /// `--standalone` (kbtf's own flag): module BTF on a base distilled from its own DWARF.
     pub standalone: bool,
     /// Input files.
@@ -42,6 +44,7 @@ pub struct PaholeArgs {
 /// Flags taking a value, by their long name; `=value` or the next argument.
 const WITH_VALUE: &[&str] = &[
     "btf_base",
+    "btf_ids_base",
     "btf_encode_detached",
     "lang_exclude",
     "btf_features",
@@ -83,6 +86,9 @@ pub fn parse(args: &[String]) -> Result<PaholeArgs> {
             match name {
                 "btf_encode" => out.encode = true,
                 "btf_base" => out.btf_base = Some(value.into()),
+                // kbtf's own: the vmlinux BTF a module's .BTF_ids were last resolved against,
+                // when it is not --btf_base (re-encoding a module built for another vmlinux).
+                "btf_ids_base" => out.btf_ids_base = Some(value.into()),
                 "btf_encode_detached" => {
                     out.encode = true;
                     out.detached = Some(value.into())

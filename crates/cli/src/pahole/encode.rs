@@ -62,11 +62,18 @@ pub fn run(a: &PaholeArgs) -> Result<()> {
         btf_base: base_bytes.as_deref(),
         fingerprint_note: note.as_deref().map(|n| (fingerprint::SECTION, n)),
     };
-    let ids = match &layout {
-        Layout::Distilled(d) => Some(&d.split),
-        Layout::Split(_) => None,
+    let (new_btf, strict) = match &layout {
+        Layout::Distilled(d) => (&d.split, true),
+        Layout::Split(btf) => (btf, false),
     };
-    if crate::distilled::rewrite_file(file, &out, ids)? {
+    // The bases the module's current .BTF may be split on, to make sense of a .BTF_ids that
+    // was resolved (and its kfunc sets sorted) against it.
+    let mut bases = Vec::new();
+    if let Some(p) = &a.btf_ids_base {
+        bases.push(kbtf_btf::read_base(p).context("reading --btf_ids_base")?);
+    }
+    bases.extend(base.iter().cloned());
+    if crate::distilled::write_module(file, &out, new_btf, &bases, strict)? {
         eprintln!(
             "kbtf: warning: {}: its module signature no longer matched and was removed; the module is now unsigned",
             file.display()
