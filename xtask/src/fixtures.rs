@@ -156,6 +156,17 @@ fn kernel_fixtures(idx: &Index, out: &Path, entries: &mut Vec<Entry>) -> Result<
         &origin,
         "whole file (signed)",
     )?;
+    // A small module with a kfunc set and a .BTF_ids resolved by resolve_btfids.
+    let bbr = mods.join("net/ipv4/tcp_bbr.ko");
+    write(out, "modules-6.1/tcp_bbr.ko", &util::read(&bbr)?)?;
+    entries.push(Entry {
+        rel: "modules-6.1/tcp_bbr.ko".into(),
+        origin: origin(
+            "kernel61",
+            &bbr,
+            "whole file (signed; .BTF_ids with a kfunc set8)",
+        )?,
+    });
 
     // The -dbg build of dummy.ko: same build, full DWARF, unsigned.
     let dbg_root = PathBuf::from(get(idx, "kernel61_dbg_dir")?);

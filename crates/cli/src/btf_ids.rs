@@ -91,3 +91,101 @@ pub fn previous_btfs(elf: &[u8], bases: &[Arc<Btf>]) -> Vec<Arc<Btf>> {
         .filter_map(|b| Btf::parse(btf, Some(b.clone())).ok().map(Arc::new))
         .collect()
 }
+
+/// What is wrong with a resolved `.BTF_ids` read against `btf`: ids that name no type or a
+/// type of another kind or name, unresolved ids, set counts that are not the set's size,
+/// unsorted sets. A set is sorted by id, so the id at a member's symbol is not that member's:
+/// a set is right when its ids name exactly the types its member symbols name. Empty when it
+/// is right.
+pub fn check(elf: &[u8], entries: &[btf_ids::Entry], btf: &Btf) -> Vec<String> {
+    let mut out = Vec::new();
+    let data = match kbtf_emit::elf::section(elf, btf_ids::SECTION) {
+        Ok(Some(d)) => d,
+        _ => return vec!["cannot read the section".into()],
+    };
+    let le = elf.get(5) != Some(&2);
+    let word = |off: u64| -> Option<u32> {
+        let b = data.get(off as usize..off as usize + 4)?;
+        let b = [b[0], b[1], b[2], b[3]];
+        Some(if le {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        })
+    };
+    let describe = |id: u32| -> String {
+        match btf.type_by_id(id) {
+            Some(t) => format!("{} '{}'", t.kind(), btf.name_of(id)),
+            None if id == 0 => "unresolved (0)".into(),
+            None => format!("no type ({id})"),
+        }
+    };
+    let sets: Vec<(&btf_ids::Entry, u64, u64)> = entries
+        .iter()
+        .filter(|e| e.kind.btf_kind().is_none())
+        .map(|e| {
+            let (head, stride) = if e.kind == EntryKind::Set8 {
+                (8, 8)
+            } else {
+                (4, 4)
+            };
+            (e, head, stride)
+        })
+        .collect();
+    let in_set = |off: u64| {
+        sets.iter()
+            .any(|(s, head, _)| off >= s.offset + head && off < s.offset + s.size)
+    };
+    for e in entries {
+        let Some(kind) = e.kind.btf_kind() else {
+            continue;
+        };
+        if in_set(e.offset) {
+            continue;
+        }
+        let want = format!("{kind} '{}'", e.name);
+        let got = describe(e.current);
+        if got != want {
+            out.push(format!(
+                "{}: id {} is {got}, not {want}",
+                e.symbol, e.current
+            ));
+        }
+    }
+    for (set, head, stride) in &sets {
+        let n = set.size.saturating_sub(*head) / stride;
+        if u64::from(set.current) != n {
+            out.push(format!(
+                "{}: count {} but the set has room for {n}",
+                set.symbol, set.current
+            ));
+        }
+        let ids: Vec<u32> = (0..n)
+            .filter_map(|i| word(set.offset + head + i * stride))
+            .collect();
+        if ids.windows(2).any(|w| w[0] > w[1]) {
+            out.push(format!("{}: ids not sorted: {ids:?}", set.symbol));
+        }
+        let mut have: Vec<String> = ids.iter().map(|&id| describe(id)).collect();
+        let mut want: Vec<String> = entries
+            .iter()
+            .filter(|e| {
+                e.kind.btf_kind().is_some()
+                    && e.offset >= set.offset + head
+                    && e.offset < set.offset + set.size
+            })
+            .filter_map(|e| Some(format!("{} '{}'", e.kind.btf_kind()?, e.name)))
+            .collect();
+        have.sort();
+        want.sort();
+        if have != want {
+            out.push(format!(
+                "{}: its ids name [{}], its members are [{}]",
+                set.symbol,
+                have.join(", "),
+                want.join(", ")
+            ));
+        }
+    }
+    out
+}

@@ -2,5 +2,6 @@
 
 pub mod check;
 pub mod diff;
+pub mod distill;
 pub mod dump;
 pub mod relocate;

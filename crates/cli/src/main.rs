@@ -35,6 +35,7 @@ enum Command {
     Dump(cmd::dump::Args),
     Check(cmd::check::Args),
     Diff(cmd::diff::Args),
+    Distill(cmd::distill::Args),
     Relocate(cmd::relocate::Args),
 }
 
@@ -51,6 +52,7 @@ fn main() -> ExitCode {
         Command::Dump(a) => cmd::dump::run(a),
         Command::Check(a) => cmd::check::run(a),
         Command::Diff(a) => cmd::diff::run(a),
+        Command::Distill(a) => cmd::distill::run(a),
         Command::Relocate(a) => cmd::relocate::run(a),
     };
     match result {

@@ -42,9 +42,10 @@ pub fn run(args: Args) -> Result<u8> {
         Err(e) => anyhow::bail!("{}", input::describe(&e, had_base)),
     };
     let fingerprint_ok = check_fingerprint(&file);
+    let ids_ok = check_btf_ids(&file)?;
     let report = Report::new(validate(&file.btf), args.max_problems);
     print!("{report}");
-    Ok(if report.is_ok() && fingerprint_ok {
+    Ok(if report.is_ok() && fingerprint_ok && ids_ok {
         crate::EXIT_OK
     } else {
         crate::EXIT_FOUND
@@ -77,4 +78,28 @@ fn check_fingerprint(file: &kbtf_btf::BtfFile) -> bool {
         given.sha256_hex()
     );
     false
+}
+
+/// For an ELF file with `.BTF_ids` (a module's kfunc sets and id lists): every id names a
+/// type of the symbol's kind and name in the BTF read, every set's count is its size and its
+/// ids are sorted (the kernel bsearches them). Prints the problems; true when there are none.
+fn check_btf_ids(file: &kbtf_btf::BtfFile) -> Result<bool> {
+    if file.source == kbtf_btf::Source::Raw {
+        return Ok(true);
+    }
+    let elf = std::fs::read(&file.path)
+        .map_err(|e| anyhow::anyhow!("reading {}: {e}", file.path.display()))?;
+    let Some(entries) = kbtf_emit::btf_ids::entries(&elf)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", file.path.display()))?
+    else {
+        return Ok(true);
+    };
+    let problems = crate::btf_ids::check(&elf, &entries, &file.btf);
+    for p in &problems {
+        println!(".BTF_ids: {p}");
+    }
+    if problems.is_empty() {
+        println!(".BTF_ids: {} symbols, each names its type", entries.len());
+    }
+    Ok(problems.is_empty())
 }

@@ -1,0 +1,146 @@
+//! `kbtf distill`, `kbtf relocate` and `kbtf check`'s `.BTF_ids` check on a shipped module
+//! with a kfunc set (testdata/modules-6.1/tcp_bbr.ko, see testdata/PROVENANCE).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn testdata(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata")
+        .join(rel)
+}
+
+fn kbtf(args: &[&std::ffi::OsStr]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_kbtf"))
+        .args(args)
+        .output()
+        .expect("run kbtf");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+macro_rules! run {
+    ($($a:expr),* $(,)?) => { kbtf(&[$(std::ffi::OsStr::new($a)),*]) };
+}
+
+fn section(path: &Path, name: &str) -> Option<Vec<u8>> {
+    let elf = std::fs::read(path).unwrap();
+    kbtf_emit::elf::section(&elf, name)
+        .unwrap()
+        .map(<[u8]>::to_vec)
+}
+
+#[test]
+fn distill_then_relocate_gives_back_the_shipped_module_btf_and_btf_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = testdata("modules-6.1/tcp_bbr.ko");
+    let vmlinux = testdata("vmlinux-6.1.btf");
+    let m = dir.path().join("tcp_bbr.ko");
+    std::fs::copy(&shipped, &m).unwrap();
+
+    let (code, out, err) = run!("distill", "--base", &vmlinux, &m);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        err.contains("signature no longer matched and was removed"),
+        "{err}"
+    );
+    assert!(section(&m, ".BTF.base").is_some());
+    // The distilled module is valid on its own base, and its .BTF_ids name distilled ids.
+    let (code, out, _) = run!("check", &m);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(".BTF_ids: 9 symbols, each names its type"),
+        "{out}"
+    );
+
+    let rel = dir.path().join("rel.ko");
+    let (code, out, err) = run!("relocate", "--base", &vmlinux, &m, "-o", &rel);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(section(&rel, ".BTF.base").is_none());
+    let (code, out, _) = run!("check", "--base", &vmlinux, &rel);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("base fingerprint matches"), "{out}");
+    // Back to what resolve_btfids and pahole made, byte for byte.
+    assert_eq!(section(&rel, ".BTF"), section(&shipped, ".BTF"));
+    assert_eq!(section(&rel, ".BTF_ids"), section(&shipped, ".BTF_ids"));
+}
+
+#[test]
+fn check_reports_a_btf_ids_entry_naming_the_wrong_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let vmlinux = testdata("vmlinux-6.1.btf");
+    let m = dir.path().join("tcp_bbr.ko");
+    let mut elf = std::fs::read(testdata("modules-6.1/tcp_bbr.ko")).unwrap();
+    // Bump the first id of the kfunc set8 (after its count and flags words) by one.
+    let ids = kbtf_emit::btf_ids::entries(&elf).unwrap().unwrap();
+    let set = ids
+        .iter()
+        .find(|e| e.kind == kbtf_emit::btf_ids::EntryKind::Set8)
+        .expect("tcp_bbr has a set8");
+    let data = kbtf_emit::elf::section(&elf, ".BTF_ids").unwrap().unwrap();
+    let sec_off = data.as_ptr() as usize - elf.as_ptr() as usize;
+    let at = sec_off + set.offset as usize + 8;
+    let id = u32::from_le_bytes(elf[at..at + 4].try_into().unwrap());
+    elf[at..at + 4].copy_from_slice(&(id + 1).to_le_bytes());
+    std::fs::write(&m, &elf).unwrap();
+    let (code, out, _) = run!("check", "--base", &vmlinux, &m);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(".BTF_ids: __BTF_ID__set8__tcp_bbr_check_kfunc_ids: its ids name"),
+        "{out}"
+    );
+}
+
+#[test]
+fn relocate_refuses_a_module_without_a_distilled_base() {
+    let vmlinux = testdata("vmlinux-6.1.btf");
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("o.ko");
+    let (code, _, err) = run!(
+        "relocate",
+        "--base",
+        &vmlinux,
+        &testdata("modules-6.1/tcp_bbr.ko"),
+        "-o",
+        &out_path
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("no .BTF.base section"), "{err}");
+    assert!(!out_path.exists());
+}
+
+#[test]
+fn relocate_names_a_struct_that_changed_size() {
+    // tcp_bbr distilled against the real vmlinux, relocated onto a copy where one of the
+    // structs it uses has another size.
+    let dir = tempfile::tempdir().unwrap();
+    let vmlinux = testdata("vmlinux-6.1.btf");
+    let m = dir.path().join("tcp_bbr.ko");
+    std::fs::copy(testdata("modules-6.1/tcp_bbr.ko"), &m).unwrap();
+    assert_eq!(run!("distill", "--base", &vmlinux, &m).0, 0);
+    let mut v = kbtf_btf::Btf::parse(&std::fs::read(&vmlinux).unwrap(), None).unwrap();
+    let sock_id = (1..v.end_id())
+        .find(|&id| {
+            v.name_of(id) == "sock" && v.type_by_id(id).unwrap().kind() == kbtf_btf::Kind::Struct
+        })
+        .unwrap();
+    let start = v.start_id();
+    if let kbtf_btf::TypeData::Struct { size, .. } =
+        &mut v.own_types_mut()[(sock_id - start) as usize].data
+    {
+        *size += 8;
+    }
+    let changed = dir.path().join("changed.btf");
+    std::fs::write(&changed, v.to_bytes()).unwrap();
+    let out_path = dir.path().join("o.ko");
+    let (code, _, err) = run!("relocate", "--base", &changed, &m, "-o", &out_path);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("struct sock changed size: 776 bytes in the module's distilled base, 784 bytes in the base BTF"),
+        "{err}"
+    );
+    assert!(!out_path.exists());
+}
