@@ -23,6 +23,23 @@ gcc $CFLAGS -gdwarf-5 -c globals.c -o globals.o
 gcc $CFLAGS -gdwarf-5 -c globals-weak.c -o globals-weak.o
 ld -r globals.o globals-weak.o -o globals-ldr.o
 rm -f globals-weak.o
+# The type-origin fixtures (--standalone): compiled as kbuild compiles modules, from the
+# kernel tree (comp_dir), which the prefix maps name /usr/src/linux; the out-of-tree module
+# by its absolute path, named /home/user/extmod.
+ORIG=$(pwd)/origins
+for v in 4 5; do
+	OFLAGS="-g -O2 -gdwarf-$v -fno-asynchronous-unwind-tables -I./include \
+		-fdebug-prefix-map=$ORIG/kernel=/usr/src/linux -fdebug-prefix-map=$ORIG/extmod=/home/user/extmod"
+	(cd origins/kernel &&
+		gcc $OFLAGS -c drivers/mymod/mymod.c -o /tmp/kbtf-mymod.o &&
+		gcc $OFLAGS -c drivers/mymod/helper.c -o /tmp/kbtf-helper.o &&
+		gcc $OFLAGS -c drivers/mymod/mymod.mod.c -o /tmp/kbtf-mymod.mod.o &&
+		gcc $OFLAGS -c $ORIG/extmod/src/ext.c -o /tmp/kbtf-ext.o &&
+		gcc $OFLAGS -c $ORIG/extmod/ext.mod.c -o /tmp/kbtf-ext.mod.o)
+	ld -r /tmp/kbtf-mymod.o /tmp/kbtf-helper.o /tmp/kbtf-mymod.mod.o -o origins-intree-dwarf$v.o
+	ld -r /tmp/kbtf-ext.o /tmp/kbtf-ext.mod.o -o origins-extmod-dwarf$v.o
+	rm -f /tmp/kbtf-mymod.o /tmp/kbtf-helper.o /tmp/kbtf-mymod.mod.o /tmp/kbtf-ext.o /tmp/kbtf-ext.mod.o
+done
 # pahole 1.24 with Debian's elfutils cannot read zstd-compressed sections: shapes-zstd.o is
 # compared with shapes-dwarf5.pahole.btf (the same DWARF, uncompressed).
 for o in shapes-dwarf5 shapes-dwarf4 shapes-zdebug shapes-zlib shapes-ldr; do

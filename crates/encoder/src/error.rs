@@ -46,6 +46,12 @@ pub enum ErrorKind {
     TooDeep { loc: DwarfLocation, limit: usize },
     #[error("{what} ({loc}), which pahole 1.24 cannot encode either")]
     Unsupported { loc: DwarfLocation, what: String },
+    #[error("DW_AT_decl_file {index} ({loc}): {why}")]
+    DeclFile {
+        loc: DwarfLocation,
+        index: u64,
+        why: String,
+    },
     #[error("per-CPU symbol {name:?}: {why}")]
     PercpuSymbol { name: String, why: &'static str },
     #[error("too many types: more than {0}")]

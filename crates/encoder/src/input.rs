@@ -209,6 +209,57 @@ impl<'data> Input<'data> {
     }
 }
 
+/// The reader of relocated debug sections (`ET_REL`).
+pub type RelReader<'a> =
+    gimli::RelocateReader<gimli::EndianSlice<'a, gimli::RunTimeEndian>, &'a Relocations>;
+
+/// The reader of debug sections used as they are.
+pub type PlainReader<'a> = gimli::EndianSlice<'a, gimli::RunTimeEndian>;
+
+impl Input<'_> {
+    /// The byte order of the file, for gimli.
+    pub fn endian(&self) -> gimli::RunTimeEndian {
+        if self.little_endian {
+            gimli::RunTimeEndian::Little
+        } else {
+            gimli::RunTimeEndian::Big
+        }
+    }
+
+    /// The DWARF with this file's relocations applied while reading (for `ET_REL`, see the
+    /// module documentation).
+    pub fn relocated_dwarf(&self) -> gimli::Dwarf<RelReader<'_>> {
+        static EMPTY: std::sync::OnceLock<Relocations> = std::sync::OnceLock::new();
+        let endian = self.endian();
+        gimli::Dwarf::load(|id| -> Result<_, std::convert::Infallible> {
+            let i = section_index(id);
+            let data = i.map_or(&[][..], |i| &*self.sections[i]);
+            let relocs = i.map(|i| &self.relocations[i]);
+            let relocs = relocs.unwrap_or_else(|| EMPTY.get_or_init(Default::default));
+            Ok(gimli::RelocateReader::new(
+                gimli::EndianSlice::new(data, endian),
+                relocs,
+            ))
+        })
+        .unwrap_or_else(|never| match never {})
+    }
+
+    /// The DWARF as the file holds it (linked files).
+    pub fn plain_dwarf(&self) -> gimli::Dwarf<PlainReader<'_>> {
+        let endian = self.endian();
+        gimli::Dwarf::load(|id| -> Result<_, std::convert::Infallible> {
+            let data = section_index(id).map_or(&[][..], |i| &*self.sections[i]);
+            Ok(gimli::EndianSlice::new(data, endian))
+        })
+        .unwrap_or_else(|never| match never {})
+    }
+}
+
+/// The index in [`DEBUG_SECTIONS`] of a gimli section.
+fn section_index(id: gimli::SectionId) -> Option<usize> {
+    DEBUG_SECTIONS.iter().position(|n| *n == id.name())
+}
+
 fn load_elf<'data, Elf>(
     path: &Path,
     file: &ElfFile<'data, Elf>,

@@ -21,6 +21,9 @@
 //! The output is the same, byte for byte, for any thread count: units are encoded
 //! independently and merged in order.
 //!
+//! [`type_origins`] classifies a module's named types as coming from kernel headers or from
+//! the module's own sources, for `--standalone` (docs/encoder.md, "Type origins").
+//!
 //! docs/encoder.md lists every rule and each place where kbtf differs from pahole on purpose.
 
 mod die;
@@ -29,6 +32,7 @@ mod functions;
 mod input;
 mod loader;
 mod merge;
+mod origins;
 mod proto;
 mod registers;
 mod types;
@@ -43,6 +47,7 @@ use rayon::prelude::*;
 
 pub use error::{DwarfLocation, EncodeError, ErrorKind};
 pub use merge::SavedStats;
+pub use origins::{type_origins, Origin, TypeKind, TypeOrigin, TypeOrigins};
 
 /// Encoder options, named after pahole's flags.
 #[derive(Debug, Clone)]
@@ -121,44 +126,17 @@ pub fn encode_with_stats(
     if input.sections[0].is_empty() {
         return Err(EncodeError::new(path, ErrorKind::NoDwarf));
     }
-    let endian = if input.little_endian {
-        gimli::RunTimeEndian::Little
-    } else {
-        gimli::RunTimeEndian::Big
-    };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads)
         .build()
         .expect("a thread pool");
     pool.install(|| {
         if input.is_rel {
-            let dwarf = gimli::Dwarf::load(|id| -> Result<_, gimli::Error> {
-                let i = section_index(id);
-                let data = i.map_or(&[][..], |i| &*input.sections[i]);
-                let relocs = i.map(|i| &input.relocations[i]);
-                static EMPTY: std::sync::OnceLock<input::Relocations> = std::sync::OnceLock::new();
-                let relocs = relocs.unwrap_or_else(|| EMPTY.get_or_init(Default::default));
-                Ok(gimli::RelocateReader::new(
-                    gimli::EndianSlice::new(data, endian),
-                    relocs,
-                ))
-            })
-            .expect("loading sections cannot fail");
-            encode_dwarf(path, &dwarf, &input, base, opts)
+            encode_dwarf(path, &input.relocated_dwarf(), &input, base, opts)
         } else {
-            let dwarf = gimli::Dwarf::load(|id| -> Result<_, gimli::Error> {
-                let data = section_index(id).map_or(&[][..], |i| &*input.sections[i]);
-                Ok(gimli::EndianSlice::new(data, endian))
-            })
-            .expect("loading sections cannot fail");
-            encode_dwarf(path, &dwarf, &input, base, opts)
+            encode_dwarf(path, &input.plain_dwarf(), &input, base, opts)
         }
     })
-}
-
-/// The index in [`input::DEBUG_SECTIONS`] of a gimli section.
-fn section_index(id: gimli::SectionId) -> Option<usize> {
-    input::DEBUG_SECTIONS.iter().position(|n| *n == id.name())
 }
 
 fn encode_dwarf<R>(
