@@ -37,6 +37,22 @@ pub fn base_roots(elf: &[u8], split: &Btf) -> Result<Vec<TypeId>> {
     Ok(out)
 }
 
+/// The (kind, name) of every struct, union and typedef the module's `.BTF_ids` name.
+pub fn named_types(elf: &[u8]) -> Result<Vec<(Kind, String)>> {
+    let Some(entries) = btf_ids::entries(elf)? else {
+        return Ok(Vec::new());
+    };
+    Ok(entries
+        .into_iter()
+        .filter_map(|e| match e.kind {
+            EntryKind::Struct => Some((Kind::Struct, e.name)),
+            EntryKind::Union => Some((Kind::Union, e.name)),
+            EntryKind::Typedef => Some((Kind::Typedef, e.name)),
+            _ => None,
+        })
+        .collect())
+}
+
 /// The module `elf` with `.BTF_ids` resolved against `new` (the BTF the module now carries),
 /// or `None` when it has no `.BTF_ids`. `previous` are the BTFs the section may have been
 /// resolved against before (needed once a kfunc set was sorted by its old ids); the first

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use kbtf_btf::Btf;
+use kbtf_btf::{Btf, Kind, TypeId};
 use kbtf_dedup::Distilled;
 use kbtf_emit::ElfOutput;
 
@@ -18,9 +18,47 @@ pub fn from_split(path: &Path, elf: &[u8], split: &Btf) -> Result<Distilled> {
         .with_context(|| format!("{}: distilling the base of its BTF", path.display()))
 }
 
-/// Distills deduplicated BTF encoded without a base.
-pub fn standalone(path: &Path, _elf: &[u8], _btf: &Btf) -> Result<Distilled> {
-    anyhow::bail!("{}: --standalone is not wired up yet", path.display())
+/// Distills deduplicated BTF encoded without a base (`--standalone`): named structs, unions
+/// and enums whose definitions come from kernel headers (`kbtf_encoder::type_origins`), and
+/// the base types, become the distilled base; the module's functions, variables and own types,
+/// and everything they reach short of a kernel type, stay in `.BTF`. docs/distilled.md has
+/// the rule.
+pub fn standalone(path: &Path, elf: &[u8], btf: &Btf) -> Result<Distilled> {
+    use kbtf_encoder::{Origin, TypeKind};
+    let origins = kbtf_encoder::type_origins(path, elf)?;
+    let kind_of = |k: Kind| match k {
+        Kind::Struct => Some(TypeKind::Struct),
+        Kind::Union => Some(TypeKind::Union),
+        Kind::Enum | Kind::Enum64 => Some(TypeKind::Enum),
+        Kind::Typedef => Some(TypeKind::Typedef),
+        _ => None,
+    };
+    let module_named = |id: TypeId, t: &kbtf_btf::Type| {
+        t.name_off != 0
+            && kind_of(t.kind())
+                .is_some_and(|k| origins.origin(k, &btf.name_of(id)) == Some(Origin::Module))
+    };
+    let named_by_ids = crate::btf_ids::named_types(elf)?;
+    let roots: Vec<TypeId> = btf
+        .iter()
+        .filter(|&(id, t)| {
+            matches!(
+                t.kind(),
+                Kind::Func | Kind::Var | Kind::Datasec | Kind::DeclTag
+            ) || module_named(id, t)
+                || named_by_ids
+                    .iter()
+                    .any(|(k, n)| *k == t.kind() && *n == btf.name_of(id))
+        })
+        .map(|(id, _)| id)
+        .collect();
+    kbtf_dedup::distill_standalone(btf, &roots, |id, t| match t.kind() {
+        Kind::Int | Kind::Float => true,
+        k => {
+            kind_of(k).is_some_and(|k| origins.origin(k, &btf.name_of(id)) == Some(Origin::Kernel))
+        }
+    })
+    .with_context(|| format!("{}: distilling a base from its own DWARF", path.display()))
 }
 
 /// Writes `out` into the module at `path` (atomically), with its `.BTF_ids` resolved again
