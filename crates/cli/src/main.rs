@@ -3,6 +3,7 @@
 
 mod cmd;
 mod input;
+mod kmod;
 mod pahole;
 mod relocate;
 
@@ -21,7 +22,7 @@ pub const EXIT_TROUBLE: u8 = 2;
 #[command(
     name = "kbtf",
     version,
-    about = "BTF for the Linux kernel: encode, check, dump, compare"
+    about = "BTF for the Linux kernel: encode, check, dump, compare, load modules"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -33,6 +34,7 @@ enum Command {
     Dump(cmd::dump::Args),
     Check(cmd::check::Args),
     Diff(cmd::diff::Args),
+    Load(cmd::load::Args),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +50,7 @@ fn main() -> ExitCode {
         Command::Dump(a) => cmd::dump::run(a),
         Command::Check(a) => cmd::check::run(a),
         Command::Diff(a) => cmd::diff::run(a),
+        Command::Load(a) => cmd::load::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
