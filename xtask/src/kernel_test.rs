@@ -1,11 +1,12 @@
 //! `cargo xtask kernel-test`: boot a kernel under qemu (TCG) with a busybox initramfs,
-//! insmod modules, and report what the kernel made of their BTF.
+//! load modules (insmod, or `kbtf load` with `--kbtf-load`), and report what the kernel made
+//! of their BTF.
 
 use crate::args::Args;
 use crate::cache::Index;
 use crate::guest::{self, Machine, TempDir};
 use crate::ktree::{self, KernelTree};
-use crate::{btf, console, elf, modsig, util};
+use crate::{btf, console, elf, modsig, static_kbtf, util};
 use anyhow::{bail, ensure, Context, Result};
 use std::path::{Path, PathBuf};
 
@@ -21,6 +22,11 @@ kernel's modules.dep. Default modules: dummy veth tun.
   --modprobe          load dependencies from modules.dep first
   --strip-sig         strip appended signatures from the given modules (needed
                       after rewriting a signed module's .BTF)
+  --kbtf-load         load the given modules with `kbtf load` (a static kbtf, built
+                      with `-C target-feature=+crt-static`, at /bin/kbtf in the
+                      initramfs) instead of insmod; dependencies (--modprobe) still
+                      use insmod
+  --kbtf PATH         the static kbtf for --kbtf-load (default: build it)
   --keep-btf DIR      save each /sys/kernel/btf/NAME as DIR/NAME
   --timeout SECS      hard limit for the whole qemu run (default 120)
   --memory MB         guest memory (default 1024)
@@ -43,6 +49,10 @@ pub struct Options {
     pub modules: Vec<String>,
     pub modprobe: bool,
     pub strip_sig: bool,
+    /// Load the requested modules with `kbtf load` instead of insmod.
+    pub kbtf_load: bool,
+    /// A static kbtf for `kbtf_load` (None: build one).
+    pub kbtf: Option<PathBuf>,
     pub keep_btf: Option<PathBuf>,
     pub timeout: u64,
     pub memory: u64,
@@ -60,6 +70,8 @@ impl Default for Options {
             modules: Vec::new(),
             modprobe: false,
             strip_sig: false,
+            kbtf_load: false,
+            kbtf: None,
             keep_btf: None,
             timeout: m.timeout,
             memory: m.memory,
@@ -95,9 +107,9 @@ pub fn main(raw: &[String]) -> Result<()> {
     let a = Args::parse(
         raw,
         &[
-            "kernel", "keep-btf", "timeout", "memory", "append", "log", "busybox", "qemu",
+            "kernel", "keep-btf", "timeout", "memory", "append", "log", "busybox", "qemu", "kbtf",
         ],
-        &["modprobe", "strip-sig", "help"],
+        &["modprobe", "strip-sig", "kbtf-load", "help"],
     )?;
     if a.flag("help") {
         println!("{USAGE}");
@@ -109,6 +121,8 @@ pub fn main(raw: &[String]) -> Result<()> {
         modules: a.positional.clone(),
         modprobe: a.flag("modprobe"),
         strip_sig: a.flag("strip-sig"),
+        kbtf_load: a.flag("kbtf-load"),
+        kbtf: a.opt("kbtf").map(PathBuf::from),
         keep_btf: a.opt("keep-btf").map(PathBuf::from),
         timeout: match a.opt("timeout") {
             Some(t) => parse_num(t, "--timeout")?,
@@ -154,15 +168,38 @@ pub fn run(o: &Options) -> Result<Vec<Outcome>> {
         o.modules.clone()
     };
 
+    let kbtf = if o.kbtf_load {
+        Some(match &o.kbtf {
+            Some(k) => {
+                static_kbtf::check_static(k)?;
+                k.clone()
+            }
+            None => static_kbtf::build()?,
+        })
+    } else {
+        None
+    };
     let work = TempDir::new("kernel-test")?;
     let modules = plan(&tree, &names, o.modprobe)?;
     let initrd = work.path.join("initramfs.cpio");
-    build_initramfs(&initrd, &o.busybox, &modules, o.strip_sig, &work.path)?;
+    build_initramfs(
+        &initrd,
+        &o.busybox,
+        &modules,
+        o.strip_sig,
+        kbtf.as_deref(),
+        &work.path,
+    )?;
 
     println!(
-        "boot {} with {} module(s): {}",
+        "boot {} with {} module(s){}: {}",
         tree.vmlinuz.display(),
         modules.len(),
+        if kbtf.is_some() {
+            " (requested ones by kbtf load)"
+        } else {
+            ""
+        },
         modules
             .iter()
             .map(|m| m.name.as_str())
@@ -309,10 +346,14 @@ fn build_initramfs(
     busybox: &Path,
     modules: &[Module],
     strip_sig: bool,
+    kbtf: Option<&Path>,
     work: &Path,
 ) -> Result<()> {
     let mut c = guest::base_initramfs(busybox)?;
     c.dir("mod");
+    if let Some(k) = kbtf {
+        c.file("bin/kbtf", 0o755, &util::read(k)?);
+    }
     let mut script = String::from(guest::INIT_PRELUDE);
     script.push_str(INIT_FUNCTIONS);
     for (i, m) in modules.iter().enumerate() {
@@ -327,7 +368,12 @@ fn build_initramfs(
             data.truncate(n);
         }
         c.file(&format!("mod/{file}"), 0o644, &data);
-        script.push_str(&format!("load {} /mod/{file}\n", m.name));
+        let how = if kbtf.is_some() && m.requested {
+            "/bin/kbtf load"
+        } else {
+            "insmod"
+        };
+        script.push_str(&format!("load {} {how} /mod/{file}\n", m.name));
     }
     script.push_str("echo KBTF-INSMODS-DONE > /dev/kmsg\n");
     script.push_str("report vmlinux nodump\n");
@@ -339,14 +385,17 @@ fn build_initramfs(
     c.write_to(out)
 }
 
-/// Shell functions of the kernel-test /init: `load NAME FILE` (insmod) and `report NAME
-/// [nodump]` (the size and base64 of /sys/kernel/btf/NAME).
+/// Shell functions of the kernel-test /init: `load NAME COMMAND...` (runs the command that
+/// loads module NAME, `insmod FILE` or `/bin/kbtf load FILE`, and reports its exit status and
+/// output) and `report NAME [nodump]` (the size and base64 of /sys/kernel/btf/NAME).
 const INIT_FUNCTIONS: &str = r#"load() {
-    echo "KBTF-INSMOD $1" > /dev/kmsg
-    out=$(insmod "$2" 2>&1)
+    name=$1
+    shift
+    echo "KBTF-INSMOD $name" > /dev/kmsg
+    out=$("$@" 2>&1)
     rc=$?
-    echo "KBTF-INSMOD-RC $1 $rc"
-    [ -n "$out" ] && echo "$out" | sed "s/^/KBTF-INSMOD-OUT $1 /"
+    echo "KBTF-INSMOD-RC $name $rc"
+    [ -n "$out" ] && echo "$out" | sed "s/^/KBTF-INSMOD-OUT $name /"
 }
 report() {
     f=/sys/kernel/btf/$1
@@ -396,8 +445,8 @@ fn report(modules: &[Module], p: &console::Parsed, keep: Option<&Path>) -> Vec<O
         if rc != Some(0) {
             let what = if m.requested { "" } else { " (dependency)" };
             let msg = match rc {
-                None => "insmod did not run".to_string(),
-                Some(rc) if insmod_out.is_empty() => format!("insmod exited {rc}"),
+                None => "the load command did not run".to_string(),
+                Some(rc) if insmod_out.is_empty() => format!("the load command exited {rc}"),
                 Some(_) => insmod_out.join("; "),
             };
             say(&m.name, false, format!("FAIL {}{what}: {msg}", m.name));

@@ -19,6 +19,7 @@ mod kernel_test;
 mod ktree;
 mod modsig;
 mod pahole_ref;
+mod static_kbtf;
 mod test;
 mod testdata;
 mod util;
