@@ -6,7 +6,7 @@ use crate::args::Args;
 use crate::cache::Index;
 use crate::guest::{self, Machine, TempDir};
 use crate::ktree::{self, KernelTree};
-use crate::{btf, console, elf, modsig, static_kbtf, util};
+use crate::{btf, console, elf, install_rule, modsig, static_kbtf, util};
 use anyhow::{bail, ensure, Context, Result};
 use std::path::{Path, PathBuf};
 
@@ -27,6 +27,13 @@ kernel's modules.dep. Default modules: dummy veth tun.
                       initramfs) instead of insmod; dependencies (--modprobe) still
                       use insmod
   --kbtf PATH         the static kbtf for --kbtf-load (default: build it)
+  --install-rule      like --kbtf-load, but through the real modprobe (kmod, with
+                      its libraries) and a modprobe.d rule per given module:
+                      `install NAME /bin/kbtf load .../NAME.ko $CMDLINE_OPTS`; kmod
+                      loads the dependencies (implies --kbtf-load and --modprobe)
+  --module-args ARGS  parameters for each given module (insmod/kbtf load/modprobe)
+  --exec CMD          a shell command run in the guest after the loads; its
+                      output is printed
   --keep-btf DIR      save each /sys/kernel/btf/NAME as DIR/NAME
   --timeout SECS      hard limit for the whole qemu run (default 120)
   --memory MB         guest memory (default 1024)
@@ -53,6 +60,13 @@ pub struct Options {
     pub kbtf_load: bool,
     /// A static kbtf for `kbtf_load` (None: build one).
     pub kbtf: Option<PathBuf>,
+    /// Load the requested modules with the real modprobe and a modprobe.d install rule
+    /// that runs `kbtf load` (see install_rule.rs).
+    pub install_rule: bool,
+    /// Parameters for each requested module.
+    pub module_args: Option<String>,
+    /// A shell command the guest runs after the loads.
+    pub exec: Option<String>,
     pub keep_btf: Option<PathBuf>,
     pub timeout: u64,
     pub memory: u64,
@@ -72,6 +86,9 @@ impl Default for Options {
             strip_sig: false,
             kbtf_load: false,
             kbtf: None,
+            install_rule: false,
+            module_args: None,
+            exec: None,
             keep_btf: None,
             timeout: m.timeout,
             memory: m.memory,
@@ -107,9 +124,19 @@ pub fn main(raw: &[String]) -> Result<()> {
     let a = Args::parse(
         raw,
         &[
-            "kernel", "keep-btf", "timeout", "memory", "append", "log", "busybox", "qemu", "kbtf",
+            "kernel",
+            "keep-btf",
+            "timeout",
+            "memory",
+            "append",
+            "log",
+            "busybox",
+            "qemu",
+            "kbtf",
+            "module-args",
+            "exec",
         ],
-        &["modprobe", "strip-sig", "kbtf-load", "help"],
+        &["modprobe", "strip-sig", "kbtf-load", "install-rule", "help"],
     )?;
     if a.flag("help") {
         println!("{USAGE}");
@@ -123,6 +150,9 @@ pub fn main(raw: &[String]) -> Result<()> {
         strip_sig: a.flag("strip-sig"),
         kbtf_load: a.flag("kbtf-load"),
         kbtf: a.opt("kbtf").map(PathBuf::from),
+        install_rule: a.flag("install-rule"),
+        module_args: a.opt("module-args").map(str::to_string),
+        exec: a.opt("exec").map(str::to_string),
         keep_btf: a.opt("keep-btf").map(PathBuf::from),
         timeout: match a.opt("timeout") {
             Some(t) => parse_num(t, "--timeout")?,
@@ -168,7 +198,7 @@ pub fn run(o: &Options) -> Result<Vec<Outcome>> {
         o.modules.clone()
     };
 
-    let kbtf = if o.kbtf_load {
+    let kbtf = if o.kbtf_load || o.install_rule {
         Some(match &o.kbtf {
             Some(k) => {
                 static_kbtf::check_static(k)?;
@@ -180,22 +210,17 @@ pub fn run(o: &Options) -> Result<Vec<Outcome>> {
         None
     };
     let work = TempDir::new("kernel-test")?;
-    let modules = plan(&tree, &names, o.modprobe)?;
+    let modules = plan(&tree, &names, o.modprobe || o.install_rule)?;
     let initrd = work.path.join("initramfs.cpio");
-    build_initramfs(
-        &initrd,
-        &o.busybox,
-        &modules,
-        o.strip_sig,
-        kbtf.as_deref(),
-        &work.path,
-    )?;
+    build_initramfs(&initrd, o, &tree, &modules, kbtf.as_deref(), &work.path)?;
 
     println!(
         "boot {} with {} module(s){}: {}",
         tree.vmlinuz.display(),
         modules.len(),
-        if kbtf.is_some() {
+        if o.install_rule {
+            " (requested ones by modprobe with a kbtf load install rule)"
+        } else if kbtf.is_some() {
             " (requested ones by kbtf load)"
         } else {
             ""
@@ -214,7 +239,15 @@ pub fn run(o: &Options) -> Result<Vec<Outcome>> {
     if let Some(k) = &o.keep_btf {
         std::fs::create_dir_all(k).with_context(|| format!("creating {}", k.display()))?;
     }
-    Ok(report(&modules, &parsed, o.keep_btf.as_deref()))
+    for l in &parsed.exec_out {
+        println!("exec: {l}");
+    }
+    Ok(report(
+        &modules,
+        &parsed,
+        o.keep_btf.as_deref(),
+        o.install_rule,
+    ))
 }
 
 fn parse_num(s: &str, what: &str) -> Result<u64> {
@@ -343,29 +376,48 @@ fn plan(tree: &KernelTree, names: &[String], modprobe: bool) -> Result<Vec<Modul
 
 fn build_initramfs(
     out: &Path,
-    busybox: &Path,
+    o: &Options,
+    tree: &KernelTree,
     modules: &[Module],
-    strip_sig: bool,
     kbtf: Option<&Path>,
     work: &Path,
 ) -> Result<()> {
-    let mut c = guest::base_initramfs(busybox)?;
+    let mut c = guest::base_initramfs(&o.busybox)?;
     c.dir("mod");
     if let Some(k) = kbtf {
         c.file("bin/kbtf", 0o755, &util::read(k)?);
     }
+    let args = match &o.module_args {
+        Some(a) => format!(" {a}"),
+        None => String::new(),
+    };
     let mut script = String::from(guest::INIT_PRELUDE);
     script.push_str(INIT_FUNCTIONS);
+    let mut tree_modules = Vec::new();
     for (i, m) in modules.iter().enumerate() {
         let file = format!("{i:02}-{}.ko", m.name);
         let tmp = work.join(&file);
         ktree::decompress_module(&m.src, &tmp)?;
         let mut data = util::read(&tmp)?;
-        if strip_sig && m.requested {
+        if o.strip_sig && m.requested {
             let n = modsig::strip(&data)
                 .with_context(|| format!("stripping signature of {}", m.src.display()))?
                 .len();
             data.truncate(n);
+        }
+        if o.install_rule {
+            // kmod loads the dependencies from the tree; the script asks only for the
+            // requested modules.
+            if m.requested {
+                script.push_str(&format!(
+                    "load {} {} {}{args}\n",
+                    m.name,
+                    install_rule::MODPROBE,
+                    m.name
+                ));
+            }
+            tree_modules.push((m.name.clone(), data));
+            continue;
         }
         c.file(&format!("mod/{file}"), 0o644, &data);
         let how = if kbtf.is_some() && m.requested {
@@ -373,9 +425,33 @@ fn build_initramfs(
         } else {
             "insmod"
         };
-        script.push_str(&format!("load {} {how} /mod/{file}\n", m.name));
+        let args = if m.requested { args.as_str() } else { "" };
+        script.push_str(&format!("load {} {how} /mod/{file}{args}\n", m.name));
+    }
+    if o.install_rule {
+        let mut dirs = install_rule::Dirs::default();
+        install_rule::add_kmod(&mut c, &mut dirs)?;
+        install_rule::add_module_tree(
+            &mut c,
+            &mut dirs,
+            &work.join("stage"),
+            &tree.release,
+            &tree.modules_base(),
+            &tree_modules,
+        )?;
+        let rules: String = modules
+            .iter()
+            .filter(|m| m.requested)
+            .map(|m| install_rule::rule(&m.name))
+            .collect();
+        dirs.parents(&mut c, "etc/modprobe.d/kbtf.conf");
+        c.file("etc/modprobe.d/kbtf.conf", 0o644, rules.as_bytes());
     }
     script.push_str("echo KBTF-INSMODS-DONE > /dev/kmsg\n");
+    if let Some(cmd) = &o.exec {
+        c.file("exec.sh", 0o755, cmd.as_bytes());
+        script.push_str("sh /exec.sh 2>&1 | sed 's/^/KBTF-EXEC-OUT /'\n");
+    }
     script.push_str("report vmlinux nodump\n");
     for m in modules.iter().filter(|m| m.requested) {
         script.push_str(&format!("report {}\n", m.name));
@@ -412,7 +488,12 @@ report() {
 "#;
 
 /// Prints (and returns) one verdict per requested module, plus failed dependencies.
-fn report(modules: &[Module], p: &console::Parsed, keep: Option<&Path>) -> Vec<Outcome> {
+fn report(
+    modules: &[Module],
+    p: &console::Parsed,
+    keep: Option<&Path>,
+    install_rule: bool,
+) -> Vec<Outcome> {
     let mut out = Vec::new();
     let mut say = |name: &str, ok: bool, line: String| {
         println!("{line}");
@@ -442,6 +523,10 @@ fn report(modules: &[Module], p: &console::Parsed, keep: Option<&Path>) -> Vec<O
         let rc = p.insmod_rc.get(&m.name).copied();
         let insmod_out = p.insmod_out.get(&m.name).cloned().unwrap_or_default();
         let kmsg = p.kmsg_for(&m.name);
+        if !m.requested && rc.is_none() && install_rule {
+            // Loaded by kmod for the module that needs it (checked by that module loading).
+            continue;
+        }
         if rc != Some(0) {
             let what = if m.requested { "" } else { " (dependency)" };
             let msg = match rc {

@@ -14,6 +14,7 @@ mod encode_test;
 mod fixtures;
 mod guest;
 mod initramfs;
+mod install_rule;
 mod kernel_selftest;
 mod kernel_test;
 mod ktree;
