@@ -14,6 +14,8 @@ pub struct Parsed {
     pub done: bool,
     pub insmod_rc: HashMap<String, i32>,
     pub insmod_out: HashMap<String, Vec<String>>,
+    /// Output of the `--exec` command.
+    pub exec_out: Vec<String>,
     pub results: HashMap<String, Result>,
     pub btf: HashMap<String, Vec<u8>>,
     /// dmesg lines, timestamps removed.
@@ -73,6 +75,7 @@ pub fn parse(text: &str) -> Parsed {
                         .push(rest.join(" "));
                 }
             }
+            Some("KBTF-EXEC-OUT") => p.exec_out.push(w.collect::<Vec<_>>().join(" ")),
             Some("KBTF-RESULT") => {
                 let Some(n) = w.next() else { continue };
                 let mut r = Result {

@@ -51,6 +51,7 @@ export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
+mount -t securityfs securityfs /sys/kernel/security 2>/dev/null
 dmesg -n 1
 echo "KBTF-BOOTED $(uname -r)"
 "#;

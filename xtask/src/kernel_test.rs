@@ -1,11 +1,12 @@
 //! `cargo xtask kernel-test`: boot a kernel under qemu (TCG) with a busybox initramfs,
-//! insmod modules, and report what the kernel made of their BTF.
+//! load modules (insmod, or `kbtf load` with `--kbtf-load`), and report what the kernel made
+//! of their BTF.
 
 use crate::args::Args;
 use crate::cache::Index;
 use crate::guest::{self, Machine, TempDir};
 use crate::ktree::{self, KernelTree};
-use crate::{btf, console, elf, modsig, util};
+use crate::{btf, console, elf, install_rule, modsig, static_kbtf, util};
 use anyhow::{bail, ensure, Context, Result};
 use std::path::{Path, PathBuf};
 
@@ -21,6 +22,18 @@ kernel's modules.dep. Default modules: dummy veth tun.
   --modprobe          load dependencies from modules.dep first
   --strip-sig         strip appended signatures from the given modules (needed
                       after rewriting a signed module's .BTF)
+  --kbtf-load         load the given modules with `kbtf load` (a static kbtf, built
+                      with `-C target-feature=+crt-static`, at /bin/kbtf in the
+                      initramfs) instead of insmod; dependencies (--modprobe) still
+                      use insmod
+  --kbtf PATH         the static kbtf for --kbtf-load (default: build it)
+  --install-rule      like --kbtf-load, but through the real modprobe (kmod, with
+                      its libraries) and a modprobe.d rule per given module:
+                      `install NAME /bin/kbtf load .../NAME.ko $CMDLINE_OPTS`; kmod
+                      loads the dependencies (implies --kbtf-load and --modprobe)
+  --module-args ARGS  parameters for each given module (insmod/kbtf load/modprobe)
+  --exec CMD          a shell command run in the guest after the loads; its
+                      output is printed
   --keep-btf DIR      save each /sys/kernel/btf/NAME as DIR/NAME
   --timeout SECS      hard limit for the whole qemu run (default 120)
   --memory MB         guest memory (default 1024)
@@ -43,6 +56,17 @@ pub struct Options {
     pub modules: Vec<String>,
     pub modprobe: bool,
     pub strip_sig: bool,
+    /// Load the requested modules with `kbtf load` instead of insmod.
+    pub kbtf_load: bool,
+    /// A static kbtf for `kbtf_load` (None: build one).
+    pub kbtf: Option<PathBuf>,
+    /// Load the requested modules with the real modprobe and a modprobe.d install rule
+    /// that runs `kbtf load` (see install_rule.rs).
+    pub install_rule: bool,
+    /// Parameters for each requested module.
+    pub module_args: Option<String>,
+    /// A shell command the guest runs after the loads.
+    pub exec: Option<String>,
     pub keep_btf: Option<PathBuf>,
     pub timeout: u64,
     pub memory: u64,
@@ -60,6 +84,11 @@ impl Default for Options {
             modules: Vec::new(),
             modprobe: false,
             strip_sig: false,
+            kbtf_load: false,
+            kbtf: None,
+            install_rule: false,
+            module_args: None,
+            exec: None,
             keep_btf: None,
             timeout: m.timeout,
             memory: m.memory,
@@ -95,9 +124,19 @@ pub fn main(raw: &[String]) -> Result<()> {
     let a = Args::parse(
         raw,
         &[
-            "kernel", "keep-btf", "timeout", "memory", "append", "log", "busybox", "qemu",
+            "kernel",
+            "keep-btf",
+            "timeout",
+            "memory",
+            "append",
+            "log",
+            "busybox",
+            "qemu",
+            "kbtf",
+            "module-args",
+            "exec",
         ],
-        &["modprobe", "strip-sig", "help"],
+        &["modprobe", "strip-sig", "kbtf-load", "install-rule", "help"],
     )?;
     if a.flag("help") {
         println!("{USAGE}");
@@ -109,6 +148,11 @@ pub fn main(raw: &[String]) -> Result<()> {
         modules: a.positional.clone(),
         modprobe: a.flag("modprobe"),
         strip_sig: a.flag("strip-sig"),
+        kbtf_load: a.flag("kbtf-load"),
+        kbtf: a.opt("kbtf").map(PathBuf::from),
+        install_rule: a.flag("install-rule"),
+        module_args: a.opt("module-args").map(str::to_string),
+        exec: a.opt("exec").map(str::to_string),
         keep_btf: a.opt("keep-btf").map(PathBuf::from),
         timeout: match a.opt("timeout") {
             Some(t) => parse_num(t, "--timeout")?,
@@ -154,15 +198,33 @@ pub fn run(o: &Options) -> Result<Vec<Outcome>> {
         o.modules.clone()
     };
 
+    let kbtf = if o.kbtf_load || o.install_rule {
+        Some(match &o.kbtf {
+            Some(k) => {
+                static_kbtf::check_static(k)?;
+                k.clone()
+            }
+            None => static_kbtf::build()?,
+        })
+    } else {
+        None
+    };
     let work = TempDir::new("kernel-test")?;
-    let modules = plan(&tree, &names, o.modprobe)?;
+    let modules = plan(&tree, &names, o.modprobe || o.install_rule)?;
     let initrd = work.path.join("initramfs.cpio");
-    build_initramfs(&initrd, &o.busybox, &modules, o.strip_sig, &work.path)?;
+    build_initramfs(&initrd, o, &tree, &modules, kbtf.as_deref(), &work.path)?;
 
     println!(
-        "boot {} with {} module(s): {}",
+        "boot {} with {} module(s){}: {}",
         tree.vmlinuz.display(),
         modules.len(),
+        if o.install_rule {
+            " (requested ones by modprobe with a kbtf load install rule)"
+        } else if kbtf.is_some() {
+            " (requested ones by kbtf load)"
+        } else {
+            ""
+        },
         modules
             .iter()
             .map(|m| m.name.as_str())
@@ -177,7 +239,15 @@ pub fn run(o: &Options) -> Result<Vec<Outcome>> {
     if let Some(k) = &o.keep_btf {
         std::fs::create_dir_all(k).with_context(|| format!("creating {}", k.display()))?;
     }
-    Ok(report(&modules, &parsed, o.keep_btf.as_deref()))
+    for l in &parsed.exec_out {
+        println!("exec: {l}");
+    }
+    Ok(report(
+        &modules,
+        &parsed,
+        o.keep_btf.as_deref(),
+        o.install_rule,
+    ))
 }
 
 fn parse_num(s: &str, what: &str) -> Result<u64> {
@@ -306,30 +376,82 @@ fn plan(tree: &KernelTree, names: &[String], modprobe: bool) -> Result<Vec<Modul
 
 fn build_initramfs(
     out: &Path,
-    busybox: &Path,
+    o: &Options,
+    tree: &KernelTree,
     modules: &[Module],
-    strip_sig: bool,
+    kbtf: Option<&Path>,
     work: &Path,
 ) -> Result<()> {
-    let mut c = guest::base_initramfs(busybox)?;
+    let mut c = guest::base_initramfs(&o.busybox)?;
     c.dir("mod");
+    if let Some(k) = kbtf {
+        c.file("bin/kbtf", 0o755, &util::read(k)?);
+    }
+    let args = match &o.module_args {
+        Some(a) => format!(" {a}"),
+        None => String::new(),
+    };
     let mut script = String::from(guest::INIT_PRELUDE);
     script.push_str(INIT_FUNCTIONS);
+    let mut tree_modules = Vec::new();
     for (i, m) in modules.iter().enumerate() {
         let file = format!("{i:02}-{}.ko", m.name);
         let tmp = work.join(&file);
         ktree::decompress_module(&m.src, &tmp)?;
         let mut data = util::read(&tmp)?;
-        if strip_sig && m.requested {
+        if o.strip_sig && m.requested {
             let n = modsig::strip(&data)
                 .with_context(|| format!("stripping signature of {}", m.src.display()))?
                 .len();
             data.truncate(n);
         }
+        if o.install_rule {
+            // kmod loads the dependencies from the tree; the script asks only for the
+            // requested modules.
+            if m.requested {
+                script.push_str(&format!(
+                    "load {} {} {}{args}\n",
+                    m.name,
+                    install_rule::MODPROBE,
+                    m.name
+                ));
+            }
+            tree_modules.push((m.name.clone(), data));
+            continue;
+        }
         c.file(&format!("mod/{file}"), 0o644, &data);
-        script.push_str(&format!("load {} /mod/{file}\n", m.name));
+        let how = if kbtf.is_some() && m.requested {
+            "/bin/kbtf load"
+        } else {
+            "insmod"
+        };
+        let args = if m.requested { args.as_str() } else { "" };
+        script.push_str(&format!("load {} {how} /mod/{file}{args}\n", m.name));
+    }
+    if o.install_rule {
+        let mut dirs = install_rule::Dirs::default();
+        install_rule::add_kmod(&mut c, &mut dirs)?;
+        install_rule::add_module_tree(
+            &mut c,
+            &mut dirs,
+            &work.join("stage"),
+            &tree.release,
+            &tree.modules_base(),
+            &tree_modules,
+        )?;
+        let rules: String = modules
+            .iter()
+            .filter(|m| m.requested)
+            .map(|m| install_rule::rule(&m.name))
+            .collect();
+        dirs.parents(&mut c, "etc/modprobe.d/kbtf.conf");
+        c.file("etc/modprobe.d/kbtf.conf", 0o644, rules.as_bytes());
     }
     script.push_str("echo KBTF-INSMODS-DONE > /dev/kmsg\n");
+    if let Some(cmd) = &o.exec {
+        c.file("exec.sh", 0o755, cmd.as_bytes());
+        script.push_str("sh /exec.sh 2>&1 | sed 's/^/KBTF-EXEC-OUT /'\n");
+    }
     script.push_str("report vmlinux nodump\n");
     for m in modules.iter().filter(|m| m.requested) {
         script.push_str(&format!("report {}\n", m.name));
@@ -339,14 +461,17 @@ fn build_initramfs(
     c.write_to(out)
 }
 
-/// Shell functions of the kernel-test /init: `load NAME FILE` (insmod) and `report NAME
-/// [nodump]` (the size and base64 of /sys/kernel/btf/NAME).
+/// Shell functions of the kernel-test /init: `load NAME COMMAND...` (runs the command that
+/// loads module NAME, `insmod FILE` or `/bin/kbtf load FILE`, and reports its exit status and
+/// output) and `report NAME [nodump]` (the size and base64 of /sys/kernel/btf/NAME).
 const INIT_FUNCTIONS: &str = r#"load() {
-    echo "KBTF-INSMOD $1" > /dev/kmsg
-    out=$(insmod "$2" 2>&1)
+    name=$1
+    shift
+    echo "KBTF-INSMOD $name" > /dev/kmsg
+    out=$("$@" 2>&1)
     rc=$?
-    echo "KBTF-INSMOD-RC $1 $rc"
-    [ -n "$out" ] && echo "$out" | sed "s/^/KBTF-INSMOD-OUT $1 /"
+    echo "KBTF-INSMOD-RC $name $rc"
+    [ -n "$out" ] && echo "$out" | sed "s/^/KBTF-INSMOD-OUT $name /"
 }
 report() {
     f=/sys/kernel/btf/$1
@@ -363,7 +488,12 @@ report() {
 "#;
 
 /// Prints (and returns) one verdict per requested module, plus failed dependencies.
-fn report(modules: &[Module], p: &console::Parsed, keep: Option<&Path>) -> Vec<Outcome> {
+fn report(
+    modules: &[Module],
+    p: &console::Parsed,
+    keep: Option<&Path>,
+    install_rule: bool,
+) -> Vec<Outcome> {
     let mut out = Vec::new();
     let mut say = |name: &str, ok: bool, line: String| {
         println!("{line}");
@@ -393,11 +523,15 @@ fn report(modules: &[Module], p: &console::Parsed, keep: Option<&Path>) -> Vec<O
         let rc = p.insmod_rc.get(&m.name).copied();
         let insmod_out = p.insmod_out.get(&m.name).cloned().unwrap_or_default();
         let kmsg = p.kmsg_for(&m.name);
+        if !m.requested && rc.is_none() && install_rule {
+            // Loaded by kmod for the module that needs it (checked by that module loading).
+            continue;
+        }
         if rc != Some(0) {
             let what = if m.requested { "" } else { " (dependency)" };
             let msg = match rc {
-                None => "insmod did not run".to_string(),
-                Some(rc) if insmod_out.is_empty() => format!("insmod exited {rc}"),
+                None => "the load command did not run".to_string(),
+                Some(rc) if insmod_out.is_empty() => format!("the load command exited {rc}"),
                 Some(_) => insmod_out.join("; "),
             };
             say(&m.name, false, format!("FAIL {}{what}: {msg}", m.name));

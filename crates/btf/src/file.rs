@@ -50,7 +50,12 @@ fn map(path: &Path) -> Result<memmap2::Mmap, ReadError> {
     }
     // SAFETY: the map is read-only and private; a concurrent truncation of the input by
     // another process is outside what this tool defends against, as for every mmap reader.
-    unsafe { memmap2::Mmap::map(&f) }.map_err(io)
+    match unsafe { memmap2::Mmap::map(&f) } {
+        Ok(m) => Ok(m),
+        // Some files cannot be mapped though they report a size: sysfs binary files such as
+        // /sys/kernel/btf/vmlinux fail with ENODEV. Read them instead.
+        Err(_) => map_by_reading(path, f),
+    }
 }
 
 fn map_by_reading(path: &Path, mut f: std::fs::File) -> Result<memmap2::Mmap, ReadError> {

@@ -5,3 +5,4 @@ pub mod diff;
 pub mod distill;
 pub mod dump;
 pub mod relocate;
+pub mod load;

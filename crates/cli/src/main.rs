@@ -5,6 +5,7 @@ mod btf_ids;
 mod cmd;
 mod distilled;
 mod input;
+mod kmod;
 mod pahole;
 mod relocate;
 
@@ -23,7 +24,7 @@ pub const EXIT_TROUBLE: u8 = 2;
 #[command(
     name = "kbtf",
     version,
-    about = "BTF for the Linux kernel: encode, check, dump, compare"
+    about = "BTF for the Linux kernel: encode, check, dump, compare, load modules"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -37,6 +38,7 @@ enum Command {
     Diff(cmd::diff::Args),
     Distill(cmd::distill::Args),
     Relocate(cmd::relocate::Args),
+    Load(cmd::load::Args),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +56,7 @@ fn main() -> ExitCode {
         Command::Diff(a) => cmd::diff::run(a),
         Command::Distill(a) => cmd::distill::run(a),
         Command::Relocate(a) => cmd::relocate::run(a),
+        Command::Load(a) => cmd::load::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -454,3 +454,68 @@ fn invoked_as_pahole() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown pahole flag --reorganize"));
 }
+
+/// `kbtf load --dry-run -o` on a signed module without `.BTF.base`: the module passes through
+/// unchanged, signature included, and nothing is loaded. (The kernel's signature policy is not
+/// printed: it matters only for modules without a valid signature.)
+#[test]
+fn load_dry_run_passes_signed_module_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.ko");
+    let out_s = out.display().to_string();
+    let (code, stdout, stderr) = kbtf(&[
+        "load",
+        "--dry-run",
+        "-o",
+        &out_s,
+        "--base",
+        &testdata("vmlinux-6.1.btf"),
+        &testdata("modules-6.1/dummy.ko"),
+        "numdummies=2",
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(stderr, "");
+    expect![[r#"
+        module dummy: testdata/modules-6.1/dummy.ko, 17497 bytes
+        btf: no .BTF.base; the module is loaded as it is
+        signature: kept, on unchanged bytes; the kernel checks it
+        wrote OUT (17497 bytes)
+        dry run: would call finit_module(memfd of 17497 bytes, "numdummies=2", 0) for dummy
+    "#]]
+    .assert_eq(&stdout.replace(&out_s, "OUT"));
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        std::fs::read(testdata("modules-6.1/dummy.ko")).unwrap(),
+        "a module without .BTF.base is loaded byte for byte as it is"
+    );
+}
+
+/// `kbtf load` refuses, with one line and exit 2, what it cannot load: a compressed module,
+/// a file that is not a module, a missing base (it never loads a module without its BTF).
+#[test]
+fn load_bad_inputs_give_one_line_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n).display().to_string();
+    std::fs::write(p("m.ko.xz"), b"\xfd7zXZ\0 the rest").unwrap();
+    std::fs::write(p("text.ko"), b"not a module").unwrap();
+    let base = testdata("vmlinux-6.1.btf");
+    let dummy = testdata("modules-6.1/dummy.ko");
+    let obj = testdata("c/kinds.o");
+    let (xz, text, missing) = (p("m.ko.xz"), p("text.ko"), p("no-vmlinux"));
+    let cases: [(Vec<&str>, &str); 4] = [
+        (vec!["--base", &base, &xz], "xz-compressed"),
+        (vec!["--base", &base, &text], "not an ELF file"),
+        (vec!["--base", &base, &obj], "no .modinfo section"),
+        (
+            vec!["--base", &missing, &dummy],
+            "never loads a module without its BTF",
+        ),
+    ];
+    for (args, want) in cases {
+        let args: Vec<&str> = ["load", "--dry-run"].into_iter().chain(args).collect();
+        let (code, out, err) = kbtf(&args);
+        assert_eq!(code, 2, "kbtf {args:?}: {out}{err}");
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+        assert!(err.contains(want), "kbtf {args:?}: want {want:?} in {err}");
+    }
+}
