@@ -22,6 +22,7 @@ mod ktree;
 mod modsig;
 mod oot;
 mod pahole_ref;
+mod resilience;
 mod sizes;
 mod static_kbtf;
 mod test;
@@ -41,6 +42,7 @@ tasks:
   kernel-selftest  check the kernel-test harness (good and corrupted module BTF)
   btf-info      FILE...: check raw BTF files and count their types
   pahole-ref    pahole 1.24's BTF of the 6.1 -dbg vmlinux and modules (the encoder's reference)
+  resilience    issue 5's acceptance: distilled module BTF across rebuilds, judged by 6.1 and 6.12
   sizes         bytes of split, distilled, standalone and full module BTF over all 6.1 modules
   btf-load      FILE...: boot a kernel, load raw BTF blobs with BPF_BTF_LOAD, report verdicts
   wrong-base    regenerate module BTF against the older build's vmlinux (the field bug)
@@ -74,6 +76,7 @@ fn real_main() -> Result<()> {
         "wrong-base" => wrong_base::main(rest),
         "pahole-ref" => pahole_ref::main(rest),
         "sizes" => sizes::main(rest),
+        "resilience" => resilience::main(rest),
         "oot-build" => oot::main(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");

@@ -25,6 +25,14 @@ pub fn run(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
+/// Runs `cmd` and returns its output whatever its exit status (for commands whose status
+/// is an answer, like `kbtf diff`).
+pub fn output_any(cmd: &mut Command) -> Result<Output> {
+    cmd.stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("starting `{}` (is it installed?)", show(cmd)))
+}
+
 /// Runs `cmd` capturing output; fails on non-zero exit, with stderr in the message.
 pub fn output(cmd: &mut Command) -> Result<Output> {
     let out = cmd

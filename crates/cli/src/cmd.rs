@@ -4,5 +4,5 @@ pub mod check;
 pub mod diff;
 pub mod distill;
 pub mod dump;
-pub mod relocate;
 pub mod load;
+pub mod relocate;

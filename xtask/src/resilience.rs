@@ -1,0 +1,382 @@
+//! `cargo xtask resilience`: module BTF that survives a rebuild of the kernel (issue 5's
+//! acceptance), judged by the real kernels in qemu.
+//!
+//! Two "other builds" of vmlinux BTF stand for a kernel the modules were NOT built against:
+//! the older 6.1 build (`kernel61_old_vmlinux_btf`, 6.1.0-55) and a re-encode of the same
+//! `-dbg` vmlinux by pahole 1.24 with `-j` (whose type order and static-function set change
+//! from run to run, as a rebuild of the same source does).
+//!
+//! * 6.1 (no native relocation): the sample modules, encoded by kbtf with
+//!   `--btf_features=+distilled_base` against each other build, are loaded in the guest by
+//!   `kbtf load` (a static kbtf in the initramfs), which relocates them onto the running
+//!   kernel's `/sys/kernel/btf/vmlinux`. Every one must have `/sys/kernel/btf/<mod>`, equal by
+//!   `kbtf diff` to the split BTF built against the right vmlinux. The same modules with plain
+//!   split BTF against the other build show the field bug: the kernel refuses most of them.
+//! * 6.12 (native `.BTF.base` relocation): the sample modules of the 6.12 `-dbg` package,
+//!   distilled against a pahole `-j` re-encode of 6.12's vmlinux, loaded with plain insmod:
+//!   `/sys/kernel/btf/<mod>` is present for each and differs from the right split BTF only by
+//!   reference types equal to vmlinux types, which the kernel's relocation does not merge.
+
+use crate::args::Args;
+use crate::cache::{self, Index};
+use crate::kernel_test::{self, Options, Outcome};
+use crate::util;
+use anyhow::{bail, ensure, Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub const USAGE: &str = "\
+cargo xtask resilience [--kbtf PATH] [--only 61|612] [MODULE...]
+
+Encodes the sample modules with distilled BTF against other builds of vmlinux and has the
+6.1 kernel (kbtf load in the guest) and the 6.12 kernel (native relocation, insmod) load
+them; compares what the kernels show with the right split BTF, and boots the plain
+split-BTF-against-the-wrong-base modules to show the field bug.";
+
+/// The sample (at least 20 modules): network and storage drivers, filesystems, netfilter.
+pub const SAMPLE: &[&str] = &[
+    "dummy",
+    "veth",
+    "tun",
+    "sch_netem",
+    "nlmon",
+    "ifb",
+    "macvlan",
+    "geneve",
+    "vxlan",
+    "ipvlan",
+    "tap",
+    "isofs",
+    "squashfs",
+    "fuse",
+    "overlay",
+    "xfs",
+    "bonding",
+    "ena",
+    "sd_mod",
+    "nf_conntrack",
+    "nf_tables",
+    "wireguard",
+];
+
+const FLAGS: &[&str] = &["-J", "-j", "--btf_gen_floats", "--lang_exclude=rust"];
+
+struct Ctx {
+    kbtf: PathBuf,
+    work: PathBuf,
+    names: Vec<String>,
+}
+
+pub fn main(raw: &[String]) -> Result<()> {
+    let a = Args::parse(raw, &["kbtf", "only"], &["help"])?;
+    if a.flag("help") {
+        println!("{USAGE}");
+        return Ok(());
+    }
+    let root = crate::fixtures::repo_root();
+    let kbtf = match a.opt("kbtf") {
+        Some(p) => PathBuf::from(p),
+        None => crate::test::kbtf_release_bin()?,
+    };
+    let names: Vec<String> = if a.positional.is_empty() {
+        SAMPLE.iter().map(|s| s.to_string()).collect()
+    } else {
+        a.positional.clone()
+    };
+    let work = cache::root()?.join("resilience");
+    std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
+    let c = Ctx { kbtf, work, names };
+    let index = Index::load()?;
+    let only = a.opt("only");
+    let mut failures = Vec::new();
+    if only.is_none_or(|o| o == "61") {
+        failures.extend(linux61(&c, &index, &root)?);
+    }
+    if only.is_none_or(|o| o == "612") {
+        failures.extend(linux612(&c, &index)?);
+    }
+    if !failures.is_empty() {
+        bail!("resilience: {}", failures.join("\n"));
+    }
+    println!("resilience: all checks passed");
+    Ok(())
+}
+
+/// pahole 1.24 `-j` re-encode of a `-dbg` vmlinux (cached).
+fn reordered(c: &Ctx, vmlinux: &Path, right: &Path, name: &str) -> Result<PathBuf> {
+    let out = c.work.join(name);
+    if !out.exists() {
+        let tmp = util::tmp_sibling(&out);
+        util::run(
+            Command::new("pahole")
+                .env("LLVM_OBJCOPY", "objcopy")
+                .args(FLAGS)
+                .arg("--btf_encode_detached")
+                .arg(&tmp)
+                .arg(vmlinux),
+        )?;
+        std::fs::rename(&tmp, &out)?;
+    }
+    ensure!(
+        util::read(&out)? != util::read(right)?,
+        "{}: the re-encode is byte-identical to the kernel's BTF; it does not stand for another build",
+        out.display()
+    );
+    Ok(out)
+}
+
+/// A copy of module `name` from `dbg_dir`, encoded by kbtf with `extra` flags into
+/// `dir/name.ko`, debug info stripped (as installed modules are). The `-dbg` modules' `.BTF_ids`
+/// were resolved (kfunc sets sorted) against the right vmlinux at Debian's build; callers pass
+/// it as `--btf_ids_base` so that kbtf can resolve them again for the new BTF.
+fn encode(c: &Ctx, dbg_dir: &Path, name: &str, dir: &Path, extra: &[&str]) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let src = find(dbg_dir, name)?;
+    let dest = dir.join(format!("{name}.ko"));
+    std::fs::copy(&src, &dest).with_context(|| format!("copying {}", src.display()))?;
+    util::run(Command::new(&c.kbtf).args(FLAGS).args(extra).arg(&dest))?;
+    util::run(Command::new("objcopy").arg("--strip-debug").arg(&dest))?;
+    Ok(dest)
+}
+
+fn find(dir: &Path, name: &str) -> Result<PathBuf> {
+    let all = crate::encode_test::find_modules(dir)?;
+    all.into_iter()
+        .find(|p| {
+            p.file_stem()
+                .is_some_and(|s| s.to_string_lossy().replace('-', "_") == name.replace('-', "_"))
+        })
+        .with_context(|| format!("no {name}.ko under {}", dir.display()))
+}
+
+fn boot(
+    kernel: &Path,
+    modules: Vec<String>,
+    kbtf_load: bool,
+    keep: Option<PathBuf>,
+) -> Result<Vec<Outcome>> {
+    let o = Options {
+        kernel: Some(kernel.to_path_buf()),
+        modules,
+        modprobe: true,
+        kbtf_load,
+        keep_btf: keep,
+        memory: 2048,
+        timeout: 600,
+        ..Options::default()
+    };
+    kernel_test::run(&o)
+}
+
+/// `kbtf diff --base B right kept`: its output lines and whether it found no difference.
+fn diff(c: &Ctx, base: &Path, right: &Path, kept: &Path) -> Result<(bool, Vec<String>)> {
+    let out = util::output_any(
+        Command::new(&c.kbtf)
+            .arg("diff")
+            .arg("--base")
+            .arg(base)
+            .arg(right)
+            .arg(kept),
+    )?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    match out.status.code() {
+        Some(0) => Ok((true, text.lines().map(str::to_owned).collect())),
+        Some(1) => Ok((false, text.lines().map(str::to_owned).collect())),
+        _ => bail!(
+            "kbtf diff {} {}: {}",
+            right.display(),
+            kept.display(),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    }
+}
+
+fn linux61(c: &Ctx, index: &Index, _root: &Path) -> Result<Vec<String>> {
+    let dbg = index.path("kernel61_dbg_modules_dir")?;
+    let right = index.path("kernel61_vmlinux_btf")?;
+    let kernel = index.path("kernel61_dir")?;
+    let others = [
+        ("old", index.path("kernel61_old_vmlinux_btf")?),
+        (
+            "reordered",
+            reordered(
+                c,
+                &index.path("kernel61_dbg_vmlinux")?,
+                &right,
+                "vmlinux61-reordered.btf",
+            )?,
+        ),
+    ];
+    let mut failures = Vec::new();
+    println!("== 6.1: the right split BTF (against the kernel's own vmlinux)");
+    let right_dir = c.work.join("61/right");
+    let right_vm = right.to_str().context("path")?;
+    for n in &c.names {
+        encode(
+            c,
+            &dbg,
+            n,
+            &right_dir,
+            &["--btf_base", right_vm, "--btf_ids_base", right_vm],
+        )?;
+    }
+    for (label, other) in &others {
+        let other_s = other.to_str().context("path")?;
+        println!("== 6.1: distilled against the {label} vmlinux BTF, loaded by `kbtf load`");
+        let dir = c.work.join(format!("61/distilled-{label}"));
+        let mut paths = Vec::new();
+        for n in &c.names {
+            let p = encode(
+                c,
+                &dbg,
+                n,
+                &dir,
+                &[
+                    "--btf_base",
+                    other_s,
+                    "--btf_ids_base",
+                    right_vm,
+                    "--btf_features=+distilled_base",
+                ],
+            )?;
+            paths.push(p.display().to_string());
+        }
+        let keep = dir.join("kept");
+        let _ = std::fs::remove_dir_all(&keep);
+        let outcomes = boot(&kernel, paths, true, Some(keep.clone()))?;
+        for n in &c.names {
+            let o = outcomes.iter().find(|o| &o.name == n);
+            match o {
+                Some(o) if o.ok => {
+                    let (same, lines) =
+                        diff(c, &right, &right_dir.join(format!("{n}.ko")), &keep.join(n))?;
+                    if same {
+                        println!("ok {n}: loaded by kbtf load; /sys/kernel/btf/{n} equals the right split BTF");
+                    } else {
+                        failures.push(format!(
+                            "6.1 {label} {n}: the kernel's BTF differs from the right split BTF:\n  {}",
+                            lines.join("\n  ")
+                        ));
+                    }
+                }
+                Some(o) => failures.push(format!("6.1 {label}: {}", o.line)),
+                None => failures.push(format!("6.1 {label} {n}: no outcome")),
+            }
+        }
+
+        println!("== 6.1: plain split BTF against the {label} vmlinux BTF (the field bug)");
+        let dir = c.work.join(format!("61/split-{label}"));
+        let mut paths = Vec::new();
+        for n in &c.names {
+            let p = encode(
+                c,
+                &dbg,
+                n,
+                &dir,
+                &["--btf_base", other_s, "--btf_ids_base", right_vm],
+            )?;
+            paths.push(p.display().to_string());
+        }
+        let outcomes = boot(&kernel, paths, false, None)?;
+        let refused: Vec<&Outcome> = outcomes
+            .iter()
+            .filter(|o| c.names.contains(&o.name) && !o.ok)
+            .collect();
+        let invalid_name = refused
+            .iter()
+            .filter(|o| o.line.contains("Invalid name"))
+            .count();
+        println!(
+            "field bug: the 6.1 kernel refused the wrong-base split BTF of {} of {} modules ({} with `BPF: Invalid name`); it accepted {} by luck",
+            refused.len(),
+            c.names.len(),
+            invalid_name,
+            c.names.len() - refused.len()
+        );
+        if refused.is_empty() {
+            failures.push(format!("6.1 {label}: the kernel accepted every wrong-base split module; the field bug did not reproduce"));
+        }
+    }
+    Ok(failures)
+}
+
+fn linux612(c: &Ctx, index: &Index) -> Result<Vec<String>> {
+    let dbg = index.path("kernel612_dbg_modules_dir")?;
+    let right = index.path("kernel612_vmlinux_btf")?;
+    let kernel = index.path("kernel612_dir")?;
+    let other = reordered(
+        c,
+        &index.path("kernel612_dbg_vmlinux")?,
+        &right,
+        "vmlinux612-reordered.btf",
+    )?;
+    let mut failures = Vec::new();
+    let right_dir = c.work.join("612/right");
+    let dir = c.work.join("612/distilled-reordered");
+    let (right_s, other_s) = (
+        right.to_str().context("path")?,
+        other.to_str().context("path")?,
+    );
+    let mut paths = Vec::new();
+    println!(
+        "== 6.12: distilled against a re-encoded vmlinux, loaded by insmod (native relocation)"
+    );
+    for n in &c.names {
+        encode(
+            c,
+            &dbg,
+            n,
+            &right_dir,
+            &["--btf_base", right_s, "--btf_ids_base", right_s],
+        )?;
+        let p = encode(
+            c,
+            &dbg,
+            n,
+            &dir,
+            &[
+                "--btf_base",
+                other_s,
+                "--btf_ids_base",
+                right_s,
+                "--btf_features=+distilled_base",
+            ],
+        )?;
+        paths.push(p.display().to_string());
+    }
+    let keep = dir.join("kept");
+    let _ = std::fs::remove_dir_all(&keep);
+    let outcomes = boot(&kernel, paths, false, Some(keep.clone()))?;
+    for n in &c.names {
+        match outcomes.iter().find(|o| &o.name == n) {
+            Some(o) if o.ok => {
+                let (_, lines) =
+                    diff(c, &right, &right_dir.join(format!("{n}.ko")), &keep.join(n))?;
+                // Only types the kernel's relocation left unmerged: module copies of types
+                // vmlinux has, on B's side.
+                let other_lines: Vec<&String> = lines
+                    .iter()
+                    .filter(|l| l.contains(": ") || l.starts_with("only in"))
+                    .filter(|l| {
+                        !(l.starts_with("only in B: ") && l.ends_with("(same as a base type)"))
+                    })
+                    .collect();
+                if other_lines.is_empty() {
+                    let unmerged = lines
+                        .iter()
+                        .filter(|l| l.starts_with("only in B: "))
+                        .count();
+                    println!("ok {n}: relocated by the 6.12 kernel; differs from the right split BTF only by {unmerged} unmerged copies of vmlinux types");
+                } else {
+                    failures.push(format!(
+                        "6.12 {n}: differs from the right split BTF beyond unmerged vmlinux copies:\n  {}",
+                        other_lines.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n  ")
+                    ));
+                }
+            }
+            Some(o) => failures.push(format!("6.12: {}", o.line)),
+            None => failures.push(format!("6.12 {n}: no outcome")),
+        }
+    }
+    Ok(failures)
+}
