@@ -118,6 +118,9 @@ pub struct Outcome {
     pub name: String,
     pub ok: bool,
     pub line: String,
+    /// The kernel's messages about this module (dmesg lines naming it, and those between
+    /// its load markers).
+    pub kmsg: Vec<String>,
 }
 
 pub fn main(raw: &[String]) -> Result<()> {
@@ -487,8 +490,22 @@ report() {
 }
 "#;
 
-/// Prints (and returns) one verdict per requested module, plus failed dependencies.
+/// Prints (and returns) one verdict per requested module, plus failed dependencies, each
+/// with the kernel's messages about it.
 fn report(
+    modules: &[Module],
+    p: &console::Parsed,
+    keep: Option<&Path>,
+    install_rule: bool,
+) -> Vec<Outcome> {
+    let mut out = verdicts(modules, p, keep, install_rule);
+    for o in &mut out {
+        o.kmsg = p.kmsg_for(&o.name);
+    }
+    out
+}
+
+fn verdicts(
     modules: &[Module],
     p: &console::Parsed,
     keep: Option<&Path>,
@@ -501,6 +518,7 @@ fn report(
             name: name.to_string(),
             ok,
             line,
+            kmsg: Vec::new(),
         });
     };
     if !p.done {

@@ -28,9 +28,14 @@ struct Sizes {
     standalone: u64,
     standalone_base: u64,
     full: u64,
+    /// Modules whose standalone / distilled BTF relocates onto the vmlinux.
+    stand_relocates: u64,
+    dist_relocates: u64,
 }
 
 const FLAGS: &[&str] = &["-J", "-j1", "--btf_gen_floats", "--lang_exclude=rust"];
+/// FLAGS' feature set (pahole 1.24's, with floats) plus distilled_base.
+const DISTILLED: &str = "--btf_features=var,float,decl_tag,type_tag,enum64,distilled_base";
 
 pub fn main(raw: &[String]) -> Result<()> {
     let a = Args::parse(raw, &["kbtf", "jobs", "limit", "out"], &["help"])?;
@@ -82,6 +87,8 @@ pub fn main(raw: &[String]) -> Result<()> {
                         t.0.standalone += s.standalone;
                         t.0.standalone_base += s.standalone_base;
                         t.0.full += s.full;
+                        t.0.stand_relocates += s.stand_relocates;
+                        t.0.dist_relocates += s.dist_relocates;
                         t.2 += 1;
                     }
                     Err(e) => t.1.push(format!("{}: {e:#}", m.display())),
@@ -124,6 +131,10 @@ pub fn main(raw: &[String]) -> Result<()> {
     row("distilled base", t.distilled, Some(t.distilled_base));
     row("standalone", t.standalone, Some(t.standalone_base));
     row("full, no base", t.full, None);
+    out.push_str(&format!(
+        "\nRelocate onto the same vmlinux (`kbtf relocate`): distilled {} of {n}, standalone {} of {n}.\n",
+        t.dist_relocates, t.stand_relocates
+    ));
     for f in &failed {
         out.push_str(&format!("\nfailed: {f}"));
     }
@@ -147,9 +158,10 @@ fn one(kbtf: &Path, vmlinux: &Path, m: &Path, dir: &Path) -> Result<Sizes> {
     };
     let len = |e: &Elf, name: &str| e.section(name).map_or(0, |s| s.size);
     let vm = vmlinux.to_str().context("vmlinux path is not UTF-8")?;
-    let split = run(&["--btf_base", vm])?;
-    let dist = run(&["--btf_base", vm, "--btf_features=+distilled_base"])?;
-    let stand = run(&["--standalone"])?;
+    // The -dbg modules' .BTF_ids were resolved against this vmlinux at Debian's build.
+    let split = run(&["--btf_base", vm, "--btf_ids_base", vm])?;
+    let dist = run(&["--btf_base", vm, "--btf_ids_base", vm, DISTILLED])?;
+    let stand = run(&["--standalone", "--btf_ids_base", vm])?;
     let raw = dir.join("full.btf");
     util::output(
         Command::new(kbtf)
@@ -158,7 +170,51 @@ fn one(kbtf: &Path, vmlinux: &Path, m: &Path, dir: &Path) -> Result<Sizes> {
             .arg(&raw)
             .arg(m),
     )?;
+    // Does it relocate onto the vmlinux (kbtf relocate)? Standalone fails where the module
+    // uses a kernel-header type that vmlinux's BTF lacks.
+    let relocates = |extra: &[&str], why: &mut Vec<String>| -> Result<u64> {
+        std::fs::copy(m, &copy)?;
+        util::output(Command::new(kbtf).args(FLAGS).args(extra).arg(&copy))?;
+        let out = util::output_any(
+            Command::new(kbtf)
+                .args(["relocate", "--base", vm])
+                .arg(&copy)
+                .arg("-o")
+                .arg(dir.join("rel.ko")),
+        )?;
+        if out.status.success() {
+            return Ok(1);
+        }
+        let err = String::from_utf8_lossy(&out.stderr);
+        why.push(
+            err.rsplit(": ")
+                .take(2)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join(": ")
+                .trim()
+                .to_string(),
+        );
+        Ok(0)
+    };
+    let mut why = Vec::new();
+    let stand_relocates = relocates(&["--standalone", "--btf_ids_base", vm], &mut why)?;
+    let mut dwhy = Vec::new();
+    let dist_relocates = relocates(
+        &["--btf_base", vm, "--btf_ids_base", vm, DISTILLED],
+        &mut dwhy,
+    )?;
+    if let Some(w) = why.first() {
+        eprintln!("standalone does not relocate: {}: {w}", m.display());
+    }
+    if let Some(w) = dwhy.first() {
+        eprintln!("distilled does not relocate: {}: {w}", m.display());
+    }
     Ok(Sizes {
+        stand_relocates,
+        dist_relocates,
         split: len(&split, ".BTF"),
         distilled: len(&dist, ".BTF"),
         distilled_base: len(&dist, ".BTF.base"),
