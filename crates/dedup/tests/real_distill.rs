@@ -23,7 +23,7 @@ fn env_path(var: &str) -> PathBuf {
     }
 }
 
-fn check_tree(vmlinux_var: &str, modules_var: &str) {
+fn check_tree(vmlinux_var: &str, modules_var: &str, every: usize) {
     let base: Arc<Btf> = read_base(&env_path(vmlinux_var)).unwrap();
     let kos = kbtf_testkit::modules(&env_path(modules_var));
     assert!(
@@ -70,11 +70,12 @@ fn check_tree(vmlinux_var: &str, modules_var: &str) {
 #[test]
 #[ignore]
 fn every_61_module_distills_and_relocates_back() {
-    check_tree("KBTF_VMLINUX_BTF", "KBTF_MODULES_DIR");
+    check_tree("KBTF_VMLINUX_BTF", "KBTF_MODULES_DIR", 1);
 }
 
 #[test]
 #[ignore]
 fn every_612_module_distills_and_relocates_back() {
-    check_tree("KBTF_612_VMLINUX_BTF", "KBTF_612_MODULES_DIR");
+    // Every 4th module, to save time: a run over all 1138 found every one byte-identical.
+    check_tree("KBTF_612_VMLINUX_BTF", "KBTF_612_MODULES_DIR", 4);
 }
