@@ -136,6 +136,10 @@ pub fn main(raw: &[String]) -> Result<()> {
             "qemu: the kernel judges kbtf's own BTF (vmlinux via BPF_BTF_LOAD, 24 modules)",
             cargo().current_dir(&root).args(["xtask", "encode-test"]),
         )?;
+        step(
+            "qemu: distilled module BTF across rebuilds (6.1 with kbtf load, 6.12 natively) and the out-of-tree --standalone sample",
+            cargo().current_dir(&root).args(["xtask", "resilience"]),
+        )?;
     }
     println!("== all tiers passed");
     Ok(())
