@@ -186,10 +186,8 @@ fn distill_by(
         .filter(|&id| place[id as usize] == Place::Split && own(id))
         .chain((1..end).filter(|&id| place[id as usize] == Place::Split && !own(id)))
         .collect();
-    let mut next = split.start_id();
-    for &id in &order {
-        id_map[id as usize] = next;
-        next += 1;
+    for (new_id, &id) in (split.start_id()..).zip(&order) {
+        id_map[id as usize] = new_id;
     }
     let base_strings = StrIndex::of(&base);
     for &id in &order {
