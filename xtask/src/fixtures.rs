@@ -63,6 +63,7 @@ pub fn main(raw: &[String]) -> Result<()> {
     c_fixtures(&out, &mut entries)?;
     crate::dwarf_fixtures::build(&out, &mut entries)?;
     oot_sources(&out, &mut entries)?;
+    oot_module(&out, &idx, &mut entries)?;
     write_provenance(&out, &idx, &entries)?;
     let mut total = 0;
     for e in &entries {
@@ -329,6 +330,28 @@ const WRITTEN_HERE: &str = "(written here)";
 
 /// testdata/oot/kbtf_sample: the out-of-tree test module's sources, written for kbtf; listed
 /// (and copied when `out` is not testdata/) so that PROVENANCE covers them.
+/// The out-of-tree sample built against 6.1's headers (no vmlinux, so no .BTF): the fast
+/// tier's `--standalone` input.
+fn oot_module(out: &Path, idx: &Index, entries: &mut Vec<Entry>) -> Result<()> {
+    let ko = crate::oot::build("61", false)?;
+    let rel = "oot/kbtf_sample-6.1.ko";
+    write(out, rel, &util::read(&ko)?)?;
+    let gcc = first_line(Command::new("gcc").arg("--version"))?;
+    entries.push(Entry {
+        rel: rel.into(),
+        origin: Origin {
+            package: "(built here)".into(),
+            version: gcc,
+            inner: format!(
+                "testdata/oot/kbtf_sample built by `cargo xtask oot-build --kernel 61` against {} only (no vmlinux, so no .BTF; .BTF_ids unresolved)",
+                get(idx, "kernel61_headers_pkgs")?
+            ),
+            how: String::new(),
+        },
+    });
+    Ok(())
+}
+
 fn oot_sources(out: &Path, entries: &mut Vec<Entry>) -> Result<()> {
     let src = crate::oot::source_dir();
     let mut files: Vec<PathBuf> = std::fs::read_dir(&src)

@@ -255,9 +255,11 @@ fn linux61(c: &Ctx, index: &Index, _root: &Path) -> Result<Vec<String>> {
                     // The right split BTF can keep a copy of a vmlinux type that pahole's
                     // (and kbtf's, libbpf's) split dedup left; relocation's dedup merges it.
                     // Anything else is a difference.
-                    let (merged, other): (Vec<&String>, Vec<&String>) =
-                        lines.iter().filter(|l| l.contains(": ")).partition(|l| {
-                            l.starts_with("only in A: ") && l.ends_with("(same as a base type)")
+                    let (merged, other): (Vec<&String>, Vec<&String>) = lines
+                        .iter()
+                        .filter(|l| l.contains(": ") && !l.starts_with("identical by meaning"))
+                        .partition(|l| {
+                            l.starts_with("only in A: ") && l.ends_with("same as a base type)")
                         });
                     if other.is_empty() {
                         let note = if merged.is_empty() {
@@ -379,7 +381,7 @@ fn linux612(c: &Ctx, index: &Index) -> Result<Vec<String>> {
                     .filter(|l| l.contains(": ") && !l.starts_with("identical by meaning"))
                     .filter(|l| {
                         !((l.starts_with("only in B: ") || l.starts_with("only in A: "))
-                            && l.ends_with("(same as a base type)"))
+                            && l.ends_with("same as a base type)"))
                     })
                     .collect();
                 if other_lines.is_empty() {
