@@ -144,3 +144,56 @@ fn relocate_names_a_struct_that_changed_size() {
     );
     assert!(!out_path.exists());
 }
+
+/// The type `id` refers to (PTR/TYPEDEF/FUNC...), looked up in `btf`.
+fn target(btf: &kbtf_btf::Btf, id: kbtf_btf::TypeId) -> Option<kbtf_btf::TypeId> {
+    btf.type_by_id(id)?.ref_type()
+}
+
+fn find(btf: &kbtf_btf::Btf, kind: kbtf_btf::Kind, name: &str) -> Option<kbtf_btf::TypeId> {
+    (1..btf.end_id()).find(|&id| {
+        btf.type_by_id(id).is_some_and(|t| t.kind() == kind) && btf.name_of(id) == name
+    })
+}
+
+#[test]
+fn standalone_out_of_tree_module_relocates_onto_vmlinux() {
+    use kbtf_btf::{Kind, TypeData};
+    let dir = tempfile::tempdir().unwrap();
+    let vmlinux = testdata("vmlinux-6.1.btf");
+    let m = dir.path().join("kbtf_sample.ko");
+    std::fs::copy(testdata("oot/kbtf_sample-6.1.ko"), &m).unwrap();
+    let (code, out, err) = run!("-J", "--btf_gen_floats", "--standalone", &m);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, _) = run!("check", &m);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(".BTF_ids: 5 symbols, each names its type"), "{out}");
+
+    // Kernel types by name and size in .BTF.base, the module's own struct whole in .BTF.
+    let f = kbtf_btf::read_file(&m, None).unwrap();
+    let dbase = f.btf.base().unwrap().clone();
+    let skb = find(&dbase, Kind::Struct, "sk_buff").expect("sk_buff in .BTF.base");
+    assert!(dbase.type_by_id(skb).unwrap().members().is_empty());
+    assert_eq!(find(&dbase, Kind::Struct, "kbtf_sample_stats"), None);
+    let stats = find(&f.btf, Kind::Struct, "kbtf_sample_stats").unwrap();
+    assert!(stats >= f.btf.start_id());
+    assert_eq!(f.btf.type_by_id(stats).unwrap().members().len(), 7);
+
+    // Relocated: the kfunc's skb parameter is vmlinux's pointer to vmlinux's sk_buff.
+    let rel = dir.path().join("rel.ko");
+    let (code, out, err) = run!("relocate", "--base", &vmlinux, &m, "-o", &rel);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, _) = run!("check", "--base", &vmlinux, &rel);
+    assert_eq!(code, 0, "{out}");
+    let base = kbtf_btf::read_base(&vmlinux).unwrap();
+    let r = kbtf_btf::read_file(&rel, Some(base.clone())).unwrap().btf;
+    let vm_skb = find(&base, Kind::Struct, "sk_buff").unwrap();
+    let func = find(&r, Kind::Func, "kbtf_sample_kfunc_packets").unwrap();
+    let proto = target(&r, func).unwrap();
+    let TypeData::FuncProto { params, .. } = &r.type_by_id(proto).unwrap().data else {
+        panic!("not a prototype");
+    };
+    let ptr = params[0].ty;
+    assert!(ptr < base.end_id(), "the pointer is vmlinux's own");
+    assert_eq!(target(&r, ptr), Some(vm_skb));
+}
