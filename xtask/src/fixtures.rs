@@ -346,7 +346,7 @@ fn oot_module(out: &Path, idx: &Index, entries: &mut Vec<Entry>) -> Result<()> {
                 "testdata/oot/kbtf_sample built by `cargo xtask oot-build --kernel 61` against {} only (no vmlinux, so no .BTF; .BTF_ids unresolved)",
                 get(idx, "kernel61_headers_pkgs")?
             ),
-            how: String::new(),
+            how: "whole file (unsigned: DWARF and .BTF_ids, no .BTF)".into(),
         },
     });
     Ok(())
