@@ -59,6 +59,20 @@ pub const SAMPLE: &[&str] = &[
     "wireguard",
 ];
 
+/// The kinds (as `kbtf diff` words them) of the vmlinux types distilling copies into a
+/// module's `.BTF`, which the kernel's relocation leaves there unmerged.
+const UNMERGED_KINDS: &[&str] = &[
+    "ptr",
+    "typedef",
+    "func_proto",
+    "array",
+    "const",
+    "volatile",
+    "restrict",
+    "type_tag",
+    "anonymous",
+];
+
 /// Debian's flags for pahole 1.24 (both kernels were built with it).
 const FLAGS: &[&str] = &["-J", "-j", "--btf_gen_floats", "--lang_exclude=rust"];
 /// The same feature set as FLAGS (pahole 1.24's, with floats) plus distilled_base. Not
@@ -380,8 +394,14 @@ fn linux612(c: &Ctx, index: &Index) -> Result<Vec<String>> {
                     .iter()
                     .filter(|l| l.contains(": ") && !l.starts_with("identical by meaning"))
                     .filter(|l| {
-                        !((l.starts_with("only in B: ") || l.starts_with("only in A: "))
-                            && l.ends_with("same as a base type)"))
+                        let copy = l.ends_with("same as a base type)");
+                        let b_kind = l
+                            .strip_prefix("only in B: ")
+                            .and_then(|r| r.split_whitespace().next());
+                        // What distilling copies out of vmlinux: reference types and
+                        // anonymous structs, unions and enums.
+                        let copied_kind = b_kind.is_some_and(|k| UNMERGED_KINDS.contains(&k));
+                        !(copy && (copied_kind || l.starts_with("only in A: ")))
                     })
                     .collect();
                 if other_lines.is_empty() {

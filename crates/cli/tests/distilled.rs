@@ -151,9 +151,8 @@ fn target(btf: &kbtf_btf::Btf, id: kbtf_btf::TypeId) -> Option<kbtf_btf::TypeId>
 }
 
 fn find(btf: &kbtf_btf::Btf, kind: kbtf_btf::Kind, name: &str) -> Option<kbtf_btf::TypeId> {
-    (1..btf.end_id()).find(|&id| {
-        btf.type_by_id(id).is_some_and(|t| t.kind() == kind) && btf.name_of(id) == name
-    })
+    (1..btf.end_id())
+        .find(|&id| btf.type_by_id(id).is_some_and(|t| t.kind() == kind) && btf.name_of(id) == name)
 }
 
 #[test]
@@ -167,7 +166,10 @@ fn standalone_out_of_tree_module_relocates_onto_vmlinux() {
     assert_eq!(code, 0, "{out}{err}");
     let (code, out, _) = run!("check", &m);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains(".BTF_ids: 5 symbols, each names its type"), "{out}");
+    assert!(
+        out.contains(".BTF_ids: 5 symbols, each names its type"),
+        "{out}"
+    );
 
     // Kernel types by name and size in .BTF.base, the module's own struct whole in .BTF.
     let f = kbtf_btf::read_file(&m, None).unwrap();
