@@ -21,9 +21,12 @@ pub fn from_split(path: &Path, elf: &[u8], split: &Btf) -> Result<Distilled> {
 /// Distills deduplicated BTF encoded without a base (`--standalone`): named structs, unions
 /// and enums whose definitions come from kernel headers (`kbtf_encoder::type_origins`), and
 /// the base types, become the distilled base; the module's functions, variables and own types,
-/// and everything they reach short of a kernel type, stay in `.BTF`. docs/distilled.md has
-/// the rule.
-pub fn standalone(path: &Path, elf: &[u8], btf: &Btf) -> Result<Distilled> {
+/// and everything they reach short of a kernel type, stay in `.BTF`. With a `hint` (a vmlinux
+/// BTF of the kernel the module is for, given as `--btf_base`), a kernel type goes into the
+/// base only if the hint has a type of its kind, name and size: the others (types of other
+/// modules' headers) stay whole in `.BTF`, so that relocation does not look for them in
+/// vmlinux. Nothing in the output refers to the hint. docs/distilled.md has the rule.
+pub fn standalone(path: &Path, elf: &[u8], btf: &Btf, hint: Option<&Btf>) -> Result<Distilled> {
     use kbtf_encoder::{Origin, TypeKind};
     let origins = kbtf_encoder::type_origins(path, elf)?;
     let kind_of = |k: Kind| match k {
@@ -52,13 +55,40 @@ pub fn standalone(path: &Path, elf: &[u8], btf: &Btf) -> Result<Distilled> {
         })
         .map(|(id, _)| id)
         .collect();
-    kbtf_dedup::distill_standalone(btf, &roots, |id, t| match t.kind() {
-        Kind::Int | Kind::Float => true,
-        k => {
-            kind_of(k).is_some_and(|k| origins.origin(k, &btf.name_of(id)) == Some(Origin::Kernel))
-        }
+    let in_hint = hint.map(hint_index);
+    let hinted = |id: TypeId, t: &kbtf_btf::Type| match &in_hint {
+        None => true,
+        Some(h) => h.contains(&(hint_kind(t.kind()), btf.name_of(id).into_owned(), t.size())),
+    };
+    kbtf_dedup::distill_standalone(btf, &roots, |id, t| {
+        let kernel = match t.kind() {
+            Kind::Int | Kind::Float => true,
+            k => kind_of(k)
+                .is_some_and(|k| origins.origin(k, &btf.name_of(id)) == Some(Origin::Kernel)),
+        };
+        kernel && hinted(id, t)
     })
     .with_context(|| format!("{}: distilling a base from its own DWARF", path.display()))
+}
+
+/// ENUM64 counts as ENUM: relocation matches either.
+fn hint_kind(k: Kind) -> Kind {
+    if k == Kind::Enum64 {
+        Kind::Enum
+    } else {
+        k
+    }
+}
+
+/// (kind, name, size) of every named type of `hint` a distilled base can stand for.
+fn hint_index(hint: &Btf) -> std::collections::HashSet<(Kind, String, Option<u32>)> {
+    (1..hint.end_id())
+        .filter_map(|id| {
+            let t = hint.type_by_id(id)?;
+            (t.name_off != 0)
+                .then(|| (hint_kind(t.kind()), hint.name_of(id).into_owned(), t.size()))
+        })
+        .collect()
 }
 
 /// Writes `out` into the module at `path` (atomically), with its `.BTF_ids` resolved again

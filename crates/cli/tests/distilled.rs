@@ -199,3 +199,45 @@ fn standalone_out_of_tree_module_relocates_onto_vmlinux() {
     assert!(ptr < base.end_id(), "the pointer is vmlinux's own");
     assert_eq!(target(&r, ptr), Some(vm_skb));
 }
+
+#[test]
+fn standalone_with_a_hint_keeps_kernel_types_the_hint_lacks_whole() {
+    use kbtf_btf::Kind;
+    let dir = tempfile::tempdir().unwrap();
+    let vmlinux = testdata("vmlinux-6.1.btf");
+    // A vmlinux BTF without `struct rtnl_link_stats64` (renamed), standing for a kernel where
+    // that header type lives in a module.
+    let mut v = kbtf_btf::Btf::parse(&std::fs::read(&vmlinux).unwrap(), None).unwrap();
+    let ops = find(&v, Kind::Struct, "rtnl_link_stats64").unwrap();
+    let renamed = v.add_str("rtnl_link_stats64_elsewhere");
+    let start = v.start_id();
+    v.own_types_mut()[(ops - start) as usize].name_off = renamed;
+    let hint = dir.path().join("hint.btf");
+    std::fs::write(&hint, v.to_bytes()).unwrap();
+
+    let plain = dir.path().join("plain.ko");
+    let hinted = dir.path().join("hinted.ko");
+    for (m, extra) in [(&plain, None), (&hinted, Some(&hint))] {
+        std::fs::copy(testdata("modules-6.1-dbg/dummy.ko"), m).unwrap();
+        let (code, out, err) = match extra {
+            None => run!("-J", "--btf_gen_floats", "--standalone", m),
+            Some(h) => run!("-J", "--btf_gen_floats", "--standalone", "--btf_base", h, m),
+        };
+        assert_eq!(code, 0, "{out}{err}");
+    }
+    let p = kbtf_btf::read_file(&plain, None).unwrap().btf;
+    let h = kbtf_btf::read_file(&hinted, None).unwrap().btf;
+    // Without the hint, a kernel type by name and size in the base; with it, whole in .BTF.
+    let in_base = |b: &kbtf_btf::Btf| find(b.base().unwrap(), Kind::Struct, "rtnl_link_stats64");
+    assert!(in_base(&p).is_some());
+    assert!(in_base(&h).is_none());
+    let whole = find(&h, Kind::Struct, "rtnl_link_stats64").unwrap();
+    assert!(whole >= h.start_id());
+    assert!(!h.type_by_id(whole).unwrap().members().is_empty());
+    // Types the hint has stay in the base either way, and both relocate onto the real one.
+    assert!(find(h.base().unwrap(), Kind::Struct, "net_device").is_some());
+    for m in [&plain, &hinted] {
+        let (code, out, err) = run!("relocate", "--base", &vmlinux, m);
+        assert_eq!(code, 0, "{out}{err}");
+    }
+}

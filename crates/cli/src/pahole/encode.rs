@@ -20,21 +20,26 @@ pub fn run(a: &PaholeArgs) -> Result<()> {
     let [file] = a.files.as_slice() else {
         bail!("-J takes exactly one input file, got {}", a.files.len());
     };
-    let base = match &a.btf_base {
+    let mut base = match &a.btf_base {
         Some(p) => Some(kbtf_btf::read_base(p).context("reading --btf_base")?),
         None => None,
     };
     let f = &a.features;
-    if f.standalone && base.is_some() {
-        bail!("--standalone builds BTF without a vmlinux; drop --btf_base (or use --btf_features=+distilled_base)");
-    }
+    // With --standalone, a --btf_base is only a hint of which kernel types the kernels the
+    // module will meet have: nothing in the output refers to it.
+    let hint = if f.standalone { base.take() } else { None };
     if f.distilled_base && !f.standalone && base.is_none() {
         bail!("--btf_features=distilled_base needs --btf_base (the vmlinux the module is built against); without a vmlinux use --standalone");
     }
     let data = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let btf = encode(file, &data, base.clone(), a)?;
     let layout = if f.standalone {
-        Layout::Distilled(crate::distilled::standalone(file, &data, &btf)?)
+        Layout::Distilled(crate::distilled::standalone(
+            file,
+            &data,
+            &btf,
+            hint.as_deref(),
+        )?)
     } else if f.distilled_base {
         Layout::Distilled(crate::distilled::from_split(file, &data, &btf)?)
     } else {
@@ -73,6 +78,7 @@ pub fn run(a: &PaholeArgs) -> Result<()> {
         bases.push(kbtf_btf::read_base(p).context("reading --btf_ids_base")?);
     }
     bases.extend(base.iter().cloned());
+    bases.extend(hint.iter().cloned());
     if crate::distilled::write_module(file, &out, new_btf, &bases, strict)? {
         eprintln!(
             "kbtf: warning: {}: its module signature no longer matched and was removed; the module is now unsigned",
