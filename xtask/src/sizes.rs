@@ -30,6 +30,7 @@ struct Sizes {
     full: u64,
     /// Modules whose standalone / distilled BTF relocates onto the vmlinux.
     stand_relocates: u64,
+    stand_hint_relocates: u64,
     dist_relocates: u64,
 }
 
@@ -88,6 +89,7 @@ pub fn main(raw: &[String]) -> Result<()> {
                         t.0.standalone_base += s.standalone_base;
                         t.0.full += s.full;
                         t.0.stand_relocates += s.stand_relocates;
+                        t.0.stand_hint_relocates += s.stand_hint_relocates;
                         t.0.dist_relocates += s.dist_relocates;
                         t.2 += 1;
                     }
@@ -132,8 +134,9 @@ pub fn main(raw: &[String]) -> Result<()> {
     row("standalone", t.standalone, Some(t.standalone_base));
     row("full, no base", t.full, None);
     out.push_str(&format!(
-        "\nRelocate onto the same vmlinux (`kbtf relocate`): distilled {} of {n}, standalone {} of {n}.\n",
-        t.dist_relocates, t.stand_relocates
+        "\nRelocate onto the same vmlinux (`kbtf relocate`): distilled {} of {n}; standalone {} of {n}, \
+         standalone with the vmlinux as a hint (`--standalone --btf_base`) {} of {n}.\n",
+        t.dist_relocates, t.stand_relocates, t.stand_hint_relocates
     ));
     for f in &failed {
         out.push_str(&format!("\nfailed: {f}"));
@@ -201,6 +204,17 @@ fn one(kbtf: &Path, vmlinux: &Path, m: &Path, dir: &Path) -> Result<Sizes> {
     };
     let mut why = Vec::new();
     let stand_relocates = relocates(&["--standalone", "--btf_ids_base", vm], &mut why)?;
+    let mut hwhy = Vec::new();
+    let stand_hint_relocates = relocates(
+        &["--standalone", "--btf_base", vm, "--btf_ids_base", vm],
+        &mut hwhy,
+    )?;
+    if let Some(w) = hwhy.first() {
+        eprintln!(
+            "standalone with a hint does not relocate: {}: {w}",
+            m.display()
+        );
+    }
     let mut dwhy = Vec::new();
     let dist_relocates = relocates(
         &["--btf_base", vm, "--btf_ids_base", vm, DISTILLED],
@@ -214,6 +228,7 @@ fn one(kbtf: &Path, vmlinux: &Path, m: &Path, dir: &Path) -> Result<Sizes> {
     }
     Ok(Sizes {
         stand_relocates,
+        stand_hint_relocates,
         dist_relocates,
         split: len(&split, ".BTF"),
         distilled: len(&dist, ".BTF"),
