@@ -17,6 +17,7 @@ pub mod fingerprint;
 pub mod kind;
 pub mod read;
 pub mod strings;
+pub mod timing;
 pub mod types;
 pub mod validate;
 

@@ -92,17 +92,30 @@ pub fn dedup(input: &Btf, _opts: &DedupOptions) -> Result<Deduped, DedupError> {
         });
     }
     let start = input.start_id();
+    use kbtf_btf::timing::stage;
+    let t = stage("dedup: flat copy");
     let mut flat = flat::Flat::from_btf(input);
     check_refs(&flat)?;
+    drop(t);
+    let t = stage("dedup: strings");
     let strings = strings::dedup_strings(input, &mut flat, start)?;
+    drop(t);
 
+    let t = stage("dedup: prep + prim");
     let mut s = state::State::new(flat, start);
     prep::prepare_base(&mut s);
     prim::dedup_prim_types(&mut s);
+    drop(t);
+    let t = stage("dedup: structs");
     structs::dedup_struct_types(&mut s)?;
     fwds::resolve_fwds(&mut s);
+    drop(t);
+    let t = stage("dedup: refs");
     refs::dedup_ref_types(&mut s)?;
+    drop(t);
+    let t = stage("dedup: compact");
     let (btf, id_map) = compact::compact(&s, input, strings)?;
+    drop(t);
     Ok(Deduped { btf, id_map })
 }
 

@@ -122,7 +122,9 @@ pub fn encode_with_stats(
         percpu: !opts.skip_encoding_vars && !opts.global_var,
         locations: opts.optimized_func || opts.consistent_func,
     };
+    let t = kbtf_btf::timing::stage("elf input");
     let input = input::Input::load(path, data, load)?;
+    drop(t);
     if input.sections[0].is_empty() {
         return Err(EncodeError::new(path, ErrorKind::NoDwarf));
     }
@@ -170,10 +172,13 @@ where
         }
     }
     let registers = registers::register_params(input.machine);
+    let t = kbtf_btf::timing::stage("encode units");
     let outputs: Vec<Result<Option<merge::UnitOutput>, ErrorKind>> = headers
         .into_par_iter()
         .map(|header| encode_unit(dwarf, header, input, &registers, opts))
         .collect();
+    drop(t);
+    let _t = kbtf_btf::timing::stage("merge units");
     let section_names = input.elf_sections.iter().map(|s| s.name.clone()).collect();
     let mut merger = merge::Merger::new(base, section_names, opts.global_var);
     for out in outputs {

@@ -21,7 +21,10 @@ pub fn run(a: &PaholeArgs) -> Result<()> {
         bail!("-J takes exactly one input file, got {}", a.files.len());
     };
     let mut base = match &a.btf_base {
-        Some(p) => Some(kbtf_btf::read_base(p).context("reading --btf_base")?),
+        Some(p) => {
+            let _t = kbtf_btf::timing::stage("read base");
+            Some(kbtf_btf::read_base(p).context("reading --btf_base")?)
+        }
         None => None,
     };
     let f = &a.features;
@@ -31,7 +34,9 @@ pub fn run(a: &PaholeArgs) -> Result<()> {
     if f.distilled_base && !f.standalone && base.is_none() {
         bail!("--btf_features=distilled_base needs --btf_base (the vmlinux the module is built against); without a vmlinux use --standalone");
     }
+    let t = kbtf_btf::timing::stage("read input");
     let data = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    drop(t);
     let btf = encode(file, &data, base.clone(), a)?;
     let layout = if f.standalone {
         Layout::Distilled(crate::distilled::standalone(
@@ -45,10 +50,13 @@ pub fn run(a: &PaholeArgs) -> Result<()> {
     } else {
         Layout::Split(btf)
     };
+    let t = kbtf_btf::timing::stage("serialize");
     let (bytes, base_bytes) = match &layout {
         Layout::Split(btf) => (btf.to_bytes(), None),
         Layout::Distilled(d) => (d.split.to_bytes(), Some(d.base.to_bytes())),
     };
+    drop(t);
+    let _t = kbtf_btf::timing::stage("write");
     if let Some(out) = &a.detached {
         if base_bytes.is_some() {
             bail!("distilled and standalone BTF are two sections (.BTF and .BTF.base); --btf_encode_detached cannot write them to one raw file");
@@ -117,6 +125,14 @@ fn encode(path: &Path, data: &[u8], base: Option<Arc<Btf>>, a: &PaholeArgs) -> R
         threads,
     };
     let raw = kbtf_encoder::encode(path, data, base, &opts)?;
+    kbtf_btf::timing::note(|| {
+        format!(
+            "raw BTF: {} types, {} string bytes",
+            raw.own_types().len(),
+            raw.strings().as_bytes().len()
+        )
+    });
+    let _t = kbtf_btf::timing::stage("dedup");
     let deduped = kbtf_dedup::dedup(&raw, &kbtf_dedup::DedupOptions::default())
         .with_context(|| format!("deduplicating the BTF of {}", path.display()))?;
     Ok(deduped.btf)
