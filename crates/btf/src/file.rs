@@ -31,6 +31,12 @@ pub struct BtfFile {
     pub base_fingerprint: Option<Fingerprint>,
 }
 
+/// The bytes of a file, mapped read-only (or read into anonymous memory for files that
+/// cannot be mapped, such as sysfs's). Errors name the file.
+pub fn map_file(path: &Path) -> Result<memmap2::Mmap, ReadError> {
+    map(path)
+}
+
 /// The bytes of a file, mapped.
 fn map(path: &Path) -> Result<memmap2::Mmap, ReadError> {
     let io = |err| ReadError::Io {

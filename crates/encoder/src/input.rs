@@ -18,6 +18,12 @@
 //! vmlinux (`ET_EXEC`) also carries `.rela.debug_info` (from `--emit-relocs`), and applying
 //! those would corrupt offsets that the linker already resolved.
 //!
+//! They are applied once, to a copy of each section that has any, as libdwfl does for pahole:
+//! each relocated field (of the relocation's size) is overwritten with the symbol's value plus
+//! the explicit addend (`RELA`), or has the symbol's value added to it (`REL`, implicit
+//! addend). Reading is then plain, and sections without relocations stay borrowed from the
+//! input (a mapped file).
+//!
 //! Relocated addresses follow elfutils' libdwfl, which pahole uses: the allocated sections of
 //! a relocatable file are laid out one after the other, each at its alignment, from a non-zero
 //! base, and a symbol's value is its section's address plus `st_value`. The layout matters for
@@ -28,7 +34,7 @@
 //! DWARF) instead of failing the whole section.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::Path;
 
 use object::read::elf::{ElfFile, FileHeader, SectionHeader, Sym};
@@ -67,37 +73,6 @@ pub struct LoadOptions {
     pub percpu: bool,
     /// The location list sections (`optimized_func`, `consistent_func`).
     pub locations: bool,
-}
-
-/// Relocations of one debug section: section offset to the value to use there.
-#[derive(Debug, Default)]
-pub struct Relocations {
-    /// Offset to (symbol value plus explicit addend, whether the addend is implicit).
-    map: HashMap<usize, (u64, bool)>,
-}
-
-impl Relocations {
-    fn apply(&self, offset: usize, value: u64) -> u64 {
-        match self.map.get(&offset) {
-            Some(&(v, true)) => value.wrapping_add(v),
-            Some(&(v, false)) => v,
-            None => value,
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
-    }
-}
-
-impl gimli::Relocate<usize> for &Relocations {
-    fn relocate_address(&self, offset: usize, value: u64) -> gimli::Result<u64> {
-        Ok(self.apply(offset, value))
-    }
-
-    fn relocate_offset(&self, offset: usize, value: usize) -> gimli::Result<usize> {
-        Ok(self.apply(offset, value as u64) as usize)
-    }
 }
 
 /// One per-CPU variable symbol: `STT_OBJECT`, in `.data..percpu`, of non-zero size.
@@ -180,13 +155,11 @@ pub struct ElfSection {
 /// Everything the encoder takes from the ELF file.
 pub struct Input<'data> {
     pub little_endian: bool,
-    pub is_rel: bool,
     /// `e_machine`, for the registers that carry parameters.
     pub machine: elf::Machine,
-    /// Section data for each name of [`DEBUG_SECTIONS`] (empty when missing).
+    /// Section data for each name of [`DEBUG_SECTIONS`] (empty when missing), relocated for
+    /// `ET_REL`.
     pub sections: Vec<Cow<'data, [u8]>>,
-    /// Relocations for each of [`DEBUG_SECTIONS`] (empty unless `ET_REL`).
-    pub relocations: Vec<Relocations>,
     /// The `STT_FUNC` symbols of `.symtab`.
     pub functions: FunctionSymbols,
     /// The per-CPU section, if the file has one and a symbol table.
@@ -209,11 +182,7 @@ impl<'data> Input<'data> {
     }
 }
 
-/// The reader of relocated debug sections (`ET_REL`).
-pub type RelReader<'a> =
-    gimli::RelocateReader<gimli::EndianSlice<'a, gimli::RunTimeEndian>, &'a Relocations>;
-
-/// The reader of debug sections used as they are.
+/// The reader of the debug sections (relocated already for `ET_REL`).
 pub type PlainReader<'a> = gimli::EndianSlice<'a, gimli::RunTimeEndian>;
 
 impl Input<'_> {
@@ -226,25 +195,7 @@ impl Input<'_> {
         }
     }
 
-    /// The DWARF with this file's relocations applied while reading (for `ET_REL`, see the
-    /// module documentation).
-    pub fn relocated_dwarf(&self) -> gimli::Dwarf<RelReader<'_>> {
-        static EMPTY: std::sync::OnceLock<Relocations> = std::sync::OnceLock::new();
-        let endian = self.endian();
-        gimli::Dwarf::load(|id| -> Result<_, std::convert::Infallible> {
-            let i = section_index(id);
-            let data = i.map_or(&[][..], |i| &*self.sections[i]);
-            let relocs = i.map(|i| &self.relocations[i]);
-            let relocs = relocs.unwrap_or_else(|| EMPTY.get_or_init(Default::default));
-            Ok(gimli::RelocateReader::new(
-                gimli::EndianSlice::new(data, endian),
-                relocs,
-            ))
-        })
-        .unwrap_or_else(|never| match never {})
-    }
-
-    /// The DWARF as the file holds it (linked files).
+    /// The DWARF sections, ready to read.
     pub fn plain_dwarf(&self) -> gimli::Dwarf<PlainReader<'_>> {
         let endian = self.endian();
         gimli::Dwarf::load(|id| -> Result<_, std::convert::Infallible> {
@@ -300,18 +251,15 @@ where
 
     let symtab = file.elf_symbol_table();
     let mut sections = Vec::with_capacity(DEBUG_SECTIONS.len());
-    let mut relocations = Vec::with_capacity(DEBUG_SECTIONS.len());
     for (i, name) in DEBUG_SECTIONS.into_iter().enumerate() {
         let wanted = opts.locations || i < DEBUG_SECTIONS.len() - LOCATION_SECTIONS;
         let Some(section) = file.section_by_name(name).filter(|_| wanted) else {
             sections.push(Cow::Borrowed(&[][..]));
-            relocations.push(Relocations::default());
             continue;
         };
-        let data = section
+        let mut data = section
             .uncompressed_data()
             .map_err(|e| section_err(name, e))?;
-        let mut relocs = Relocations::default();
         if is_rel {
             for (offset, reloc) in section.relocations() {
                 if reloc.kind() != RelocationKind::Absolute {
@@ -333,17 +281,23 @@ where
                 let Ok(offset) = usize::try_from(offset) else {
                     continue;
                 };
-                relocs.map.insert(
-                    offset,
-                    (
-                        value.wrapping_add(reloc.addend() as u64),
-                        reloc.has_implicit_addend(),
-                    ),
-                );
+                let value = value.wrapping_add(reloc.addend() as u64);
+                let width = usize::from(reloc.size() / 8);
+                if !matches!(width, 1 | 2 | 4 | 8)
+                    || offset.checked_add(width).map_or(true, |end| end > data.len())
+                {
+                    continue;
+                }
+                let field = &mut data.to_mut()[offset..offset + width];
+                let value = if reloc.has_implicit_addend() {
+                    read_uint(field, endian).wrapping_add(value)
+                } else {
+                    value
+                };
+                write_uint(field, endian, value);
             }
         }
         sections.push(data);
-        relocations.push(relocs);
     }
 
     // The symbol table: pahole reads `.symtab` only.
@@ -432,14 +386,37 @@ where
 
     Ok(Input {
         little_endian: endian == Endianness::Little,
-        is_rel,
         machine: file.elf_header().e_machine(endian),
         sections,
-        relocations,
         functions,
         percpu,
         elf_sections,
     })
+}
+
+/// An unsigned field of 1, 2, 4 or 8 bytes in the file's byte order.
+fn read_uint(field: &[u8], endian: Endianness) -> u64 {
+    let mut v = 0u64;
+    for i in 0..field.len() {
+        let b = match endian {
+            Endianness::Little => field[field.len() - 1 - i],
+            Endianness::Big => field[i],
+        };
+        v = v << 8 | u64::from(b);
+    }
+    v
+}
+
+/// Writes the low bytes of `value` into a field of 1, 2, 4 or 8 bytes.
+fn write_uint(field: &mut [u8], endian: Endianness, value: u64) {
+    let n = field.len();
+    for i in 0..n {
+        let b = (value >> (8 * i)) as u8;
+        match endian {
+            Endianness::Little => field[i] = b,
+            Endianness::Big => field[n - 1 - i] = b,
+        }
+    }
 }
 
 /// pahole 1.24's limit on per-CPU variables (`MAX_PERCPU_VAR_CNT`).

@@ -132,13 +132,7 @@ pub fn encode_with_stats(
         .num_threads(opts.threads)
         .build()
         .expect("a thread pool");
-    pool.install(|| {
-        if input.is_rel {
-            encode_dwarf(path, &input.relocated_dwarf(), &input, base, opts)
-        } else {
-            encode_dwarf(path, &input.plain_dwarf(), &input, base, opts)
-        }
-    })
+    pool.install(|| encode_dwarf(path, &input.plain_dwarf(), &input, base, opts))
 }
 
 fn encode_dwarf<R>(

@@ -121,11 +121,7 @@ pub fn type_origins(path: &Path, data: &[u8]) -> Result<TypeOrigins, EncodeError
     if input.sections[0].is_empty() {
         return Err(EncodeError::new(path, ErrorKind::NoDwarf));
     }
-    let units = if input.is_rel {
-        read_units(&input.relocated_dwarf())
-    } else {
-        read_units(&input.plain_dwarf())
-    };
+    let units = read_units(&input.plain_dwarf());
     Ok(classify(
         units.map_err(|kind| EncodeError::new(path, kind))?,
     ))

@@ -35,7 +35,7 @@ pub fn run(a: &PaholeArgs) -> Result<()> {
         bail!("--btf_features=distilled_base needs --btf_base (the vmlinux the module is built against); without a vmlinux use --standalone");
     }
     let t = kbtf_btf::timing::stage("read input");
-    let data = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let data = kbtf_btf::file::map_file(file)?;
     drop(t);
     let btf = encode(file, &data, base.clone(), a)?;
     let layout = if f.standalone {
@@ -87,7 +87,7 @@ pub fn run(a: &PaholeArgs) -> Result<()> {
     }
     bases.extend(base.iter().cloned());
     bases.extend(hint.iter().cloned());
-    if crate::distilled::write_module(file, &out, new_btf, &bases, strict)? {
+    if crate::distilled::write_module(file, &data, &out, new_btf, &bases, strict)? {
         eprintln!(
             "kbtf: warning: {}: its module signature no longer matched and was removed; the module is now unsigned",
             file.display()
