@@ -1,6 +1,8 @@
 //! The BTF string section: NUL-terminated strings addressed by byte offset, with interning.
-
-use std::collections::HashMap;
+//!
+//! Interning uses an open-addressing table of offsets into the section itself (no copy of the
+//! strings, no allocation per string): each slot holds an offset and 32 bits of its string's
+//! hash, so most probes compare two integers. A vmlinux encode interns millions of names.
 
 /// One BTF object's own string section. Offsets below [`StringTable::start`] belong to the
 /// base BTF's strings (split BTF); this table holds offsets `start..start + len`.
@@ -9,7 +11,7 @@ pub struct StringTable {
     start: u32,
     data: Vec<u8>,
     /// Interning index, built on the first [`StringTable::add`].
-    index: Option<HashMap<Box<[u8]>, u32>>,
+    index: Option<Index>,
 }
 
 impl PartialEq for StringTable {
@@ -84,36 +86,49 @@ impl StringTable {
         self.contains(off) && (off == self.start || self.data[(off - self.start - 1) as usize] == 0)
     }
 
-    /// Interns `s`, returning its offset. Equal strings get equal offsets.
+    /// Interns `s`, returning its offset. Equal strings get equal offsets (the first one's,
+    /// for a table read with duplicates).
     pub fn add(&mut self, s: &[u8]) -> u32 {
+        self.add_hashed(s, hash_bytes(s))
+    }
+
+    /// [`StringTable::add`] with `hash == hash_bytes(s)` computed already (say, in parallel).
+    pub fn add_hashed(&mut self, s: &[u8], hash: u64) -> u32 {
         if s.is_empty() && (self.start > 0 || self.data.first() == Some(&0)) {
             // Offset 0 is "" in every BTF: the base's first byte is a NUL.
             return 0;
         }
-        let start = self.start;
-        let data = &self.data;
-        let index = self.index.get_or_insert_with(|| {
-            let mut map = HashMap::new();
-            let mut pos = 0usize;
-            while pos < data.len() {
-                let end = data[pos..]
-                    .iter()
-                    .position(|&b| b == 0)
-                    .map_or(data.len(), |e| pos + e);
-                map.entry(data[pos..end].into())
-                    .or_insert(start + pos as u32);
-                pos = end + 1;
-            }
-            map
-        });
-        if let Some(&off) = index.get(s) {
-            return off;
+        if self.index.is_none() {
+            self.index = Some(Index::build(&self.data));
         }
-        let off = start + self.data.len() as u32;
-        self.data.extend_from_slice(s);
-        self.data.push(0);
-        index.insert(s.into(), off);
-        off
+        let Some(index) = self.index.as_mut() else {
+            return 0;
+        };
+        let at = self.data.len();
+        let data = &self.data;
+        match index.find_or_insert(data, s, hash, at as u32) {
+            Some(rel) => self.start + rel,
+            None => {
+                self.data.extend_from_slice(s);
+                self.data.push(0);
+                self.start + at as u32
+            }
+        }
+    }
+
+    /// The offset of `s` if the table holds it as a whole string (the first one), without
+    /// adding it.
+    pub fn find(&mut self, s: &[u8]) -> Option<u32> {
+        if s.is_empty() && (self.start > 0 || self.data.first() == Some(&0)) {
+            return Some(0);
+        }
+        if self.index.is_none() {
+            self.index = Some(Index::build(&self.data));
+        }
+        let index = self.index.as_ref()?;
+        index
+            .find(&self.data, s, hash_bytes(s))
+            .map(|rel| self.start + rel)
     }
 
     /// Iterates over `(offset, bytes)` of every string in section order.
@@ -134,6 +149,133 @@ impl StringTable {
     }
 }
 
+/// The hash [`StringTable::add_hashed`] expects: FxHash's multiply-rotate over 8-byte words,
+/// then the length.
+#[inline]
+pub fn hash_bytes(s: &[u8]) -> u64 {
+    const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+    let mut h = 0u64;
+    let mut chunks = s.chunks_exact(8);
+    for c in &mut chunks {
+        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        h = (h.rotate_left(5) ^ w).wrapping_mul(K);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut buf = [0u8; 8];
+        buf[..rest.len()].copy_from_slice(rest);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(buf)).wrapping_mul(K);
+    }
+    (h.rotate_left(5) ^ s.len() as u64).wrapping_mul(K)
+}
+
+/// The interning index: open addressing with linear probing over `(offset + 1, hash)` slots
+/// (offset 0 + 1 never collides with an empty slot's 0), at most half full.
+#[derive(Debug, Clone)]
+struct Index {
+    slots: Vec<(u32, u32)>,
+    len: usize,
+}
+
+impl Index {
+    /// Every string start of `data` (offset 0 and each offset after a NUL), first one winning.
+    fn build(data: &[u8]) -> Index {
+        let mut index = Index {
+            slots: vec![(0, 0); 16],
+            len: 0,
+        };
+        let mut pos = 0usize;
+        while pos < data.len() {
+            let end = data[pos..]
+                .iter()
+                .position(|&b| b == 0)
+                .map_or(data.len(), |e| pos + e);
+            let s = &data[pos..end];
+            let h = hash_bytes(s);
+            if index.find(data, s, h).is_none() {
+                index.insert(data, pos as u32, h);
+            }
+            pos = end + 1;
+        }
+        index
+    }
+
+    #[inline]
+    fn slot_of(&self, hash: u64) -> usize {
+        let bits = self.slots.len().trailing_zeros();
+        (hash.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - bits)) as usize
+    }
+
+    /// The string of `data` at `rel`, without its NUL.
+    #[inline]
+    fn string_at(data: &[u8], rel: u32) -> &[u8] {
+        let tail = &data[rel as usize..];
+        &tail[..tail.iter().position(|&b| b == 0).unwrap_or(tail.len())]
+    }
+
+    #[inline]
+    fn matches(data: &[u8], rel: u32, s: &[u8]) -> bool {
+        let rel = rel as usize;
+        data.get(rel..rel + s.len()) == Some(s) && data.get(rel + s.len()).map_or(true, |&b| b == 0)
+    }
+
+    fn find(&self, data: &[u8], s: &[u8], hash: u64) -> Option<u32> {
+        let mask = self.slots.len() - 1;
+        let mut i = self.slot_of(hash);
+        loop {
+            let (off1, h) = self.slots[i];
+            if off1 == 0 {
+                return None;
+            }
+            if h == hash as u32 && Index::matches(data, off1 - 1, s) {
+                return Some(off1 - 1);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// The offset of `s`, or `None` after recording that it will be at `at` (the caller
+    /// appends it there).
+    fn find_or_insert(&mut self, data: &[u8], s: &[u8], hash: u64, at: u32) -> Option<u32> {
+        if let Some(rel) = self.find(data, s, hash) {
+            return Some(rel);
+        }
+        self.insert(data, at, hash);
+        None
+    }
+
+    fn insert(&mut self, data: &[u8], rel: u32, hash: u64) {
+        if (self.len + 1) * 2 > self.slots.len() {
+            self.grow(data);
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = self.slot_of(hash);
+        while self.slots[i].0 != 0 {
+            i = (i + 1) & mask;
+        }
+        self.slots[i] = (rel + 1, hash as u32);
+        self.len += 1;
+    }
+
+    fn grow(&mut self, data: &[u8]) {
+        let n = self.slots.len() * 2;
+        let old = std::mem::replace(&mut self.slots, vec![(0, 0); n]);
+        let mask = self.slots.len() - 1;
+        for (off1, _) in old {
+            if off1 == 0 {
+                continue;
+            }
+            // The slot keeps only 32 bits of the hash; the full one picks the new slot.
+            let h = hash_bytes(Index::string_at(data, off1 - 1));
+            let mut i = self.slot_of(h);
+            while self.slots[i].0 != 0 {
+                i = (i + 1) & mask;
+            }
+            self.slots[i] = (off1, h as u32);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +293,24 @@ mod tests {
         assert!(!t.is_string_start(2));
         assert!(t.is_string_start(5));
         assert_eq!(t.get(9), None);
+    }
+
+    #[test]
+    fn interning_many_strings_and_duplicates_in_read_tables() {
+        let mut t = StringTable::new_base();
+        let offs: Vec<u32> = (0..5000).map(|i| t.add(format!("s{i}").as_bytes())).collect();
+        for (i, &o) in offs.iter().enumerate() {
+            assert_eq!(t.add(format!("s{i}").as_bytes()), o);
+            assert_eq!(t.get(o), Some(format!("s{i}").as_bytes()));
+            assert_eq!(t.find(format!("s{i}").as_bytes()), Some(o));
+        }
+        assert_eq!(t.find(b"s5000"), None);
+        assert_eq!(t.find(b"1"), None, "a tail is not a whole string");
+        // A table read with a duplicate: the first occurrence wins.
+        let mut r = StringTable::from_bytes(0, b"\0a\0b\0a\0".to_vec());
+        assert_eq!(r.add(b"a"), 1);
+        assert_eq!(r.add(b"b"), 3);
+        assert_eq!(r.add(b"c"), 7);
     }
 
     #[test]

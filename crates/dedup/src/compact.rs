@@ -7,7 +7,9 @@
 //! Input ids that were duplicates map, in [`Deduped::id_map`](crate::Deduped), to the new id
 //! of their representative.
 
-use kbtf_btf::{Btf, StringTable, TypeId};
+use std::sync::Arc;
+
+use kbtf_btf::{Btf, Endian, StringTable, TypeId};
 
 use crate::error::DedupError;
 use crate::state::{State, MAX_ID, UNPROCESSED};
@@ -15,7 +17,8 @@ use crate::state::{State, MAX_ID, UNPROCESSED};
 /// Builds the output BTF from the final state. `strings` is the new string section.
 pub(crate) fn compact(
     s: &State,
-    input: &Btf,
+    base: Option<Arc<Btf>>,
+    endian: Endian,
     strings: StringTable,
 ) -> Result<(Btf, Vec<TypeId>), DedupError> {
     let n = s.end();
@@ -41,17 +44,20 @@ pub(crate) fn compact(
         Ok(r)
     };
 
-    let mut out = match input.base() {
-        Some(base) => Btf::new_split(base.clone()),
+    let mut out = match base {
+        Some(base) => Btf::new_split(base),
         None => Btf::new(),
     };
-    out.set_endian(input.endian());
+    out.set_endian(endian);
     *out.strings_mut() = strings;
     for id in s.start..n {
         if s.map[id as usize] != id {
             continue;
         }
-        let mut t = s.flat.to_type(id)?;
+        let mut t = s.flat.to_type(id).ok_or(DedupError::Internal {
+            id,
+            what: "unknown kind in the flat copy",
+        })?;
         let mut err = None;
         t.for_each_ref_mut(|r| match final_id(*r) {
             Ok(v) => *r = v,

@@ -54,7 +54,7 @@ pub use distill::{distill, distill_standalone, Distilled};
 pub use error::{DedupError, DistillError, RelocateError};
 pub use relocate::{relocate, relocate_dedup, Relocated};
 
-use kbtf_btf::{Btf, TypeId};
+use kbtf_btf::{Btf, FlatBtf, TypeId};
 
 /// Options of [`dedup`]. There are none yet; the type exists so that adding one (a thread
 /// count, say) does not change the signature.
@@ -83,7 +83,21 @@ pub struct Deduped {
 /// Fails, naming the type id, on input libbpf would also reject or misread: references to
 /// ids that do not exist, string offsets outside the string sections, reference cycles that
 /// pass through no struct, struct graphs that reach a VAR, DATASEC or DECL_TAG.
-pub fn dedup(input: &Btf, _opts: &DedupOptions) -> Result<Deduped, DedupError> {
+pub fn dedup(input: &Btf, opts: &DedupOptions) -> Result<Deduped, DedupError> {
+    let end = input.end_id();
+    if end > state::MAX_ID {
+        return Err(DedupError::TooManyTypes {
+            count: end as usize - 1,
+            max: state::MAX_ID,
+        });
+    }
+    dedup_flat(FlatBtf::from_btf(input), opts)
+}
+
+/// [`dedup`] on BTF held in compact form (what the encoder builds), taking it over: no copy
+/// of its millions of types is made.
+pub fn dedup_flat(input: FlatBtf, _opts: &DedupOptions) -> Result<Deduped, DedupError> {
+    use kbtf_btf::timing::stage;
     let end = input.end_id();
     if end > state::MAX_ID {
         return Err(DedupError::TooManyTypes {
@@ -92,13 +106,18 @@ pub fn dedup(input: &Btf, _opts: &DedupOptions) -> Result<Deduped, DedupError> {
         });
     }
     let start = input.start_id();
-    use kbtf_btf::timing::stage;
-    let t = stage("dedup: flat copy");
-    let mut flat = flat::Flat::from_btf(input);
+    let FlatBtf {
+        endian,
+        base,
+        types: mut flat,
+        strings: own_strings,
+    } = input;
+    let t = stage("dedup: check refs");
     check_refs(&flat)?;
     drop(t);
     let t = stage("dedup: strings");
-    let strings = strings::dedup_strings(input, &mut flat, start)?;
+    let strings = strings::dedup_strings(&own_strings, base.as_ref(), &mut flat, start)?;
+    drop(own_strings);
     drop(t);
 
     let t = stage("dedup: prep + prim");
@@ -114,7 +133,7 @@ pub fn dedup(input: &Btf, _opts: &DedupOptions) -> Result<Deduped, DedupError> {
     refs::dedup_ref_types(&mut s)?;
     drop(t);
     let t = stage("dedup: compact");
-    let (btf, id_map) = compact::compact(&s, input, strings)?;
+    let (btf, id_map) = compact::compact(&s, base, endian, strings)?;
     drop(t);
     Ok(Deduped { btf, id_map })
 }

@@ -11,28 +11,30 @@
 //! Strings are compared by content, so an offset into the middle of a string stands for its
 //! tail, as in libbpf. Strings no type uses are dropped.
 
+use std::sync::Arc;
+
 use kbtf_btf::{Btf, StringTable};
 
 use crate::error::DedupError;
 use crate::flat::Flat;
 use crate::fx::FxHashMap;
 
-/// Rewrites the string offsets of the own types (ids `start..`) of `flat`, which are those
-/// of `input`, and returns the new string section.
+/// Rewrites the string offsets of the own types (ids `start..`) of `flat`, whose strings are
+/// `own` on top of `base`, and returns the new string section.
 pub(crate) fn dedup_strings(
-    input: &Btf,
+    own: &StringTable,
+    base: Option<&Arc<Btf>>,
     flat: &mut Flat,
     start: u32,
 ) -> Result<StringTable, DedupError> {
-    let own = input.strings();
     let own_start = own.start();
     let own_bytes = own.as_bytes();
     let end = own.end();
-    let split = input.base().is_some();
+    let split = base.is_some();
 
     // Strings of the bases, by content; bottom base first so that it wins.
     let mut base_index: FxHashMap<&[u8], u32> = FxHashMap::default();
-    if let Some(base) = input.base() {
+    if let Some(base) = base {
         let mut chain = vec![base.as_ref()];
         while let Some(b) = chain.last().and_then(|b| b.base()) {
             chain.push(b.as_ref());

@@ -1,0 +1,541 @@
+//! [`Flat`]: compact type storage in a form close to the wire format, and [`FlatBtf`], a BTF
+//! object whose types are held that way.
+//!
+//! [`Type`] holds one heap vector per struct, which is convenient to build and read but large
+//! and slow to walk by the million. The un-deduplicated BTF of a vmlinux has 3.4 million types:
+//! the encoder builds it as a [`FlatBtf`], and dedup (which hashes and compares types millions
+//! of times and rewrites their ids in place, as libbpf does on its raw type section) works on
+//! it directly. Two vectors: one 16-byte [`Rec`] per id holding the three words of
+//! `struct btf_type`, and one vector of the trailing words of all types (members, enumerators,
+//! parameters, ...) exactly as the wire format lays them out. Comparing two structs is then
+//! comparing two word slices.
+//!
+//! Index 0 is `void`: all zero, kind 0, as libbpf's `btf_void`. A [`Flat`] holds every id from
+//! 0, base types included (candidates of split dedup live there).
+
+use std::sync::Arc;
+
+use crate::btf::{Btf, Endian};
+use crate::strings::StringTable;
+use crate::types::{Enum64Value, EnumValue, Member, Param, Type, TypeData, TypeId, VarSecinfo};
+
+/// Kind numbers as stored in bits 24..29 of `info` (see [`kbtf_btf::Kind`]).
+pub const INT: u32 = 1;
+pub const PTR: u32 = 2;
+pub const ARRAY: u32 = 3;
+pub const STRUCT: u32 = 4;
+pub const UNION: u32 = 5;
+pub const ENUM: u32 = 6;
+pub const FWD: u32 = 7;
+pub const TYPEDEF: u32 = 8;
+pub const VOLATILE: u32 = 9;
+pub const CONST: u32 = 10;
+pub const RESTRICT: u32 = 11;
+pub const FUNC: u32 = 12;
+pub const FUNC_PROTO: u32 = 13;
+pub const VAR: u32 = 14;
+pub const DATASEC: u32 = 15;
+pub const FLOAT: u32 = 16;
+pub const DECL_TAG: u32 = 17;
+pub const TYPE_TAG: u32 = 18;
+pub const ENUM64: u32 = 19;
+
+/// The three words of a `struct btf_type`, plus where its trailing words start in
+/// [`Flat::extra`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rec {
+    pub name_off: u32,
+    pub info: u32,
+    /// The `size` / `type` union.
+    pub st: u32,
+    /// Index of the first trailing word in [`Flat::extra`].
+    pub extra: u32,
+}
+
+impl Rec {
+    pub fn kind(&self) -> u32 {
+        (self.info >> 24) & 0x1f
+    }
+    pub fn vlen(&self) -> usize {
+        (self.info & 0xffff) as usize
+    }
+    pub fn kflag(&self) -> bool {
+        self.info >> 31 != 0
+    }
+}
+
+/// Number of trailing 32-bit words of a type with this `info`.
+#[inline]
+pub fn extra_len(info: u32) -> usize {
+    let vlen = (info & 0xffff) as usize;
+    match (info >> 24) & 0x1f {
+        INT | VAR | DECL_TAG => 1,
+        ARRAY => 3,
+        STRUCT | UNION | DATASEC => 3 * vlen,
+        ENUM | FUNC_PROTO => 2 * vlen,
+        ENUM64 => 3 * vlen,
+        _ => 0,
+    }
+}
+
+/// Types by id, from `void` (0), in wire layout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flat {
+    pub recs: Vec<Rec>,
+    pub extra: Vec<u32>,
+}
+
+impl Default for Flat {
+    fn default() -> Self {
+        Flat::new()
+    }
+}
+
+impl Flat {
+    /// Just `void`.
+    pub fn new() -> Flat {
+        Flat {
+            recs: vec![Rec::default()],
+            extra: Vec::new(),
+        }
+    }
+
+    /// Copies every type of `btf`, bases included: ids `0..btf.end_id()`.
+    pub fn from_btf(btf: &Btf) -> Flat {
+        let n = btf.end_id() as usize;
+        let mut words = 0usize;
+        for id in 1..btf.end_id() {
+            if let Some(t) = btf.type_by_id(id) {
+                words += t.encoded_len() / 4 - 3;
+            }
+        }
+        let mut flat = Flat {
+            recs: Vec::with_capacity(n),
+            extra: Vec::with_capacity(words),
+        };
+        flat.recs.push(Rec::default());
+        for id in 1..btf.end_id() {
+            match btf.type_by_id(id) {
+                Some(t) => {
+                    flat.push(t);
+                }
+                // Unreachable for a well-formed `Btf`; an all-zero record is `void`-like
+                // and compares unequal to every real type.
+                None => flat.recs.push(Rec::default()),
+            }
+        }
+        flat
+    }
+
+    /// Appends `t`, returning its id.
+    pub fn push(&mut self, t: &Type) -> TypeId {
+        let extra = self.extra.len() as u32;
+        self.recs.push(Rec {
+            name_off: t.name_off,
+            info: t.info(),
+            st: t.size_or_type(),
+            extra,
+        });
+        let e = &mut self.extra;
+        t.for_each_trailing_word(|w| e.push(w));
+        self.recs.len() as u32 - 1
+    }
+
+    /// Appends a type given as its three header words and its trailing words (which must be
+    /// as many as `info` says), returning its id.
+    pub fn push_words(&mut self, name_off: u32, info: u32, st: u32, words: &[u32]) -> TypeId {
+        debug_assert_eq!(words.len(), extra_len(info));
+        self.recs.push(Rec {
+            name_off,
+            info,
+            st,
+            extra: self.extra.len() as u32,
+        });
+        self.extra.extend_from_slice(words);
+        self.recs.len() as u32 - 1
+    }
+
+    /// Calls `f` with every type id field of type `id`, in wire order, for rewriting.
+    pub fn for_each_ref_mut(&mut self, id: TypeId, mut f: impl FnMut(&mut u32)) {
+        let r = self.recs[id as usize];
+        match r.kind() {
+            PTR | TYPEDEF | VOLATILE | CONST | RESTRICT | FUNC | VAR | DECL_TAG | TYPE_TAG => {
+                f(&mut self.recs[id as usize].st)
+            }
+            ARRAY => {
+                let w = self.words_mut(id);
+                f(&mut w[0]);
+                f(&mut w[1]);
+            }
+            STRUCT | UNION => self
+                .words_mut(id)
+                .chunks_exact_mut(3)
+                .for_each(|m| f(&mut m[1])),
+            FUNC_PROTO => {
+                f(&mut self.recs[id as usize].st);
+                self.words_mut(id)
+                    .chunks_exact_mut(2)
+                    .for_each(|p| f(&mut p[1]));
+            }
+            DATASEC => self
+                .words_mut(id)
+                .chunks_exact_mut(3)
+                .for_each(|v| f(&mut v[0])),
+            _ => {}
+        }
+    }
+
+    /// Number of ids, `void` included.
+    #[allow(clippy::len_without_is_empty)]
+    pub fn len(&self) -> usize {
+        self.recs.len()
+    }
+
+    #[inline]
+    pub fn rec(&self, id: TypeId) -> &Rec {
+        &self.recs[id as usize]
+    }
+
+    #[inline]
+    pub fn kind(&self, id: TypeId) -> u32 {
+        self.recs[id as usize].kind()
+    }
+
+    /// The trailing words of type `id`.
+    #[inline]
+    pub fn words(&self, id: TypeId) -> &[u32] {
+        let r = &self.recs[id as usize];
+        let start = r.extra as usize;
+        &self.extra[start..start + extra_len(r.info)]
+    }
+
+    /// The trailing words of type `id`, for rewriting type ids in place.
+    #[inline]
+    pub fn words_mut(&mut self, id: TypeId) -> &mut [u32] {
+        let r = self.recs[id as usize];
+        let start = r.extra as usize;
+        &mut self.extra[start..start + extra_len(r.info)]
+    }
+
+    /// Calls `f` with every type id field of type `id`, in wire order.
+    pub fn for_each_ref(&self, id: TypeId, mut f: impl FnMut(u32)) {
+        let r = self.rec(id);
+        let w = self.words(id);
+        match r.kind() {
+            PTR | TYPEDEF | VOLATILE | CONST | RESTRICT | FUNC | VAR | DECL_TAG | TYPE_TAG => {
+                f(r.st)
+            }
+            ARRAY => {
+                f(w[0]);
+                f(w[1]);
+            }
+            STRUCT | UNION => w.chunks_exact(3).for_each(|m| f(m[1])),
+            FUNC_PROTO => {
+                f(r.st);
+                w.chunks_exact(2).for_each(|p| f(p[1]));
+            }
+            DATASEC => w.chunks_exact(3).for_each(|v| f(v[0])),
+            _ => {}
+        }
+    }
+
+    /// Calls `f` on every string offset field of type `id`, in libbpf's order
+    /// (`btf_type_visit_str_offs`): the name, then member, enumerator or parameter names.
+    pub fn for_each_str_mut(&mut self, id: TypeId, mut f: impl FnMut(&mut u32)) {
+        f(&mut self.recs[id as usize].name_off);
+        match self.kind(id) {
+            STRUCT | UNION | ENUM64 => self
+                .words_mut(id)
+                .chunks_exact_mut(3)
+                .for_each(|m| f(&mut m[0])),
+            ENUM | FUNC_PROTO => self
+                .words_mut(id)
+                .chunks_exact_mut(2)
+                .for_each(|m| f(&mut m[0])),
+            _ => {}
+        }
+    }
+
+    /// Type `id` in the model of [`Type`]; `None` for `void` or a record of no known kind.
+    pub fn to_type(&self, id: TypeId) -> Option<Type> {
+        let r = self.rec(id);
+        let w = self.words(id);
+        let st = r.st;
+        let data = match r.kind() {
+            INT => TypeData::Int {
+                size: st,
+                encoding: (w[0] >> 24) as u8,
+                offset: (w[0] >> 16) as u8,
+                bits: w[0] as u8,
+            },
+            PTR => TypeData::Ptr { ty: st },
+            ARRAY => TypeData::Array {
+                elem: w[0],
+                index: w[1],
+                nelems: w[2],
+            },
+            STRUCT | UNION => {
+                let members = w
+                    .chunks_exact(3)
+                    .map(|m| Member {
+                        name_off: m[0],
+                        ty: m[1],
+                        offset: m[2],
+                    })
+                    .collect();
+                if r.kind() == STRUCT {
+                    TypeData::Struct { size: st, members }
+                } else {
+                    TypeData::Union { size: st, members }
+                }
+            }
+            ENUM => TypeData::Enum {
+                size: st,
+                values: w
+                    .chunks_exact(2)
+                    .map(|v| EnumValue {
+                        name_off: v[0],
+                        val: v[1],
+                    })
+                    .collect(),
+            },
+            ENUM64 => TypeData::Enum64 {
+                size: st,
+                values: w
+                    .chunks_exact(3)
+                    .map(|v| Enum64Value {
+                        name_off: v[0],
+                        val: (v[2] as u64) << 32 | v[1] as u64,
+                    })
+                    .collect(),
+            },
+            FWD => TypeData::Fwd { raw: st },
+            TYPEDEF => TypeData::Typedef { ty: st },
+            VOLATILE => TypeData::Volatile { ty: st },
+            CONST => TypeData::Const { ty: st },
+            RESTRICT => TypeData::Restrict { ty: st },
+            FUNC => TypeData::Func {
+                proto: st,
+                linkage: (r.info & 0xffff) as u16,
+            },
+            FUNC_PROTO => TypeData::FuncProto {
+                ret: st,
+                params: w
+                    .chunks_exact(2)
+                    .map(|p| Param {
+                        name_off: p[0],
+                        ty: p[1],
+                    })
+                    .collect(),
+            },
+            VAR => TypeData::Var {
+                ty: st,
+                linkage: w[0],
+            },
+            DATASEC => TypeData::Datasec {
+                size: st,
+                vars: w
+                    .chunks_exact(3)
+                    .map(|v| VarSecinfo {
+                        ty: v[0],
+                        offset: v[1],
+                        size: v[2],
+                    })
+                    .collect(),
+            },
+            FLOAT => TypeData::Float { size: st },
+            DECL_TAG => TypeData::DeclTag {
+                ty: st,
+                component_idx: w[0] as i32,
+            },
+            TYPE_TAG => TypeData::TypeTag { ty: st },
+            _ => return None,
+        };
+        Some(Type {
+            name_off: r.name_off,
+            kind_flag: r.kflag(),
+            data,
+        })
+    }
+}
+
+/// A BTF object (base, or split on `base`) whose types are held in a [`Flat`]: what the
+/// encoder builds and dedup takes, without a [`Type`] per type in between.
+#[derive(Debug, Clone)]
+pub struct FlatBtf {
+    pub endian: Endian,
+    pub base: Option<Arc<Btf>>,
+    /// Every id from `void`, the base's types included: this object's own types are ids
+    /// [`FlatBtf::start_id`] and up.
+    pub types: Flat,
+    /// This object's own string section (starting at the base's end for split BTF).
+    pub strings: StringTable,
+}
+
+impl FlatBtf {
+    /// An empty base BTF, or split BTF on `base` (whose types are copied in).
+    pub fn new(base: Option<Arc<Btf>>) -> FlatBtf {
+        match base {
+            None => FlatBtf {
+                endian: Endian::Little,
+                base: None,
+                types: Flat::new(),
+                strings: StringTable::new_base(),
+            },
+            Some(b) => FlatBtf {
+                endian: b.endian(),
+                types: Flat::from_btf(&b),
+                strings: StringTable::new_split(b.strings_end()),
+                base: Some(b),
+            },
+        }
+    }
+
+    /// The types and strings of `btf` (a copy).
+    pub fn from_btf(btf: &Btf) -> FlatBtf {
+        FlatBtf {
+            endian: btf.endian(),
+            base: btf.base().cloned(),
+            types: Flat::from_btf(btf),
+            strings: btf.strings().clone(),
+        }
+    }
+
+    /// The first id of this object's own types.
+    pub fn start_id(&self) -> TypeId {
+        self.base.as_ref().map_or(1, |b| b.end_id())
+    }
+
+    /// One past the last id.
+    pub fn end_id(&self) -> TypeId {
+        self.types.len() as u32
+    }
+
+    /// The string at `off`, own or the base's.
+    pub fn str_bytes(&self, off: u32) -> Option<&[u8]> {
+        if off >= self.strings.start() {
+            self.strings.get(off)
+        } else {
+            self.base.as_ref()?.str_bytes(off)
+        }
+    }
+
+    /// The same BTF in the [`Type`] model. Records of no known kind (which a [`Flat`] built
+    /// from [`Type`]s never holds) are left out.
+    pub fn to_btf(&self) -> Btf {
+        let mut out = match &self.base {
+            Some(b) => Btf::new_split(b.clone()),
+            None => Btf::new(),
+        };
+        out.set_endian(self.endian);
+        *out.strings_mut() = self.strings.clone();
+        for id in self.start_id()..self.end_id() {
+            if let Some(t) = self.types.to_type(id) {
+                out.add_type(t);
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every kind survives the trip into the flat form and back unchanged.
+    #[test]
+    fn round_trip_every_kind() {
+        let mut btf = Btf::new();
+        let n = btf.add_str("n");
+        let types = vec![
+            TypeData::Int {
+                size: 4,
+                encoding: 1,
+                offset: 3,
+                bits: 17,
+            },
+            TypeData::Ptr { ty: 1 },
+            TypeData::Array {
+                elem: 1,
+                index: 1,
+                nelems: 7,
+            },
+            TypeData::Struct {
+                size: 8,
+                members: vec![Member {
+                    name_off: n,
+                    ty: 1,
+                    offset: 0x0300_0005,
+                }],
+            },
+            TypeData::Union {
+                size: 4,
+                members: vec![],
+            },
+            TypeData::Enum {
+                size: 4,
+                values: vec![EnumValue {
+                    name_off: n,
+                    val: 0xffff_fffe,
+                }],
+            },
+            TypeData::Enum64 {
+                size: 8,
+                values: vec![Enum64Value {
+                    name_off: n,
+                    val: 0x1234_5678_9abc_def0,
+                }],
+            },
+            TypeData::Fwd { raw: 0 },
+            TypeData::Typedef { ty: 2 },
+            TypeData::Volatile { ty: 1 },
+            TypeData::Const { ty: 1 },
+            TypeData::Restrict { ty: 2 },
+            TypeData::FuncProto {
+                ret: 1,
+                params: vec![Param { name_off: n, ty: 1 }, Param { name_off: 0, ty: 0 }],
+            },
+            TypeData::Func {
+                proto: 13,
+                linkage: 1,
+            },
+            TypeData::Var { ty: 1, linkage: 2 },
+            TypeData::Datasec {
+                size: 16,
+                vars: vec![VarSecinfo {
+                    ty: 15,
+                    offset: 8,
+                    size: 4,
+                }],
+            },
+            TypeData::Float { size: 8 },
+            TypeData::DeclTag {
+                ty: 4,
+                component_idx: -1,
+            },
+            TypeData::TypeTag { ty: 1 },
+        ];
+        for (i, data) in types.into_iter().enumerate() {
+            btf.add_type(Type {
+                name_off: n,
+                kind_flag: i % 2 == 0,
+                data,
+            });
+        }
+        let flat = Flat::from_btf(&btf);
+        assert_eq!(flat.len() as u32, btf.end_id());
+        let fb = FlatBtf::from_btf(&btf);
+        assert_eq!(fb.to_btf().to_bytes(), btf.to_bytes());
+        for (id, t) in btf.iter() {
+            assert_eq!(&flat.to_type(id).unwrap(), t, "type [{id}]");
+            let mut refs_mut = Vec::new();
+            let mut copy = flat.clone();
+            copy.for_each_ref_mut(id, |r| refs_mut.push(*r));
+            assert_eq!(refs_mut, t.referenced_ids(), "refs_mut of type [{id}]");
+            assert_eq!(flat.rec(id).info, t.info());
+            let mut refs = Vec::new();
+            flat.for_each_ref(id, |r| refs.push(r));
+            assert_eq!(refs, t.referenced_ids(), "refs of type [{id}]");
+        }
+    }
+}
