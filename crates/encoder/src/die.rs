@@ -10,6 +10,8 @@
 
 use gimli::{constants as dw, AttributeValue, Reader, Section};
 
+use crate::input::PlainReader;
+
 /// `DW_TAG_LLVM_annotation` (clang's `btf_type_tag` and `btf_decl_tag`), which gimli does
 /// not name.
 pub const DW_TAG_LLVM_ANNOTATION: gimli::DwTag = gimli::DwTag(0x6000);
@@ -57,8 +59,9 @@ pub struct ParamLoc {
 
 /// The interesting attributes of a DIE. Missing numbers are 0, as with pahole.
 #[derive(Debug, Clone)]
-pub struct Attrs<R: Reader> {
-    pub name: Option<R>,
+pub struct Attrs<'d> {
+    /// `DW_AT_name`, borrowed from the input (`.debug_str` or `.debug_info`).
+    pub name: Option<&'d [u8]>,
     /// `DW_AT_type`, as a `.debug_info` offset.
     pub type_ref: Option<usize>,
     pub abstract_origin: Option<usize>,
@@ -77,7 +80,7 @@ pub struct Attrs<R: Reader> {
     /// `DW_AT_const_value` as a number (enumerators).
     pub const_value: u64,
     /// `DW_AT_const_value` as a string (LLVM annotations).
-    pub const_str: Option<R>,
+    pub const_str: Option<&'d [u8]>,
     pub declaration: bool,
     pub external: bool,
     /// `DW_AT_artificial` (compiler-made variables).
@@ -88,7 +91,7 @@ pub struct Attrs<R: Reader> {
     pub language: u64,
 }
 
-impl<R: Reader> Attrs<R> {
+impl Attrs<'_> {
     /// pahole's `attr_upper_bound`: the number of elements of a subrange. A non-constant
     /// upper bound gives 0 without looking at `DW_AT_count`.
     pub fn subrange_len(&self) -> u64 {
@@ -99,7 +102,7 @@ impl<R: Reader> Attrs<R> {
     }
 }
 
-impl<R: Reader> Default for Attrs<R> {
+impl Default for Attrs<'_> {
     fn default() -> Self {
         Attrs {
             name: None,
@@ -127,7 +130,7 @@ impl<R: Reader> Default for Attrs<R> {
 }
 
 /// pahole's `attr_numeric` on one attribute value.
-pub fn numeric<R: Reader>(v: &AttributeValue<R>) -> u64 {
+pub fn numeric<'d>(v: &AttributeValue<PlainReader<'d>>) -> u64 {
     match *v {
         AttributeValue::Addr(a) => a,
         AttributeValue::Data1(x) => x as u64,
@@ -142,7 +145,7 @@ pub fn numeric<R: Reader>(v: &AttributeValue<R>) -> u64 {
 }
 
 /// `dwarf_formudata` succeeding: the constant forms only.
-fn formudata<R: Reader>(v: &AttributeValue<R>) -> Option<u64> {
+fn formudata<'d>(v: &AttributeValue<PlainReader<'d>>) -> Option<u64> {
     match *v {
         AttributeValue::Data1(x) => Some(x as u64),
         AttributeValue::Data2(x) => Some(x as u64),
@@ -156,7 +159,7 @@ fn formudata<R: Reader>(v: &AttributeValue<R>) -> Option<u64> {
 
 /// pahole's `__attr_offset`: a constant, or a `DW_OP_plus_uconst`/`DW_OP_constu` expression
 /// (any other expression gives `u64::MAX`, as pahole's `dwarf_expr`); other forms give 0.
-fn offset_value<R: Reader>(v: &AttributeValue<R>) -> u64 {
+fn offset_value<'d>(v: &AttributeValue<PlainReader<'d>>) -> u64 {
     if let Some(x) = formudata(v) {
         return x;
     }
@@ -178,10 +181,10 @@ fn offset_value<R: Reader>(v: &AttributeValue<R>) -> u64 {
 /// supplementary file are not followed (pahole does not find them in the CU either). A
 /// reference outside its unit (`ref1`..`ref_udata`) or outside `.debug_info` (`ref_addr`)
 /// is damaged input: an error, where pahole would silently read it as `void`.
-fn reference<R: Reader<Offset = usize>>(
-    v: &AttributeValue<R>,
-    dwarf: &gimli::Dwarf<R>,
-    unit: &gimli::Unit<R>,
+fn reference<'d>(
+    v: &AttributeValue<PlainReader<'d>>,
+    dwarf: &gimli::Dwarf<PlainReader<'d>>,
+    unit: &gimli::Unit<PlainReader<'d>>,
 ) -> gimli::Result<Option<usize>> {
     match *v {
         AttributeValue::UnitRef(off) => {
@@ -215,14 +218,41 @@ pub fn wants_attrs(tag: gimli::DwTag) -> bool {
     )
 }
 
+/// Whether [`record`] keeps anything of an attribute of this name (the others are skipped
+/// without decoding).
+#[inline]
+pub fn records(name: gimli::DwAt) -> bool {
+    matches!(
+        name,
+        dw::DW_AT_name
+            | dw::DW_AT_type
+            | dw::DW_AT_abstract_origin
+            | dw::DW_AT_specification
+            | dw::DW_AT_byte_size
+            | dw::DW_AT_encoding
+            | dw::DW_AT_bit_size
+            | dw::DW_AT_bit_offset
+            | dw::DW_AT_data_bit_offset
+            | dw::DW_AT_data_member_location
+            | dw::DW_AT_upper_bound
+            | dw::DW_AT_count
+            | dw::DW_AT_const_value
+            | dw::DW_AT_declaration
+            | dw::DW_AT_external
+            | dw::DW_AT_artificial
+            | dw::DW_AT_location
+            | dw::DW_AT_language
+    )
+}
+
 /// Records one attribute into `a`. `locations` asks for the first location operation of
 /// formal parameters (pahole 1.25's register checks).
-pub fn record<R: Reader<Offset = usize>>(
-    a: &mut Attrs<R>,
+pub fn record<'d>(
+    a: &mut Attrs<'d>,
     tag: gimli::DwTag,
-    attr: &gimli::Attribute<R>,
-    dwarf: &gimli::Dwarf<R>,
-    unit: &gimli::Unit<R>,
+    attr: &gimli::Attribute<PlainReader<'d>>,
+    dwarf: &gimli::Dwarf<PlainReader<'d>>,
+    unit: &gimli::Unit<PlainReader<'d>>,
     locations: bool,
 ) -> gimli::Result<()> {
     let v = attr.raw_value();
@@ -240,7 +270,7 @@ pub fn record<R: Reader<Offset = usize>>(
         }
     }
     match attr.name() {
-        dw::DW_AT_name => a.name = Some(dwarf.attr_string(unit, v)?),
+        dw::DW_AT_name => a.name = Some(dwarf.attr_string(unit, v)?.slice()),
         dw::DW_AT_type => a.type_ref = reference(&v, dwarf, unit)?,
         dw::DW_AT_abstract_origin => a.abstract_origin = reference(&v, dwarf, unit)?,
         dw::DW_AT_specification => a.specification = reference(&v, dwarf, unit)?,
@@ -256,7 +286,7 @@ pub fn record<R: Reader<Offset = usize>>(
         dw::DW_AT_count => a.count = Some(formudata(&v).unwrap_or(0)),
         dw::DW_AT_const_value => {
             if tag == crate::die::DW_TAG_LLVM_ANNOTATION {
-                a.const_str = Some(dwarf.attr_string(unit, v)?);
+                a.const_str = Some(dwarf.attr_string(unit, v)?.slice());
             } else {
                 a.const_value = numeric(&v);
             }
@@ -272,10 +302,10 @@ pub fn record<R: Reader<Offset = usize>>(
 }
 
 /// pahole's `dwarf__location` (only the global case is kept).
-fn location<R: Reader<Offset = usize>>(
-    v: &AttributeValue<R>,
-    dwarf: &gimli::Dwarf<R>,
-    unit: &gimli::Unit<R>,
+fn location<'d>(
+    v: &AttributeValue<PlainReader<'d>>,
+    dwarf: &gimli::Dwarf<PlainReader<'d>>,
+    unit: &gimli::Unit<PlainReader<'d>>,
 ) -> Location {
     let expr = match v {
         AttributeValue::Exprloc(e) => e.clone(),
@@ -302,18 +332,18 @@ fn location<R: Reader<Offset = usize>>(
 /// address range. A list that cannot be read (a bad offset or index, an entry kind gimli does
 /// not know) gives [`FirstOp::None`], as a failing `dwarf_getlocations` does in pahole: the
 /// parameter then only counts as optimized if it has a constant value.
-fn first_location_op<R: Reader<Offset = usize>>(
-    attr: &gimli::Attribute<R>,
-    dwarf: &gimli::Dwarf<R>,
-    unit: &gimli::Unit<R>,
+fn first_location_op<'d>(
+    attr: &gimli::Attribute<PlainReader<'d>>,
+    dwarf: &gimli::Dwarf<PlainReader<'d>>,
+    unit: &gimli::Unit<PlainReader<'d>>,
 ) -> gimli::Result<FirstOp> {
     Ok(first_location_op_inner(attr, dwarf, unit).unwrap_or(FirstOp::None))
 }
 
-fn first_location_op_inner<R: Reader<Offset = usize>>(
-    attr: &gimli::Attribute<R>,
-    dwarf: &gimli::Dwarf<R>,
-    unit: &gimli::Unit<R>,
+fn first_location_op_inner<'d>(
+    attr: &gimli::Attribute<PlainReader<'d>>,
+    dwarf: &gimli::Dwarf<PlainReader<'d>>,
+    unit: &gimli::Unit<PlainReader<'d>>,
 ) -> gimli::Result<FirstOp> {
     let expr = match attr.value() {
         AttributeValue::Exprloc(e) => e.0,
@@ -342,11 +372,11 @@ fn first_location_op_inner<R: Reader<Offset = usize>>(
 }
 
 /// The expression of the first entry of the location list at `offset`.
-fn first_list_expression<R: Reader<Offset = usize>>(
-    dwarf: &gimli::Dwarf<R>,
-    unit: &gimli::Unit<R>,
+fn first_list_expression<'d>(
+    dwarf: &gimli::Dwarf<PlainReader<'d>>,
+    unit: &gimli::Unit<PlainReader<'d>>,
     offset: gimli::LocationListsOffset<usize>,
-) -> gimli::Result<Option<R>> {
+) -> gimli::Result<Option<PlainReader<'d>>> {
     let mut raw = dwarf.locations.raw_locations(offset, unit.encoding())?;
     while let Some(entry) = raw.next()? {
         use gimli::RawLocListEntry as E;

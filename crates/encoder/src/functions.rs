@@ -41,12 +41,12 @@
 //! register (`registers`), its parameter count, its return type's small id and its printed
 //! prototype (`proto`).
 
-use gimli::{constants as dw, Reader};
+use gimli::constants as dw;
 use kbtf_btf::{Param, Type, TypeData};
 
 use crate::error::{DwarfLocation, ErrorKind};
 use crate::input::FunctionSymbols;
-use crate::loader::{reader_string, Cu};
+use crate::loader::{lossy, Cu};
 use crate::registers::FuncFlags;
 use crate::types::{decl_tag_value, Strings};
 
@@ -73,19 +73,19 @@ pub struct Candidate {
 }
 
 /// The function's name as pahole resolves it.
-fn function_name<R: Reader<Offset = usize>>(cu: &Cu<R>, node: u32) -> Option<R> {
+fn function_name<'d>(cu: &Cu<'d>, node: u32) -> Option<&'d [u8]> {
     let a = &cu.node(node).a;
-    if let Some(n) = &a.name {
-        return Some(n.clone());
+    if let Some(n) = a.name {
+        return Some(n);
     }
     let origin = cu
         .tag_at(a.abstract_origin)
         .or_else(|| cu.tag_at(a.specification))?;
-    cu.node(origin).a.name.clone()
+    cu.node(origin).a.name
 }
 
 /// The return type: its own, or its abstract origin's (`cu__resolve_func_ret_types`).
-fn return_type<R: Reader<Offset = usize>>(cu: &Cu<R>, node: u32) -> Result<u32, ErrorKind> {
+fn return_type<'d>(cu: &Cu<'d>, node: u32) -> Result<u32, ErrorKind> {
     let a = &cu.node(node).a;
     let own = cu.resolve(a.type_ref);
     if own != 0 || a.abstract_origin.is_none() {
@@ -104,12 +104,12 @@ fn return_type<R: Reader<Offset = usize>>(cu: &Cu<R>, node: u32) -> Result<u32, 
 }
 
 /// The unit's candidate functions, in functions-table order.
-pub fn candidates<R: Reader<Offset = usize>>(
-    cu: &Cu<R>,
+pub fn candidates<'d>(
+    cu: &Cu<'d>,
     symbols: &FunctionSymbols,
     registers: &[Option<u8>],
     opts: &crate::EncodeOptions,
-    strings: &mut Strings,
+    strings: &mut Strings<'d>,
 ) -> Result<Vec<Candidate>, ErrorKind> {
     let has_function_symbols = !symbols.is_empty();
     let flags = if opts.optimized_func || opts.consistent_func {
@@ -126,7 +126,7 @@ pub fn candidates<R: Reader<Offset = usize>>(
         if a.declaration {
             continue;
         }
-        let mut params: Vec<(Option<R>, u32)> = Vec::new();
+        let mut params: Vec<(Option<&'d [u8]>, u32)> = Vec::new();
         let mut varargs = false;
         for child in cu.children(node) {
             let c = cu.node(child);
@@ -151,7 +151,7 @@ pub fn candidates<R: Reader<Offset = usize>>(
         let name = function_name(cu, node);
         let (saved, clone) = if has_function_symbols {
             let Some(name) = &name else { continue };
-            let Ok(bytes) = name.to_slice() else { continue };
+            let bytes = *name;
             if symbols.names.contains(&*bytes) {
                 (opts.consistent_func, false)
             } else if opts.optimized_func
@@ -177,7 +177,7 @@ pub fn candidates<R: Reader<Offset = usize>>(
         let mut proto_params: Vec<Param> = params
             .iter()
             .map(|(n, ty)| Param {
-                name_off: strings.add_reader(n.as_ref()),
+                name_off: strings.add_name(*n),
                 ty: *ty,
             })
             .collect();
@@ -210,7 +210,7 @@ pub fn candidates<R: Reader<Offset = usize>>(
             }
         }
         out.push(Candidate {
-            name: name.as_ref().map(reader_string).unwrap_or_default(),
+            name: name.map(lossy).unwrap_or_default(),
             proto: Type::new(
                 0,
                 TypeData::FuncProto {

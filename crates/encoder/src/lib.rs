@@ -33,6 +33,7 @@ mod input;
 mod loader;
 mod merge;
 mod origins;
+mod pipeline;
 mod proto;
 mod registers;
 mod types;
@@ -41,9 +42,7 @@ mod variables;
 use std::path::Path;
 use std::sync::Arc;
 
-use gimli::Reader;
-use kbtf_btf::Btf;
-use rayon::prelude::*;
+use kbtf_btf::{Btf, FlatBtf};
 
 pub use error::{DwarfLocation, EncodeError, ErrorKind};
 pub use merge::SavedStats;
@@ -118,6 +117,24 @@ pub fn encode_with_stats(
     base: Option<Arc<Btf>>,
     opts: &EncodeOptions,
 ) -> Result<(Btf, SavedStats), EncodeError> {
+    encode_flat(path, data, base, opts).map(|(flat, stats)| (flat.to_btf(), stats))
+}
+
+/// [`encode_with_stats`] giving the BTF in compact form, as [`kbtf_dedup`'s `dedup_flat`]
+/// takes it: the millions of types of a vmlinux never exist as [`kbtf_btf::Type`]s.
+///
+/// Units are read and encoded by `opts.threads` worker threads, in CU order as far as they
+/// get them, and merged by the calling thread in CU order as they arrive, so that only a
+/// window of units is ever held (never the whole DWARF's DIEs, nor all units' types at
+/// once). The result is the same for every thread count.
+///
+/// [`kbtf_dedup`'s `dedup_flat`]: https://docs.rs/kbtf-dedup
+pub fn encode_flat(
+    path: &Path,
+    data: &[u8],
+    base: Option<Arc<Btf>>,
+    opts: &EncodeOptions,
+) -> Result<(FlatBtf, SavedStats), EncodeError> {
     let load = input::LoadOptions {
         percpu: !opts.skip_encoding_vars && !opts.global_var,
         locations: opts.optimized_func || opts.consistent_func,
@@ -128,23 +145,7 @@ pub fn encode_with_stats(
     if input.sections[0].is_empty() {
         return Err(EncodeError::new(path, ErrorKind::NoDwarf));
     }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.threads)
-        .build()
-        .expect("a thread pool");
-    pool.install(|| encode_dwarf(path, &input.plain_dwarf(), &input, base, opts))
-}
-
-fn encode_dwarf<R>(
-    path: &Path,
-    dwarf: &gimli::Dwarf<R>,
-    input: &input::Input<'_>,
-    base: Option<Arc<Btf>>,
-    opts: &EncodeOptions,
-) -> Result<(Btf, SavedStats), EncodeError>
-where
-    R: Reader<Offset = usize> + Send + Sync,
-{
+    let dwarf = input.plain_dwarf();
     let err = |kind| EncodeError::new(path, kind);
     let mut headers = Vec::new();
     let mut iter = dwarf.units();
@@ -157,7 +158,7 @@ where
                     loc: DwarfLocation {
                         cu: headers
                             .last()
-                            .map(|h: &gimli::UnitHeader<R>| h.offset().0 as u64),
+                            .map(|h: &gimli::UnitHeader<_>| h.offset().0 as u64),
                         die: None,
                     },
                     error,
@@ -166,46 +167,79 @@ where
         }
     }
     let registers = registers::register_params(input.machine);
-    let t = kbtf_btf::timing::stage("encode units");
-    let outputs: Vec<Result<Option<merge::UnitOutput>, ErrorKind>> = headers
-        .into_par_iter()
-        .map(|header| encode_unit(dwarf, header, input, &registers, opts))
-        .collect();
-    drop(t);
-    let _t = kbtf_btf::timing::stage("merge units");
     let section_names = input.elf_sections.iter().map(|s| s.name.clone()).collect();
-    let mut merger = merge::Merger::new(base, section_names, opts.global_var);
-    for out in outputs {
-        if let Some(unit) = out.map_err(err)? {
-            merger.add_unit(unit).map_err(err)?;
+    let debug_str: &[u8] = &input.sections[2];
+    let mut merger = merge::Merger::new(base, section_names, opts.global_var, debug_str);
+    let threads = match opts.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let t = kbtf_btf::timing::stage("encode and merge units");
+    let encode = unit_encoder(|header, scratch| {
+        encode_unit(&dwarf, header, &input, &registers, opts, scratch)
+    });
+    if threads <= 1 || headers.len() <= 1 {
+        let mut scratch = loader::Scratch::default();
+        for header in headers {
+            if let Some(unit) = encode(header, &mut scratch).map_err(err)? {
+                merger.add_unit(unit).map_err(err)?;
+            }
         }
+    } else {
+        pipeline::run(headers, threads, encode, |unit| merger.add_unit(unit)).map_err(err)?;
     }
+    drop(t);
+    let _t = kbtf_btf::timing::stage("finish merge");
     Ok(merger.finish())
 }
 
-fn encode_unit<R: Reader<Offset = usize>>(
-    dwarf: &gimli::Dwarf<R>,
-    header: gimli::UnitHeader<R>,
-    input: &input::Input<'_>,
+/// Ties the lifetimes of a unit-encoding closure together (closures cannot name them).
+fn unit_encoder<'d, F>(f: F) -> F
+where
+    F: Fn(
+        gimli::UnitHeader<input::PlainReader<'d>>,
+        &mut loader::Scratch<'d>,
+    ) -> Result<Option<merge::UnitOutput<'d>>, ErrorKind>,
+{
+    f
+}
+
+fn encode_unit<'d>(
+    dwarf: &gimli::Dwarf<input::PlainReader<'d>>,
+    header: gimli::UnitHeader<input::PlainReader<'d>>,
+    input: &'d input::Input<'_>,
     registers: &[Option<u8>],
     opts: &EncodeOptions,
-) -> Result<Option<merge::UnitOutput>, ErrorKind> {
-    let cu = match loader::load_unit(dwarf, header, opts)? {
+    scratch: &mut loader::Scratch<'d>,
+) -> Result<Option<merge::UnitOutput<'d>>, ErrorKind> {
+    let cu = match loader::load_unit(dwarf, header, opts, scratch)? {
         loader::Loaded::Cu(cu) => cu,
         loader::Loaded::Skipped => return Ok(None),
     };
-    let mut strings = types::Strings::new();
-    let t = types::encode_types(&cu, opts, input.little_endian, &mut strings)?;
-    let functions = functions::candidates(&cu, &input.functions, registers, opts, &mut strings)?;
+    let out = encode_loaded(&cu, input, registers, opts);
+    scratch.recycle(cu);
+    out.map(Some)
+}
+
+fn encode_loaded<'d>(
+    cu: &loader::Cu<'d>,
+    input: &'d input::Input<'_>,
+    registers: &[Option<u8>],
+    opts: &EncodeOptions,
+) -> Result<merge::UnitOutput<'d>, ErrorKind> {
+    let debug_str: &'d [u8] = &input.sections[2];
+    let mut strings = types::Strings::new(debug_str);
+    let t = types::encode_types(cu, opts, input.little_endian, &mut strings)?;
+    let functions = functions::candidates(cu, &input.functions, registers, opts, &mut strings)?;
     let vars = if opts.global_var {
-        variables::global_vars(&cu, &input.elf_sections, opts, &mut strings)?
+        variables::global_vars(cu, &input.elf_sections, opts, &mut strings)?
     } else {
         match (&input.percpu, opts.skip_encoding_vars) {
-            (Some(percpu), false) => variables::percpu_vars(&cu, percpu, opts, &mut strings)?,
+            (Some(percpu), false) => variables::percpu_vars(cu, percpu, opts, &mut strings)?,
             _ => Vec::new(),
         }
     };
-    Ok(Some(merge::UnitOutput {
+    Ok(merge::UnitOutput {
         strings: strings.list,
         types: t.types,
         int_id: t.int_id,
@@ -213,5 +247,5 @@ fn encode_unit<R: Reader<Offset = usize>>(
         decl_tags: t.decl_tags,
         functions,
         vars,
-    }))
+    })
 }

@@ -21,10 +21,11 @@
 
 use std::collections::HashMap;
 
-use gimli::{constants as dw, Reader};
+use gimli::constants as dw;
 
 use crate::die::{self, Attrs};
 use crate::error::{DwarfLocation, ErrorKind};
+use crate::input::PlainReader;
 
 /// No node.
 pub const NONE: u32 = u32::MAX;
@@ -32,15 +33,23 @@ pub const NONE: u32 = u32::MAX;
 /// The deepest DIE nesting accepted; deeper input is refused rather than risking the stack.
 pub const MAX_DEPTH: usize = 256;
 
+/// Units longer than this find nodes by DIE offset with a binary search instead of a table
+/// of one entry per byte of the unit.
+const MAX_TABLE_UNIT: usize = 64 << 20;
+
 /// One DIE of the unit.
 #[derive(Debug, Clone)]
-pub struct Node<R: Reader> {
+pub struct Node<'d> {
     /// Offset in `.debug_info`.
     pub offset: usize,
     pub tag: gimli::DwTag,
+    /// Set for DIEs in pahole's tags hash (functions, variables, parameters ...).
+    pub in_tags: bool,
     pub first_child: u32,
     pub next_sibling: u32,
-    pub a: Attrs<R>,
+    /// The types-table small id of this DIE (0: none, or an unspecified type).
+    pub type_id: u32,
+    pub a: Attrs<'d>,
 }
 
 /// What a types-table entry is.
@@ -53,18 +62,54 @@ pub enum Entry {
     TypeTag { annot: u32, pointer: u32 },
 }
 
+/// Buffers one thread reuses from unit to unit, so that loading a unit allocates (and
+/// faults in) almost nothing.
+#[derive(Default)]
+pub struct Scratch<'d> {
+    nodes: Vec<Node<'d>>,
+    /// Unit-relative DIE offset to node index; entries are checked against the node's
+    /// offset, so stale ones from earlier units are harmless and never cleared.
+    node_at: Vec<u32>,
+    types: Vec<Entry>,
+    functions: Vec<u32>,
+    variables: Vec<u32>,
+    stack: Vec<(u32, u32)>,
+}
+
+impl<'d> Scratch<'d> {
+    /// Takes back the buffers of a unit that was encoded.
+    pub fn recycle(&mut self, cu: Cu<'d>) {
+        let Cu {
+            mut nodes,
+            node_at,
+            mut types,
+            mut functions,
+            mut variables,
+            ..
+        } = cu;
+        nodes.clear();
+        types.clear();
+        functions.clear();
+        variables.clear();
+        self.nodes = nodes;
+        self.node_at = node_at;
+        self.types = types;
+        self.functions = functions;
+        self.variables = variables;
+    }
+}
+
 /// A loaded unit: its DIEs and pahole's tables over them.
-pub struct Cu<R: Reader> {
+pub struct Cu<'d> {
     /// Offset of the unit header in `.debug_info`.
     pub offset: usize,
     pub addr_size: u8,
-    pub nodes: Vec<Node<R>>,
+    pub nodes: Vec<Node<'d>>,
+    node_at: Vec<u32>,
+    /// Whether `node_at` covers the unit (else nodes are found by binary search).
+    table: bool,
     /// The types table; the type at index `i` has pahole's small id `i + 1`.
     pub types: Vec<Entry>,
-    /// DIE offset to small id, for references (unspecified types map to 0, void).
-    pub type_ids: HashMap<usize, u32>,
-    /// DIE offset to node, for abstract origins and specifications (pahole's tags hash).
-    pub tags: HashMap<usize, u32>,
     /// Subprogram nodes, in functions-table order.
     pub functions: Vec<u32>,
     /// Variable nodes, in tags-table order.
@@ -73,28 +118,47 @@ pub struct Cu<R: Reader> {
     pub pointer_tags: HashMap<u32, Vec<u32>>,
 }
 
-impl<R: Reader<Offset = usize>> Cu<R> {
+impl<'d> Cu<'d> {
     /// The children of `node`.
-    pub fn children(&self, node: u32) -> Children<'_, R> {
+    pub fn children(&self, node: u32) -> Children<'_, 'd> {
         Children {
             nodes: &self.nodes,
             next: self.nodes[node as usize].first_child,
         }
     }
 
-    pub fn node(&self, i: u32) -> &Node<R> {
+    pub fn node(&self, i: u32) -> &Node<'d> {
         &self.nodes[i as usize]
+    }
+
+    /// The node of the DIE at `.debug_info` offset `o`, if it is one of the unit's loaded
+    /// DIEs.
+    #[inline]
+    fn node_at(&self, o: usize) -> Option<u32> {
+        if self.table {
+            let n = *self.node_at.get(o.checked_sub(self.offset)?)?;
+            let node = self.nodes.get(n as usize)?;
+            (node.offset == o).then_some(n)
+        } else {
+            self.nodes
+                .binary_search_by_key(&o, |n| n.offset)
+                .ok()
+                .map(|i| i as u32)
+        }
     }
 
     /// The small id a `DW_AT_type` reference resolves to (0, void, when missing or not a
     /// type of this unit, as pahole leaves it).
+    #[inline]
     pub fn resolve(&self, r: Option<usize>) -> u32 {
-        r.and_then(|o| self.type_ids.get(&o).copied()).unwrap_or(0)
+        r.and_then(|o| self.node_at(o))
+            .map_or(0, |n| self.nodes[n as usize].type_id)
     }
 
     /// The node at a DIE offset found through pahole's tags hash.
     pub fn tag_at(&self, r: Option<usize>) -> Option<u32> {
-        r.and_then(|o| self.tags.get(&o).copied())
+        r.and_then(|o| self.node_at(o))
+            .filter(|&n| self.nodes[n as usize].in_tags)
     }
 
     /// The DIE of a types-table small id.
@@ -106,12 +170,12 @@ impl<R: Reader<Offset = usize>> Cu<R> {
     }
 }
 
-pub struct Children<'a, R: Reader> {
-    nodes: &'a [Node<R>],
+pub struct Children<'a, 'd> {
+    nodes: &'a [Node<'d>],
     next: u32,
 }
 
-impl<R: Reader> Iterator for Children<'_, R> {
+impl Iterator for Children<'_, '_> {
     type Item = u32;
     fn next(&mut self) -> Option<u32> {
         if self.next == NONE {
@@ -124,42 +188,65 @@ impl<R: Reader> Iterator for Children<'_, R> {
 }
 
 /// What loading decided about the unit.
-pub enum Loaded<R: Reader> {
-    Cu(Cu<R>),
+pub enum Loaded<'d> {
+    Cu(Cu<'d>),
     /// A unit pahole skips: partial and skeleton units, type units, excluded languages.
     Skipped,
 }
 
-/// Reads and walks one unit.
-pub fn load_unit<R: Reader<Offset = usize>>(
-    dwarf: &gimli::Dwarf<R>,
-    header: gimli::UnitHeader<R>,
+/// DIEs whose whole subtree pahole never looks at when it loads DWARF for BTF: inline
+/// expansions, call sites and labels (in functions `die__process_function` ignores them;
+/// anywhere else they are tags it does not know, skipped with their children). They are
+/// not loaded at all; a subtree is jumped over with `DW_AT_sibling` when the DIE has one.
+fn skipped_subtree(tag: gimli::DwTag) -> bool {
+    matches!(
+        tag,
+        dw::DW_TAG_inlined_subroutine
+            | dw::DW_TAG_call_site
+            | dw::DW_TAG_call_site_parameter
+            | dw::DW_TAG_GNU_call_site
+            | dw::DW_TAG_GNU_call_site_parameter
+            | dw::DW_TAG_label
+    )
+}
+
+/// Reads and walks one unit, with `scratch`'s buffers (give them back with
+/// [`Scratch::recycle`]).
+pub fn load_unit<'d>(
+    dwarf: &gimli::Dwarf<PlainReader<'d>>,
+    header: gimli::UnitHeader<PlainReader<'d>>,
     opts: &crate::EncodeOptions,
-) -> Result<Loaded<R>, ErrorKind> {
-    let cu_offset = Some(header.offset().0);
+    scratch: &mut Scratch<'d>,
+) -> Result<Loaded<'d>, ErrorKind> {
+    let cu_offset = header.offset().0;
     let loc = |die: Option<usize>| DwarfLocation {
-        cu: cu_offset.map(|o| o as u64),
+        cu: Some(cu_offset as u64),
         die: die.map(|d| d as u64),
     };
+    let dwarf_err = |die: Option<usize>| move |error| ErrorKind::Dwarf {
+        loc: loc(die),
+        error,
+    };
     let root = header.offset().0 + header.header_size();
-    let unit = dwarf.unit(header).map_err(|error| ErrorKind::Dwarf {
-        loc: loc(Some(root)),
-        error,
-    })?;
+    let unit_len = header.length_including_self();
+    let unit = dwarf.unit(header).map_err(dwarf_err(Some(root)))?;
     let locations = opts.optimized_func || opts.consistent_func;
-    let mut nodes: Vec<Node<R>> = Vec::new();
+    let mut nodes = std::mem::take(&mut scratch.nodes);
+    let mut node_at = std::mem::take(&mut scratch.node_at);
+    let table = unit_len <= MAX_TABLE_UNIT;
+    if table && node_at.len() < unit_len {
+        node_at.resize(unit_len, NONE);
+    }
+    // A first guess of the unit's DIE count, so that the vector rarely grows.
+    nodes.reserve(unit_len / 12);
     // The open parents, each with its last child so far.
-    let mut stack: Vec<(u32, u32)> = Vec::new();
-    let mut raw = unit.entries_raw(None).map_err(|error| ErrorKind::Dwarf {
-        loc: loc(None),
-        error,
-    })?;
+    let stack = &mut scratch.stack;
+    stack.clear();
+    let mut raw = unit.entries_raw(None).map_err(dwarf_err(None))?;
     while !raw.is_empty() {
-        let offset = raw.next_offset().to_unit_section_offset(&unit.header).0;
-        let abbrev = raw.read_abbreviation().map_err(|error| ErrorKind::Dwarf {
-            loc: loc(Some(offset)),
-            error,
-        })?;
+        let unit_offset = raw.next_offset();
+        let offset = unit_offset.to_unit_section_offset(&unit.header).0;
+        let abbrev = raw.read_abbreviation().map_err(dwarf_err(Some(offset)))?;
         let Some(abbrev) = abbrev else {
             // A null entry closes the innermost open parent; the unit ends with its root.
             if stack.pop().is_none() || stack.is_empty() {
@@ -174,35 +261,39 @@ pub fn load_unit<R: Reader<Offset = usize>>(
             });
         }
         let tag = abbrev.tag();
+        if skipped_subtree(tag) && !stack.is_empty() {
+            skip_subtree(&unit, &mut raw, abbrev, unit_offset).map_err(dwarf_err(Some(offset)))?;
+            continue;
+        }
         let mut a = Attrs::default();
         if die::wants_attrs(tag) {
             for spec in abbrev.attributes() {
+                if !die::records(spec.name()) {
+                    raw.skip_attributes(std::slice::from_ref(spec))
+                        .map_err(dwarf_err(Some(offset)))?;
+                    continue;
+                }
                 let attr = raw
                     .read_attribute(*spec)
-                    .map_err(|error| ErrorKind::Dwarf {
-                        loc: loc(Some(offset)),
-                        error,
-                    })?;
-                die::record(&mut a, tag, &attr, dwarf, &unit, locations).map_err(|error| {
-                    ErrorKind::Dwarf {
-                        loc: loc(Some(offset)),
-                        error,
-                    }
-                })?;
+                    .map_err(dwarf_err(Some(offset)))?;
+                die::record(&mut a, tag, &attr, dwarf, &unit, locations)
+                    .map_err(dwarf_err(Some(offset)))?;
             }
         } else {
             raw.skip_attributes(abbrev.attributes())
-                .map_err(|error| ErrorKind::Dwarf {
-                    loc: loc(Some(offset)),
-                    error,
-                })?;
+                .map_err(dwarf_err(Some(offset)))?;
         }
         let index = nodes.len() as u32;
+        if table {
+            node_at[offset - cu_offset] = index;
+        }
         nodes.push(Node {
             offset,
             tag,
+            in_tags: false,
             first_child: NONE,
             next_sibling: NONE,
+            type_id: 0,
             a,
         });
         if let Some((parent, last)) = stack.last_mut() {
@@ -222,35 +313,80 @@ pub fn load_unit<R: Reader<Offset = usize>>(
             break;
         }
     }
-    let Some(root) = nodes.first() else {
-        return Ok(Loaded::Skipped);
-    };
-    if root.tag != dw::DW_TAG_compile_unit {
+    let skipped = match nodes.first() {
+        None => true,
         // Partial units (dwz), skeleton units (split DWARF) and type units: pahole skips
         // the first two with a warning and reads type units only through references.
-        return Ok(Loaded::Skipped);
-    }
-    let language = root.a.language;
-    if opts.lang_exclude_rust && language == dw::DW_LANG_Rust.0 as u64 {
-        return Ok(Loaded::Skipped);
-    }
+        Some(root) if root.tag != dw::DW_TAG_compile_unit => true,
+        Some(root) => opts.lang_exclude_rust && root.a.language == dw::DW_LANG_Rust.0 as u64,
+    };
     let mut cu = Cu {
-        offset: cu_offset.unwrap_or(0),
+        offset: cu_offset,
         addr_size: unit.header.address_size(),
         nodes,
-        types: Vec::new(),
-        type_ids: HashMap::new(),
-        tags: HashMap::new(),
-        functions: Vec::new(),
-        variables: Vec::new(),
+        node_at,
+        table,
+        types: std::mem::take(&mut scratch.types),
+        functions: std::mem::take(&mut scratch.functions),
+        variables: std::mem::take(&mut scratch.variables),
         pointer_tags: HashMap::new(),
     };
+    if skipped {
+        scratch.recycle(cu);
+        return Ok(Loaded::Skipped);
+    }
     let mut w = Walker { cu: &mut cu, opts };
-    let children: Vec<u32> = w.cu.children(0).collect();
-    for child in children {
-        w.process_and_add(child)?;
+    let mut child = w.cu.nodes[0].first_child;
+    while child != NONE {
+        let next = w.cu.nodes[child as usize].next_sibling;
+        if let Err(e) = w.process_and_add(child) {
+            scratch.recycle(cu);
+            return Err(e);
+        }
+        child = next;
     }
     Ok(Loaded::Cu(cu))
+}
+
+/// Moves `raw` past the DIE whose abbreviation was just read and its children, without
+/// loading them: to its `DW_AT_sibling` when it has a usable one, else entry by entry.
+fn skip_subtree<'u, 'd>(
+    unit: &'u gimli::Unit<PlainReader<'d>>,
+    raw: &mut gimli::EntriesRaw<'u, PlainReader<'d>>,
+    abbrev: &gimli::Abbreviation,
+    at: gimli::UnitOffset,
+) -> gimli::Result<()> {
+    if !abbrev.has_children() {
+        return raw.skip_attributes(abbrev.attributes());
+    }
+    let mut sibling = None;
+    for spec in abbrev.attributes() {
+        if spec.name() == dw::DW_AT_sibling {
+            if let gimli::AttributeValue::UnitRef(o) = raw.read_attribute(*spec)?.value() {
+                sibling = Some(o);
+            }
+        } else {
+            raw.skip_attributes(std::slice::from_ref(spec))?;
+        }
+    }
+    if let Some(o) = sibling.filter(|o| o.0 > at.0 && o.is_in_bounds(&unit.header)) {
+        let mut next = unit.entries_raw(Some(o))?;
+        std::mem::swap(raw, &mut next);
+        return Ok(());
+    }
+    let mut depth = 1usize;
+    while depth > 0 && !raw.is_empty() {
+        match raw.read_abbreviation()? {
+            None => depth -= 1,
+            Some(a) => {
+                raw.skip_attributes(a.attributes())?;
+                if a.has_children() {
+                    depth += 1;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// pahole's `tag__is_tag_type`.
@@ -286,12 +422,12 @@ enum Processed {
     Unsupported,
 }
 
-struct Walker<'a, R: Reader> {
-    cu: &'a mut Cu<R>,
+struct Walker<'a, 'd> {
+    cu: &'a mut Cu<'d>,
     opts: &'a crate::EncodeOptions,
 }
 
-impl<R: Reader<Offset = usize>> Walker<'_, R> {
+impl<'d> Walker<'_, 'd> {
     fn loc(&self, node: u32) -> DwarfLocation {
         DwarfLocation {
             cu: Some(self.cu.offset as u64),
@@ -313,21 +449,20 @@ impl<R: Reader<Offset = usize>> Walker<'_, R> {
 
     /// `cu__table_add_tag` and `cu__hash`.
     fn add(&mut self, node: u32) {
-        let n = self.cu.node(node);
-        let (tag, offset) = (n.tag, n.offset);
+        let tag = self.cu.node(node).tag;
         if tag == dw::DW_TAG_unspecified_type {
-            self.cu.type_ids.insert(offset, 0);
+            self.cu.nodes[node as usize].type_id = 0;
         } else if is_tag_type(tag) {
             self.cu.types.push(Entry::Die(node));
             let id = self.cu.types.len() as u32;
-            self.cu.type_ids.insert(offset, id);
+            self.cu.nodes[node as usize].type_id = id;
         } else {
             if tag == dw::DW_TAG_subprogram {
                 self.cu.functions.push(node);
             } else if tag == dw::DW_TAG_variable {
                 self.cu.variables.push(node);
             }
-            self.cu.tags.insert(offset, node);
+            self.cu.nodes[node as usize].in_tags = true;
         }
     }
 
@@ -403,12 +538,7 @@ impl<R: Reader<Offset = usize>> Walker<'_, R> {
             if c.tag != crate::die::DW_TAG_LLVM_ANNOTATION {
                 continue;
             }
-            if !c
-                .a
-                .name
-                .as_ref()
-                .is_some_and(|n| reader_eq(n, b"btf_type_tag"))
-            {
+            if c.a.name != Some(&b"btf_type_tag"[..]) {
                 continue;
             }
             self.cu.types.push(Entry::TypeTag {
@@ -416,8 +546,7 @@ impl<R: Reader<Offset = usize>> Walker<'_, R> {
                 pointer: node,
             });
             let id = self.cu.types.len() as u32;
-            let offset = self.cu.node(child).offset;
-            self.cu.type_ids.insert(offset, id);
+            self.cu.nodes[child as usize].type_id = id;
             ids.push(id);
         }
         if !ids.is_empty() {
@@ -474,15 +603,7 @@ impl<R: Reader<Offset = usize>> Walker<'_, R> {
     }
 }
 
-/// Whether a reader's bytes equal `s`.
-pub fn reader_eq<R: Reader>(r: &R, s: &[u8]) -> bool {
-    r.to_slice().is_ok_and(|b| &*b == s)
-}
-
-/// A reader's bytes as a string (invalid UTF-8 replaced).
-pub fn reader_string<R: Reader>(r: &R) -> String {
-    match r.to_slice() {
-        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-        Err(_) => String::new(),
-    }
+/// Bytes as text, invalid UTF-8 replaced.
+pub fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
 }

@@ -50,22 +50,23 @@
 //! one's address (6.1: `init_uts_ns`, `bpf_snprintf_btf_proto`, `ms_hyperv`). pahole 1.28
 //! encodes both, and the kernel refuses a DATASEC whose entries overlap ("Invalid offset").
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-use kbtf_btf::{Btf, Param, Type, TypeData, VarSecinfo};
+use kbtf_btf::{Btf, FlatBtf, Param, StringTable, Type, TypeData, VarSecinfo};
 
 use crate::error::ErrorKind;
 use crate::functions::Candidate;
-use crate::types::INDEX_TYPE;
+use crate::types::{DEBUG_STR, INDEX_TYPE};
 use crate::variables::VarOut;
 
 /// libbpf's `BTF_MAX_NR_TYPES`.
 const MAX_TYPES: u32 = 0x7fff_ffff;
 
-/// Everything one unit contributes.
-pub struct UnitOutput {
-    pub strings: Vec<String>,
+/// Everything one unit contributes. Strings are handles of `types::Strings`.
+pub struct UnitOutput<'d> {
+    pub strings: Vec<Cow<'d, [u8]>>,
     pub types: Vec<Type>,
     pub int_id: Option<u32>,
     pub has_arrays: bool,
@@ -105,8 +106,86 @@ pub struct SavedStats {
     pub optimized_parms: usize,
 }
 
-pub struct Merger {
-    btf: Btf,
+/// Turns string handles into offsets of the output's string section, interning each string
+/// when it is first used (so that the section holds the used strings in first-use order, as
+/// dedup's string pass would lay them out anyway). A `.debug_str` offset is looked up in an
+/// array, not hashed: the linker merged `.debug_str`, so most names of every unit are found
+/// there by offset.
+struct Interner<'d> {
+    debug_str: &'d [u8],
+    /// Output offset by `.debug_str` offset (`u32::MAX`: not yet seen).
+    memo: Vec<u32>,
+    /// Output offset by index of the current unit's list.
+    unit_memo: Vec<u32>,
+}
+
+impl<'d> Interner<'d> {
+    fn new(debug_str: &'d [u8]) -> Interner<'d> {
+        Interner {
+            debug_str,
+            memo: Vec::new(),
+            unit_memo: Vec::new(),
+        }
+    }
+
+    fn start_unit(&mut self, list_len: usize) {
+        self.unit_memo.clear();
+        self.unit_memo.resize(list_len, u32::MAX);
+    }
+
+    /// The bytes of a handle.
+    fn bytes<'a>(&'a self, h: u32, list: &'a [Cow<'d, [u8]>]) -> &'a [u8] {
+        if h & DEBUG_STR != 0 {
+            let tail = self
+                .debug_str
+                .get((h & !DEBUG_STR) as usize..)
+                .unwrap_or_default();
+            &tail[..tail.iter().position(|&b| b == 0).unwrap_or(tail.len())]
+        } else {
+            list.get(h as usize).map_or(&[][..], |c| c)
+        }
+    }
+
+    /// A handle's text, invalid UTF-8 replaced.
+    fn text(&self, h: u32, list: &[Cow<'d, [u8]>]) -> String {
+        String::from_utf8_lossy(self.bytes(h, list)).into_owned()
+    }
+
+    fn intern(&mut self, table: &mut StringTable, h: u32, list: &[Cow<'d, [u8]>]) -> u32 {
+        if h == 0 {
+            return 0;
+        }
+        let slot = if h & DEBUG_STR != 0 {
+            if self.memo.is_empty() {
+                self.memo = vec![u32::MAX; self.debug_str.len()];
+            }
+            self.memo.get((h & !DEBUG_STR) as usize).copied()
+        } else {
+            self.unit_memo.get(h as usize).copied()
+        };
+        if let Some(off) = slot.filter(|&o| o != u32::MAX) {
+            return off;
+        }
+        let b = self.bytes(h, list);
+        // Names are text: invalid UTF-8 is replaced, as the encoder always did.
+        let off = match std::str::from_utf8(b) {
+            Ok(_) => table.add(b),
+            Err(_) => table.add(String::from_utf8_lossy(b).as_bytes()),
+        };
+        if h & DEBUG_STR != 0 {
+            if let Some(m) = self.memo.get_mut((h & !DEBUG_STR) as usize) {
+                *m = off;
+            }
+        } else if let Some(m) = self.unit_memo.get_mut(h as usize) {
+            *m = off;
+        }
+        off
+    }
+}
+
+pub struct Merger<'d> {
+    out: FlatBtf,
+    strings: Interner<'d>,
     generated: HashSet<String>,
     has_index_type: bool,
     need_index_type: bool,
@@ -123,15 +202,19 @@ pub struct Merger {
     kept_ranges: Option<HashMap<usize, BTreeMap<u64, u64>>>,
 }
 
-impl Merger {
+impl<'d> Merger<'d> {
     /// `section_names` names the DATASECs, by section index; `drop_overlaps` skips a VAR that
-    /// overlaps one already encoded in its section (`global_var`).
-    pub fn new(base: Option<Arc<Btf>>, section_names: Vec<String>, drop_overlaps: bool) -> Merger {
+    /// overlaps one already encoded in its section (`global_var`); `debug_str` is the input's
+    /// `.debug_str` (what string handles point into).
+    pub fn new(
+        base: Option<Arc<Btf>>,
+        section_names: Vec<String>,
+        drop_overlaps: bool,
+        debug_str: &'d [u8],
+    ) -> Merger<'d> {
         Merger {
-            btf: match base {
-                Some(b) => Btf::new_split(b),
-                None => Btf::new(),
-            },
+            out: FlatBtf::new(base),
+            strings: Interner::new(debug_str),
             generated: HashSet::new(),
             has_index_type: false,
             need_index_type: false,
@@ -146,12 +229,11 @@ impl Merger {
         }
     }
 
-    pub fn add_unit(&mut self, unit: UnitOutput) -> Result<(), ErrorKind> {
-        let btf = &mut self.btf;
-        let strings: Vec<u32> = unit.strings.iter().map(|s| btf.add_str(s)).collect();
-        let str_of = |i: u32| strings.get(i as usize).copied().unwrap_or(0);
+    pub fn add_unit(&mut self, unit: UnitOutput<'d>) -> Result<(), ErrorKind> {
+        let list = &unit.strings;
+        self.strings.start_unit(list.len());
         // pahole's type_id_off: the number of types so far, base included.
-        let off = btf.end_id() - 1;
+        let off = self.out.end_id() - 1;
         if !self.has_index_type {
             if let Some(int) = unit.int_id {
                 self.has_index_type = true;
@@ -166,26 +248,15 @@ impl Merger {
             INDEX_TYPE => index_id,
             i => off + i,
         };
-        let add = |btf: &mut Btf, mut t: Type| -> Result<u32, ErrorKind> {
-            t.name_off = str_of(t.name_off);
-            remap_strings(&mut t, &str_of);
-            t.for_each_ref_mut(|r| *r = remap(*r));
-            // libbpf's in-memory limit: the un-deduplicated BTF of vmlinux is over the
-            // kernel's 2^20 types; dedup brings it back under.
-            if btf.end_id() >= MAX_TYPES {
-                return Err(ErrorKind::TooManyTypes(MAX_TYPES));
-            }
-            Ok(btf.add_type(t))
-        };
         for t in unit.types {
-            add(btf, t)?;
+            self.add_type(t, &remap, list)?;
         }
         if unit.has_arrays {
             self.need_index_type = true;
         }
         if self.need_index_type && !self.has_index_type {
-            let name = btf.add_str("__ARRAY_SIZE_TYPE__");
-            btf.add_type(Type::new(
+            let name = self.out.strings.add(b"__ARRAY_SIZE_TYPE__");
+            self.out.types.push(&Type::new(
                 name,
                 TypeData::Int {
                     size: 4,
@@ -197,7 +268,7 @@ impl Merger {
             self.has_index_type = true;
         }
         for t in unit.decl_tags {
-            add(btf, t)?;
+            self.add_type(t, &remap, list)?;
         }
         let mut to_save = Vec::new();
         for f in unit.functions {
@@ -208,9 +279,9 @@ impl Merger {
             if !self.generated.insert(f.name.clone()) {
                 continue;
             }
-            let proto = add(btf, f.proto)?;
-            let name = btf.add_str(&f.name);
-            let func = btf.add_type(Type::new(
+            let proto = self.add_type(f.proto, &remap, list)?;
+            let name = self.out.strings.add(f.name.as_bytes());
+            let func = self.out.types.push(&Type::new(
                 name,
                 TypeData::Func {
                     proto,
@@ -218,8 +289,9 @@ impl Merger {
                 },
             ));
             for (value, component_idx) in f.decl_tags {
-                btf.add_type(Type::new(
-                    str_of(value),
+                let value = self.strings.intern(&mut self.out.strings, value, list);
+                self.out.types.push(&Type::new(
+                    value,
                     TypeData::DeclTag {
                         ty: func,
                         component_idx,
@@ -239,16 +311,18 @@ impl Merger {
                 }
                 ranges.insert(start, end);
             }
-            let var = btf.add_type(Type::new(
-                str_of(v.name),
+            let name = self.strings.intern(&mut self.out.strings, v.name, list);
+            let var = self.out.types.push(&Type::new(
+                name,
                 TypeData::Var {
                     ty: remap(v.ty),
                     linkage: v.linkage,
                 },
             ));
             for (value, component_idx) in v.decl_tags {
-                btf.add_type(Type::new(
-                    str_of(value),
+                let value = self.strings.intern(&mut self.out.strings, value, list);
+                self.out.types.push(&Type::new(
+                    value,
                     TypeData::DeclTag {
                         ty: var,
                         component_idx,
@@ -272,15 +346,37 @@ impl Merger {
                 });
         }
         for f in to_save {
-            self.save(f, &remap, &unit.strings);
+            self.save(f, &remap, list);
         }
         Ok(())
     }
 
+    /// Appends a unit's type: unit-local ids through `remap`, string handles interned (the
+    /// name first, then member, enumerator or parameter names: first-use order).
+    fn add_type(
+        &mut self,
+        mut t: Type,
+        remap: &impl Fn(u32) -> u32,
+        list: &[Cow<'d, [u8]>],
+    ) -> Result<u32, ErrorKind> {
+        // libbpf's in-memory limit: the un-deduplicated BTF of vmlinux is over the
+        // kernel's 2^20 types; dedup brings it back under.
+        if self.out.end_id() >= MAX_TYPES {
+            return Err(ErrorKind::TooManyTypes(MAX_TYPES));
+        }
+        let table = &mut self.out.strings;
+        let strings = &mut self.strings;
+        t.name_off = strings.intern(table, t.name_off, list);
+        remap_strings(&mut t, &mut |h| strings.intern(table, h, list));
+        t.for_each_ref_mut(|r| *r = remap(*r));
+        Ok(self.out.types.push(&t))
+    }
+
     /// `btf_encoder__save_func`: keeps the first definition of a saved name and merges what
     /// the later ones show.
-    fn save(&mut self, f: Candidate, remap: &impl Fn(u32) -> u32, strings: &[String]) {
-        let text = |i: u32| strings.get(i as usize).cloned().unwrap_or_default();
+    fn save(&mut self, f: Candidate, remap: &impl Fn(u32) -> u32, list: &[Cow<'d, [u8]>]) {
+        let interner = &self.strings;
+        let text = |h: u32| interner.text(h, list);
         if f.flags.optimized_parms {
             self.saved_optimized.insert(f.name.clone());
         }
@@ -317,7 +413,7 @@ impl Merger {
     }
 
     /// `btf_encoder__add_saved_funcs`, then the DATASECs.
-    pub fn finish(mut self) -> (Btf, SavedStats) {
+    pub fn finish(mut self) -> (FlatBtf, SavedStats) {
         let mut saved: Vec<(String, Saved)> = std::mem::take(&mut self.saved).into_iter().collect();
         saved.sort_by(|a, b| a.1.key.cmp(&b.1.key));
         for (name, s) in saved {
@@ -336,18 +432,20 @@ impl Merger {
             if self.saved_optimized.contains(&name) {
                 self.stats.optimized_parms += 1;
             }
-            let btf = &mut self.btf;
+            let out = &mut self.out;
             let params = s
                 .params
                 .iter()
                 .map(|(n, ty)| Param {
-                    name_off: btf.add_str(n),
+                    name_off: out.strings.add(n.as_bytes()),
                     ty: *ty,
                 })
                 .collect();
-            let proto = btf.add_type(Type::new(0, TypeData::FuncProto { ret: s.ret, params }));
-            let name_off = btf.add_str(&name);
-            let func = btf.add_type(Type::new(
+            let proto = out
+                .types
+                .push(&Type::new(0, TypeData::FuncProto { ret: s.ret, params }));
+            let name_off = out.strings.add(name.as_bytes());
+            let func = out.types.push(&Type::new(
                 name_off,
                 TypeData::Func {
                     proto,
@@ -355,8 +453,8 @@ impl Merger {
                 },
             ));
             for (value, component_idx) in &s.decl_tags {
-                let value = btf.add_str(value);
-                btf.add_type(Type::new(
+                let value = out.strings.add(value.as_bytes());
+                out.types.push(&Type::new(
                     value,
                     TypeData::DeclTag {
                         ty: func,
@@ -368,8 +466,8 @@ impl Merger {
         for (_, (name, mut vars)) in std::mem::take(&mut self.secinfo) {
             vars.sort_by_key(|v| v.offset);
             let last = vars[vars.len() - 1];
-            let name = self.btf.add_str(&name);
-            self.btf.add_type(Type::new(
+            let name = self.out.strings.add(name.as_bytes());
+            self.out.types.push(&Type::new(
                 name,
                 TypeData::Datasec {
                     size: last.offset.wrapping_add(last.size),
@@ -377,7 +475,7 @@ impl Merger {
                 },
             ));
         }
-        (self.btf, self.stats)
+        (self.out, self.stats)
     }
 }
 
@@ -393,8 +491,8 @@ fn funcs_match(first: &Saved, f: &Candidate) -> bool {
     first.proto_text == f.proto_text
 }
 
-/// Rewrites the member, value and parameter names of `t` from unit-local string indices.
-fn remap_strings(t: &mut Type, str_of: &impl Fn(u32) -> u32) {
+/// Rewrites the member, value and parameter names of `t` from string handles.
+fn remap_strings(t: &mut Type, str_of: &mut impl FnMut(u32) -> u32) {
     match &mut t.data {
         TypeData::Struct { members, .. } | TypeData::Union { members, .. } => {
             for m in members {

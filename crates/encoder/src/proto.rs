@@ -26,9 +26,9 @@
 //! 127 bytes, a modifier's inner name to 127, a pointer's pointee to 1023, and the whole
 //! prototype to 511 bytes. The same limits apply here.
 
-use gimli::{constants as dw, Reader};
+use gimli::constants as dw;
 
-use crate::loader::{reader_string, Cu, Entry};
+use crate::loader::{lossy, Cu, Entry};
 
 /// pahole's `BTF_ENCODER_MAX_PROTO`.
 const MAX_PROTO: usize = 512;
@@ -41,8 +41,8 @@ const MAX_DEPTH: usize = 64;
 
 /// The prototype of a function: its return type, its parameters' types (small ids) and
 /// whether it takes varargs.
-pub fn prototype<R: Reader<Offset = usize>>(
-    cu: &Cu<R>,
+pub fn prototype<'d>(
+    cu: &Cu<'d>,
     ret: u32,
     params: &[u32],
     varargs: bool,
@@ -62,11 +62,11 @@ enum Header {
     Inline,
 }
 
-struct Printer<'a, R: Reader<Offset = usize>> {
-    cu: &'a Cu<R>,
+struct Printer<'a, 'd> {
+    cu: &'a Cu<'d>,
 }
 
-impl<R: Reader<Offset = usize>> Printer<'_, R> {
+impl<'d> Printer<'_, 'd> {
     /// `ftype__fprintf` followed by `ftype__fprintf_parms`.
     fn ftype(
         &self,
@@ -181,7 +181,7 @@ impl<R: Reader<Offset = usize>> Printer<'_, R> {
         let refers = cu.resolve(n.a.type_ref);
         match n.tag {
             dw::DW_TAG_base_type => match &n.a.name {
-                Some(name) => reader_string(name),
+                Some(name) => lossy(name),
                 None => "nameless base type!".into(),
             },
             dw::DW_TAG_pointer_type => self.pointer(pointer, "*", depth),
@@ -215,7 +215,7 @@ impl<R: Reader<Offset = usize>> Printer<'_, R> {
                     dw::DW_TAG_union_type => "union ",
                     _ => "",
                 };
-                let name = n.a.name.as_ref().map(reader_string).unwrap_or_default();
+                let name = n.a.name.map(lossy).unwrap_or_default();
                 format!("{prefix}{name}")
             }
         }

@@ -41,7 +41,7 @@
 
 use std::collections::HashMap;
 
-use gimli::{constants as dw, Reader};
+use gimli::constants as dw;
 use object::elf;
 
 use crate::die::FirstOp;
@@ -80,8 +80,8 @@ pub fn register_params(machine: elf::Machine) -> Vec<Option<u8>> {
 }
 
 /// The flags of every function of `cu.functions`, in that order.
-pub fn function_flags<R: Reader<Offset = usize>>(
-    cu: &Cu<R>,
+pub fn function_flags<'d>(
+    cu: &Cu<'d>,
     registers: &[Option<u8>],
 ) -> Vec<FuncFlags> {
     let mut params: HashMap<u32, ParamFlags> = HashMap::new();
@@ -136,8 +136,8 @@ pub fn function_flags<R: Reader<Offset = usize>>(
 }
 
 /// `parameter__new` for the parameters of subprogram `f` and of its lexical blocks.
-fn own_flags<R: Reader<Offset = usize>>(
-    cu: &Cu<R>,
+fn own_flags<'d>(
+    cu: &Cu<'d>,
     parent: u32,
     registers: &[Option<u8>],
     out: &mut HashMap<u32, ParamFlags>,
@@ -174,7 +174,7 @@ fn own_flags<R: Reader<Offset = usize>>(
 
 /// A parameter's type: its own, or its abstract origin's when it has none (the recoded
 /// `tag.type` pahole looks at).
-pub fn param_type<R: Reader<Offset = usize>>(cu: &Cu<R>, p: u32) -> u32 {
+pub fn param_type<'d>(cu: &Cu<'d>, p: u32) -> u32 {
     let a = &cu.node(p).a;
     if a.type_ref.is_some() || a.abstract_origin.is_none() {
         return cu.resolve(a.type_ref);
@@ -186,7 +186,7 @@ pub fn param_type<R: Reader<Offset = usize>>(cu: &Cu<R>, p: u32) -> u32 {
 }
 
 /// pahole's `param__is_struct`: a struct, possibly behind typedefs and `const`.
-fn is_struct<R: Reader<Offset = usize>>(cu: &Cu<R>, id: u32, depth: usize) -> bool {
+fn is_struct<'d>(cu: &Cu<'d>, id: u32, depth: usize) -> bool {
     if depth > 64 {
         return false;
     }

@@ -40,41 +40,65 @@
 //! - Anything else in the types table (C++ references, pointers to members, `_Atomic`)
 //!   stops the encoding with an error, as it stops pahole.
 
-use gimli::{constants as dw, Reader};
+use gimli::constants as dw;
 use kbtf_btf::{Enum64Value, EnumValue, Member, Param, Type, TypeData, INT_BOOL, INT_SIGNED};
 
 use crate::error::{DwarfLocation, ErrorKind};
-use crate::loader::{reader_eq, reader_string, Cu, Entry};
+use std::borrow::Cow;
+
+use crate::loader::{lossy, Cu, Entry};
 
 /// The unit-local id standing for the array index type.
 pub const INDEX_TYPE: u32 = u32::MAX;
 
-/// A unit's strings: index 0 is the empty string.
-#[derive(Debug, Default)]
-pub struct Strings {
-    pub list: Vec<String>,
+/// Strings named by offset into `.debug_str` carry this bit in their handle.
+pub const DEBUG_STR: u32 = 1 << 31;
+
+/// A unit's strings, as *handles* that `merge` turns into offsets of the BTF string
+/// section: 0 is the empty string; `DEBUG_STR | off` is the string at `off` in
+/// `.debug_str` (most names, and the same string of every unit has the same offset, the
+/// linker having merged the section); any other value indexes [`Strings::list`]. Nothing is
+/// copied or hashed here.
+#[derive(Debug)]
+pub struct Strings<'d> {
+    debug_str: &'d [u8],
+    /// The other strings (inline names, generated names); index 0 is the empty string.
+    pub list: Vec<Cow<'d, [u8]>>,
 }
 
-impl Strings {
-    pub fn new() -> Strings {
+impl<'d> Strings<'d> {
+    pub fn new(debug_str: &'d [u8]) -> Strings<'d> {
         Strings {
-            list: vec![String::new()],
+            debug_str,
+            list: vec![Cow::Borrowed(&b""[..])],
         }
     }
 
+    /// A string of its own.
     pub fn add(&mut self, s: String) -> u32 {
         if s.is_empty() {
             return 0;
         }
-        self.list.push(s);
+        self.list.push(Cow::Owned(s.into_bytes()));
         (self.list.len() - 1) as u32
     }
 
-    pub fn add_reader<R: Reader>(&mut self, r: Option<&R>) -> u32 {
-        match r {
-            Some(r) => self.add(reader_string(r)),
-            None => 0,
+    /// A string of the input.
+    pub fn add_bytes(&mut self, s: &'d [u8]) -> u32 {
+        if s.is_empty() {
+            return 0;
         }
+        let off = (s.as_ptr() as usize).wrapping_sub(self.debug_str.as_ptr() as usize);
+        if off < self.debug_str.len() && off < DEBUG_STR as usize {
+            return DEBUG_STR | off as u32;
+        }
+        self.list.push(Cow::Borrowed(s));
+        (self.list.len() - 1) as u32
+    }
+
+    /// A DIE's name, if any.
+    pub fn add_name(&mut self, s: Option<&'d [u8]>) -> u32 {
+        s.map_or(0, |s| self.add_bytes(s))
     }
 }
 
@@ -89,11 +113,11 @@ pub struct UnitTypes {
     pub decl_tags: Vec<Type>,
 }
 
-pub fn encode_types<R: Reader<Offset = usize>>(
-    cu: &Cu<R>,
+pub fn encode_types<'d>(
+    cu: &Cu<'d>,
     opts: &crate::EncodeOptions,
     little_endian: bool,
-    strings: &mut Strings,
+    strings: &mut Strings<'d>,
 ) -> Result<UnitTypes, ErrorKind> {
     let mut out = UnitTypes {
         types: Vec::with_capacity(cu.types.len()),
@@ -106,7 +130,7 @@ pub fn encode_types<R: Reader<Offset = usize>>(
         let t = match *entry {
             Entry::TypeTag { annot, pointer } => {
                 let ty = type_tag_target(cu, id, pointer);
-                let name = strings.add_reader(cu.node(annot).a.const_str.as_ref());
+                let name = strings.add_name(cu.node(annot).a.const_str);
                 Type::new(name, TypeData::TypeTag { ty })
             }
             Entry::Die(node) => {
@@ -119,7 +143,7 @@ pub fn encode_types<R: Reader<Offset = usize>>(
                             .a
                             .name
                             .as_ref()
-                            .is_some_and(|n| reader_eq(n, b"int"))
+                            .is_some_and(|n| n == b"int")
                     {
                         out.int_id = Some(id);
                     }
@@ -155,7 +179,7 @@ pub fn encode_types<R: Reader<Offset = usize>>(
 
 /// What the TYPE_TAG of small id `id`, one of `pointer`'s tags, refers to: the next tag
 /// inward, or the pointee for the innermost.
-fn type_tag_target<R: Reader<Offset = usize>>(cu: &Cu<R>, id: u32, pointer: u32) -> u32 {
+fn type_tag_target<'d>(cu: &Cu<'d>, id: u32, pointer: u32) -> u32 {
     let tags = cu.pointer_tags.get(&pointer).map_or(&[][..], Vec::as_slice);
     let pos = tags.iter().position(|&t| t == id).unwrap_or(tags.len());
     match tags.get(pos + 1) {
@@ -164,7 +188,7 @@ fn type_tag_target<R: Reader<Offset = usize>>(cu: &Cu<R>, id: u32, pointer: u32)
     }
 }
 
-fn loc<R: Reader<Offset = usize>>(cu: &Cu<R>, node: u32) -> DwarfLocation {
+fn loc<'d>(cu: &Cu<'d>, node: u32) -> DwarfLocation {
     DwarfLocation {
         cu: Some(cu.offset as u64),
         die: Some(cu.node(node).offset as u64),
@@ -177,12 +201,12 @@ fn tag_name(tag: gimli::DwTag) -> String {
         .unwrap_or_else(|| format!("DW_TAG_{:#x}", tag.0))
 }
 
-fn encode_die<R: Reader<Offset = usize>>(
-    cu: &Cu<R>,
+fn encode_die<'d>(
+    cu: &Cu<'d>,
     node: u32,
     opts: &crate::EncodeOptions,
     little_endian: bool,
-    strings: &mut Strings,
+    strings: &mut Strings<'d>,
 ) -> Result<Type, ErrorKind> {
     let n = cu.node(node);
     let a = &n.a;
@@ -199,7 +223,7 @@ fn encode_die<R: Reader<Offset = usize>>(
             let Some(name) = a.name.as_ref() else {
                 return Err(unsupported("a base type without a name".into()));
             };
-            base_type(reader_string(name), a.byte_size, a.encoding, opts, strings)
+            base_type(name, a.byte_size, a.encoding, opts, strings)
                 .map_err(|what| unsupported(what.into()))?
         }
         dw::DW_TAG_pointer_type => Type::new(0, TypeData::Ptr { ty: referenced() }),
@@ -207,7 +231,7 @@ fn encode_die<R: Reader<Offset = usize>>(
         dw::DW_TAG_volatile_type => Type::new(0, TypeData::Volatile { ty: referenced() }),
         dw::DW_TAG_restrict_type => Type::new(0, TypeData::Restrict { ty: referenced() }),
         dw::DW_TAG_typedef => {
-            let name = strings.add_reader(a.name.as_ref());
+            let name = strings.add_name(a.name);
             if name == 0 {
                 return Err(unsupported("a typedef without a name".into()));
             }
@@ -215,7 +239,7 @@ fn encode_die<R: Reader<Offset = usize>>(
         }
         dw::DW_TAG_structure_type | dw::DW_TAG_class_type | dw::DW_TAG_union_type => {
             let is_union = n.tag == dw::DW_TAG_union_type;
-            let name = strings.add_reader(a.name.as_ref());
+            let name = strings.add_name(a.name);
             if a.declaration {
                 if name == 0 {
                     return Err(unsupported("a declaration without a name".into()));
@@ -248,7 +272,7 @@ fn encode_die<R: Reader<Offset = usize>>(
                     kind_flag = true;
                 }
                 members.push(Member {
-                    name_off: strings.add_reader(c.a.name.as_ref()),
+                    name_off: strings.add_name(c.a.name),
                     ty: cu.resolve(c.a.type_ref),
                     offset: bit_offset | (bitfield_size << 24),
                 });
@@ -289,7 +313,7 @@ fn encode_die<R: Reader<Offset = usize>>(
                 let c = cu.node(child);
                 match c.tag {
                     dw::DW_TAG_formal_parameter => params.push(Param {
-                        name_off: strings.add_reader(c.a.name.as_ref()),
+                        name_off: strings.add_name(c.a.name),
                         ty: cu.resolve(c.a.type_ref),
                     }),
                     dw::DW_TAG_unspecified_parameters => varargs = true,
@@ -317,12 +341,12 @@ fn encode_die<R: Reader<Offset = usize>>(
 }
 
 /// A base type as INT or FLOAT (see the module documentation).
-pub fn base_type(
-    name: String,
+pub fn base_type<'d>(
+    name: &'d [u8],
     byte_size: u64,
     encoding: u64,
     opts: &crate::EncodeOptions,
-    strings: &mut Strings,
+    strings: &mut Strings<'d>,
 ) -> Result<Type, &'static str> {
     // pahole keeps the size in bits in a 16-bit field.
     let bit_size = (byte_size.wrapping_mul(8)) as u16;
@@ -347,16 +371,16 @@ pub fn base_type(
         if !matches!(size, 2 | 4 | 8 | 12 | 16) {
             return Err("a float type of a size BTF cannot express");
         }
-        return Ok(Type::new(strings.add(name), TypeData::Float { size }));
+        return Ok(Type::new(strings.add_bytes(name), TypeData::Float { size }));
     }
     let mut name = name;
     let mut size = (bit_size as u32).div_ceil(8);
     if size == 0 || !size.is_power_of_two() || size > 16 {
-        name = "__SANITIZED_FAKE_INT__".into();
+        name = b"__SANITIZED_FAKE_INT__";
         size = 4;
     }
     Ok(Type::new(
-        strings.add(name),
+        strings.add_bytes(name),
         TypeData::Int {
             size,
             encoding,
@@ -366,14 +390,14 @@ pub fn base_type(
     ))
 }
 
-fn enumeration<R: Reader<Offset = usize>>(
-    cu: &Cu<R>,
+fn enumeration<'d>(
+    cu: &Cu<'d>,
     node: u32,
     opts: &crate::EncodeOptions,
-    strings: &mut Strings,
+    strings: &mut Strings<'d>,
 ) -> Type {
     let a = &cu.node(node).a;
-    let name = strings.add_reader(a.name.as_ref());
+    let name = strings.add_name(a.name);
     let bits: u32 = if a.byte_size == 0 {
         32
     } else {
@@ -385,7 +409,7 @@ fn enumeration<R: Reader<Offset = usize>>(
         .filter(|&c| cu.node(c).tag == dw::DW_TAG_enumerator)
         .map(|c| {
             let c = cu.node(c);
-            (strings.add_reader(c.a.name.as_ref()), c.a.const_value)
+            (strings.add_name(c.a.name), c.a.const_value)
         })
         .collect();
     if size <= 4 || opts.skip_enum64 {
@@ -424,7 +448,7 @@ fn enumeration<R: Reader<Offset = usize>>(
 }
 
 /// Whether an enum's `DW_AT_type` is a signed base type (pahole's `is_signed_enum`).
-fn underlying_signed<R: Reader<Offset = usize>>(cu: &Cu<R>, node: u32) -> bool {
+fn underlying_signed<'d>(cu: &Cu<'d>, node: u32) -> bool {
     let Some(t) = cu.type_node(cu.resolve(cu.node(node).a.type_ref)) else {
         return false;
     };
@@ -433,15 +457,15 @@ fn underlying_signed<R: Reader<Offset = usize>>(cu: &Cu<R>, node: u32) -> bool {
 }
 
 /// pahole's static members: no location, not in a union, and no `DW_AT_data_bit_offset`.
-fn is_static_member<R: Reader<Offset = usize>>(cu: &Cu<R>, member: u32, in_union: bool) -> bool {
+fn is_static_member<'d>(cu: &Cu<'d>, member: u32, in_union: bool) -> bool {
     let a = &cu.node(member).a;
     a.data_bit_offset.is_none() && a.data_member_location.is_none() && !in_union
 }
 
 /// A member's bit offset and bitfield size, as pahole's `class_member__cache_byte_size`
 /// computes them.
-pub fn member_offset<R: Reader<Offset = usize>>(
-    cu: &Cu<R>,
+pub fn member_offset<'d>(
+    cu: &Cu<'d>,
     member: u32,
     little_endian: bool,
 ) -> (u32, u32) {
@@ -494,7 +518,7 @@ fn enum_bits(byte_size: u64) -> u64 {
 }
 
 /// pahole's `tag__strip_typedefs_and_modifiers`.
-fn strip_typedefs_and_modifiers<R: Reader<Offset = usize>>(cu: &Cu<R>, mut id: u32) -> u32 {
+fn strip_typedefs_and_modifiers<'d>(cu: &Cu<'d>, mut id: u32) -> u32 {
     for _ in 0..64 {
         let Some(n) = cu.type_node(id) else {
             return id;
@@ -513,7 +537,7 @@ fn strip_typedefs_and_modifiers<R: Reader<Offset = usize>>(cu: &Cu<R>, mut id: u
 }
 
 /// pahole's `tag__size` of a types-table id. A reference loop counts as a non-zero size.
-pub fn type_size<R: Reader<Offset = usize>>(cu: &Cu<R>, id: u32, depth: usize) -> u64 {
+pub fn type_size<'d>(cu: &Cu<'d>, id: u32, depth: usize) -> u64 {
     if depth > 64 {
         return u64::MAX;
     }
@@ -577,7 +601,7 @@ pub fn type_size<R: Reader<Offset = usize>>(cu: &Cu<R>, id: u32, depth: usize) -
 }
 
 /// `btf_decl_tag` annotations of a struct, union or typedef: (value, component index).
-fn type_annotations<R: Reader<Offset = usize>>(cu: &Cu<R>, node: u32) -> Vec<(String, i32)> {
+fn type_annotations<'d>(cu: &Cu<'d>, node: u32) -> Vec<(String, i32)> {
     let mut out = Vec::new();
     let mut member_idx = 0;
     for child in cu.children(node) {
@@ -605,14 +629,10 @@ fn type_annotations<R: Reader<Offset = usize>>(cu: &Cu<R>, node: u32) -> Vec<(St
 }
 
 /// The value of a `btf_decl_tag` annotation DIE.
-pub fn decl_tag_value<R: Reader<Offset = usize>>(cu: &Cu<R>, node: u32) -> Option<String> {
+pub fn decl_tag_value<'d>(cu: &Cu<'d>, node: u32) -> Option<String> {
     let a = &cu.node(node).a;
-    if !a
-        .name
-        .as_ref()
-        .is_some_and(|n| reader_eq(n, b"btf_decl_tag"))
-    {
+    if a.name != Some(&b"btf_decl_tag"[..]) {
         return None;
     }
-    Some(a.const_str.as_ref().map(reader_string).unwrap_or_default())
+    Some(a.const_str.map(lossy).unwrap_or_default())
 }

@@ -46,13 +46,13 @@
 //! with a variable gets a DATASEC named after it (`.data`, `.bss`, `.rodata`,
 //! `.data..percpu`, ...).
 
-use gimli::{constants as dw, Reader};
+use gimli::constants as dw;
 use kbtf_btf::{VAR_GLOBAL_ALLOCATED, VAR_STATIC};
 
 use crate::die::Location;
 use crate::error::{DwarfLocation, ErrorKind};
 use crate::input::{btf_name_valid, ElfSection, Percpu, SectionKind};
-use crate::loader::{reader_eq, Cu};
+use crate::loader::Cu;
 use crate::types::{decl_tag_value, type_size, Strings};
 
 /// A per-CPU variable to encode.
@@ -68,11 +68,11 @@ pub struct VarOut {
     pub decl_tags: Vec<(u32, i32)>,
 }
 
-pub fn percpu_vars<R: Reader<Offset = usize>>(
-    cu: &Cu<R>,
+pub fn percpu_vars<'d>(
+    cu: &Cu<'d>,
     percpu: &Percpu,
     opts: &crate::EncodeOptions,
-    strings: &mut Strings,
+    strings: &mut Strings<'d>,
 ) -> Result<Vec<VarOut>, ErrorKind> {
     let mut out = Vec::new();
     for &node in &cu.variables {
@@ -96,10 +96,7 @@ pub fn percpu_vars<R: Reader<Offset = usize>>(
             continue;
         };
         if addr == 0
-            && !a
-                .name
-                .as_ref()
-                .is_some_and(|n| reader_eq(n, sym.name.as_bytes()))
+            && a.name != Some(sym.name.as_bytes())
         {
             continue;
         }
@@ -165,11 +162,11 @@ fn section_of(sections: &[ElfSection], addr: u64) -> Option<usize> {
 
 /// Every global variable, as pahole 1.28's `btf_encoder__encode_cu_variables` with
 /// `global_var` (see the module documentation).
-pub fn global_vars<R: Reader<Offset = usize>>(
-    cu: &Cu<R>,
+pub fn global_vars<'d>(
+    cu: &Cu<'d>,
     sections: &[ElfSection],
     opts: &crate::EncodeOptions,
-    strings: &mut Strings,
+    strings: &mut Strings<'d>,
 ) -> Result<Vec<VarOut>, ErrorKind> {
     let mut out = Vec::new();
     if sections.is_empty() {
@@ -197,7 +194,7 @@ pub fn global_vars<R: Reader<Offset = usize>>(
         let offset = addr - sections[section].addr;
         let var = spec.unwrap_or(node);
         let v = &cu.node(var).a;
-        let Some(name) = v.name.as_ref().map(crate::loader::reader_string) else {
+        let Some(name) = v.name.map(crate::loader::lossy) else {
             continue;
         };
         let loc = DwarfLocation {

@@ -124,16 +124,16 @@ fn encode(path: &Path, data: &[u8], base: Option<Arc<Btf>>, a: &PaholeArgs) -> R
         consistent_func: f.consistent_func,
         threads,
     };
-    let raw = kbtf_encoder::encode(path, data, base, &opts)?;
+    let (raw, _) = kbtf_encoder::encode_flat(path, data, base, &opts)?;
     kbtf_btf::timing::note(|| {
         format!(
             "raw BTF: {} types, {} string bytes",
-            raw.own_types().len(),
-            raw.strings().as_bytes().len()
+            raw.end_id() - raw.start_id(),
+            raw.strings.as_bytes().len()
         )
     });
     let _t = kbtf_btf::timing::stage("dedup");
-    let deduped = kbtf_dedup::dedup(&raw, &kbtf_dedup::DedupOptions::default())
+    let deduped = kbtf_dedup::dedup_flat(raw, &kbtf_dedup::DedupOptions::default())
         .with_context(|| format!("deduplicating the BTF of {}", path.display()))?;
     Ok(deduped.btf)
 }
