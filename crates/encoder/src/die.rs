@@ -57,11 +57,32 @@ pub struct ParamLoc {
     pub first_op: FirstOp,
 }
 
+/// A string of the input, as a view that starts at the string and may run past its NUL
+/// (a `DW_FORM_strp` name is the rest of `.debug_str` from its offset, so that reading a
+/// DIE never scans for the end of its name). [`Name::bytes`] cuts it at the NUL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Name<'d>(pub &'d [u8]);
+
+impl<'d> Name<'d> {
+    /// The string, without its NUL.
+    #[inline]
+    pub fn bytes(self) -> &'d [u8] {
+        let s = self.0;
+        &s[..s.iter().position(|&b| b == 0).unwrap_or(s.len())]
+    }
+
+    /// Whether the string is `s`.
+    #[inline]
+    pub fn is(self, s: &[u8]) -> bool {
+        self.0.starts_with(s) && self.0.get(s.len()).map_or(true, |&b| b == 0)
+    }
+}
+
 /// The interesting attributes of a DIE. Missing numbers are 0, as with pahole.
 #[derive(Debug, Clone)]
 pub struct Attrs<'d> {
     /// `DW_AT_name`, borrowed from the input (`.debug_str` or `.debug_info`).
-    pub name: Option<&'d [u8]>,
+    pub name: Option<Name<'d>>,
     /// `DW_AT_type`, as a `.debug_info` offset.
     pub type_ref: Option<usize>,
     pub abstract_origin: Option<usize>,
@@ -80,7 +101,7 @@ pub struct Attrs<'d> {
     /// `DW_AT_const_value` as a number (enumerators).
     pub const_value: u64,
     /// `DW_AT_const_value` as a string (LLVM annotations).
-    pub const_str: Option<&'d [u8]>,
+    pub const_str: Option<Name<'d>>,
     pub declaration: bool,
     pub external: bool,
     /// `DW_AT_artificial` (compiler-made variables).
@@ -270,7 +291,7 @@ pub fn record<'d>(
         }
     }
     match attr.name() {
-        dw::DW_AT_name => a.name = Some(dwarf.attr_string(unit, v)?.slice()),
+        dw::DW_AT_name => a.name = Some(string(dwarf, unit, v)?),
         dw::DW_AT_type => a.type_ref = reference(&v, dwarf, unit)?,
         dw::DW_AT_abstract_origin => a.abstract_origin = reference(&v, dwarf, unit)?,
         dw::DW_AT_specification => a.specification = reference(&v, dwarf, unit)?,
@@ -286,7 +307,7 @@ pub fn record<'d>(
         dw::DW_AT_count => a.count = Some(formudata(&v).unwrap_or(0)),
         dw::DW_AT_const_value => {
             if tag == crate::die::DW_TAG_LLVM_ANNOTATION {
-                a.const_str = Some(dwarf.attr_string(unit, v)?.slice());
+                a.const_str = Some(string(dwarf, unit, v)?);
             } else {
                 a.const_value = numeric(&v);
             }
@@ -299,6 +320,25 @@ pub fn record<'d>(
         _ => {}
     }
     Ok(())
+}
+
+/// A string attribute: `.debug_str` references as views into the section (no scan for the
+/// NUL), anything else as gimli reads it.
+fn string<'d>(
+    dwarf: &gimli::Dwarf<PlainReader<'d>>,
+    unit: &gimli::Unit<PlainReader<'d>>,
+    v: AttributeValue<PlainReader<'d>>,
+) -> gimli::Result<Name<'d>> {
+    let off = match v {
+        AttributeValue::DebugStrRef(off) => off,
+        AttributeValue::DebugStrOffsetsIndex(index) => dwarf.string_offset(unit, index)?,
+        v => return Ok(Name(dwarf.attr_string(unit, v)?.slice())),
+    };
+    let s = dwarf.debug_str.reader().slice();
+    match s.get(off.0..) {
+        Some(rest) if !rest.is_empty() => Ok(Name(rest)),
+        _ => Err(gimli::Error::OffsetOutOfBounds(off.0 as u64)),
+    }
 }
 
 /// pahole's `dwarf__location` (only the global case is kept).

@@ -44,6 +44,7 @@
 use gimli::constants as dw;
 use kbtf_btf::{Param, Type, TypeData};
 
+use crate::die::Name;
 use crate::error::{DwarfLocation, ErrorKind};
 use crate::input::FunctionSymbols;
 use crate::loader::{lossy, Cu};
@@ -73,7 +74,7 @@ pub struct Candidate {
 }
 
 /// The function's name as pahole resolves it.
-fn function_name<'d>(cu: &Cu<'d>, node: u32) -> Option<&'d [u8]> {
+fn function_name<'d>(cu: &Cu<'d>, node: u32) -> Option<Name<'d>> {
     let a = &cu.node(node).a;
     if let Some(n) = a.name {
         return Some(n);
@@ -126,19 +127,19 @@ pub fn candidates<'d>(
         if a.declaration {
             continue;
         }
-        let mut params: Vec<(Option<&'d [u8]>, u32)> = Vec::new();
+        let mut params: Vec<(Option<Name<'d>>, u32)> = Vec::new();
         let mut varargs = false;
         for child in cu.children(node) {
             let c = cu.node(child);
             match c.tag {
                 dw::DW_TAG_formal_parameter => {
                     if c.a.type_ref.is_some() || c.a.abstract_origin.is_none() {
-                        params.push((c.a.name.clone(), cu.resolve(c.a.type_ref)));
+                        params.push((c.a.name, cu.resolve(c.a.type_ref)));
                     } else if let Some(o) = cu.tag_at(c.a.abstract_origin) {
                         let o = cu.node(o);
-                        params.push((o.a.name.clone(), cu.resolve(o.a.type_ref)));
+                        params.push((o.a.name, cu.resolve(o.a.type_ref)));
                     } else {
-                        params.push((c.a.name.clone(), 0));
+                        params.push((c.a.name, 0));
                     }
                 }
                 dw::DW_TAG_unspecified_parameters => varargs = true,
@@ -151,7 +152,7 @@ pub fn candidates<'d>(
         let name = function_name(cu, node);
         let (saved, clone) = if has_function_symbols {
             let Some(name) = &name else { continue };
-            let bytes = *name;
+            let bytes = name.bytes();
             if symbols.names.contains(&*bytes) {
                 (opts.consistent_func, false)
             } else if opts.optimized_func
@@ -210,7 +211,7 @@ pub fn candidates<'d>(
             }
         }
         out.push(Candidate {
-            name: name.map(lossy).unwrap_or_default(),
+            name: name.map(|n| lossy(n.bytes())).unwrap_or_default(),
             proto: Type::new(
                 0,
                 TypeData::FuncProto {

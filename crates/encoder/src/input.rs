@@ -284,7 +284,9 @@ where
                 let value = value.wrapping_add(reloc.addend() as u64);
                 let width = usize::from(reloc.size() / 8);
                 if !matches!(width, 1 | 2 | 4 | 8)
-                    || offset.checked_add(width).map_or(true, |end| end > data.len())
+                    || offset
+                        .checked_add(width)
+                        .map_or(true, |end| end > data.len())
                 {
                     continue;
                 }

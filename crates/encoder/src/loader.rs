@@ -223,9 +223,11 @@ pub fn load_unit<'d>(
         cu: Some(cu_offset as u64),
         die: die.map(|d| d as u64),
     };
-    let dwarf_err = |die: Option<usize>| move |error| ErrorKind::Dwarf {
-        loc: loc(die),
-        error,
+    let dwarf_err = |die: Option<usize>| {
+        move |error| ErrorKind::Dwarf {
+            loc: loc(die),
+            error,
+        }
     };
     let root = header.offset().0 + header.header_size();
     let unit_len = header.length_including_self();
@@ -265,8 +267,22 @@ pub fn load_unit<'d>(
             skip_subtree(&unit, &mut raw, abbrev, unit_offset).map_err(dwarf_err(Some(offset)))?;
             continue;
         }
-        let mut a = Attrs::default();
+        // Built in place: a node is large, and there are millions.
+        let index = nodes.len() as u32;
+        nodes.push(Node {
+            offset,
+            tag,
+            in_tags: false,
+            first_child: NONE,
+            next_sibling: NONE,
+            type_id: 0,
+            a: Attrs::default(),
+        });
+        if table {
+            node_at[offset - cu_offset] = index;
+        }
         if die::wants_attrs(tag) {
+            let a = &mut nodes[index as usize].a;
             for spec in abbrev.attributes() {
                 if !die::records(spec.name()) {
                     raw.skip_attributes(std::slice::from_ref(spec))
@@ -276,26 +292,13 @@ pub fn load_unit<'d>(
                 let attr = raw
                     .read_attribute(*spec)
                     .map_err(dwarf_err(Some(offset)))?;
-                die::record(&mut a, tag, &attr, dwarf, &unit, locations)
+                die::record(a, tag, &attr, dwarf, &unit, locations)
                     .map_err(dwarf_err(Some(offset)))?;
             }
         } else {
             raw.skip_attributes(abbrev.attributes())
                 .map_err(dwarf_err(Some(offset)))?;
         }
-        let index = nodes.len() as u32;
-        if table {
-            node_at[offset - cu_offset] = index;
-        }
-        nodes.push(Node {
-            offset,
-            tag,
-            in_tags: false,
-            first_child: NONE,
-            next_sibling: NONE,
-            type_id: 0,
-            a,
-        });
         if let Some((parent, last)) = stack.last_mut() {
             if *last == NONE {
                 nodes[*parent as usize].first_child = index;
@@ -435,8 +438,14 @@ impl<'d> Walker<'_, 'd> {
         }
     }
 
-    fn children(&self, node: u32) -> Vec<u32> {
-        self.cu.children(node).collect()
+    /// The first child of `node` (then [`Walker::next`] for the others), read by index so
+    /// that the walk can add to the tables meanwhile.
+    fn first(&self, node: u32) -> u32 {
+        self.cu.nodes[node as usize].first_child
+    }
+
+    fn next(&self, child: u32) -> u32 {
+        self.cu.nodes[child as usize].next_sibling
     }
 
     /// `die__process_tag` followed by adding the tag to its table (`cu__add_tag`).
@@ -495,7 +504,10 @@ impl<'d> Walker<'_, 'd> {
                 Ok(Processed::Tag)
             }
             dw::DW_TAG_namespace => {
-                for child in self.children(node) {
+                let mut next = self.first(node);
+                while next != NONE {
+                    let child = next;
+                    next = self.next(child);
                     self.process_and_add(child)?;
                 }
                 Ok(Processed::Tag)
@@ -512,7 +524,10 @@ impl<'d> Walker<'_, 'd> {
                 Ok(Processed::Tag)
             }
             dw::DW_TAG_subroutine_type => {
-                for child in self.children(node) {
+                let mut next = self.first(node);
+                while next != NONE {
+                    let child = next;
+                    next = self.next(child);
                     match self.cu.node(child).tag {
                         dw::DW_TAG_subrange_type | dw::DW_TAG_unspecified_parameters => {}
                         dw::DW_TAG_formal_parameter => self.add(child),
@@ -533,12 +548,15 @@ impl<'d> Walker<'_, 'd> {
             return;
         }
         let mut ids = Vec::new();
-        for child in self.children(node) {
+        let mut next = self.first(node);
+        while next != NONE {
+            let child = next;
+            next = self.next(child);
             let c = self.cu.node(child);
             if c.tag != crate::die::DW_TAG_LLVM_ANNOTATION {
                 continue;
             }
-            if c.a.name != Some(&b"btf_type_tag"[..]) {
+            if !c.a.name.is_some_and(|n| n.is(b"btf_type_tag")) {
                 continue;
             }
             self.cu.types.push(Entry::TypeTag {
@@ -558,7 +576,10 @@ impl<'d> Walker<'_, 'd> {
 
     /// `die__process_class`.
     fn process_class(&mut self, node: u32) -> Result<(), ErrorKind> {
-        for child in self.children(node) {
+        let mut next = self.first(node);
+        while next != NONE {
+            let child = next;
+            next = self.next(child);
             match self.cu.node(child).tag {
                 dw::DW_TAG_GNU_template_parameter_pack
                 | dw::DW_TAG_GNU_formal_parameter_pack
@@ -578,7 +599,10 @@ impl<'d> Walker<'_, 'd> {
 
     /// `die__process_function` for a subprogram or a lexical block inside one.
     fn process_function(&mut self, node: u32) -> Result<(), ErrorKind> {
-        for child in self.children(node) {
+        let mut next = self.first(node);
+        while next != NONE {
+            let child = next;
+            next = self.next(child);
             match self.cu.node(child).tag {
                 dw::DW_TAG_call_site
                 | dw::DW_TAG_call_site_parameter

@@ -54,7 +54,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-use kbtf_btf::{Btf, FlatBtf, Param, StringTable, Type, TypeData, VarSecinfo};
+use kbtf_btf::{Btf, Flat, FlatBtf, Param, StringTable, Type, TypeData, VarSecinfo};
 
 use crate::error::ErrorKind;
 use crate::functions::Candidate;
@@ -67,7 +67,8 @@ const MAX_TYPES: u32 = 0x7fff_ffff;
 /// Everything one unit contributes. Strings are handles of `types::Strings`.
 pub struct UnitOutput<'d> {
     pub strings: Vec<Cow<'d, [u8]>>,
-    pub types: Vec<Type>,
+    /// The unit's types with unit-local ids (index 0 is void).
+    pub types: Flat,
     pub int_id: Option<u32>,
     pub has_arrays: bool,
     pub decl_tags: Vec<Type>,
@@ -239,7 +240,7 @@ impl<'d> Merger<'d> {
                 self.has_index_type = true;
                 self.index_id = off + int;
             } else {
-                self.index_id = off + unit.types.len() as u32 + 1;
+                self.index_id = off + unit.types.len() as u32;
             }
         }
         let index_id = self.index_id;
@@ -248,9 +249,8 @@ impl<'d> Merger<'d> {
             INDEX_TYPE => index_id,
             i => off + i,
         };
-        for t in unit.types {
-            self.add_type(t, &remap, list)?;
-        }
+        let mut types = unit.types;
+        self.add_flat(&mut types, &remap, list)?;
         if unit.has_arrays {
             self.need_index_type = true;
         }
@@ -347,6 +347,34 @@ impl<'d> Merger<'d> {
         }
         for f in to_save {
             self.save(f, &remap, list);
+        }
+        Ok(())
+    }
+
+    /// Appends a unit's types (all but void): unit-local ids through `remap`, string handles
+    /// interned (the name first, then member, enumerator or parameter names: first-use
+    /// order). They are rewritten in `types`, then copied.
+    fn add_flat(
+        &mut self,
+        types: &mut Flat,
+        remap: &impl Fn(u32) -> u32,
+        list: &[Cow<'d, [u8]>],
+    ) -> Result<(), ErrorKind> {
+        let out = &mut self.out;
+        out.types.recs.reserve(types.len() - 1);
+        out.types.extra.reserve(types.extra.len());
+        for id in 1..types.len() as u32 {
+            // libbpf's in-memory limit: the un-deduplicated BTF of vmlinux is over the
+            // kernel's 2^20 types; dedup brings it back under.
+            if out.end_id() >= MAX_TYPES {
+                return Err(ErrorKind::TooManyTypes(MAX_TYPES));
+            }
+            let (table, strings) = (&mut out.strings, &mut self.strings);
+            types.for_each_str_mut(id, |h| *h = strings.intern(table, *h, list));
+            types.for_each_ref_mut(id, |r| *r = remap(*r));
+            let r = *types.rec(id);
+            out.types
+                .push_words(r.name_off, r.info, r.st, types.words(id));
         }
         Ok(())
     }

@@ -41,12 +41,7 @@ const MAX_DEPTH: usize = 64;
 
 /// The prototype of a function: its return type, its parameters' types (small ids) and
 /// whether it takes varargs.
-pub fn prototype<'d>(
-    cu: &Cu<'d>,
-    ret: u32,
-    params: &[u32],
-    varargs: bool,
-) -> String {
+pub fn prototype<'d>(cu: &Cu<'d>, ret: u32, params: &[u32], varargs: bool) -> String {
     let p = Printer { cu };
     let mut s = p.ftype(ret, params, varargs, Header::Prototype, 0);
     truncate(&mut s, MAX_PROTO);
@@ -181,7 +176,7 @@ impl<'d> Printer<'_, 'd> {
         let refers = cu.resolve(n.a.type_ref);
         match n.tag {
             dw::DW_TAG_base_type => match &n.a.name {
-                Some(name) => lossy(name),
+                Some(name) => lossy(name.bytes()),
                 None => "nameless base type!".into(),
             },
             dw::DW_TAG_pointer_type => self.pointer(pointer, "*", depth),
@@ -215,7 +210,7 @@ impl<'d> Printer<'_, 'd> {
                     dw::DW_TAG_union_type => "union ",
                     _ => "",
                 };
-                let name = n.a.name.map(lossy).unwrap_or_default();
+                let name = n.a.name.map(|n| lossy(n.bytes())).unwrap_or_default();
                 format!("{prefix}{name}")
             }
         }

@@ -80,10 +80,7 @@ pub fn register_params(machine: elf::Machine) -> Vec<Option<u8>> {
 }
 
 /// The flags of every function of `cu.functions`, in that order.
-pub fn function_flags<'d>(
-    cu: &Cu<'d>,
-    registers: &[Option<u8>],
-) -> Vec<FuncFlags> {
+pub fn function_flags<'d>(cu: &Cu<'d>, registers: &[Option<u8>]) -> Vec<FuncFlags> {
     let mut params: HashMap<u32, ParamFlags> = HashMap::new();
     for &f in &cu.functions {
         own_flags(cu, f, registers, &mut params);

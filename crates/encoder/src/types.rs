@@ -41,11 +41,12 @@
 //!   stops the encoding with an error, as it stops pahole.
 
 use gimli::constants as dw;
-use kbtf_btf::{Enum64Value, EnumValue, Member, Param, Type, TypeData, INT_BOOL, INT_SIGNED};
+use kbtf_btf::{Flat, Enum64Value, EnumValue, Member, Param, Type, TypeData, INT_BOOL, INT_SIGNED};
 
 use crate::error::{DwarfLocation, ErrorKind};
 use std::borrow::Cow;
 
+use crate::die::Name;
 use crate::loader::{lossy, Cu, Entry};
 
 /// The unit-local id standing for the array index type.
@@ -97,14 +98,23 @@ impl<'d> Strings<'d> {
     }
 
     /// A DIE's name, if any.
-    pub fn add_name(&mut self, s: Option<&'d [u8]>) -> u32 {
-        s.map_or(0, |s| self.add_bytes(s))
+    pub fn add_name(&mut self, s: Option<Name<'d>>) -> u32 {
+        let Some(Name(view)) = s else { return 0 };
+        let off = (view.as_ptr() as usize).wrapping_sub(self.debug_str.as_ptr() as usize);
+        if off < self.debug_str.len() && off < DEBUG_STR as usize {
+            if view.first().map_or(true, |&b| b == 0) {
+                return 0;
+            }
+            return DEBUG_STR | off as u32;
+        }
+        self.add_bytes(Name(view).bytes())
     }
 }
 
 /// The types of one unit, encoded.
 pub struct UnitTypes {
-    pub types: Vec<Type>,
+    /// Index 0 is void; the unit's type `i` is at index `i`, in wire layout.
+    pub types: Flat,
     /// The small id of the unit's first base type named `int`, if any.
     pub int_id: Option<u32>,
     /// Whether any ARRAY was encoded.
@@ -120,7 +130,11 @@ pub fn encode_types<'d>(
     strings: &mut Strings<'d>,
 ) -> Result<UnitTypes, ErrorKind> {
     let mut out = UnitTypes {
-        types: Vec::with_capacity(cu.types.len()),
+        types: {
+            let mut f = Flat::new();
+            f.recs.reserve(cu.types.len());
+            f
+        },
         int_id: None,
         has_arrays: false,
         decl_tags: Vec::new(),
@@ -138,12 +152,7 @@ pub fn encode_types<'d>(
                 if let TypeData::Int { .. } = t.data {
                     if out.int_id.is_none()
                         && cu.node(node).tag == dw::DW_TAG_base_type
-                        && cu
-                            .node(node)
-                            .a
-                            .name
-                            .as_ref()
-                            .is_some_and(|n| n == b"int")
+                        && cu.node(node).a.name.as_ref().is_some_and(|n| n.is(b"int"))
                     {
                         out.int_id = Some(id);
                     }
@@ -172,7 +181,7 @@ pub fn encode_types<'d>(
                 t
             }
         };
-        out.types.push(t);
+        out.types.push(&t);
     }
     Ok(out)
 }
@@ -220,7 +229,7 @@ fn encode_die<'d>(
     };
     Ok(match n.tag {
         dw::DW_TAG_base_type => {
-            let Some(name) = a.name.as_ref() else {
+            let Some(name) = a.name.map(Name::bytes) else {
                 return Err(unsupported("a base type without a name".into()));
             };
             base_type(name, a.byte_size, a.encoding, opts, strings)
@@ -464,11 +473,7 @@ fn is_static_member<'d>(cu: &Cu<'d>, member: u32, in_union: bool) -> bool {
 
 /// A member's bit offset and bitfield size, as pahole's `class_member__cache_byte_size`
 /// computes them.
-pub fn member_offset<'d>(
-    cu: &Cu<'d>,
-    member: u32,
-    little_endian: bool,
-) -> (u32, u32) {
+pub fn member_offset<'d>(cu: &Cu<'d>, member: u32, little_endian: bool) -> (u32, u32) {
     let a = &cu.node(member).a;
     let bitfield_size = a.bit_size as u32;
     if let Some(bit) = a.data_bit_offset {
@@ -631,8 +636,8 @@ fn type_annotations<'d>(cu: &Cu<'d>, node: u32) -> Vec<(String, i32)> {
 /// The value of a `btf_decl_tag` annotation DIE.
 pub fn decl_tag_value<'d>(cu: &Cu<'d>, node: u32) -> Option<String> {
     let a = &cu.node(node).a;
-    if a.name != Some(&b"btf_decl_tag"[..]) {
+    if !a.name.is_some_and(|n| n.is(b"btf_decl_tag")) {
         return None;
     }
-    Some(a.const_str.map(lossy).unwrap_or_default())
+    Some(a.const_str.map(|v| lossy(v.bytes())).unwrap_or_default())
 }

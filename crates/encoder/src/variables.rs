@@ -95,9 +95,7 @@ pub fn percpu_vars<'d>(
         let Some(sym) = percpu.find(offset) else {
             continue;
         };
-        if addr == 0
-            && a.name != Some(sym.name.as_bytes())
-        {
+        if addr == 0 && !a.name.is_some_and(|n| n.is(sym.name.as_bytes())) {
             continue;
         }
         let var = spec.unwrap_or(node);
@@ -194,7 +192,7 @@ pub fn global_vars<'d>(
         let offset = addr - sections[section].addr;
         let var = spec.unwrap_or(node);
         let v = &cu.node(var).a;
-        let Some(name) = v.name.map(crate::loader::lossy) else {
+        let Some(name) = v.name.map(|n| crate::loader::lossy(n.bytes())) else {
             continue;
         };
         let loc = DwarfLocation {
