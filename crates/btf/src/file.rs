@@ -33,12 +33,71 @@ pub struct BtfFile {
 
 /// The bytes of a file, mapped read-only (or read into anonymous memory for files that
 /// cannot be mapped, such as sysfs's). Errors name the file.
-pub fn map_file(path: &Path) -> Result<memmap2::Mmap, ReadError> {
-    map(path)
+pub fn map_file(path: &Path) -> Result<MappedFile, ReadError> {
+    let (map, file_backed) = map_inner(path)?;
+    Ok(MappedFile { map, file_backed })
+}
+
+/// A file's bytes, mapped ([`map_file`]).
+pub struct MappedFile {
+    map: memmap2::Mmap,
+    file_backed: bool,
+}
+
+impl std::ops::Deref for MappedFile {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.map
+    }
+}
+
+impl MappedFile {
+    /// Gives back the memory of the pages lying wholly inside `part` (a slice of this
+    /// file's bytes) that were read: a reader done with part of a large file keeps its
+    /// resident memory down. They are read again from the file if touched later. A no-op
+    /// for files that were read rather than mapped, and for slices of other memory.
+    ///
+    /// Linux maps up to 64 KiB of cached pages around each page read ("fault-around"), so
+    /// reading one part also maps its neighbours: give back generously.
+    pub fn release(&self, part: &[u8]) {
+        if !self.file_backed || part.is_empty() {
+            return;
+        }
+        let base = self.map.as_ptr() as usize;
+        let start = (part.as_ptr() as usize).wrapping_sub(base);
+        let Some(end) = start.checked_add(part.len()) else {
+            return;
+        };
+        if end > self.map.len() {
+            return;
+        }
+        const PAGE: usize = 4096;
+        // Whole pages only (the map starts on a page boundary), so that neighbours that
+        // are still in use keep theirs; a larger real page size only makes the call fail.
+        let first = start.div_ceil(PAGE) * PAGE;
+        let last = end / PAGE * PAGE;
+        if last > first {
+            // SAFETY: the map is a read-only shared mapping of a file: MADV_DONTNEED only
+            // drops pages from this process, and a later access reads them again from the
+            // page cache, unchanged (kbtf replaces files by rename, never in place).
+            let _ = unsafe {
+                self.map.unchecked_advise_range(
+                    memmap2::UncheckedAdvice::DontNeed,
+                    first,
+                    last - first,
+                )
+            };
+        }
+    }
 }
 
 /// The bytes of a file, mapped.
 fn map(path: &Path) -> Result<memmap2::Mmap, ReadError> {
+    map_inner(path).map(|(m, _)| m)
+}
+
+/// The bytes of a file, and whether they map the file itself (rather than a copy).
+fn map_inner(path: &Path) -> Result<(memmap2::Mmap, bool), ReadError> {
     let io = |err| ReadError::Io {
         path: path.to_owned(),
         err,
@@ -52,15 +111,15 @@ fn map(path: &Path) -> Result<memmap2::Mmap, ReadError> {
     let f = std::fs::File::open(path).map_err(io)?;
     if meta.len() == 0 {
         // Some files (sysfs) report size 0; read them instead of mapping.
-        return map_by_reading(path, f);
+        return map_by_reading(path, f).map(|m| (m, false));
     }
     // SAFETY: the map is read-only and private; a concurrent truncation of the input by
     // another process is outside what this tool defends against, as for every mmap reader.
     match unsafe { memmap2::Mmap::map(&f) } {
-        Ok(m) => Ok(m),
+        Ok(m) => Ok((m, true)),
         // Some files cannot be mapped though they report a size: sysfs binary files such as
         // /sys/kernel/btf/vmlinux fail with ENODEV. Read them instead.
-        Err(_) => map_by_reading(path, f),
+        Err(_) => map_by_reading(path, f).map(|m| (m, false)),
     }
 }
 

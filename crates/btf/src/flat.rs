@@ -370,6 +370,12 @@ pub struct FlatBtf {
     pub types: Flat,
     /// This object's own string section (starting at the base's end for split BTF).
     pub strings: StringTable,
+    /// Set by a producer whose string section holds exactly the strings its own types use,
+    /// each once, in the order of first use (types by id; in a type its name, then member,
+    /// enumerator or parameter names), and which refers to every string the base holds by
+    /// the base's (first) offset: what libbpf's string dedup would make of it. Dedup then
+    /// skips that pass. Only set it when it holds by construction.
+    pub strings_first_use: bool,
 }
 
 impl FlatBtf {
@@ -381,12 +387,14 @@ impl FlatBtf {
                 base: None,
                 types: Flat::new(),
                 strings: StringTable::new_base(),
+                strings_first_use: false,
             },
             Some(b) => FlatBtf {
                 endian: b.endian(),
                 types: Flat::from_btf(&b),
                 strings: StringTable::new_split(b.strings_end()),
                 base: Some(b),
+                strings_first_use: false,
             },
         }
     }
@@ -398,6 +406,7 @@ impl FlatBtf {
             base: btf.base().cloned(),
             types: Flat::from_btf(btf),
             strings: btf.strings().clone(),
+            strings_first_use: false,
         }
     }
 

@@ -27,5 +27,5 @@ pub use error::{ParseError, ReadError};
 pub use file::{read_base, read_file, BtfFile, Source};
 pub use flat::{Flat, FlatBtf};
 pub use kind::Kind;
-pub use strings::StringTable;
+pub use strings::{StringIndex, StringTable};
 pub use types::*;

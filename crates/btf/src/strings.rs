@@ -149,6 +149,84 @@ impl StringTable {
     }
 }
 
+/// The strings of a BTF and its bases by content, each at its first offset, the lowest base
+/// first: where split BTF on top of it refers to a string it shares with them (as libbpf's
+/// string dedup and `btf__add_str` on split BTF do).
+#[derive(Debug, Clone)]
+pub struct StringIndex {
+    btf: std::sync::Arc<crate::Btf>,
+    slots: Vec<(u32, u32)>,
+}
+
+impl StringIndex {
+    pub fn new(btf: std::sync::Arc<crate::Btf>) -> StringIndex {
+        let mut chain = vec![btf.as_ref()];
+        while let Some(b) = chain.last().and_then(|b| b.base()) {
+            chain.push(b.as_ref());
+        }
+        let count: usize = chain.iter().map(|b| b.strings().as_bytes().len() / 8 + 1).sum();
+        let mut slots = vec![(0u32, 0u32); (count * 2).next_power_of_two().max(16)];
+        let mut len = 0usize;
+        for b in chain.iter().rev() {
+            for (off, st) in b.strings().iter() {
+                let h = hash_bytes(st);
+                if find_in(&slots, h, st, |o| b.str_bytes(o)).is_some() {
+                    continue;
+                }
+                if (len + 1) * 2 > slots.len() {
+                    let n = slots.len() * 2;
+                    let old = std::mem::replace(&mut slots, vec![(0, 0); n]);
+                    for (o1, _) in old.into_iter().filter(|e| e.0 != 0) {
+                        let hh = hash_bytes(btf.str_bytes(o1 - 1).unwrap_or_default());
+                        put(&mut slots, o1, hh);
+                    }
+                }
+                put(&mut slots, off + 1, h);
+                len += 1;
+            }
+        }
+        StringIndex { btf, slots }
+    }
+
+    /// The offset of `s` in the BTF or its bases, if they hold it as a whole string.
+    pub fn get(&self, s: &[u8]) -> Option<u32> {
+        find_in(&self.slots, hash_bytes(s), s, |o| self.btf.str_bytes(o))
+    }
+}
+
+fn slot_of(len: usize, hash: u64) -> usize {
+    (hash.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - len.trailing_zeros())) as usize
+}
+
+fn put(slots: &mut [(u32, u32)], off1: u32, hash: u64) {
+    let mask = slots.len() - 1;
+    let mut i = slot_of(slots.len(), hash);
+    while slots[i].0 != 0 {
+        i = (i + 1) & mask;
+    }
+    slots[i] = (off1, hash as u32);
+}
+
+fn find_in<'a>(
+    slots: &[(u32, u32)],
+    hash: u64,
+    s: &[u8],
+    bytes: impl Fn(u32) -> Option<&'a [u8]>,
+) -> Option<u32> {
+    let mask = slots.len() - 1;
+    let mut i = slot_of(slots.len(), hash);
+    loop {
+        let (off1, h) = slots[i];
+        if off1 == 0 {
+            return None;
+        }
+        if h == hash as u32 && bytes(off1 - 1) == Some(s) {
+            return Some(off1 - 1);
+        }
+        i = (i + 1) & mask;
+    }
+}
+
 /// The hash [`StringTable::add_hashed`] expects: FxHash's multiply-rotate over 8-byte words,
 /// then the length.
 #[inline]
@@ -311,6 +389,29 @@ mod tests {
         assert_eq!(r.add(b"a"), 1);
         assert_eq!(r.add(b"b"), 3);
         assert_eq!(r.add(b"c"), 7);
+    }
+
+    #[test]
+    fn string_index_finds_base_strings_first_occurrence_lowest_base_first() {
+        use crate::Btf;
+        use std::sync::Arc;
+        let mut b0 = Btf::new();
+        b0.add_str("x");
+        let b0 = Arc::new(b0);
+        let mut b1 = Btf::new_split(b0.clone());
+        *b1.strings_mut() = StringTable::from_bytes(b0.strings_end(), b"y\0x\0y\0".to_vec());
+        let idx = StringIndex::new(Arc::new(b1));
+        assert_eq!(idx.get(b""), Some(0));
+        assert_eq!(idx.get(b"x"), Some(1), "the lowest base wins");
+        assert_eq!(idx.get(b"y"), Some(3), "the first occurrence wins");
+        assert_eq!(idx.get(b"z"), None);
+        let many: Vec<String> = (0..3000).map(|i| format!("n{i}")).collect();
+        let mut b2 = Btf::new();
+        let offs: Vec<u32> = many.iter().map(|m| b2.add_str(m)).collect();
+        let idx = StringIndex::new(Arc::new(b2));
+        for (m, o) in many.iter().zip(offs) {
+            assert_eq!(idx.get(m.as_bytes()), Some(o));
+        }
     }
 
     #[test]

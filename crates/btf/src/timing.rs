@@ -29,23 +29,25 @@ pub fn stage(name: &'static str) -> Stage {
 impl Drop for Stage {
     fn drop(&mut self) {
         if let Some((start, cpu)) = self.start {
-            let (rss, hwm) = memory();
+            let (rss, hwm, file) = memory();
             eprintln!(
-                "kbtf: timing {:<24} {:>8.1} ms  cpu {:>8.1} ms  rss {:>6} MB  peak {:>6} MB",
+                "kbtf: timing {:<24} {:>8.1} ms  cpu {:>8.1} ms  rss {:>6} MB (file {:>4})  peak {:>6} MB",
                 self.name,
                 start.elapsed().as_secs_f64() * 1e3,
                 (cpu_seconds() - cpu) * 1e3,
                 rss / 1024,
+                file / 1024,
                 hwm / 1024
             );
         }
     }
 }
 
-/// Current and peak resident set size in KiB (0 where unknown).
-fn memory() -> (u64, u64) {
+/// Current and peak resident set size, and the part of the current one that maps files, in
+/// KiB (0 where unknown).
+fn memory() -> (u64, u64, u64) {
     let Ok(s) = std::fs::read_to_string("/proc/self/status") else {
-        return (0, 0);
+        return (0, 0, 0);
     };
     let field = |key: &str| {
         s.lines()
@@ -53,7 +55,7 @@ fn memory() -> (u64, u64) {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
             .unwrap_or(0)
     };
-    (field("VmRSS:"), field("VmHWM:"))
+    (field("VmRSS:"), field("VmHWM:"), field("RssFile:"))
 }
 
 /// Prints `what` as a timing note (a count, a size), if timings are enabled.

@@ -40,6 +40,7 @@ mod error;
 mod flat;
 mod fwds;
 mod fx;
+mod incremental;
 mod prep;
 mod prim;
 mod refs;
@@ -51,6 +52,7 @@ mod structs;
 mod table;
 
 pub use distill::{distill, distill_standalone, Distilled};
+pub use incremental::Incremental;
 pub use error::{DedupError, DistillError, RelocateError};
 pub use relocate::{relocate, relocate_dedup, Relocated};
 
@@ -111,6 +113,7 @@ pub fn dedup_flat(input: FlatBtf, _opts: &DedupOptions) -> Result<Deduped, Dedup
         base,
         types: mut flat,
         strings: own_strings,
+        strings_first_use: _,
     } = input;
     let t = stage("dedup: check refs");
     check_refs(&flat)?;

@@ -22,7 +22,7 @@ pub(crate) fn dedup_prim_types(s: &mut State) {
     }
 }
 
-fn dedup_prim_type(s: &mut State, id: u32) {
+pub(crate) fn dedup_prim_type(s: &mut State, id: u32) {
     let r = *s.flat.rec(id);
     let mut new_id = id;
     let h = match r.kind() {

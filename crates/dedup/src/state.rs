@@ -68,6 +68,35 @@ impl State {
         }
     }
 
+    /// A state for ids `0..start` of `flat` being added later with [`State::extend`]: the
+    /// incremental dedup holds its types elsewhere between steps.
+    pub fn empty(start: u32) -> State {
+        State {
+            flat: Flat::new(),
+            start,
+            map: vec![0],
+            hypot: vec![UNPROCESSED],
+            hypot_list: Vec::new(),
+            hypot_adjust_canon: false,
+            table: CandTable::new(),
+            broken: Cell::new(false),
+        }
+    }
+
+    /// Grows the maps to cover every id of `self.flat` (set as in [`State::new`]).
+    pub fn extend(&mut self) {
+        let n = self.flat.len();
+        for id in self.map.len() as u32..n as u32 {
+            let m = if id == 0 || matches!(self.flat.kind(id), VAR | DATASEC) {
+                id
+            } else {
+                UNPROCESSED
+            };
+            self.map.push(m);
+        }
+        self.hypot.resize(n, UNPROCESSED);
+    }
+
     /// One past the last id.
     pub fn end(&self) -> u32 {
         self.map.len() as u32

@@ -42,7 +42,7 @@ mod variables;
 use std::path::Path;
 use std::sync::Arc;
 
-use kbtf_btf::{Btf, FlatBtf};
+use kbtf_btf::{Btf, Flat, FlatBtf};
 
 pub use error::{DwarfLocation, EncodeError, ErrorKind};
 pub use merge::SavedStats;
@@ -135,6 +135,41 @@ pub fn encode_flat(
     base: Option<Arc<Btf>>,
     opts: &EncodeOptions,
 ) -> Result<(FlatBtf, SavedStats), EncodeError> {
+    encode_flat_with(
+        path,
+        data,
+        base,
+        opts,
+        Hooks {
+            merged: &mut |_| {},
+            done_with: &|_| {},
+        },
+    )
+}
+
+/// What [`encode_flat_with`] tells its caller while it works.
+pub struct Hooks<'a> {
+    /// Called on the merging thread after each unit is merged, with the types merged so far
+    /// (every id from void, the base's included): the caller can start working on them
+    /// (`kbtf_dedup::Incremental`) while later units are still being read. It must not
+    /// change them.
+    pub merged: &'a mut dyn FnMut(&mut Flat),
+    /// Called on the merging thread with a part of the input that is not needed for now
+    /// (`.debug_info` of the units done, and the whole of it once the unit headers are
+    /// read): a caller that mapped the file can give the pages back
+    /// (`kbtf_btf::file::MappedFile::release`). It is only a hint for memory.
+    pub done_with: &'a (dyn Fn(&[u8]) + Sync),
+}
+
+/// [`encode_flat`], telling `hooks` of its progress.
+pub fn encode_flat_with(
+    path: &Path,
+    data: &[u8],
+    base: Option<Arc<Btf>>,
+    opts: &EncodeOptions,
+    hooks: Hooks<'_>,
+) -> Result<(FlatBtf, SavedStats), EncodeError> {
+    let Hooks { merged, done_with } = hooks;
     let load = input::LoadOptions {
         percpu: !opts.skip_encoding_vars && !opts.global_var,
         locations: opts.optimized_func || opts.consistent_func,
@@ -178,20 +213,54 @@ pub fn encode_flat(
     let encode = unit_encoder(|header, scratch| {
         encode_unit(&dwarf, header, &input, &registers, opts, scratch)
     });
+    // Where each unit ends in `.debug_info`, to give back what was read (reading the unit
+    // headers above already mapped most of it, see `MappedFile::release`).
+    let info: &[u8] = &input.sections[0];
+    let ends: Vec<usize> = headers
+        .iter()
+        .map(|h| h.offset().0.saturating_add(h.length_including_self()))
+        .collect();
+    done_with(info);
+    let mut released = 0usize;
+    let mut merge_time = std::time::Duration::ZERO;
+    let mut hook_time = std::time::Duration::ZERO;
+    let mut add = |index: usize, unit| {
+        if let Some(unit) = unit {
+            let t0 = std::time::Instant::now();
+            merger.add_unit(unit)?;
+            let t1 = std::time::Instant::now();
+            merged(merger.types_mut());
+            merge_time += t1 - t0;
+            hook_time += t1.elapsed();
+        }
+        // Every unit up to this one is done: give back their bytes, and again the 64 KiB
+        // below them that reading later units may have mapped anew.
+        let end = ends[index].min(info.len());
+        if end >= released + RELEASE_STEP || index + 1 == ends.len() {
+            done_with(&info[released.saturating_sub(RELEASE_MARGIN)..end]);
+            released = end;
+        }
+        Ok(())
+    };
     if threads <= 1 || headers.len() <= 1 {
         let mut scratch = loader::Scratch::default();
-        for header in headers {
-            if let Some(unit) = encode(header, &mut scratch).map_err(err)? {
-                merger.add_unit(unit).map_err(err)?;
-            }
+        for (i, header) in headers.into_iter().enumerate() {
+            let unit = encode(header, &mut scratch).map_err(err)?;
+            add(i, unit).map_err(err)?;
         }
     } else {
-        pipeline::run(headers, threads, encode, |unit| merger.add_unit(unit)).map_err(err)?;
+        pipeline::run(headers, threads, encode, add).map_err(err)?;
     }
     drop(t);
+    kbtf_btf::timing::note(|| format!("merging thread: merge {merge_time:?}, hook {hook_time:?}"));
     let _t = kbtf_btf::timing::stage("finish merge");
     Ok(merger.finish())
 }
+
+/// Input given back (`Hooks::done_with`) in steps of at least this many bytes, each step
+/// also covering this margin below it again.
+const RELEASE_STEP: usize = 1 << 20;
+const RELEASE_MARGIN: usize = 128 << 10;
 
 /// Ties the lifetimes of a unit-encoding closure together (closures cannot name them).
 fn unit_encoder<'d, F>(f: F) -> F

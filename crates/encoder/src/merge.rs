@@ -54,7 +54,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-use kbtf_btf::{Btf, Flat, FlatBtf, Param, StringTable, Type, TypeData, VarSecinfo};
+use kbtf_btf::{Btf, Flat, FlatBtf, Param, StringIndex, StringTable, Type, TypeData, VarSecinfo};
 
 use crate::error::ErrorKind;
 use crate::functions::Candidate;
@@ -114,6 +114,8 @@ pub struct SavedStats {
 /// there by offset.
 struct Interner<'d> {
     debug_str: &'d [u8],
+    /// For split BTF: the base's strings, which keep the base's offsets.
+    base: Option<StringIndex>,
     /// Output offset by `.debug_str` offset (`u32::MAX`: not yet seen).
     memo: Vec<u32>,
     /// Output offset by index of the current unit's list.
@@ -121,9 +123,10 @@ struct Interner<'d> {
 }
 
 impl<'d> Interner<'d> {
-    fn new(debug_str: &'d [u8]) -> Interner<'d> {
+    fn new(debug_str: &'d [u8], base: Option<StringIndex>) -> Interner<'d> {
         Interner {
             debug_str,
+            base,
             memo: Vec::new(),
             unit_memo: Vec::new(),
         }
@@ -152,6 +155,14 @@ impl<'d> Interner<'d> {
         String::from_utf8_lossy(self.bytes(h, list)).into_owned()
     }
 
+    /// The offset of `s`: the base's, or in `table`, added there at its first use.
+    fn add(&self, table: &mut StringTable, s: &[u8]) -> u32 {
+        match self.base.as_ref().and_then(|b| b.get(s)) {
+            Some(off) => off,
+            None => table.add(s),
+        }
+    }
+
     fn intern(&mut self, table: &mut StringTable, h: u32, list: &[Cow<'d, [u8]>]) -> u32 {
         if h == 0 {
             return 0;
@@ -170,8 +181,8 @@ impl<'d> Interner<'d> {
         let b = self.bytes(h, list);
         // Names are text: invalid UTF-8 is replaced, as the encoder always did.
         let off = match std::str::from_utf8(b) {
-            Ok(_) => table.add(b),
-            Err(_) => table.add(String::from_utf8_lossy(b).as_bytes()),
+            Ok(_) => self.add(table, b),
+            Err(_) => self.add(table, String::from_utf8_lossy(b).as_bytes()),
         };
         if h & DEBUG_STR != 0 {
             if let Some(m) = self.memo.get_mut((h & !DEBUG_STR) as usize) {
@@ -214,8 +225,8 @@ impl<'d> Merger<'d> {
         debug_str: &'d [u8],
     ) -> Merger<'d> {
         Merger {
+            strings: Interner::new(debug_str, base.clone().map(StringIndex::new)),
             out: FlatBtf::new(base),
-            strings: Interner::new(debug_str),
             generated: HashSet::new(),
             has_index_type: false,
             need_index_type: false,
@@ -255,7 +266,9 @@ impl<'d> Merger<'d> {
             self.need_index_type = true;
         }
         if self.need_index_type && !self.has_index_type {
-            let name = self.out.strings.add(b"__ARRAY_SIZE_TYPE__");
+            let name = self
+                .strings
+                .add(&mut self.out.strings, b"__ARRAY_SIZE_TYPE__");
             self.out.types.push(&Type::new(
                 name,
                 TypeData::Int {
@@ -280,7 +293,7 @@ impl<'d> Merger<'d> {
                 continue;
             }
             let proto = self.add_type(f.proto, &remap, list)?;
-            let name = self.out.strings.add(f.name.as_bytes());
+            let name = self.strings.add(&mut self.out.strings, f.name.as_bytes());
             let func = self.out.types.push(&Type::new(
                 name,
                 TypeData::Func {
@@ -440,6 +453,11 @@ impl<'d> Merger<'d> {
         self.saved.insert(f.name, saved);
     }
 
+    /// The types merged so far (void and the base's included).
+    pub fn types_mut(&mut self) -> &mut Flat {
+        &mut self.out.types
+    }
+
     /// `btf_encoder__add_saved_funcs`, then the DATASECs.
     pub fn finish(mut self) -> (FlatBtf, SavedStats) {
         let mut saved: Vec<(String, Saved)> = std::mem::take(&mut self.saved).into_iter().collect();
@@ -461,18 +479,19 @@ impl<'d> Merger<'d> {
                 self.stats.optimized_parms += 1;
             }
             let out = &mut self.out;
+            let strings = &self.strings;
             let params = s
                 .params
                 .iter()
                 .map(|(n, ty)| Param {
-                    name_off: out.strings.add(n.as_bytes()),
+                    name_off: strings.add(&mut out.strings, n.as_bytes()),
                     ty: *ty,
                 })
                 .collect();
             let proto = out
                 .types
                 .push(&Type::new(0, TypeData::FuncProto { ret: s.ret, params }));
-            let name_off = out.strings.add(name.as_bytes());
+            let name_off = strings.add(&mut out.strings, name.as_bytes());
             let func = out.types.push(&Type::new(
                 name_off,
                 TypeData::Func {
@@ -481,7 +500,7 @@ impl<'d> Merger<'d> {
                 },
             ));
             for (value, component_idx) in &s.decl_tags {
-                let value = out.strings.add(value.as_bytes());
+                let value = strings.add(&mut out.strings, value.as_bytes());
                 out.types.push(&Type::new(
                     value,
                     TypeData::DeclTag {
@@ -494,7 +513,7 @@ impl<'d> Merger<'d> {
         for (_, (name, mut vars)) in std::mem::take(&mut self.secinfo) {
             vars.sort_by_key(|v| v.offset);
             let last = vars[vars.len() - 1];
-            let name = self.out.strings.add(name.as_bytes());
+            let name = self.strings.add(&mut self.out.strings, name.as_bytes());
             self.out.types.push(&Type::new(
                 name,
                 TypeData::Datasec {
@@ -503,6 +522,9 @@ impl<'d> Merger<'d> {
                 },
             ));
         }
+        // Every string was interned when a type first used it, base strings at the base's
+        // offsets: what dedup's string pass would make of the section.
+        self.out.strings_first_use = true;
         (self.out, self.stats)
     }
 }

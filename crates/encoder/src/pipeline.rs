@@ -17,7 +17,8 @@ use crate::error::ErrorKind;
 const WINDOW: usize = 64;
 
 /// Runs `encode` on every item on `threads` workers, and `merge` on the results in item order
-/// on the calling thread. `encode` gets the worker's own scratch state.
+/// (with the item's index) on the calling thread. `encode` gets the worker's own scratch
+/// state.
 pub fn run<I, S, O, E, M>(
     items: Vec<I>,
     threads: usize,
@@ -29,7 +30,7 @@ where
     S: Default,
     O: Send,
     E: Fn(I, &mut S) -> Result<Option<O>, ErrorKind> + Sync,
-    M: FnMut(O) -> Result<(), ErrorKind>,
+    M: FnMut(usize, Option<O>) -> Result<(), ErrorKind>,
 {
     let n = items.len();
     let items: Vec<Mutex<Option<I>>> = items.into_iter().map(|i| Mutex::new(Some(i))).collect();
@@ -81,11 +82,7 @@ where
         for (i, out) in rx.iter() {
             pending.insert(i, out);
             while let Some(out) = pending.remove(&want) {
-                let step = match out {
-                    Ok(Some(o)) => merge(o),
-                    Ok(None) => Ok(()),
-                    Err(e) => Err(e),
-                };
+                let step = out.and_then(|o| merge(want, o));
                 if let Err(e) = step {
                     result = Err(e);
                     break;

@@ -105,7 +105,12 @@ enum Layout {
 }
 
 /// DWARF to deduplicated BTF.
-fn encode(path: &Path, data: &[u8], base: Option<Arc<Btf>>, a: &PaholeArgs) -> Result<Btf> {
+fn encode(
+    path: &Path,
+    data: &kbtf_btf::file::MappedFile,
+    base: Option<Arc<Btf>>,
+    a: &PaholeArgs,
+) -> Result<Btf> {
     let f = &a.features;
     let threads = match a.jobs {
         None => 1,
@@ -124,7 +129,15 @@ fn encode(path: &Path, data: &[u8], base: Option<Arc<Btf>>, a: &PaholeArgs) -> R
         consistent_func: f.consistent_func,
         threads,
     };
-    let (raw, _) = kbtf_encoder::encode_flat(path, data, base, &opts)?;
+    // Dedup's first passes run on each unit as it is merged, while later units are read.
+    let start = base.as_ref().map_or(1, |b| b.end_id());
+    let mut dedup = kbtf_dedup::Incremental::new(start, &kbtf_dedup::DedupOptions::default());
+    let hooks = kbtf_encoder::Hooks {
+        merged: &mut |flat| dedup.advance(flat),
+        // A vmlinux's DWARF is hundreds of megabytes: what was read gives its memory back.
+        done_with: &|part| data.release(part),
+    };
+    let (raw, _) = kbtf_encoder::encode_flat_with(path, data, base, &opts, hooks)?;
     kbtf_btf::timing::note(|| {
         format!(
             "raw BTF: {} types, {} string bytes",
@@ -133,7 +146,8 @@ fn encode(path: &Path, data: &[u8], base: Option<Arc<Btf>>, a: &PaholeArgs) -> R
         )
     });
     let _t = kbtf_btf::timing::stage("dedup");
-    let deduped = kbtf_dedup::dedup_flat(raw, &kbtf_dedup::DedupOptions::default())
+    let deduped = dedup
+        .finish(raw)
         .with_context(|| format!("deduplicating the BTF of {}", path.display()))?;
     Ok(deduped.btf)
 }

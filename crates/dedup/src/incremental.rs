@@ -1,0 +1,197 @@
+//! Deduplication while the encoder is still producing types ([`Incremental`]).
+//!
+//! The encoder merges compilation units in order on one thread while others read DWARF. The
+//! first passes of dedup only look backwards (each type is compared with candidates of lower
+//! ids), so they can run on each unit as soon as it is merged, overlapping the DWARF work
+//! of later units, and only the reference pass and compaction remain once the last unit is
+//! in. The result is the same, byte for byte, as [`crate::dedup_flat`] on the finished
+//! input, which is what runs instead whenever an early pass cannot be sure of it.
+//!
+//! # Why running early is exact
+//!
+//! - **Primitives** are deduplicated in id order in both cases, against the same
+//!   candidates in the same order: libbpf's one candidate table is modelled as one table
+//!   per class of kinds (primitives, structs, references), each counting the insertions of
+//!   the others ([`crate::table::CandTable::skip`]), which keeps each key's visiting order
+//!   exact (a key's candidates of another class never match anyway: every comparison
+//!   checks the kind).
+//! - **Structs** of a unit are compared only with types of that unit and earlier ones (and
+//!   the base). What the primitive pass decides for later units cannot change what these
+//!   comparisons see: a later type changes an earlier type's representative only when a
+//!   full enum meets an enum forward declaration that is a representative, and then every
+//!   enum of that name up to this unit resolved to that declaration and now resolves to the
+//!   full enum: pairs of them resolve to one type either way.
+//! - What is not known early is the order of struct candidates, which in libbpf depends on
+//!   how many primitive types precede them in its table. It only matters when two or more
+//!   candidates pass the graph check; the early struct pass checks every candidate of a key
+//!   when several pass the cheap filters, and gives up when more than one passes
+//!   ([`crate::structs::dedup_struct_type_any_order`]). On the 6.1 kernel this never
+//!   happens; when it does, [`Incremental::finish`] deduplicates from scratch.
+//! - The string pass is skipped: the encoder interns strings in first-use order with base
+//!   strings at their base offsets ([`FlatBtf::strings_first_use`]), which is exactly what
+//!   the pass would produce.
+
+use kbtf_btf::flat::Flat;
+use kbtf_btf::FlatBtf;
+
+use crate::error::DedupError;
+use crate::flat::*;
+use crate::state::{State, MAX_ID};
+use crate::table::CandTable;
+use crate::{compact, fwds, prep, refs, structs, Deduped, DedupOptions};
+
+/// Which table (primitives 0, structs 1, references 2) files a type of kind `kind`.
+fn class(kind: u32) -> usize {
+    match kind {
+        INT | FLOAT | ENUM | ENUM64 | FWD => 0,
+        STRUCT | UNION => 1,
+        _ => 2,
+    }
+}
+
+/// Deduplication fed unit by unit: [`Incremental::advance`] after each merged unit,
+/// [`Incremental::finish`] with the complete input.
+pub struct Incremental {
+    s: State,
+    opts: DedupOptions,
+    /// The candidate tables of primitives, structs and references.
+    tables: [CandTable; 3],
+    /// Base types filed (the tables' common size after preparation).
+    base_entries: usize,
+    /// Ids below this have gone through the early passes.
+    done: u32,
+    /// The early passes gave up: `finish` deduplicates from scratch.
+    failed: bool,
+    stack: Vec<(u32, u32)>,
+    passing: Vec<u32>,
+}
+
+impl Incremental {
+    /// For BTF whose own types start at `start` (1 for a base BTF, the base's end for split
+    /// BTF).
+    pub fn new(start: u32, opts: &DedupOptions) -> Incremental {
+        Incremental {
+            s: State::empty(start),
+            opts: opts.clone(),
+            tables: [CandTable::new(), CandTable::new(), CandTable::new()],
+            base_entries: 0,
+            done: 0,
+            failed: false,
+            stack: Vec::new(),
+            passing: Vec::new(),
+        }
+    }
+
+    /// Runs the early passes on the types of `flat` not seen yet. `flat` must be the same
+    /// growing object at every call, holding every id from 0 (base types included).
+    pub fn advance(&mut self, flat: &mut Flat) {
+        if self.failed {
+            return;
+        }
+        std::mem::swap(&mut self.s.flat, flat);
+        let ok = self.step();
+        std::mem::swap(&mut self.s.flat, flat);
+        if !matches!(ok, Ok(true)) {
+            self.failed = true;
+        }
+    }
+
+    fn step(&mut self) -> Result<bool, DedupError> {
+        let end = self.s.flat.len() as u32;
+        if end > MAX_ID || end < self.s.start {
+            return Ok(false);
+        }
+        let from = self.s.map.len() as u32;
+        // Every reference of the new types must name a type that is already there.
+        for id in from.max(1)..end {
+            let mut bad = false;
+            self.s.flat.for_each_ref(id, |r| bad |= r >= end);
+            if bad {
+                return Ok(false);
+            }
+        }
+        self.s.extend();
+        if self.done == 0 {
+            self.prepare();
+            self.done = self.s.start;
+        }
+        let range = self.done..end;
+        let s = &mut self.s;
+        std::mem::swap(&mut s.table, &mut self.tables[0]);
+        for id in range.clone() {
+            crate::prim::dedup_prim_type(s, id);
+        }
+        std::mem::swap(&mut s.table, &mut self.tables[0]);
+        std::mem::swap(&mut s.table, &mut self.tables[1]);
+        let mut result = Ok(true);
+        for id in range {
+            match structs::dedup_struct_type_any_order(s, id, &mut self.stack, &mut self.passing)
+            {
+                Ok(true) => {}
+                other => {
+                    result = other;
+                    break;
+                }
+            }
+        }
+        std::mem::swap(&mut s.table, &mut self.tables[1]);
+        self.done = end;
+        result
+    }
+
+    /// `prep::prepare_base` with one table per class.
+    fn prepare(&mut self) {
+        for id in 1..self.s.start {
+            self.s.map[id as usize] = id;
+            if let Some(h) = prep::hash_any(&self.s, id) {
+                let c = class(self.s.flat.kind(id));
+                for (i, t) in self.tables.iter_mut().enumerate() {
+                    if i == c {
+                        t.add(h, id);
+                    } else {
+                        t.skip(1);
+                    }
+                }
+                self.base_entries += 1;
+            }
+        }
+    }
+
+    /// Deduplicates `input`, the complete BTF whose types were fed to
+    /// [`Incremental::advance`].
+    pub fn finish(mut self, input: FlatBtf) -> Result<Deduped, DedupError> {
+        if self.failed || !input.strings_first_use {
+            return crate::dedup_flat(input, &self.opts);
+        }
+        let FlatBtf {
+            endian,
+            base,
+            types: mut flat,
+            strings,
+            strings_first_use,
+        } = input;
+        self.advance(&mut flat);
+        if self.failed {
+            let input = FlatBtf {
+                endian,
+                base,
+                types: flat,
+                strings,
+                strings_first_use,
+            };
+            return crate::dedup_flat(input, &self.opts);
+        }
+        let _t = kbtf_btf::timing::stage("dedup: finish");
+        self.s.flat = flat;
+        let s = &mut self.s;
+        fwds::resolve_fwds(s);
+        // libbpf files references after every primitive and struct representative.
+        let earlier = self.tables[0].size() + self.tables[1].size() - 2 * self.base_entries;
+        let mut refs_table = std::mem::take(&mut self.tables[2]);
+        refs_table.skip(earlier);
+        s.table = refs_table;
+        refs::dedup_ref_types(s)?;
+        let (btf, id_map) = compact::compact(s, base, endian, strings)?;
+        Ok(Deduped { btf, id_map })
+    }
+}
