@@ -205,6 +205,7 @@ pub fn encode_flat_with(
     let section_names = input.elf_sections.iter().map(|s| s.name.clone()).collect();
     let debug_str: &[u8] = &input.sections[2];
     let mut merger = merge::Merger::new(base, section_names, opts.global_var, debug_str);
+    merger.reserve_for(input.sections[0].len());
     let threads = match opts.threads {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,

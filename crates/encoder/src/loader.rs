@@ -74,6 +74,73 @@ pub struct Scratch<'d> {
     functions: Vec<u32>,
     variables: Vec<u32>,
     stack: Vec<(u32, u32)>,
+    plans: Plans,
+}
+
+/// How to read the attributes of each abbreviation of a unit: runs of attributes to skip
+/// (one gimli call for the run) and single attributes to read, worked out once per
+/// abbreviation code instead of once per DIE.
+#[derive(Default)]
+struct Plans {
+    /// By abbreviation code: `(read, first, end)` steps over the attribute specs, or empty
+    /// when not worked out yet in this unit.
+    by_code: Vec<Vec<(bool, u16, u16)>>,
+    /// Plans made for earlier units, kept for their allocations.
+    spare: Vec<Vec<(bool, u16, u16)>>,
+    /// The plan of an abbreviation whose code is too large to index by.
+    other: Vec<(bool, u16, u16)>,
+}
+
+impl Plans {
+    fn clear(&mut self) {
+        for mut p in self.by_code.drain(..) {
+            if p.capacity() > 0 {
+                p.clear();
+                self.spare.push(p);
+            }
+        }
+    }
+
+    #[inline]
+    fn get(&mut self, abbrev: &gimli::Abbreviation, tag: gimli::DwTag) -> &[(bool, u16, u16)] {
+        let code = usize::try_from(abbrev.code()).unwrap_or(usize::MAX);
+        let specs = abbrev.attributes();
+        if code >= 1 << 16 {
+            // Not what compilers emit: no cache.
+            self.other.clear();
+            plan_into(&mut self.other, specs, tag);
+            return &self.other;
+        }
+        if code >= self.by_code.len() {
+            self.by_code.resize_with(code + 1, Vec::new);
+        }
+        let plan = &mut self.by_code[code];
+        if plan.is_empty() && !specs.is_empty() {
+            if let Some(p) = self.spare.pop() {
+                *plan = p;
+            }
+            plan_into(plan, specs, tag);
+        }
+        plan
+    }
+}
+
+/// The steps reading the attributes `specs` of a DIE of `tag`.
+fn plan_into(plan: &mut Vec<(bool, u16, u16)>, specs: &[gimli::AttributeSpecification], tag: gimli::DwTag) {
+    let wants = die::wants_attrs(tag);
+    let mut i = 0usize;
+    while i < specs.len() && i < u16::MAX as usize {
+        if wants && die::records(specs[i].name()) {
+            plan.push((true, i as u16, i as u16 + 1));
+            i += 1;
+            continue;
+        }
+        let from = i;
+        while i < specs.len() && i < u16::MAX as usize && !(wants && die::records(specs[i].name())) {
+            i += 1;
+        }
+        plan.push((false, from as u16, i as u16));
+    }
 }
 
 impl<'d> Scratch<'d> {
@@ -244,6 +311,8 @@ pub fn load_unit<'d>(
     // The open parents, each with its last child so far.
     let stack = &mut scratch.stack;
     stack.clear();
+    let plans = &mut scratch.plans;
+    plans.clear();
     let mut raw = unit.entries_raw(None).map_err(dwarf_err(None))?;
     while !raw.is_empty() {
         let unit_offset = raw.next_offset();
@@ -281,22 +350,19 @@ pub fn load_unit<'d>(
         if table {
             node_at[offset - cu_offset] = index;
         }
-        if die::wants_attrs(tag) {
-            let a = &mut nodes[index as usize].a;
-            for spec in abbrev.attributes() {
-                if !die::records(spec.name()) {
-                    raw.skip_attributes(std::slice::from_ref(spec))
-                        .map_err(dwarf_err(Some(offset)))?;
-                    continue;
-                }
-                let attr = raw
-                    .read_attribute(*spec)
+        let specs = abbrev.attributes();
+        let a = &mut nodes[index as usize].a;
+        for &(read, from, to) in plans.get(abbrev, tag) {
+            let (from, to) = (from as usize, to as usize);
+            if !read {
+                raw.skip_attributes(&specs[from..to])
                     .map_err(dwarf_err(Some(offset)))?;
-                die::record(a, tag, &attr, dwarf, &unit, locations)
-                    .map_err(dwarf_err(Some(offset)))?;
+                continue;
             }
-        } else {
-            raw.skip_attributes(abbrev.attributes())
+            let attr = raw
+                .read_attribute(specs[from])
+                .map_err(dwarf_err(Some(offset)))?;
+            die::record(a, tag, &attr, dwarf, &unit, locations)
                 .map_err(dwarf_err(Some(offset)))?;
         }
         if let Some((parent, last)) = stack.last_mut() {
