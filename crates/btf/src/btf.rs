@@ -70,11 +70,15 @@ pub struct Header {
 ///
 /// Type ids run from [`Btf::start_id`] to [`Btf::end_id`] (exclusive); lower ids, and string
 /// offsets below `strings().start()`, resolve through the base.
+///
+/// A parsed object keeps the bytes it was read from and builds its [`Type`]s on first use:
+/// a vmlinux BTF read as the base of a module is often only needed as wire words
+/// ([`crate::flat::Flat::from_btf`]) and bytes ([`Btf::raw_bytes`]).
 #[derive(Debug, Clone)]
 pub struct Btf {
     endian: Endian,
     base: Option<Arc<Btf>>,
-    types: Vec<Type>,
+    types: Types,
     strings: StringTable,
     /// Header bytes after the first 24 (a newer, longer header), kept verbatim.
     header_ext: Vec<u8>,
@@ -84,13 +88,73 @@ pub struct Btf {
     header: Option<Header>,
 }
 
+/// The own types of a [`Btf`]: built, or still only the checked bytes they were read from.
+#[derive(Debug, Clone, Default)]
+struct Types {
+    list: std::sync::OnceLock<Vec<Type>>,
+    /// The bytes read, while they still say what the object holds (until a change).
+    raw: Option<Arc<Raw>>,
+}
+
+/// A parsed object's bytes.
+#[derive(Debug)]
+pub(crate) struct Raw {
+    /// The whole BTF blob as read.
+    pub blob: Vec<u8>,
+    /// Where the type section lies in `blob`.
+    pub types: std::ops::Range<usize>,
+    /// How many types it holds.
+    pub count: u32,
+    /// Whether the blob is laid out as [`Btf::to_bytes`] writes it (header, types, strings,
+    /// trailing sections), so that it can stand for those bytes.
+    pub standard: bool,
+}
+
+impl Types {
+    fn built(list: Vec<Type>) -> Types {
+        Types {
+            list: list.into(),
+            raw: None,
+        }
+    }
+
+    fn get(&self, endian: Endian, start_id: TypeId) -> &Vec<Type> {
+        self.list.get_or_init(|| match &self.raw {
+            // The bytes were checked when read: building cannot fail.
+            Some(raw) => crate::read::parse_types(endian, &raw.blob[raw.types.clone()], start_id)
+                .unwrap_or_default(),
+            None => Vec::new(),
+        })
+    }
+
+    fn get_mut(&mut self, endian: Endian, start_id: TypeId) -> &mut Vec<Type> {
+        self.detach(endian, start_id);
+        self.list.get_or_init(Vec::new);
+        self.list.get_mut().expect("initialized just above")
+    }
+
+    /// Builds the types and forgets the bytes (which stop saying what the object holds).
+    fn detach(&mut self, endian: Endian, start_id: TypeId) {
+        self.get(endian, start_id);
+        self.raw = None;
+    }
+
+    fn len(&self) -> usize {
+        match (&self.raw, self.list.get()) {
+            (_, Some(l)) => l.len(),
+            (Some(raw), None) => raw.count as usize,
+            (None, None) => 0,
+        }
+    }
+}
+
 impl Btf {
     /// An empty base BTF.
     pub fn new() -> Btf {
         Btf {
             endian: Endian::Little,
             base: None,
-            types: Vec::new(),
+            types: Types::built(Vec::new()),
             strings: StringTable::new_base(),
             header_ext: Vec::new(),
             tail: Vec::new(),
@@ -104,7 +168,7 @@ impl Btf {
             endian: base.endian,
             strings: StringTable::new_split(base.strings_end()),
             base: Some(base),
-            types: Vec::new(),
+            types: Types::built(Vec::new()),
             header_ext: Vec::new(),
             tail: Vec::new(),
             header: None,
@@ -117,6 +181,8 @@ impl Btf {
     /// Sets the byte order [`Btf::to_bytes`] writes (a BTF built in memory is little
     /// endian). Split BTF must keep its base's byte order.
     pub fn set_endian(&mut self, endian: Endian) {
+        let start = self.start_id();
+        self.types.detach(self.endian, start);
         self.endian = endian;
     }
     pub fn base(&self) -> Option<&Arc<Btf>> {
@@ -136,16 +202,34 @@ impl Btf {
     }
     /// This object's own types, in id order starting at [`Btf::start_id`].
     pub fn own_types(&self) -> &[Type] {
-        &self.types
+        self.types.get(self.endian, self.start_id())
     }
     pub fn own_types_mut(&mut self) -> &mut [Type] {
-        &mut self.types
+        let start = self.start_id();
+        self.types.get_mut(self.endian, start)
     }
     pub fn strings(&self) -> &StringTable {
         &self.strings
     }
     pub fn strings_mut(&mut self) -> &mut StringTable {
+        let start = self.start_id();
+        self.types.detach(self.endian, start);
         &mut self.strings
+    }
+
+    /// The bytes this object was parsed from, while nothing was changed since: what
+    /// [`Btf::to_bytes`] gives, without writing them again.
+    pub fn raw_bytes(&self) -> Option<&[u8]> {
+        self.types
+            .raw
+            .as_ref()
+            .filter(|r| r.standard)
+            .map(|r| &r.blob[..])
+    }
+
+    /// The type section as read, while nothing was changed since.
+    pub(crate) fn raw_types(&self) -> Option<&[u8]> {
+        self.types.raw.as_ref().map(|r| &r.blob[r.types.clone()])
     }
     /// The first id of this object's own types.
     pub fn start_id(&self) -> TypeId {
@@ -169,7 +253,7 @@ impl Btf {
     pub fn type_by_id(&self, id: TypeId) -> Option<&Type> {
         let start = self.start_id();
         if id >= start {
-            self.types.get((id - start) as usize)
+            self.own_types().get((id - start) as usize)
         } else {
             self.base.as_ref()?.type_by_id(id)
         }
@@ -178,7 +262,7 @@ impl Btf {
     /// Iterates over `(id, type)` of this object's own types.
     pub fn iter(&self) -> impl Iterator<Item = (TypeId, &Type)> + '_ {
         let start = self.start_id();
-        self.types
+        self.own_types()
             .iter()
             .enumerate()
             .map(move |(i, t)| (start + i as u32, t))
@@ -217,13 +301,14 @@ impl Btf {
 
     /// Appends a type, returning its id.
     pub fn add_type(&mut self, t: Type) -> TypeId {
-        self.types.push(t);
+        let start = self.start_id();
+        self.types.get_mut(self.endian, start).push(t);
         self.end_id() - 1
     }
 
     /// Interns a string in this object's own table (or finds "" at 0), returning its offset.
     pub fn add_str(&mut self, s: &str) -> u32 {
-        self.strings.add(s.as_bytes())
+        self.strings_mut().add(s.as_bytes())
     }
 
     /// Parses BTF bytes. `base` must be given for split BTF; its byte order must match.
@@ -234,7 +319,7 @@ impl Btf {
     pub(crate) fn from_parts(
         endian: Endian,
         base: Option<Arc<Btf>>,
-        types: Vec<Type>,
+        raw: Raw,
         strings: StringTable,
         header_ext: Vec<u8>,
         tail: Vec<u8>,
@@ -243,7 +328,10 @@ impl Btf {
         Btf {
             endian,
             base,
-            types,
+            types: Types {
+                list: std::sync::OnceLock::new(),
+                raw: Some(Arc::new(raw)),
+            },
             strings,
             header_ext,
             tail,
@@ -254,8 +342,12 @@ impl Btf {
     /// Serializes to wire bytes in this object's byte order: header, types, strings, then any
     /// trailing sections that were read. Unchanged parsed BTF gives back the same bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
+        if let Some(raw) = self.raw_bytes() {
+            return raw.to_vec();
+        }
         let e = self.endian;
-        let type_len: usize = self.types.iter().map(Type::encoded_len).sum();
+        let types = self.own_types();
+        let type_len: usize = types.iter().map(Type::encoded_len).sum();
         let str_len = self.strings.as_bytes().len();
         let hdr_len = HEADER_LEN + self.header_ext.len();
         let mut out = Vec::with_capacity(hdr_len + type_len + str_len + self.tail.len());
@@ -269,7 +361,7 @@ impl Btf {
         e.put_u32(&mut out, type_len as u32);
         e.put_u32(&mut out, str_len as u32);
         out.extend_from_slice(&self.header_ext);
-        for t in &self.types {
+        for t in types {
             write_type(e, &mut out, t);
         }
         out.extend_from_slice(self.strings.as_bytes());
@@ -302,4 +394,67 @@ pub(crate) fn read_u32(e: Endian, d: &[u8], off: usize) -> u32 {
 /// The kind a raw `info` word names, if known.
 pub(crate) fn info_kind(info: u32) -> Option<Kind> {
     Kind::from_u32((info >> 24) & 0x1f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Btf {
+        let mut b = Btf::new();
+        let n = b.add_str("int");
+        b.add_type(Type::new(
+            n,
+            TypeData::Int {
+                size: 4,
+                encoding: 1,
+                offset: 0,
+                bits: 32,
+            },
+        ));
+        b.add_type(Type::new(0, TypeData::Ptr { ty: 1 }));
+        b
+    }
+
+    /// A parsed object builds its types on first use, gives back the bytes it was read from
+    /// until changed, and keeps its types through a change of its strings.
+    #[test]
+    fn parsed_types_are_built_lazily_and_survive_changes() {
+        let bytes = sample().to_bytes();
+        let parsed = Btf::parse(&bytes, None).unwrap();
+        assert_eq!(parsed.raw_bytes(), Some(&bytes[..]));
+        assert_eq!(parsed.end_id(), 3);
+        assert_eq!(parsed.own_types(), sample().own_types());
+        let mut changed = parsed.clone();
+        changed.add_str("long");
+        assert_eq!(changed.raw_bytes(), None);
+        assert_eq!(changed.own_types(), sample().own_types());
+        assert_ne!(changed.to_bytes(), bytes);
+        let mut retyped = Btf::parse(&bytes, None).unwrap();
+        retyped.add_type(Type::new(0, TypeData::Ptr { ty: 2 }));
+        assert_eq!(retyped.end_id(), 4);
+        assert_eq!(retyped.own_types().len(), 3);
+    }
+
+    /// Bytes laid out otherwise than `to_bytes` writes (strings first) are not handed back:
+    /// writing gives the standard layout.
+    #[test]
+    fn non_standard_layout_is_written_anew() {
+        let std_bytes = sample().to_bytes();
+        let (e, h) = crate::read::parse_header(&std_bytes).unwrap();
+        let types = &std_bytes[24..24 + h.type_len as usize];
+        let strs = &std_bytes[24 + h.type_len as usize..];
+        // Strings, padded to 4 bytes, then types.
+        let type_off = (h.str_len + 3) / 4 * 4;
+        let mut moved = std_bytes[..24].to_vec();
+        moved[8..12].copy_from_slice(&type_off.to_le_bytes());
+        moved[16..20].copy_from_slice(&0u32.to_le_bytes());
+        moved.extend_from_slice(strs);
+        moved.resize(24 + type_off as usize, 0);
+        moved.extend_from_slice(types);
+        assert_eq!(e, Endian::Little);
+        let parsed = Btf::parse(&moved, None).unwrap();
+        assert_eq!(parsed.raw_bytes(), None);
+        assert_eq!(parsed.to_bytes(), std_bytes);
+    }
 }

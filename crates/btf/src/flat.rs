@@ -100,8 +100,57 @@ impl Flat {
         }
     }
 
-    /// Copies every type of `btf`, bases included: ids `0..btf.end_id()`.
+    /// Copies every type of `btf`, bases included: ids `0..btf.end_id()`. Types still held
+    /// as the bytes they were read from are copied from those, without building them.
     pub fn from_btf(btf: &Btf) -> Flat {
+        let mut chain = vec![btf];
+        while let Some(b) = chain.last().and_then(|b| b.base()) {
+            chain.push(b);
+        }
+        if chain.iter().all(|b| b.raw_types().is_some()) {
+            let mut flat = Flat::new();
+            for b in chain.iter().rev() {
+                flat.append_raw(b.endian(), b.raw_types().unwrap_or_default());
+            }
+            if flat.len() as u32 == btf.end_id() {
+                return flat;
+            }
+        }
+        Flat::from_types(btf)
+    }
+
+    /// Appends the types of a type section (checked already, as [`Btf::parse`] does).
+    fn append_raw(&mut self, e: Endian, sec: &[u8]) {
+        let word = |off: usize| -> Option<u32> {
+            let b: [u8; 4] = sec.get(off..off + 4)?.try_into().ok()?;
+            Some(match e {
+                Endian::Little => u32::from_le_bytes(b),
+                Endian::Big => u32::from_be_bytes(b),
+            })
+        };
+        self.recs.reserve(sec.len() / 16);
+        self.extra.reserve(sec.len() / 8);
+        let mut off = 0usize;
+        while off < sec.len() {
+            let (Some(name_off), Some(info), Some(st)) = (word(off), word(off + 4), word(off + 8))
+            else {
+                return;
+            };
+            let n = extra_len(info);
+            self.recs.push(Rec {
+                name_off,
+                info,
+                st,
+                extra: self.extra.len() as u32,
+            });
+            for i in 0..n {
+                self.extra.push(word(off + 12 + 4 * i).unwrap_or(0));
+            }
+            off += 12 + 4 * n;
+        }
+    }
+
+    fn from_types(btf: &Btf) -> Flat {
         let n = btf.end_id() as usize;
         let mut words = 0usize;
         for id in 1..btf.end_id() {

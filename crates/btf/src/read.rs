@@ -102,18 +102,38 @@ pub(crate) fn parse(data: &[u8], base: Option<Arc<Btf>>) -> Result<Btf, ParseErr
     let strings = StringTable::from_bytes(str_start, str_sec.to_vec());
 
     let start_id = base.as_ref().map_or(1, |b| b.end_id());
-    let types = parse_types(endian, type_sec, start_id)?;
+    let count = check_types(endian, type_sec, start_id)?;
+    let types_at = h.hdr_len as usize + h.type_off as usize;
 
     // Whatever lies past both sections is a newer trailing section; keep it as is.
     let end = t1.max(s1) as usize;
     let tail = body[end..].to_vec();
     let header_ext = data[HEADER_LEN..h.hdr_len as usize].to_vec();
+    let raw = crate::btf::Raw {
+        blob: data.to_vec(),
+        types: types_at..types_at + type_sec.len(),
+        count,
+        standard: h.type_off == 0 && h.str_off == h.type_len,
+    };
     Ok(Btf::from_parts(
-        endian, base, types, strings, header_ext, tail, h,
+        endian, base, raw, strings, header_ext, tail, h,
     ))
 }
 
-fn parse_types(e: Endian, sec: &[u8], start_id: TypeId) -> Result<Vec<Type>, ParseError> {
+/// Checks every record of the type section as [`parse_types`] would, without building the
+/// types; returns how many there are.
+fn check_types(e: Endian, sec: &[u8], start_id: TypeId) -> Result<u32, ParseError> {
+    let mut off = 0usize;
+    let mut n = 0u32;
+    while off < sec.len() {
+        let id = start_id.saturating_add(n);
+        off += check_type(e, sec, off, id)?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+pub(crate) fn parse_types(e: Endian, sec: &[u8], start_id: TypeId) -> Result<Vec<Type>, ParseError> {
     let mut types = Vec::new();
     let mut off = 0usize;
     while off < sec.len() {
@@ -123,6 +143,77 @@ fn parse_types(e: Endian, sec: &[u8], start_id: TypeId) -> Result<Vec<Type>, Par
         off += len;
     }
     Ok(types)
+}
+
+/// Checks the record at `off` as [`parse_type`] does, returning its length in bytes.
+fn check_type(e: Endian, sec: &[u8], off: usize, id: TypeId) -> Result<usize, ParseError> {
+    let (kind, rec_len) = check_header(e, sec, off, id)?;
+    let st = read_u32(e, sec, off + 8);
+    match kind {
+        Kind::Int => {
+            let w = read_u32(e, sec, off + 12);
+            if w & !INT_DATA_MASK != 0 {
+                return Err(ParseError::BadIntData { id, off, data: w });
+            }
+        }
+        Kind::Array if st != 0 => {
+            return Err(ParseError::ArraySizeNotZero { id, off, size: st });
+        }
+        _ => {}
+    }
+    Ok(rec_len)
+}
+
+/// The checks of a record's header: its kind and length.
+fn check_header(e: Endian, sec: &[u8], off: usize, id: TypeId) -> Result<(Kind, usize), ParseError> {
+    let need = |n: usize, what: &'static str| -> Result<(), ParseError> {
+        if sec.len() - off < n {
+            Err(ParseError::TruncatedType { id, off, what })
+        } else {
+            Ok(())
+        }
+    };
+    need(12, "btf_type")?;
+    let info = read_u32(e, sec, off + 4);
+    let kind = info_kind(info).ok_or(ParseError::UnknownKind {
+        id,
+        off,
+        kind: (info >> 24) & 0x1f,
+    })?;
+    let bad_info = |why| ParseError::BadInfo {
+        id,
+        kind: kind.name(),
+        off,
+        info,
+        why,
+    };
+    if info & !INFO_MASK != 0 {
+        return Err(bad_info("unused bits set"));
+    }
+    let vlen = (info & 0xffff) as usize;
+    let uses_vlen = matches!(
+        kind,
+        Kind::Struct
+            | Kind::Union
+            | Kind::Enum
+            | Kind::Enum64
+            | Kind::FuncProto
+            | Kind::Datasec
+            | Kind::Func
+    );
+    if !uses_vlen && vlen != 0 {
+        return Err(bad_info("vlen must be 0 for this kind"));
+    }
+    let rec_len = 12
+        + match kind {
+            Kind::Int | Kind::Var | Kind::DeclTag => 4,
+            Kind::Array => 12,
+            Kind::Struct | Kind::Union | Kind::Datasec | Kind::Enum64 => 12 * vlen,
+            Kind::Enum | Kind::FuncProto => 8 * vlen,
+            _ => 0,
+        };
+    need(rec_len, "trailing data")?;
+    Ok((kind, rec_len))
 }
 
 /// Parses the record at `off`, returning it and its length in bytes.

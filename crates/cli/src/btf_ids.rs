@@ -64,11 +64,23 @@ pub fn resolve(
     new: &Btf,
     previous: &[Arc<Btf>],
 ) -> Result<Option<Vec<u8>>> {
+    resolve_with(path, elf, new, || previous.to_vec())
+}
+
+/// [`resolve`], finding the previous BTFs only when they are needed (reading them costs more
+/// than resolving a section that was never sorted, or than finding there is none).
+pub fn resolve_with(
+    path: &Path,
+    elf: &[u8],
+    new: &Btf,
+    previous: impl FnOnce() -> Vec<Arc<Btf>>,
+) -> Result<Option<Vec<u8>>> {
     let first = match btf_ids::resolve_elf(elf, new) {
         Ok(r) => return Ok(r.map(|r| report(path, r))),
         Err(e) => e,
     };
-    for p in previous {
+    let previous = previous();
+    for p in &previous {
         if let Ok(r) = btf_ids::re_resolve_elf(elf, p, new) {
             return Ok(r.map(|r| report(path, r)));
         }

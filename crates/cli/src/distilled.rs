@@ -110,8 +110,8 @@ pub fn write_module(
     let mut bytes = rewritten.bytes;
     if is_relocatable(elf) {
         let unsigned = kbtf_emit::modsig::strip(elf)?;
-        let previous = crate::btf_ids::previous_btfs(unsigned, bases);
-        match crate::btf_ids::resolve(path, &bytes, new_btf, &previous) {
+        let previous = || crate::btf_ids::previous_btfs(unsigned, bases);
+        match crate::btf_ids::resolve_with(path, &bytes, new_btf, previous) {
             Ok(Some(b)) => bytes = b,
             Ok(None) => {}
             Err(e) if strict => return Err(e.context("resolving .BTF_ids against the new BTF")),

@@ -39,8 +39,7 @@ pub(crate) fn dedup_prim_type(s: &mut State, id: u32) {
         }
         ENUM | ENUM64 => {
             let h = hash_enum(&r);
-            for i in 0..s.table.count(h) {
-                let c = s.table.get(h, i);
+            for c in s.table.candidates(h) {
                 if equal_enum(&s.flat, id, c) {
                     new_id = c;
                     break;

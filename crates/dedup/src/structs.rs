@@ -38,8 +38,7 @@ fn dedup_struct_type(
     let h = hash_struct(&s.flat, id);
     let mut new_id = id;
     // The table does not change during the loop (merging only touches the canonical map).
-    for i in 0..s.table.count(h) {
-        let cand = s.table.get(h, i);
+    for cand in s.table.candidates(h) {
         if !shallow_equal_struct(&s.flat, id, cand) || !member_names_match(&s.flat, id, cand) {
             continue;
         }

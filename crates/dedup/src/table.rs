@@ -19,8 +19,6 @@
 //! two or more entries when libbpf's map would grow. The number of grows is logarithmic in
 //! the number of entries, and only multi-entry keys are touched.
 
-use crate::fx::FxHashMap;
-
 /// libbpf's `hash_combine`: `h * 31 + value` in (wrapping) 64-bit signed arithmetic.
 #[inline]
 pub(crate) fn hash_combine(h: i64, value: u32) -> i64 {
@@ -28,15 +26,62 @@ pub(crate) fn hash_combine(h: i64, value: u32) -> i64 {
 }
 
 /// Canonical type ids by signature hash, in libbpf's visiting order.
+///
+/// Entries are kept in insertion order, each with its position among all insertions, chained
+/// per slot of a head table (no allocation per key). The visiting order of a key is worked
+/// out when it is looked up, from its entries' positions and the positions at which libbpf's
+/// map grew, which are fixed: before insertions 0, 3, 6, 12, 24, ... (`3 * 2^k`). So counting
+/// insertions this table does not hold ([`CandTable::skip`]) costs nothing.
 #[derive(Debug, Default)]
 pub(crate) struct CandTable {
-    /// Per key: the type ids, the one visited first last.
-    lists: FxHashMap<i64, Vec<u32>>,
-    /// Keys whose list has two or more entries: the ones a grow reverses.
-    multi: Vec<i64>,
-    /// Entries in libbpf's map (`sz`) and its capacity (`cap`).
+    /// Per slot: 1 + the index in `entries` of the slot's newest entry (0: none).
+    heads: Vec<u32>,
+    entries: Vec<Entry>,
+    /// Insertions counted (held or skipped): libbpf's `hashmap__size`.
     size: usize,
-    cap: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    key: i64,
+    id: u32,
+    /// Its position among all insertions.
+    pos: u32,
+    /// 1 + the index of the slot's previous entry (0: none).
+    next: u32,
+}
+
+/// How many times libbpf's map grew before the insertions `0..=n`.
+#[inline]
+fn grows_through(n: u32) -> u32 {
+    // Before insertion 0, then before 3 * 2^k for every k with 3 * 2^k <= n.
+    if n < 3 {
+        1
+    } else {
+        2 + (n / 3).ilog2()
+    }
+}
+
+/// The candidates of one key in visiting order.
+pub(crate) struct Cands {
+    small: [u32; 8],
+    len: usize,
+    pos: usize,
+    big: Vec<u32>,
+}
+
+impl Iterator for Cands {
+    type Item = u32;
+    #[inline]
+    fn next(&mut self) -> Option<u32> {
+        let v = if self.len <= self.small.len() {
+            *self.small[..self.len].get(self.pos)?
+        } else {
+            *self.big.get(self.pos)?
+        };
+        self.pos += 1;
+        Some(v)
+    }
 }
 
 impl CandTable {
@@ -44,16 +89,36 @@ impl CandTable {
         CandTable::default()
     }
 
-    /// libbpf's map grows before an insertion that would fill it over 75%.
     #[inline]
-    fn grow_if_needed(&mut self) {
-        if self.cap == 0 || (self.size + 1) * 4 / 3 > self.cap {
-            self.cap = if self.cap == 0 { 4 } else { self.cap * 2 };
-            for k in &self.multi {
-                if let Some(list) = self.lists.get_mut(k) {
-                    list.reverse();
-                }
-            }
+    fn slot(&self, key: i64) -> usize {
+        let bits = self.heads.len().trailing_zeros();
+        ((key as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - bits)) as usize
+    }
+
+    /// Appends `id` under `key` (`hashmap__append`).
+    pub fn add(&mut self, key: i64, id: u32) {
+        if (self.entries.len() + 1) * 2 > self.heads.len() {
+            self.rehash();
+        }
+        let slot = self.slot(key);
+        self.entries.push(Entry {
+            key,
+            id,
+            pos: self.size as u32,
+            next: self.heads[slot],
+        });
+        self.heads[slot] = self.entries.len() as u32;
+        self.size += 1;
+    }
+
+    fn rehash(&mut self) {
+        let n = (self.heads.len() * 2).max(1024);
+        self.heads.clear();
+        self.heads.resize(n, 0);
+        for i in 0..self.entries.len() {
+            let slot = self.slot(self.entries[i].key);
+            self.entries[i].next = self.heads[slot];
+            self.heads[slot] = i as u32 + 1;
         }
     }
 
@@ -61,10 +126,7 @@ impl CandTable {
     /// other kinds' candidates, when each class of kinds has a table of its own): the map's
     /// growth, and so the order of this table's lists, depends on them.
     pub fn skip(&mut self, n: usize) {
-        for _ in 0..n {
-            self.grow_if_needed();
-            self.size += 1;
-        }
+        self.size += n;
     }
 
     /// Insertions counted so far (held or skipped): libbpf's `hashmap__size`.
@@ -72,36 +134,80 @@ impl CandTable {
         self.size
     }
 
-    /// Appends `id` under `key` (`hashmap__append`).
-    pub fn add(&mut self, key: i64, id: u32) {
-        self.grow_if_needed();
-        let list = self.lists.entry(key).or_default();
-        list.push(id);
-        if list.len() == 2 {
-            self.multi.push(key);
+    /// The candidates under `key`, in libbpf's visiting order: each new entry goes first, and
+    /// each growth of the map reverses the list (its rehash walks a bucket from its head and
+    /// prepends).
+    pub fn candidates(&self, key: i64) -> Cands {
+        let mut c = Cands {
+            small: [0; 8],
+            len: 0,
+            pos: 0,
+            big: Vec::new(),
+        };
+        if self.heads.is_empty() {
+            return c;
         }
-        self.size += 1;
+        // The key's entries, newest first.
+        let mut found: [(u32, u32); 8] = [(0, 0); 8];
+        let mut more: Vec<(u32, u32)> = Vec::new();
+        let mut n = 0usize;
+        let mut e = self.heads[self.slot(key)];
+        while e != 0 {
+            let entry = &self.entries[e as usize - 1];
+            if entry.key == key {
+                if n < found.len() {
+                    found[n] = (entry.id, entry.pos);
+                } else {
+                    if n == found.len() {
+                        more.extend_from_slice(&found);
+                    }
+                    more.push((entry.id, entry.pos));
+                }
+                n += 1;
+            }
+            e = entry.next;
+        }
+        let newest_first: &[(u32, u32)] = if n <= found.len() { &found[..n] } else { &more };
+        // Replay: oldest first, prepend, reversing at each growth in between.
+        let mut list: std::collections::VecDeque<u32> = std::collections::VecDeque::new();
+        let mut last_pos = None;
+        for &(id, pos) in newest_first.iter().rev() {
+            if let Some(p) = last_pos {
+                if (grows_through(pos) - grows_through(p)) % 2 == 1 {
+                    list.make_contiguous().reverse();
+                }
+            }
+            list.push_front(id);
+            last_pos = Some(pos);
+        }
+        if let Some(p) = last_pos {
+            // Growths before the insertions after the last one, up to the next.
+            let now = self.size.saturating_sub(1) as u32;
+            if now > p && (grows_through(now) - grows_through(p)) % 2 == 1 {
+                list.make_contiguous().reverse();
+            }
+        }
+        c.len = list.len();
+        if c.len <= c.small.len() {
+            for (i, id) in list.into_iter().enumerate() {
+                c.small[i] = id;
+            }
+        } else {
+            c.big = list.into();
+        }
+        c
     }
 
     /// Number of candidates under `key`.
-    #[inline]
+    #[cfg(test)]
     pub fn count(&self, key: i64) -> usize {
-        self.lists.get(&key).map_or(0, Vec::len)
+        self.candidates(key).count()
     }
 
     /// The `i`-th candidate under `key` in libbpf's visiting order (`i < count(key)`).
-    #[inline]
+    #[cfg(test)]
     pub fn get(&self, key: i64, i: usize) -> u32 {
-        let list = &self.lists[&key];
-        list[list.len() - 1 - i]
-    }
-
-    /// The candidates under `key`, in libbpf's visiting order.
-    pub fn candidates(&self, key: i64) -> impl Iterator<Item = u32> + '_ {
-        self.lists
-            .get(&key)
-            .into_iter()
-            .flat_map(|l| l.iter().rev().copied())
+        self.candidates(key).nth(i).unwrap_or(u32::MAX)
     }
 }
 
