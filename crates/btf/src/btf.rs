@@ -316,6 +316,11 @@ impl Btf {
         crate::read::parse(data, base)
     }
 
+    /// [`Btf::parse`] of bytes it may keep without copying them.
+    pub fn parse_vec(data: Vec<u8>, base: Option<Arc<Btf>>) -> Result<Btf, ParseError> {
+        crate::read::parse_owned(std::borrow::Cow::Owned(data), base)
+    }
+
     pub(crate) fn from_parts(
         endian: Endian,
         base: Option<Arc<Btf>>,

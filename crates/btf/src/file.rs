@@ -217,7 +217,7 @@ pub fn read_file(path: &Path, base: Option<Arc<Btf>>) -> Result<BtfFile, ReadErr
             base_fingerprint,
         });
     }
-    let btf = Btf::parse(&btf_bytes, base).map_err(|e| parse_err(Some(".BTF"), e))?;
+    let btf = Btf::parse_vec(btf_bytes, base).map_err(|e| parse_err(Some(".BTF"), e))?;
     Ok(BtfFile {
         path: path.to_owned(),
         source: Source::ElfSection,

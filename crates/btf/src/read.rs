@@ -57,7 +57,15 @@ pub fn parse_header(data: &[u8]) -> Result<(Endian, Header), ParseError> {
 }
 
 pub(crate) fn parse(data: &[u8], base: Option<Arc<Btf>>) -> Result<Btf, ParseError> {
-    let (endian, h) = parse_header(data)?;
+    parse_owned(std::borrow::Cow::Borrowed(data), base)
+}
+
+/// [`parse`], keeping `data` itself (without a copy) when it is owned.
+pub(crate) fn parse_owned(
+    data: std::borrow::Cow<'_, [u8]>,
+    base: Option<Arc<Btf>>,
+) -> Result<Btf, ParseError> {
+    let (endian, h) = parse_header(&data)?;
     if let Some(b) = &base {
         if b.endian() != endian {
             return Err(ParseError::EndianMismatch {
@@ -109,9 +117,10 @@ pub(crate) fn parse(data: &[u8], base: Option<Arc<Btf>>) -> Result<Btf, ParseErr
     let end = t1.max(s1) as usize;
     let tail = body[end..].to_vec();
     let header_ext = data[HEADER_LEN..h.hdr_len as usize].to_vec();
+    let types_range = types_at..types_at + type_sec.len();
     let raw = crate::btf::Raw {
-        blob: data.to_vec(),
-        types: types_at..types_at + type_sec.len(),
+        blob: data.into_owned(),
+        types: types_range,
         count,
         standard: h.type_off == 0 && h.str_off == h.type_len,
     };

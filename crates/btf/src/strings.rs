@@ -164,25 +164,34 @@ impl StringIndex {
         while let Some(b) = chain.last().and_then(|b| b.base()) {
             chain.push(b.as_ref());
         }
-        let count: usize = chain.iter().map(|b| b.strings().as_bytes().len() / 8 + 1).sum();
+        let count: usize = chain
+            .iter()
+            .map(|b| count_nuls(b.strings().as_bytes()))
+            .sum();
         let mut slots = vec![(0u32, 0u32); (count * 2).next_power_of_two().max(16)];
-        let mut len = 0usize;
+        let mask = slots.len() - 1;
         for b in chain.iter().rev() {
-            for (off, st) in b.strings().iter() {
+            let table = b.strings();
+            let data = table.as_bytes();
+            let mut pos = 0usize;
+            while pos < data.len() {
+                let end = find_nul(data, pos);
+                let st = &data[pos..end];
                 let h = hash_bytes(st);
-                if find_in(&slots, h, st, |o| b.str_bytes(o)).is_some() {
-                    continue;
-                }
-                if (len + 1) * 2 > slots.len() {
-                    let n = slots.len() * 2;
-                    let old = std::mem::replace(&mut slots, vec![(0, 0); n]);
-                    for (o1, _) in old.into_iter().filter(|e| e.0 != 0) {
-                        let hh = hash_bytes(btf.str_bytes(o1 - 1).unwrap_or_default());
-                        put(&mut slots, o1, hh);
+                let mut i = slot_of(slots.len(), h);
+                loop {
+                    let (off1, h32) = slots[i];
+                    if off1 == 0 {
+                        slots[i] = (table.start() + pos as u32 + 1, h as u32);
+                        break;
                     }
+                    // Equal strings: the first one (lowest base, first offset) stays.
+                    if h32 == h as u32 && btf.str_bytes(off1 - 1) == Some(st) {
+                        break;
+                    }
+                    i = (i + 1) & mask;
                 }
-                put(&mut slots, off + 1, h);
-                len += 1;
+                pos = end + 1;
             }
         }
         StringIndex { btf, slots }
@@ -190,21 +199,56 @@ impl StringIndex {
 
     /// The offset of `s` in the BTF or its bases, if they hold it as a whole string.
     pub fn get(&self, s: &[u8]) -> Option<u32> {
-        find_in(&self.slots, hash_bytes(s), s, |o| self.btf.str_bytes(o))
+        let btf = &self.btf;
+        find_in(&self.slots, hash_bytes(s), s, |o| {
+            let t = btf.string_table_for(o)?;
+            let rel = (o - t.start()) as usize;
+            let d = t.as_bytes();
+            let hit = d.get(rel..rel + s.len()) == Some(s) && d.get(rel + s.len()) == Some(&0);
+            hit.then_some(s)
+        })
     }
+}
+
+/// The number of NUL bytes of `data`.
+fn count_nuls(data: &[u8]) -> usize {
+    let mut n = 0;
+    let mut chunks = data.chunks_exact(8);
+    for c in &mut chunks {
+        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        n += (zero_bytes(w)).count_ones() as usize;
+    }
+    n + chunks.remainder().iter().filter(|&&b| b == 0).count()
+}
+
+/// A bit set at bit 7 of each byte of `w` that is zero (exact, no false positives).
+#[inline]
+fn zero_bytes(w: u64) -> u64 {
+    const LO: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    !(((w & LO).wrapping_add(LO)) | w | LO)
+}
+
+/// The position of the first NUL at or after `from` (or `data.len()`).
+#[inline]
+fn find_nul(data: &[u8], from: usize) -> usize {
+    let mut i = from;
+    while i + 8 <= data.len() {
+        let c = &data[i..i + 8];
+        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        let z = zero_bytes(w);
+        if z != 0 {
+            return i + (z.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < data.len() && data[i] != 0 {
+        i += 1;
+    }
+    i
 }
 
 fn slot_of(len: usize, hash: u64) -> usize {
     (hash.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - len.trailing_zeros())) as usize
-}
-
-fn put(slots: &mut [(u32, u32)], off1: u32, hash: u64) {
-    let mask = slots.len() - 1;
-    let mut i = slot_of(slots.len(), hash);
-    while slots[i].0 != 0 {
-        i = (i + 1) & mask;
-    }
-    slots[i] = (off1, hash as u32);
 }
 
 fn find_in<'a>(
@@ -411,6 +455,16 @@ mod tests {
         let idx = StringIndex::new(Arc::new(b2));
         for (m, o) in many.iter().zip(offs) {
             assert_eq!(idx.get(m.as_bytes()), Some(o));
+        }
+    }
+
+    #[test]
+    fn nul_scans_agree_with_bytewise() {
+        let data = b"\0ab\0\0cdefghijklmnop\0q\x80\xff\0r";
+        assert_eq!(count_nuls(data), data.iter().filter(|&&b| b == 0).count());
+        for from in 0..data.len() {
+            let want = data[from..].iter().position(|&b| b == 0).map_or(data.len(), |p| from + p);
+            assert_eq!(find_nul(data, from), want, "from {from}");
         }
     }
 

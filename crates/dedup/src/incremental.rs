@@ -92,6 +92,7 @@ impl Incremental {
         let ok = self.step();
         std::mem::swap(&mut self.s.flat, flat);
         if !matches!(ok, Ok(true)) {
+            kbtf_btf::timing::note(|| format!("incremental dedup gives up: {ok:?}"));
             self.failed = true;
         }
     }
@@ -107,6 +108,7 @@ impl Incremental {
             let mut bad = false;
             self.s.flat.for_each_ref(id, |r| bad |= r >= end);
             if bad {
+                kbtf_btf::timing::note(|| format!("incremental dedup: type [{id}] refers ahead"));
                 return Ok(false);
             }
         }
@@ -141,6 +143,13 @@ impl Incremental {
 
     /// `prep::prepare_base` with one table per class.
     fn prepare(&mut self) {
+        let mut per_class = [0usize; 3];
+        for id in 1..self.s.start {
+            per_class[class(self.s.flat.kind(id))] += 1;
+        }
+        for (t, n) in self.tables.iter_mut().zip(per_class) {
+            t.reserve(n);
+        }
         for id in 1..self.s.start {
             self.s.map[id as usize] = id;
             if let Some(h) = prep::hash_any(&self.s, id) {
@@ -161,6 +170,7 @@ impl Incremental {
     /// [`Incremental::advance`].
     pub fn finish(mut self, input: FlatBtf) -> Result<Deduped, DedupError> {
         if self.failed || !input.strings_first_use {
+            kbtf_btf::timing::note(|| "dedup from scratch".to_string());
             return crate::dedup_flat(input, &self.opts);
         }
         let FlatBtf {

@@ -113,14 +113,18 @@ pub fn dedup_flat(input: FlatBtf, _opts: &DedupOptions) -> Result<Deduped, Dedup
         base,
         types: mut flat,
         strings: own_strings,
-        strings_first_use: _,
+        strings_first_use,
     } = input;
     let t = stage("dedup: check refs");
     check_refs(&flat)?;
     drop(t);
     let t = stage("dedup: strings");
-    let strings = strings::dedup_strings(&own_strings, base.as_ref(), &mut flat, start)?;
-    drop(own_strings);
+    // A producer that interned strings in first-use order already did what this pass does.
+    let strings = if strings_first_use {
+        own_strings
+    } else {
+        strings::dedup_strings(&own_strings, base.as_ref(), &mut flat, start)?
+    };
     drop(t);
 
     let t = stage("dedup: prep + prim");

@@ -97,6 +97,15 @@ impl CandTable {
 
     /// Appends `id` under `key` (`hashmap__append`).
     pub fn add(&mut self, key: i64, id: u32) {
+        self.add_at(key, id, self.size as u32);
+        self.size += 1;
+    }
+
+    /// Files `id` under `key` as the insertion at position `pos`, an insertion already
+    /// counted (with [`CandTable::skip`]) whose entry is filed only now because nobody
+    /// looked for it before: a base type, filed when a split type of its kind and name
+    /// comes along.
+    pub fn add_at(&mut self, key: i64, id: u32, pos: u32) {
         if (self.entries.len() + 1) * 2 > self.heads.len() {
             self.rehash();
         }
@@ -104,15 +113,26 @@ impl CandTable {
         self.entries.push(Entry {
             key,
             id,
-            pos: self.size as u32,
+            pos,
             next: self.heads[slot],
         });
         self.heads[slot] = self.entries.len() as u32;
-        self.size += 1;
+    }
+
+    /// Makes room for `n` more entries.
+    pub fn reserve(&mut self, n: usize) {
+        self.entries.reserve(n);
+        let want = ((self.entries.len() + n) * 2).next_power_of_two();
+        if want > self.heads.len() {
+            self.rehash_to(want);
+        }
     }
 
     fn rehash(&mut self) {
-        let n = (self.heads.len() * 2).max(1024);
+        self.rehash_to((self.heads.len() * 2).max(1024));
+    }
+
+    fn rehash_to(&mut self, n: usize) {
         self.heads.clear();
         self.heads.resize(n, 0);
         for i in 0..self.entries.len() {
@@ -167,7 +187,13 @@ impl CandTable {
             }
             e = entry.next;
         }
-        let newest_first: &[(u32, u32)] = if n <= found.len() { &found[..n] } else { &more };
+        let newest_first: &mut [(u32, u32)] = if n <= found.len() {
+            &mut found[..n]
+        } else {
+            &mut more
+        };
+        // Entries filed late (`add_at`) are not in their chain's order.
+        newest_first.sort_unstable_by(|a, b| b.1.cmp(&a.1));
         // Replay: oldest first, prepend, reversing at each growth in between.
         let mut list: std::collections::VecDeque<u32> = std::collections::VecDeque::new();
         let mut last_pos = None;

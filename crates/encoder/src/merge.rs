@@ -116,7 +116,8 @@ struct Interner<'d> {
     debug_str: &'d [u8],
     /// For split BTF: the base's strings, which keep the base's offsets.
     base: Option<StringIndex>,
-    /// Output offset by `.debug_str` offset (`u32::MAX`: not yet seen).
+    /// 1 + output offset by `.debug_str` offset (0: not yet seen; zeroed memory costs
+    /// nothing until touched, and a module touches little of it).
     memo: Vec<u32>,
     /// Output offset by index of the current unit's list.
     unit_memo: Vec<u32>,
@@ -167,16 +168,19 @@ impl<'d> Interner<'d> {
         if h == 0 {
             return 0;
         }
-        let slot = if h & DEBUG_STR != 0 {
+        if h & DEBUG_STR != 0 {
             if self.memo.is_empty() {
-                self.memo = vec![u32::MAX; self.debug_str.len()];
+                self.memo = vec![0; self.debug_str.len()];
             }
-            self.memo.get((h & !DEBUG_STR) as usize).copied()
-        } else {
-            self.unit_memo.get(h as usize).copied()
-        };
-        if let Some(off) = slot.filter(|&o| o != u32::MAX) {
-            return off;
+            if let Some(&m) = self.memo.get((h & !DEBUG_STR) as usize) {
+                if m != 0 {
+                    return m - 1;
+                }
+            }
+        } else if let Some(&m) = self.unit_memo.get(h as usize) {
+            if m != u32::MAX {
+                return m;
+            }
         }
         let b = self.bytes(h, list);
         // Names are text: invalid UTF-8 is replaced, as the encoder always did.
@@ -186,7 +190,7 @@ impl<'d> Interner<'d> {
         };
         if h & DEBUG_STR != 0 {
             if let Some(m) = self.memo.get_mut((h & !DEBUG_STR) as usize) {
-                *m = off;
+                *m = off.wrapping_add(1);
             }
         } else if let Some(m) = self.unit_memo.get_mut(h as usize) {
             *m = off;

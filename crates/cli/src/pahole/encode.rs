@@ -129,11 +129,17 @@ fn encode(
         consistent_func: f.consistent_func,
         threads,
     };
-    // Dedup's first passes run on each unit as it is merged, while later units are read.
+    // With worker threads, dedup's first passes run on each unit as it is merged, while the
+    // workers read later units; on one thread that would only interleave the same work.
     let start = base.as_ref().map_or(1, |b| b.end_id());
-    let mut dedup = kbtf_dedup::Incremental::new(start, &kbtf_dedup::DedupOptions::default());
+    let dedup_opts = kbtf_dedup::DedupOptions::default();
+    let mut dedup = (threads > 1).then(|| kbtf_dedup::Incremental::new(start, &dedup_opts));
     let hooks = kbtf_encoder::Hooks {
-        merged: &mut |flat| dedup.advance(flat),
+        merged: &mut |flat| {
+            if let Some(d) = dedup.as_mut() {
+                d.advance(flat)
+            }
+        },
         // A vmlinux's DWARF is hundreds of megabytes: what was read gives its memory back.
         done_with: &|part| data.release(part),
     };
@@ -146,8 +152,10 @@ fn encode(
         )
     });
     let _t = kbtf_btf::timing::stage("dedup");
-    let deduped = dedup
-        .finish(raw)
+    let deduped = match dedup {
+        Some(d) => d.finish(raw),
+        None => kbtf_dedup::dedup_flat(raw, &dedup_opts),
+    }
         .with_context(|| format!("deduplicating the BTF of {}", path.display()))?;
     Ok(deduped.btf)
 }
