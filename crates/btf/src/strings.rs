@@ -182,11 +182,11 @@ impl StringIndex {
                 loop {
                     let (off1, h32) = slots[i];
                     if off1 == 0 {
-                        slots[i] = (table.start() + pos as u32 + 1, h as u32);
+                        slots[i] = (table.start() + pos as u32 + 1, check(h));
                         break;
                     }
                     // Equal strings: the first one (lowest base, first offset) stays.
-                    if h32 == h as u32 && btf.str_bytes(off1 - 1) == Some(st) {
+                    if h32 == check(h) && btf.str_bytes(off1 - 1) == Some(st) {
                         break;
                     }
                     i = (i + 1) & mask;
@@ -264,11 +264,19 @@ fn find_in<'a>(
         if off1 == 0 {
             return None;
         }
-        if h == hash as u32 && bytes(off1 - 1) == Some(s) {
+        if h == check(hash) && bytes(off1 - 1) == Some(s) {
             return Some(off1 - 1);
         }
         i = (i + 1) & mask;
     }
+}
+
+/// The 32 bits of a hash kept in a slot to tell strings apart before comparing them: the
+/// high ones (the low bits of a multiplicative hash depend only on the low bits of the
+/// input words).
+#[inline]
+fn check(hash: u64) -> u32 {
+    (hash >> 32) as u32
 }
 
 /// The hash [`StringTable::add_hashed`] expects: FxHash's multiply-rotate over 8-byte words,
@@ -349,7 +357,7 @@ impl Index {
             if off1 == 0 {
                 return None;
             }
-            if h == hash as u32 && Index::matches(data, off1 - 1, s) {
+            if h == check(hash) && Index::matches(data, off1 - 1, s) {
                 return Some(off1 - 1);
             }
             i = (i + 1) & mask;
@@ -375,7 +383,7 @@ impl Index {
         while self.slots[i].0 != 0 {
             i = (i + 1) & mask;
         }
-        self.slots[i] = (rel + 1, hash as u32);
+        self.slots[i] = (rel + 1, check(hash));
         self.len += 1;
     }
 
@@ -393,7 +401,7 @@ impl Index {
             while self.slots[i].0 != 0 {
                 i = (i + 1) & mask;
             }
-            self.slots[i] = (off1, h as u32);
+            self.slots[i] = (off1, check(h));
         }
     }
 }

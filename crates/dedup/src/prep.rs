@@ -59,6 +59,16 @@ pub(crate) fn prepare_base(s: &mut State) {
     if s.start <= 1 {
         return;
     }
+    if std::env::var_os("KBTF_EAGER_BASE").is_some() {
+        s.table.reserve(s.start as usize);
+        for id in 1..s.start {
+            s.map[id as usize] = id;
+            if let Some(h) = hash_any(s, id) {
+                s.table.add(h, id);
+            }
+        }
+        return;
+    }
     let start = s.start as usize;
     let mut lazy = LazyBase {
         pos: vec![u32::MAX; start],
