@@ -1,6 +1,7 @@
 //! kbtf developer tasks: `cargo xtask <task>`.
 
 mod args;
+mod bench;
 mod broken;
 mod btf;
 mod btf_info;
@@ -49,6 +50,7 @@ tasks:
   encode-test   the 6.1 kernel judges BTF kbtf encoded: vmlinux (BPF_BTF_LOAD) and 24 modules
   oot-build     build testdata/oot/kbtf_sample against Debian's headers only (no vmlinux)
   test          the README's test command: fast tier, then the real-kernel tier
+  bench         kbtf against pahole 1.24 (vmlinux, every module, the largest): docs/benchmarks.md
 run `cargo xtask <task> --help` for a task's options";
 
 fn main() {
@@ -78,6 +80,7 @@ fn real_main() -> Result<()> {
         "sizes" => sizes::main(rest),
         "resilience" => resilience::main(rest),
         "oot-build" => oot::main(rest),
+        "bench" => bench::main(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(())
