@@ -114,7 +114,9 @@ impl Ctx {
             Tool::Kbtf => Command::new(&self.kbtf),
             Tool::Pahole => Command::new("pahole"),
         };
-        c.env("LLVM_OBJCOPY", "objcopy").args(FLAGS).arg(format!("-j{jobs}"));
+        c.env("LLVM_OBJCOPY", "objcopy")
+            .args(FLAGS)
+            .arg(format!("-j{jobs}"));
         c
     }
 }
@@ -333,8 +335,12 @@ fn run_all(
                 .iter()
                 .map(|p| (std::fs::metadata(p).map_or(0, |m| m.len()), p.clone()))
                 .collect();
-            sized.sort_by(|a, b| b.0.cmp(&a.0));
-            large = sized.into_iter().take(LARGE.len()).map(|(_, p)| p).collect();
+            sized.sort_by_key(|e| std::cmp::Reverse(e.0));
+            large = sized
+                .into_iter()
+                .take(LARGE.len())
+                .map(|(_, p)| p)
+                .collect();
             large_note = "Not all of mlx5_core, xfs, btrfs, cifs and kvm are in this package: \
                           the five largest modules are used instead."
                 .into();
@@ -342,7 +348,10 @@ fn run_all(
         println!("largest modules");
         let m = ctx.work.join("m.ko");
         for p in &large {
-            let name = p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = p
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
             for &j in jobs {
                 rows.push(interleave(
                     ctx,
@@ -465,8 +474,8 @@ fn render(
     use std::fmt::Write;
     let mut o = String::new();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let pahole = crate::util::stdout_string(Command::new("pahole").arg("--version"))
-        .unwrap_or_default();
+    let pahole =
+        crate::util::stdout_string(Command::new("pahole").arg("--version")).unwrap_or_default();
     let _ = writeln!(
         o,
         "Measured by `cargo xtask bench` on {cores} cores ({}), {} measured rounds after one \
@@ -534,7 +543,12 @@ fn render(
     if !fit.is_empty() {
         let pts = |t: usize| -> Vec<(f64, f64)> {
             fit.iter()
-                .map(|&(x, k, p)| (x as f64 / (1 << 20) as f64, if t == 0 { k } else { p } * 1e3))
+                .map(|&(x, k, p)| {
+                    (
+                        x as f64 / (1 << 20) as f64,
+                        if t == 0 { k } else { p } * 1e3,
+                    )
+                })
                 .filter(|p| p.1.is_finite())
                 .collect()
         };

@@ -142,7 +142,11 @@ fn check_types(e: Endian, sec: &[u8], start_id: TypeId) -> Result<u32, ParseErro
     Ok(n)
 }
 
-pub(crate) fn parse_types(e: Endian, sec: &[u8], start_id: TypeId) -> Result<Vec<Type>, ParseError> {
+pub(crate) fn parse_types(
+    e: Endian,
+    sec: &[u8],
+    start_id: TypeId,
+) -> Result<Vec<Type>, ParseError> {
     let mut types = Vec::new();
     let mut off = 0usize;
     while off < sec.len() {
@@ -174,7 +178,12 @@ fn check_type(e: Endian, sec: &[u8], off: usize, id: TypeId) -> Result<usize, Pa
 }
 
 /// The checks of a record's header: its kind and length.
-fn check_header(e: Endian, sec: &[u8], off: usize, id: TypeId) -> Result<(Kind, usize), ParseError> {
+fn check_header(
+    e: Endian,
+    sec: &[u8],
+    off: usize,
+    id: TypeId,
+) -> Result<(Kind, usize), ParseError> {
     let need = |n: usize, what: &'static str| -> Result<(), ParseError> {
         if sec.len() - off < n {
             Err(ParseError::TruncatedType { id, off, what })

@@ -119,6 +119,11 @@ impl StringTable {
     /// The offset of `s` if the table holds it as a whole string (the first one), without
     /// adding it.
     pub fn find(&mut self, s: &[u8]) -> Option<u32> {
+        self.find_hashed(s, hash_bytes(s))
+    }
+
+    /// [`StringTable::find`] with `hash == hash_bytes(s)` computed already.
+    pub fn find_hashed(&mut self, s: &[u8], hash: u64) -> Option<u32> {
         if s.is_empty() && (self.start > 0 || self.data.first() == Some(&0)) {
             return Some(0);
         }
@@ -126,9 +131,7 @@ impl StringTable {
             self.index = Some(Index::build(&self.data));
         }
         let index = self.index.as_ref()?;
-        index
-            .find(&self.data, s, hash_bytes(s))
-            .map(|rel| self.start + rel)
+        index.find(&self.data, s, hash).map(|rel| self.start + rel)
     }
 
     /// Iterates over `(offset, bytes)` of every string in section order.
@@ -199,8 +202,13 @@ impl StringIndex {
 
     /// The offset of `s` in the BTF or its bases, if they hold it as a whole string.
     pub fn get(&self, s: &[u8]) -> Option<u32> {
+        self.get_hashed(s, hash_bytes(s))
+    }
+
+    /// [`StringIndex::get`] with `hash == hash_bytes(s)` computed already.
+    pub fn get_hashed(&self, s: &[u8], hash: u64) -> Option<u32> {
         let btf = &self.btf;
-        find_in(&self.slots, hash_bytes(s), s, |o| {
+        find_in(&self.slots, hash, s, |o| {
             let t = btf.string_table_for(o)?;
             let rel = (o - t.start()) as usize;
             let d = t.as_bytes();
@@ -346,7 +354,8 @@ impl Index {
     #[inline]
     fn matches(data: &[u8], rel: u32, s: &[u8]) -> bool {
         let rel = rel as usize;
-        data.get(rel..rel + s.len()) == Some(s) && data.get(rel + s.len()).map_or(true, |&b| b == 0)
+        data.get(rel..rel + s.len()) == Some(s)
+            && !matches!(data.get(rel + s.len()), Some(&b) if b != 0)
     }
 
     fn find(&self, data: &[u8], s: &[u8], hash: u64) -> Option<u32> {
@@ -428,7 +437,9 @@ mod tests {
     #[test]
     fn interning_many_strings_and_duplicates_in_read_tables() {
         let mut t = StringTable::new_base();
-        let offs: Vec<u32> = (0..5000).map(|i| t.add(format!("s{i}").as_bytes())).collect();
+        let offs: Vec<u32> = (0..5000)
+            .map(|i| t.add(format!("s{i}").as_bytes()))
+            .collect();
         for (i, &o) in offs.iter().enumerate() {
             assert_eq!(t.add(format!("s{i}").as_bytes()), o);
             assert_eq!(t.get(o), Some(format!("s{i}").as_bytes()));
@@ -471,7 +482,10 @@ mod tests {
         let data = b"\0ab\0\0cdefghijklmnop\0q\x80\xff\0r";
         assert_eq!(count_nuls(data), data.iter().filter(|&&b| b == 0).count());
         for from in 0..data.len() {
-            let want = data[from..].iter().position(|&b| b == 0).map_or(data.len(), |p| from + p);
+            let want = data[from..]
+                .iter()
+                .position(|&b| b == 0)
+                .map_or(data.len(), |p| from + p);
             assert_eq!(find_nul(data, from), want, "from {from}");
         }
     }

@@ -38,7 +38,7 @@ use crate::error::DedupError;
 use crate::flat::*;
 use crate::state::{State, MAX_ID};
 use crate::table::CandTable;
-use crate::{compact, fwds, prep, refs, structs, Deduped, DedupOptions};
+use crate::{compact, fwds, prep, refs, structs, DedupOptions, Deduped};
 
 /// Which table (primitives 0, structs 1, references 2) files a type of kind `kind`.
 fn class(kind: u32) -> usize {
@@ -127,8 +127,7 @@ impl Incremental {
         std::mem::swap(&mut s.table, &mut self.tables[1]);
         let mut result = Ok(true);
         for id in range {
-            match structs::dedup_struct_type_any_order(s, id, &mut self.stack, &mut self.passing)
-            {
+            match structs::dedup_struct_type_any_order(s, id, &mut self.stack, &mut self.passing) {
                 Ok(true) => {}
                 other => {
                     result = other;

@@ -52,8 +52,8 @@ mod structs;
 mod table;
 
 pub use distill::{distill, distill_standalone, Distilled};
-pub use incremental::Incremental;
 pub use error::{DedupError, DistillError, RelocateError};
+pub use incremental::Incremental;
 pub use relocate::{relocate, relocate_dedup, Relocated};
 
 use kbtf_btf::{Btf, FlatBtf, TypeId};
@@ -143,6 +143,35 @@ pub fn dedup_flat(input: FlatBtf, _opts: &DedupOptions) -> Result<Deduped, Dedup
     let (btf, id_map) = compact::compact(&s, base, endian, strings)?;
     drop(t);
     Ok(Deduped { btf, id_map })
+}
+
+/// Entry points for the micro-benchmarks (`benches/`): internal stages, not an API.
+#[doc(hidden)]
+pub mod bench {
+    use super::*;
+
+    /// libbpf's signature hash of every type, combined.
+    pub fn hash_all(input: &FlatBtf) -> i64 {
+        let s = state::State::new(input.types.clone(), input.start_id());
+        (1..s.end())
+            .filter_map(|id| prep::hash_any(&s, id))
+            .fold(0i64, |a, h| a.wrapping_add(h))
+    }
+
+    /// Strings, base filing, primitives and structs; the number of struct representatives.
+    pub fn up_to_structs(input: FlatBtf) -> Result<usize, DedupError> {
+        let start = input.start_id();
+        let mut flat = input.types;
+        check_refs(&flat)?;
+        strings::dedup_strings(&input.strings, input.base.as_ref(), &mut flat, start)?;
+        let mut s = state::State::new(flat, start);
+        prep::prepare_base(&mut s);
+        prim::dedup_prim_types(&mut s);
+        structs::dedup_struct_types(&mut s)?;
+        Ok((start..s.end())
+            .filter(|&id| s.map[id as usize] == id)
+            .count())
+    }
 }
 
 /// Every referenced id, of own and base types alike, names a type.

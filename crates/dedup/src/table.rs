@@ -122,7 +122,7 @@ impl CandTable {
     /// Makes room for `n` more entries.
     pub fn reserve(&mut self, n: usize) {
         self.entries.reserve(n);
-        let want = ((self.entries.len() + n) * 2).next_power_of_two();
+        let want = ((self.entries.len() + n) * 2).next_power_of_two().max(1024);
         if want > self.heads.len() {
             self.rehash_to(want);
         }
@@ -193,7 +193,7 @@ impl CandTable {
             &mut more
         };
         // Entries filed late (`add_at`) are not in their chain's order.
-        newest_first.sort_unstable_by(|a, b| b.1.cmp(&a.1));
+        newest_first.sort_unstable_by_key(|e| std::cmp::Reverse(e.1));
         // Replay: oldest first, prepend, reversing at each growth in between.
         let mut list: std::collections::VecDeque<u32> = std::collections::VecDeque::new();
         let mut last_pos = None;
@@ -309,6 +309,17 @@ mod tests {
             let b: Vec<u32> = split[(k % 2) as usize].candidates(k).collect();
             assert_eq!(a, b, "key {k}");
         }
+    }
+
+    /// Room for nothing still gives a working table.
+    #[test]
+    fn reserving_nothing() {
+        let mut t = CandTable::new();
+        t.reserve(0);
+        assert_eq!(t.candidates(5).count(), 0);
+        t.add(5, 1);
+        t.add(5, 2);
+        assert_eq!(t.candidates(5).collect::<Vec<_>>(), vec![2, 1]);
     }
 
     #[test]

@@ -74,7 +74,7 @@ impl<'d> Name<'d> {
     /// Whether the string is `s`.
     #[inline]
     pub fn is(self, s: &[u8]) -> bool {
-        self.0.starts_with(s) && self.0.get(s.len()).map_or(true, |&b| b == 0)
+        self.0.starts_with(s) && !matches!(self.0.get(s.len()), Some(&b) if b != 0)
     }
 }
 
@@ -185,8 +185,8 @@ fn offset_value<'d>(v: &AttributeValue<PlainReader<'d>>) -> u64 {
         return x;
     }
     let block = match v {
-        AttributeValue::Exprloc(e) => e.0.clone(),
-        AttributeValue::Block(b) => b.clone(),
+        AttributeValue::Exprloc(e) => e.0,
+        AttributeValue::Block(b) => *b,
         _ => return 0,
     };
     let mut r = block;
@@ -348,14 +348,14 @@ fn location<'d>(
     unit: &gimli::Unit<PlainReader<'d>>,
 ) -> Location {
     let expr = match v {
-        AttributeValue::Exprloc(e) => e.clone(),
-        AttributeValue::Block(b) => gimli::Expression(b.clone()),
+        AttributeValue::Exprloc(e) => *e,
+        AttributeValue::Block(b) => gimli::Expression(*b),
         _ => return Location::Other,
     };
     if expr.0.is_empty() {
         return Location::Unknown;
     }
-    let mut r = expr.0.clone();
+    let mut r = expr.0;
     match gimli::Operation::parse(&mut r, unit.encoding()) {
         Ok(gimli::Operation::Address { address }) => Location::Global(address),
         Ok(gimli::Operation::AddressIndex { index }) => match dwarf.address(unit, index) {

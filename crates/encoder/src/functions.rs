@@ -153,11 +153,11 @@ pub fn candidates<'d>(
         let (saved, clone) = if has_function_symbols {
             let Some(name) = &name else { continue };
             let bytes = name.bytes();
-            if symbols.names.contains(&*bytes) {
+            if symbols.names.contains(bytes) {
                 (opts.consistent_func, false)
             } else if opts.optimized_func
                 && symbols.has_suffixed
-                && symbols.clone_prefixes.contains(&*bytes)
+                && symbols.clone_prefixes.contains(bytes)
             {
                 (true, true)
             } else {

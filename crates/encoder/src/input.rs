@@ -283,11 +283,8 @@ where
                 };
                 let value = value.wrapping_add(reloc.addend() as u64);
                 let width = usize::from(reloc.size() / 8);
-                if !matches!(width, 1 | 2 | 4 | 8)
-                    || offset
-                        .checked_add(width)
-                        .map_or(true, |end| end > data.len())
-                {
+                let fits = matches!(offset.checked_add(width), Some(end) if end <= data.len());
+                if !matches!(width, 1 | 2 | 4 | 8) || !fits {
                     continue;
                 }
                 let field = &mut data.to_mut()[offset..offset + width];

@@ -258,6 +258,32 @@ pub fn encode_flat_with(
     Ok(merger.finish())
 }
 
+/// Entry points for the micro-benchmarks (`benches/`): internal stages, not an API.
+#[doc(hidden)]
+pub mod bench {
+    use super::*;
+
+    /// Reads every unit's DIEs into pahole's tables and drops them; the number of DIEs.
+    pub fn walk_units(
+        path: &Path,
+        data: &[u8],
+        opts: &EncodeOptions,
+    ) -> Result<usize, EncodeError> {
+        let input = input::Input::load(path, data, input::LoadOptions::default())?;
+        let dwarf = input.plain_dwarf();
+        let mut units = dwarf.units();
+        let mut scratch = loader::Scratch::default();
+        let mut n = 0;
+        while let Ok(Some(h)) = units.next() {
+            if let Ok(loader::Loaded::Cu(cu)) = loader::load_unit(&dwarf, h, opts, &mut scratch) {
+                n += cu.nodes.len();
+                scratch.recycle(cu);
+            }
+        }
+        Ok(n)
+    }
+}
+
 /// Input given back (`Hooks::done_with`) in steps of at least this many bytes, each step
 /// also covering this margin below it again.
 const RELEASE_STEP: usize = 1 << 20;

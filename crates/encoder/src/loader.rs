@@ -126,7 +126,11 @@ impl Plans {
 }
 
 /// The steps reading the attributes `specs` of a DIE of `tag`.
-fn plan_into(plan: &mut Vec<(bool, u16, u16)>, specs: &[gimli::AttributeSpecification], tag: gimli::DwTag) {
+fn plan_into(
+    plan: &mut Vec<(bool, u16, u16)>,
+    specs: &[gimli::AttributeSpecification],
+    tag: gimli::DwTag,
+) {
     let wants = die::wants_attrs(tag);
     let mut i = 0usize;
     while i < specs.len() && i < u16::MAX as usize {
@@ -136,7 +140,8 @@ fn plan_into(plan: &mut Vec<(bool, u16, u16)>, specs: &[gimli::AttributeSpecific
             continue;
         }
         let from = i;
-        while i < specs.len() && i < u16::MAX as usize && !(wants && die::records(specs[i].name())) {
+        while i < specs.len() && i < u16::MAX as usize && !(wants && die::records(specs[i].name()))
+        {
             i += 1;
         }
         plan.push((false, from as u16, i as u16));
@@ -362,8 +367,7 @@ pub fn load_unit<'d>(
             let attr = raw
                 .read_attribute(specs[from])
                 .map_err(dwarf_err(Some(offset)))?;
-            die::record(a, tag, &attr, dwarf, &unit, locations)
-                .map_err(dwarf_err(Some(offset)))?;
+            die::record(a, tag, &attr, dwarf, &unit, locations).map_err(dwarf_err(Some(offset)))?;
         }
         if let Some((parent, last)) = stack.last_mut() {
             if *last == NONE {

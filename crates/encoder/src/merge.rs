@@ -121,6 +121,26 @@ struct Interner<'d> {
     memo: Vec<u32>,
     /// Output offset by index of the current unit's list.
     unit_memo: Vec<u32>,
+    /// Output offset by content, for strings of the input: a module's `.debug_str` is not
+    /// merged across its units, so the same names come at many offsets.
+    by_content: HashMap<&'d [u8], u32, std::hash::BuildHasherDefault<BytesHasher>>,
+}
+
+/// Hashes byte strings with [`kbtf_btf::strings::hash_bytes`].
+#[derive(Default)]
+struct BytesHasher(u64);
+
+impl std::hash::Hasher for BytesHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = (self.0.rotate_left(5) ^ kbtf_btf::strings::hash_bytes(bytes))
+            .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (self.0.rotate_left(5) ^ n as u64).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 impl<'d> Interner<'d> {
@@ -130,6 +150,7 @@ impl<'d> Interner<'d> {
             base,
             memo: Vec::new(),
             unit_memo: Vec::new(),
+            by_content: HashMap::default(),
         }
     }
 
@@ -158,9 +179,15 @@ impl<'d> Interner<'d> {
 
     /// The offset of `s`: the base's, or in `table`, added there at its first use.
     fn add(&self, table: &mut StringTable, s: &[u8]) -> u32 {
-        match self.base.as_ref().and_then(|b| b.get(s)) {
+        let h = kbtf_btf::strings::hash_bytes(s);
+        // A string already in the own table is not in the base (the base was asked first):
+        // most strings of a module whose `.debug_str` was not merged come again and again.
+        if let Some(off) = table.find_hashed(s, h) {
+            return off;
+        }
+        match self.base.as_ref().and_then(|b| b.get_hashed(s, h)) {
             Some(off) => off,
-            None => table.add(s),
+            None => table.add_hashed(s, h),
         }
     }
 
@@ -182,11 +209,34 @@ impl<'d> Interner<'d> {
                 return m;
             }
         }
-        let b = self.bytes(h, list);
-        // Names are text: invalid UTF-8 is replaced, as the encoder always did.
-        let off = match std::str::from_utf8(b) {
-            Ok(_) => self.add(table, b),
-            Err(_) => self.add(table, String::from_utf8_lossy(b).as_bytes()),
+        // Input strings (not the few generated ones) are cached by content.
+        let input: Option<&'d [u8]> = if h & DEBUG_STR != 0 {
+            let tail = self
+                .debug_str
+                .get((h & !DEBUG_STR) as usize..)
+                .unwrap_or_default();
+            Some(&tail[..tail.iter().position(|&b| b == 0).unwrap_or(tail.len())])
+        } else {
+            match list.get(h as usize) {
+                Some(Cow::Borrowed(b)) => Some(b),
+                _ => None,
+            }
+        };
+        let cached = input.and_then(|b| self.by_content.get(b).copied());
+        let off = match cached {
+            Some(off) => off,
+            None => {
+                let b = self.bytes(h, list);
+                // Names are text: invalid UTF-8 is replaced, as the encoder always did.
+                let off = match std::str::from_utf8(b) {
+                    Ok(_) => self.add(table, b),
+                    Err(_) => self.add(table, String::from_utf8_lossy(b).as_bytes()),
+                };
+                if let Some(b) = input {
+                    self.by_content.insert(b, off);
+                }
+                off
+            }
         };
         if h & DEBUG_STR != 0 {
             if let Some(m) = self.memo.get_mut((h & !DEBUG_STR) as usize) {

@@ -70,15 +70,19 @@ where
             });
         }
         drop(tx);
+        // Should merging panic, the workers must still stop (the scope joins them).
+        struct StopOnDrop<'a>(&'a AtomicBool, &'a Mutex<usize>, &'a Condvar);
+        impl Drop for StopOnDrop<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::Relaxed);
+                let _guard = self.1.lock().unwrap_or_else(|p| p.into_inner());
+                self.2.notify_all();
+            }
+        }
+        let _stop = StopOnDrop(&stop, &merged, &progress);
         let mut pending = BTreeMap::new();
         let mut want = 0usize;
         let mut result = Ok(());
-        let finish = |result: Result<(), ErrorKind>| {
-            stop.store(true, Ordering::Relaxed);
-            let _guard = merged.lock().unwrap_or_else(|p| p.into_inner());
-            progress.notify_all();
-            result
-        };
         for (i, out) in rx.iter() {
             pending.insert(i, out);
             while let Some(out) = pending.remove(&want) {
@@ -95,6 +99,6 @@ where
                 break;
             }
         }
-        finish(result)
+        result
     })
 }

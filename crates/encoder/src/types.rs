@@ -41,7 +41,7 @@
 //!   stops the encoding with an error, as it stops pahole.
 
 use gimli::constants as dw;
-use kbtf_btf::{Flat, Enum64Value, EnumValue, Member, Param, Type, TypeData, INT_BOOL, INT_SIGNED};
+use kbtf_btf::{Enum64Value, EnumValue, Flat, Member, Param, Type, TypeData, INT_BOOL, INT_SIGNED};
 
 use crate::error::{DwarfLocation, ErrorKind};
 use std::borrow::Cow;
@@ -102,7 +102,7 @@ impl<'d> Strings<'d> {
         let Some(Name(view)) = s else { return 0 };
         let off = (view.as_ptr() as usize).wrapping_sub(self.debug_str.as_ptr() as usize);
         if off < self.debug_str.len() && off < DEBUG_STR as usize {
-            if view.first().map_or(true, |&b| b == 0) {
+            if !matches!(view.first(), Some(&b) if b != 0) {
                 return 0;
             }
             return DEBUG_STR | off as u32;

@@ -156,6 +156,6 @@ fn encode(
         Some(d) => d.finish(raw),
         None => kbtf_dedup::dedup_flat(raw, &dedup_opts),
     }
-        .with_context(|| format!("deduplicating the BTF of {}", path.display()))?;
+    .with_context(|| format!("deduplicating the BTF of {}", path.display()))?;
     Ok(deduped.btf)
 }
