@@ -76,10 +76,6 @@ fn begin(s: &mut State, id: u32) -> Result<(), DedupError> {
 /// With the referenced ids of `id` canonical: finds its representative among the candidates
 /// or makes it one.
 fn finish(s: &mut State, id: u32) -> u32 {
-    if s.lazy_base.is_some() {
-        let key = crate::prep::match_key(s.flat.rec(id));
-        crate::prep::file_base_refs(s, key);
-    }
     let f = &s.flat;
     let r = *f.rec(id);
     let (h, found) = match r.kind() {

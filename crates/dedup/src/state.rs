@@ -38,8 +38,6 @@ pub(crate) struct State {
     /// struct of the split BTF: the base is fixed, so the types are not merged.
     pub hypot_adjust_canon: bool,
     pub table: CandTable,
-    /// Base types not filed as candidates yet (split BTF).
-    pub lazy_base: Option<crate::prep::LazyBase>,
     /// Set if [`State::resolve`] ever met a cycle (a bug; reported as an internal error).
     pub broken: Cell<bool>,
 }
@@ -66,7 +64,6 @@ impl State {
             hypot_list: Vec::new(),
             hypot_adjust_canon: false,
             table: CandTable::new(),
-            lazy_base: None,
             broken: Cell::new(false),
         }
     }
@@ -82,7 +79,6 @@ impl State {
             hypot_list: Vec::new(),
             hypot_adjust_canon: false,
             table: CandTable::new(),
-            lazy_base: None,
             broken: Cell::new(false),
         }
     }

@@ -101,11 +101,8 @@ impl CandTable {
         self.size += 1;
     }
 
-    /// Files `id` under `key` as the insertion at position `pos`, an insertion already
-    /// counted (with [`CandTable::skip`]) whose entry is filed only now because nobody
-    /// looked for it before: a base type, filed when a split type of its kind and name
-    /// comes along.
-    pub fn add_at(&mut self, key: i64, id: u32, pos: u32) {
+    /// Files `id` under `key` as the insertion at position `pos` (counted separately).
+    fn add_at(&mut self, key: i64, id: u32, pos: u32) {
         if (self.entries.len() + 1) * 2 > self.heads.len() {
             self.rehash();
         }
@@ -192,8 +189,7 @@ impl CandTable {
         } else {
             &mut more
         };
-        // Entries filed late (`add_at`) are not in their chain's order.
-        newest_first.sort_unstable_by_key(|e| std::cmp::Reverse(e.1));
+        debug_assert!(newest_first.windows(2).all(|w| w[0].1 > w[1].1));
         // Replay: oldest first, prepend, reversing at each growth in between.
         let mut list: std::collections::VecDeque<u32> = std::collections::VecDeque::new();
         let mut last_pos = None;
