@@ -259,7 +259,7 @@ mod tests {
                 }
             } else if let Some(h) = line.trim().strip_prefix("sha256: ") {
                 if let Some((f, size)) = cur.take() {
-                    if f.starts_with("oot/") {
+                    if f.starts_with("oot/kbtf_sample/") {
                         listed.push((f, size, h.to_string()));
                     }
                 }
