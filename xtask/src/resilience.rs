@@ -93,10 +93,7 @@ pub fn main(raw: &[String]) -> Result<()> {
         return Ok(());
     }
     let root = crate::fixtures::repo_root();
-    let kbtf = match a.opt("kbtf") {
-        Some(p) => PathBuf::from(p),
-        None => crate::test::kbtf_release_bin()?,
-    };
+    let kbtf = crate::test::kbtf_bin(a.opt("kbtf"))?;
     let names: Vec<String> = if a.positional.is_empty() {
         SAMPLE.iter().map(|s| s.to_string()).collect()
     } else {

@@ -44,6 +44,14 @@ fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
 
+/// The kbtf binary a task was given with `--kbtf PATH`, else the release build (built first).
+pub fn kbtf_bin(given: Option<&str>) -> Result<std::path::PathBuf> {
+    match given {
+        Some(p) => Ok(std::path::PathBuf::from(p)),
+        None => kbtf_release_bin(),
+    }
+}
+
 /// Builds the release `kbtf` binary and returns its path.
 pub fn kbtf_release_bin() -> Result<std::path::PathBuf> {
     let root = crate::fixtures::repo_root();

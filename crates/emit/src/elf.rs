@@ -288,21 +288,31 @@ fn align_up(n: usize, a: usize) -> usize {
     }
 }
 
-/// The bytes of `elf` with section `spec.name` holding `spec.data`, replaced or added.
-pub fn set_section(elf: &[u8], spec: &SectionSpec<'_>) -> Result<Vec<u8>, EmitError> {
+/// The parsed headers of an unsigned `elf`, its section-name table, and the index of the
+/// section called `name`, if any.
+fn find_for_writing<'a>(
+    elf: &'a [u8],
+    name: &str,
+) -> Result<(Parsed, &'a [u8], Option<usize>), EmitError> {
     if elf.ends_with(MODULE_SIG_MAGIC) {
         return Err(EmitError::BadElf(
             "the file ends with a module signature; strip or redo the signature first".into(),
         ));
     }
     let p = parse(elf)?;
-    let l = p.l;
-    let f = shdr_fields(l);
     let strtab = section_bytes(elf, &p.shdrs[p.shstrndx])?;
-    let existing = p
+    let found = p
         .shdrs
         .iter()
-        .position(|s| name_at(strtab, s.name) == spec.name.as_bytes());
+        .position(|s| name_at(strtab, s.name) == name.as_bytes());
+    Ok((p, strtab, found))
+}
+
+/// The bytes of `elf` with section `spec.name` holding `spec.data`, replaced or added.
+pub fn set_section(elf: &[u8], spec: &SectionSpec<'_>) -> Result<Vec<u8>, EmitError> {
+    let (p, strtab, existing) = find_for_writing(elf, spec.name)?;
+    let l = p.l;
+    let f = shdr_fields(l);
     let mut out = elf.to_vec();
     let shdr_at = |i: usize| p.shoff + i * l.shdr_size();
 
@@ -400,22 +410,12 @@ pub fn set_section(elf: &[u8], spec: &SectionSpec<'_>) -> Result<Vec<u8>, EmitEr
 /// skip `SHT_NULL` sections. Used to take `.BTF.base` out of a module whose `.BTF` was
 /// relocated onto a full vmlinux BTF, so that a 6.11+ kernel does not relocate it again.
 pub fn drop_section(elf: &[u8], name: &str) -> Result<Option<Vec<u8>>, EmitError> {
-    if elf.ends_with(MODULE_SIG_MAGIC) {
-        return Err(EmitError::BadElf(
-            "the file ends with a module signature; strip or redo the signature first".into(),
-        ));
-    }
-    let p = parse(elf)?;
-    let l = p.l;
-    let f = shdr_fields(l);
-    let strtab = section_bytes(elf, &p.shdrs[p.shstrndx])?;
-    let Some(i) = p
-        .shdrs
-        .iter()
-        .position(|s| name_at(strtab, s.name) == name.as_bytes())
-    else {
+    let (p, _, found) = find_for_writing(elf, name)?;
+    let Some(i) = found else {
         return Ok(None);
     };
+    let l = p.l;
+    let f = shdr_fields(l);
     let s = p.shdrs[i];
     if s.flags & SHF_ALLOC != 0 {
         return Err(EmitError::BadElf(format!(
