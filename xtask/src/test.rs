@@ -40,6 +40,19 @@ const WRONG_BASE_BOOT: &[&str] = &["dummy", "veth", "tun", "sd_mod"];
 /// Of those, the ones the 6.1 kernel is known to refuse.
 const WRONG_BASE_KERNEL_REFUSES: &[&str] = &["tun", "sd_mod"];
 
+/// Debian's `scripts/sign-file` from the linux-kbuild-6.1 package (unpacked with the headers).
+pub fn sign_file(index: &Index) -> Result<std::path::PathBuf> {
+    let p = index
+        .path("kernel61_headers_root")?
+        .join("usr/lib/linux-kbuild-6.1/scripts/sign-file");
+    anyhow::ensure!(
+        p.is_file(),
+        "{}: no sign-file in the linux-kbuild-6.1 package",
+        p.display()
+    );
+    Ok(p)
+}
+
 fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
@@ -110,6 +123,7 @@ pub fn main(raw: &[String]) -> Result<()> {
     for (var, key) in ENV_KEYS {
         real.env(var, index.path(key)?);
     }
+    real.env("KBTF_SIGN_FILE", sign_file(&index)?);
     step("real-kernel tier", &mut real)?;
 
     if !args.flag("no-qemu") {

@@ -43,6 +43,11 @@ impl Cert {
         })
     }
 
+    /// The certificate's DER.
+    pub fn to_der(&self) -> Result<Vec<u8>, der::Error> {
+        self.cert.to_der()
+    }
+
     pub fn subject(&self) -> String {
         self.cert.tbs_certificate.subject.to_string()
     }
