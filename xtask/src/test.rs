@@ -16,7 +16,8 @@ kernels if needed (`cargo xtask testdata`) and runs the real-kernel tier: the ig
 tests in release mode with KBTF_* paths set from the cache index, then kernel boots in
 qemu (unless --no-qemu): the harness self-test, shipped modules, BPF_BTF_LOAD of the
 vmlinux fixture, module BTF and broken blobs (`btf-load --acceptance`), wrong-base
-modules.";
+modules, kbtf's own BTF (`encode-test`), distilled BTF across rebuilds (`resilience`), and
+module signature enforcement (`sig-enforce`).";
 
 /// Environment variables the real-kernel tests read, and the index keys they come from.
 pub const ENV_KEYS: &[(&str, &str)] = &[
@@ -153,6 +154,10 @@ pub fn main(raw: &[String]) -> Result<()> {
         step(
             "qemu: distilled module BTF across rebuilds (6.1 with kbtf load, 6.12 natively) and the out-of-tree --standalone sample",
             cargo().current_dir(&root).args(["xtask", "resilience"]),
+        )?;
+        step(
+            "qemu: module.sig_enforce=1: kbtf load refuses unsigned relocated modules, the kernel refuses modules kbtf re-signed with an untrusted key",
+            cargo().current_dir(&root).args(["xtask", "sig-enforce"]),
         )?;
     }
     println!("== all tiers passed");
