@@ -560,7 +560,7 @@ pub fn acceptance(kbtf_bin: &Path, kernel: Option<&Path>) -> Result<()> {
         let got = out.status.code().unwrap_or(-1);
         let first = String::from_utf8_lossy(&out.stdout)
             .lines()
-            .find(|l| !l.trim().is_empty())
+            .find(|l| !l.trim().is_empty() && !l.starts_with("signature: "))
             .unwrap_or("")
             .to_string();
         println!("kbtf check {}: exit {got}: {first}", e.blob.name);

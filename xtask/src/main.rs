@@ -23,6 +23,7 @@ mod modsig;
 mod oot;
 mod pahole_ref;
 mod resilience;
+mod sig_enforce;
 mod sizes;
 mod static_kbtf;
 mod test;
@@ -43,6 +44,7 @@ tasks:
   btf-info      FILE...: check raw BTF files and count their types
   pahole-ref    pahole 1.24's BTF of the 6.1 -dbg vmlinux and modules (the encoder's reference)
   resilience    issue 5's acceptance: distilled module BTF across rebuilds, judged by 6.1 and 6.12
+  sig-enforce   issue 9's acceptance: 6.1 with module.sig_enforce=1 refuses what kbtf must not load
   sizes         bytes of split, distilled, standalone and full module BTF over all 6.1 modules
   btf-load      FILE...: boot a kernel, load raw BTF blobs with BPF_BTF_LOAD, report verdicts
   wrong-base    regenerate module BTF against the older build's vmlinux (the field bug)
@@ -77,6 +79,7 @@ fn real_main() -> Result<()> {
         "pahole-ref" => pahole_ref::main(rest),
         "sizes" => sizes::main(rest),
         "resilience" => resilience::main(rest),
+        "sig-enforce" => sig_enforce::main(rest),
         "oot-build" => oot::main(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");

@@ -16,7 +16,8 @@ kernels if needed (`cargo xtask testdata`) and runs the real-kernel tier: the ig
 tests in release mode with KBTF_* paths set from the cache index, then kernel boots in
 qemu (unless --no-qemu): the harness self-test, shipped modules, BPF_BTF_LOAD of the
 vmlinux fixture, module BTF and broken blobs (`btf-load --acceptance`), wrong-base
-modules.";
+modules, kbtf's own BTF (`encode-test`), distilled BTF across rebuilds (`resilience`), and
+module signature enforcement (`sig-enforce`).";
 
 /// Environment variables the real-kernel tests read, and the index keys they come from.
 pub const ENV_KEYS: &[(&str, &str)] = &[
@@ -39,6 +40,19 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
 const WRONG_BASE_BOOT: &[&str] = &["dummy", "veth", "tun", "sd_mod"];
 /// Of those, the ones the 6.1 kernel is known to refuse.
 const WRONG_BASE_KERNEL_REFUSES: &[&str] = &["tun", "sd_mod"];
+
+/// Debian's `scripts/sign-file` from the linux-kbuild-6.1 package (unpacked with the headers).
+pub fn sign_file(index: &Index) -> Result<std::path::PathBuf> {
+    let p = index
+        .path("kernel61_headers_root")?
+        .join("usr/lib/linux-kbuild-6.1/scripts/sign-file");
+    anyhow::ensure!(
+        p.is_file(),
+        "{}: no sign-file in the linux-kbuild-6.1 package",
+        p.display()
+    );
+    Ok(p)
+}
 
 fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
@@ -118,6 +132,7 @@ pub fn main(raw: &[String]) -> Result<()> {
     for (var, key) in ENV_KEYS {
         real.env(var, index.path(key)?);
     }
+    real.env("KBTF_SIGN_FILE", sign_file(&index)?);
     step("real-kernel tier", &mut real)?;
 
     if !args.flag("no-qemu") {
@@ -147,6 +162,10 @@ pub fn main(raw: &[String]) -> Result<()> {
         step(
             "qemu: distilled module BTF across rebuilds (6.1 with kbtf load, 6.12 natively) and the out-of-tree --standalone sample",
             cargo().current_dir(&root).args(["xtask", "resilience"]),
+        )?;
+        step(
+            "qemu: module.sig_enforce=1: kbtf load refuses unsigned relocated modules, the kernel refuses modules kbtf re-signed with an untrusted key",
+            cargo().current_dir(&root).args(["xtask", "sig-enforce"]),
         )?;
     }
     println!("== all tiers passed");

@@ -8,6 +8,7 @@ mod input;
 mod kmod;
 mod pahole;
 mod relocate;
+mod sign;
 
 use std::process::ExitCode;
 

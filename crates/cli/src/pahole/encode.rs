@@ -20,6 +20,10 @@ pub fn run(a: &PaholeArgs) -> Result<()> {
     let [file] = a.files.as_slice() else {
         bail!("-J takes exactly one input file, got {}", a.files.len());
     };
+    let key = crate::sign::load(a.sign_key.as_deref(), a.sign_cert.as_deref(), a.sign_hash)?;
+    if key.is_some() && a.detached.is_some() {
+        bail!("--sign-key signs a module; --btf_encode_detached writes raw BTF, which has no signature");
+    }
     let mut base = match &a.btf_base {
         Some(p) => Some(kbtf_btf::read_base(p).context("reading --btf_base")?),
         None => None,
@@ -79,12 +83,9 @@ pub fn run(a: &PaholeArgs) -> Result<()> {
     }
     bases.extend(base.iter().cloned());
     bases.extend(hint.iter().cloned());
-    if crate::distilled::write_module(file, &out, new_btf, &bases, strict)? {
-        eprintln!(
-            "kbtf: warning: {}: its module signature no longer matched and was removed; the module is now unsigned",
-            file.display()
-        );
-    }
+    let stripped =
+        crate::distilled::write_module(file, &out, new_btf, &bases, strict, key.as_ref())?;
+    crate::sign::report_written(file, stripped, key.as_ref());
     Ok(())
 }
 
