@@ -533,29 +533,32 @@ fn compare(kbtf: &Path, kb: &Build, pb: &Build) -> Result<Vec<String>> {
     Ok(problems)
 }
 
-/// How long each phase took.
+/// How long each phase took: wall-clock time, and the CPU time (user + system) of the
+/// programs it ran, which does not depend on what else the machine is doing: a `make -j2`
+/// on an otherwise idle 2-core machine takes about half its CPU time.
 #[derive(Default)]
 struct Timings {
-    phases: Vec<(String, f64)>,
+    phases: Vec<(String, f64, f64)>,
 }
 
 impl Timings {
     fn phase<T>(&mut self, name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
         println!("== {name}");
-        let t = Instant::now();
+        let (t, cpu) = (Instant::now(), util::children_cpu());
         let r = f();
-        let secs = t.elapsed().as_secs_f64();
-        println!("   {name}: {secs:.1} s");
-        self.phases.push((name.to_string(), secs));
+        let (secs, cpu) = (t.elapsed().as_secs_f64(), util::children_cpu() - cpu);
+        println!("   {name}: {secs:.1} s (CPU {cpu:.1} s)");
+        self.phases.push((name.to_string(), secs, cpu));
         r
     }
 
     fn print(&self) {
-        println!("timings:");
-        for (n, s) in &self.phases {
-            println!("  {s:>8.1} s  {n}");
+        println!("timings (wall, CPU of the programs run):");
+        for (n, s, c) in &self.phases {
+            println!("  {s:>8.1} s {c:>8.1} s  {n}");
         }
-        let total: f64 = self.phases.iter().map(|(_, s)| s).sum();
-        println!("  {total:>8.1} s  total");
+        let total: f64 = self.phases.iter().map(|p| p.1).sum();
+        let cpu: f64 = self.phases.iter().map(|p| p.2).sum();
+        println!("  {total:>8.1} s {cpu:>8.1} s  total");
     }
 }

@@ -80,6 +80,9 @@ enum Outcome {
     Failed(String),
 }
 
+/// Stack size of each worker thread.
+const WORKER_STACK: usize = 64 << 20;
+
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_signal(sig: libc::c_int) {
@@ -171,6 +174,9 @@ pub fn run(args: Args) -> Result<u8> {
 
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
+        // The encoder and dedup recurse along type chains; a worker gets what the main
+        // thread has and more (rayon's default is 2 MiB, too little for some modules).
+        .stack_size(WORKER_STACK)
         .build()
         .context("starting the worker threads")?;
     let mut vmlinux_problem = None;
