@@ -56,6 +56,11 @@ fn acceptance(kbtf: &Path, scratch: &Path, jobs: &str) -> Result<()> {
     let vmlinux = index.path("kernel61_vmlinux_btf")?;
     let modules = list_modules(&tree)?;
     println!("{} modules in {}", modules.len(), tree.display());
+    // A copy of the binary: a rebuild while the serial loop runs must not change it.
+    std::fs::create_dir_all(scratch).with_context(|| format!("creating {}", scratch.display()))?;
+    let copy = scratch.join("kbtf");
+    std::fs::copy(kbtf, &copy).with_context(|| format!("copying {}", kbtf.display()))?;
+    let kbtf = copy.as_path();
     let (par, ser) = (scratch.join("parallel"), scratch.join("serial"));
     for d in [&par, &ser] {
         if d.exists() {

@@ -3,8 +3,9 @@
 //!
 //! Each module is what `kbtf -J [--btf_base VMLINUX] [mode flags] FILE` makes of it (the same
 //! code: [`crate::pahole::encode::encode_file`]), so the result is byte for byte that of a
-//! serial loop. Modules are handed to the workers one at a time, biggest first, so that two
-//! large ones at the end do not leave the other workers idle.
+//! serial loop. Worker threads take the modules one at a time, biggest first, so that two
+//! large ones at the end do not leave the other workers idle; each encodes one module at a
+//! time, single-threaded.
 //!
 //! Interruption: the first SIGINT or SIGTERM stops handing out modules; those being encoded
 //! are finished (each is written to a temp file in its directory and renamed over the module,
@@ -21,7 +22,6 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use kbtf_btf::Btf;
-use rayon::prelude::*;
 
 use crate::pahole::args::PaholeArgs;
 
@@ -80,7 +80,8 @@ enum Outcome {
     Failed(String),
 }
 
-/// Stack size of each worker thread.
+/// Stack size of each worker thread: dedup recurses along type chains and runs on the
+/// worker, so it gets more than the main thread's 8 MiB.
 const WORKER_STACK: usize = 64 << 20;
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -172,13 +173,6 @@ pub fn run(args: Args) -> Result<u8> {
         }
     );
 
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        // The encoder and dedup recurse along type chains; a worker gets what the main
-        // thread has and more (rayon's default is 2 MiB, too little for some modules).
-        .stack_size(WORKER_STACK)
-        .build()
-        .context("starting the worker threads")?;
     let mut vmlinux_problem = None;
     if built_tree {
         if let Some(b) = &base {
@@ -194,31 +188,52 @@ pub fn run(args: Args) -> Result<u8> {
     let counts = Counts::default();
     let bytes_in = AtomicU64::new(0);
     let loop_start = Instant::now();
-    pool.install(|| {
-        modules.par_iter().with_max_len(1).for_each(|(path, size)| {
-            if INTERRUPTED.load(Ordering::SeqCst) {
-                return;
-            }
-            let outcome = regen_one(path, &pahole, base.clone());
-            counts.add(&outcome);
-            let done_bytes = bytes_in.fetch_add(*size, Ordering::Relaxed) + size;
-            let secs = loop_start.elapsed().as_secs_f64().max(1e-3);
-            bar.set_message(format!(
-                "{} | {:.1} MiB/s | {}",
-                counts.show(),
-                done_bytes as f64 / secs / (1 << 20) as f64,
-                short_name(&args.tree, path)
-            ));
-            bar.inc(1);
-            results.lock().unwrap_or_else(|e| e.into_inner()).push((path.clone(), outcome));
-        })
-    });
-    let interrupted = INTERRUPTED.load(Ordering::SeqCst);
+    // Plain threads taking the next module from a shared counter, not a rayon pool: the
+    // encoder runs each module in a rayon pool of its own, and a rayon worker waiting for
+    // another pool steals its own pool's jobs meanwhile, which would start every module at
+    // once (and make an interruption stop nothing).
+    let next = AtomicUsize::new(0);
+    let worker = || loop {
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            return;
+        }
+        let Some((path, size)) = modules.get(next.fetch_add(1, Ordering::SeqCst)) else {
+            return;
+        };
+        let outcome = regen_one(path, &pahole, base.clone());
+        counts.add(&outcome);
+        let done_bytes = bytes_in.fetch_add(*size, Ordering::Relaxed) + size;
+        let secs = loop_start.elapsed().as_secs_f64().max(1e-3);
+        bar.inc(1);
+        bar.set_message(format!(
+            "{:.1} modules/s, {:.1} MiB/s | {} | {}",
+            bar.position() as f64 / secs,
+            done_bytes as f64 / secs / (1 << 20) as f64,
+            counts.show(),
+            short_name(&args.tree, path)
+        ));
+        results
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((path.clone(), outcome));
+    };
+    std::thread::scope(|scope| -> Result<()> {
+        for i in 0..threads.min(modules.len()) {
+            std::thread::Builder::new()
+                .name(format!("regen-{i}"))
+                .stack_size(WORKER_STACK)
+                .spawn_scoped(scope, worker)
+                .context("starting a worker thread")?;
+        }
+        Ok(())
+    })?;
     bar.finish_and_clear();
 
     let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
     results.sort_by(|a, b| a.0.cmp(&b.0));
     let not_started = modules.len() - results.len();
+    // A signal that came after the last module was handed out interrupted nothing.
+    let interrupted = not_started > 0;
     for (p, why) in skipped_early {
         results.push((p, Outcome::Skipped(why)));
     }
@@ -418,7 +433,7 @@ fn progress_bar(len: u64, hidden: bool) -> ProgressBar {
     // Hidden by indicatif itself when stderr is not a terminal.
     let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
     let style = ProgressStyle::with_template(
-        "{elapsed_precise} [{bar:30}] {pos}/{len} modules, {per_sec}, ETA {eta} | {wide_msg}",
+        "{elapsed_precise} [{bar:30}] {pos}/{len} modules, ETA {eta} | {wide_msg}",
     )
     .unwrap_or_else(|_| ProgressStyle::default_bar())
     .progress_chars("=> ");
