@@ -80,6 +80,7 @@ pub fn main(raw: &[String]) -> Result<()> {
         src: src.clone(),
         out: root.join("6.1-kbtf"),
         pahole: kbtf.clone(),
+        pahole_flags: None,
         jobs,
         ccache,
     };
@@ -147,13 +148,23 @@ pub fn main(raw: &[String]) -> Result<()> {
     }
 
     if !a.flag("no-pahole") {
-        let pb = Build {
+        // pahole 1.24 with -j is not reproducible: each thread has its own table of the
+        // functions already encoded, so which of several static functions of one name get a
+        // FUNC changes from run to run (two runs on this vmlinux differed by 39 functions).
+        // kbtf's output does not depend on -j and follows single-threaded pahole, so the
+        // reference build runs pahole with kbuild's flags less -j.
+        let mut pb = Build {
             src,
             out: root.join("6.1-pahole"),
             pahole: PathBuf::from("pahole"),
+            pahole_flags: None,
             jobs,
             ccache,
         };
+        let flags = pb.pahole_flags()?;
+        let without_j: Vec<&str> = flags.split_whitespace().filter(|f| *f != "-j").collect();
+        println!("pahole reference build: PAHOLE_FLAGS=\"{}\" (kbuild's \"{flags}\" less -j)", without_j.join(" "));
+        pb.pahole_flags = Some(without_j.join(" "));
         t.phase("pahole build: configure", || pb.configure())?;
         t.phase("pahole build: make (PAHOLE=pahole 1.24)", || pb.make())?;
         index.set_path("kbuild61_pahole_dir", &pb.out);
@@ -264,6 +275,8 @@ struct Build {
     out: PathBuf,
     /// What kbuild runs as `$(PAHOLE)`.
     pahole: PathBuf,
+    /// `PAHOLE_FLAGS=...` on the make command line instead of what pahole-flags.sh gives.
+    pahole_flags: Option<String>,
     jobs: u32,
     ccache: bool,
 }
@@ -284,6 +297,9 @@ impl Build {
             .arg(&self.src)
             .arg(format!("O={}", self.out.display()))
             .arg(format!("PAHOLE={}", self.pahole.display()));
+        if let Some(f) = &self.pahole_flags {
+            c.arg(format!("PAHOLE_FLAGS={f}"));
+        }
         if self.ccache {
             c.arg("CC=ccache gcc");
             let cc = ccache_cmd();
@@ -360,6 +376,27 @@ impl Build {
 
     /// `make -jN` (vmlinux, bzImage, modules), its output in OUT/kbtf-build.log.
     fn make(&self) -> Result<()> {
+        // kbuild does not relink vmlinux (nor redo module BTF) when only $(PAHOLE) or its
+        // flags change: a stamp of both (the binary's sha256 and `--version`) removes vmlinux
+        // when they did, so that every BTF step runs again with the new encoder.
+        let stamp = self.out.join("kbtf-pahole.stamp");
+        let pahole_path = if self.pahole.components().count() > 1 {
+            self.pahole.clone()
+        } else {
+            PathBuf::from(util::stdout_string(Command::new("sh").arg("-c").arg(format!("command -v {}", self.pahole.display())))?.trim())
+        };
+        let want = format!(
+            "{} {} sha256={} flags={}\n",
+            self.pahole.display(),
+            util::stdout_string(Command::new(&self.pahole).arg("--version"))?.trim(),
+            util::sha256(&pahole_path)?,
+            self.pahole_flags.clone().unwrap_or_else(|| self.pahole_flags().unwrap_or_default())
+        );
+        let vmlinux = self.out.join("vmlinux");
+        if std::fs::read_to_string(&stamp).unwrap_or_default() != want && vmlinux.exists() {
+            println!("         $(PAHOLE) or its flags changed since the last build: removing vmlinux so that kbuild encodes all BTF again");
+            std::fs::remove_file(&vmlinux).with_context(|| format!("removing {}", vmlinux.display()))?;
+        }
         let log = self.out.join("kbtf-build.log");
         let mut c = self.make_cmd();
         c.arg(format!("-j{}", self.jobs));
@@ -372,6 +409,7 @@ impl Build {
             "kbuild skipped BTF generation (see {})",
             log.display()
         );
+        std::fs::write(&stamp, want).with_context(|| format!("writing {}", stamp.display()))?;
         Ok(())
     }
 
