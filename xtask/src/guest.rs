@@ -207,10 +207,7 @@ const DONE_GRACE: Duration = Duration::from_secs(10);
 
 /// Whether the console log so far has the KBTF-DONE line (the guest's last word).
 fn console_says_done(log: &Path) -> bool {
-    std::fs::read(log).is_ok_and(|b| {
-        b.windows(b"\nKBTF-DONE".len())
-            .any(|w| w == b"\nKBTF-DONE")
-    })
+    std::fs::read(log).is_ok_and(|b| b.windows(b"\nKBTF-DONE".len()).any(|w| w == b"\nKBTF-DONE"))
 }
 
 /// A temp directory removed on drop (kept if KBTF_KEEP_TMP is set).

@@ -58,7 +58,11 @@ pub fn main(raw: &[String]) -> Result<()> {
         println!("{USAGE}");
         return Ok(());
     }
-    ensure!(a.positional.is_empty(), "unexpected arguments {:?}\n{USAGE}", a.positional);
+    ensure!(
+        a.positional.is_empty(),
+        "unexpected arguments {:?}\n{USAGE}",
+        a.positional
+    );
     let jobs: u32 = match a.opt("jobs") {
         Some(j) => j.parse().with_context(|| format!("--jobs {j:?}"))?,
         None => 2,
@@ -94,7 +98,11 @@ pub fn main(raw: &[String]) -> Result<()> {
     t.phase("kbtf build: make (PAHOLE=kbtf)", || kb.make())?;
     let install = t.phase("kbtf build: modules_install (signs)", || kb.install())?;
     let mods = kb.modules()?;
-    ensure!(!mods.is_empty(), "{}: the build made no modules", kb.out.display());
+    ensure!(
+        !mods.is_empty(),
+        "{}: the build made no modules",
+        kb.out.display()
+    );
     let mut written = 0;
     for m in &mods {
         // kbtf writes its base fingerprint note into split module BTF; pahole does not: the
@@ -113,8 +121,14 @@ pub fn main(raw: &[String]) -> Result<()> {
     index.set_path("kbuild61_root", &install.root);
     index.set("kbuild61_release", &install.release);
     index.set_path("kbuild61_vmlinuz", &install.vmlinuz);
-    index.set_path("kbuild61_signing_key", &kb.out.join("certs/signing_key.pem"));
-    index.set_path("kbuild61_signing_cert", &kb.out.join("certs/signing_key.x509"));
+    index.set_path(
+        "kbuild61_signing_key",
+        &kb.out.join("certs/signing_key.pem"),
+    );
+    index.set_path(
+        "kbuild61_signing_cert",
+        &kb.out.join("certs/signing_key.x509"),
+    );
     index.save()?;
 
     let mut failed = Vec::new();
@@ -139,9 +153,16 @@ pub fn main(raw: &[String]) -> Result<()> {
                 ..Options::default()
             })
         })?;
-        let bad: Vec<&str> = outcomes.iter().filter(|o| !o.ok).map(|o| o.name.as_str()).collect();
+        let bad: Vec<&str> = outcomes
+            .iter()
+            .filter(|o| !o.ok)
+            .map(|o| o.name.as_str())
+            .collect();
         let ok = outcomes.iter().filter(|o| o.ok).count();
-        println!("qemu: {ok} of {} module(s) loaded with /sys/kernel/btf/<mod>", names.len());
+        println!(
+            "qemu: {ok} of {} module(s) loaded with /sys/kernel/btf/<mod>",
+            names.len()
+        );
         if !bad.is_empty() || ok != names.len() {
             failed.push(format!("modules not loaded with BTF: {}", bad.join(" ")));
         }
@@ -163,19 +184,33 @@ pub fn main(raw: &[String]) -> Result<()> {
         };
         let flags = pb.pahole_flags()?;
         let without_j: Vec<&str> = flags.split_whitespace().filter(|f| *f != "-j").collect();
-        println!("pahole reference build: PAHOLE_FLAGS=\"{}\" (kbuild's \"{flags}\" less -j)", without_j.join(" "));
+        println!(
+            "pahole reference build: PAHOLE_FLAGS=\"{}\" (kbuild's \"{flags}\" less -j)",
+            without_j.join(" ")
+        );
         pb.pahole_flags = Some(without_j.join(" "));
         t.phase("pahole build: configure", || pb.configure())?;
         t.phase("pahole build: make (PAHOLE=pahole 1.24)", || pb.make())?;
         index.set_path("kbuild61_pahole_dir", &pb.out);
         index.save()?;
-        let problems = t.phase("kbtf diff: kbtf's BTF against pahole 1.24's", || compare(&kbtf, &kb, &pb))?;
+        let problems = t.phase("kbtf diff: kbtf's BTF against pahole 1.24's", || {
+            compare(&kbtf, &kb, &pb)
+        })?;
         failed.extend(problems);
     }
     t.print();
     if ccache {
         if let Ok(s) = util::stdout_string(ccache_cmd().arg("--show-stats")) {
-            println!("ccache: {}", s.lines().filter(|l| l.contains("Hits") || l.contains("Misses") || l.contains("Cache size")).map(str::trim).collect::<Vec<_>>().join("; "));
+            println!(
+                "ccache: {}",
+                s.lines()
+                    .filter(|l| l.contains("Hits")
+                        || l.contains("Misses")
+                        || l.contains("Cache size"))
+                    .map(str::trim)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            );
         }
     }
     if !failed.is_empty() {
@@ -213,7 +248,8 @@ fn check_host_tools() -> Result<()> {
 }
 
 fn on_path(tool: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
 }
 
 fn ccache_available() -> bool {
@@ -248,7 +284,11 @@ fn source_tree() -> Result<PathBuf> {
         std::fs::remove_dir_all(&tmp).with_context(|| format!("removing {}", tmp.display()))?;
     }
     std::fs::create_dir_all(&tmp)?;
-    println!("unpack   {} (the tarball inside) into {}", deb.display(), src.display());
+    println!(
+        "unpack   {} (the tarball inside) into {}",
+        deb.display(),
+        src.display()
+    );
     // dpkg-deb --fsys-tarfile | tar -xO <the .tar.xz> | tar -xJ
     let script = "dpkg-deb --fsys-tarfile \"$1\" | tar -xO ./usr/src/linux-source-6.1.tar.xz | tar -xJ -C \"$2\"";
     util::run(
@@ -342,7 +382,10 @@ impl Build {
             let frag = self.out.join("kbtf-fragment.config.new");
             std::fs::write(&frag, FRAGMENT)
                 .with_context(|| format!("writing {}", frag.display()))?;
-            run_logged(self.make_cmd().arg("tinyconfig"), &self.out.join("kbtf-config.log"))?;
+            run_logged(
+                self.make_cmd().arg("tinyconfig"),
+                &self.out.join("kbtf-config.log"),
+            )?;
             run_logged(
                 Command::new(self.src.join("scripts/kconfig/merge_config.sh"))
                     .current_dir(&self.src)
@@ -353,7 +396,10 @@ impl Build {
                     .arg(&frag),
                 &self.out.join("kbtf-config.log"),
             )?;
-            run_logged(self.make_cmd().arg("olddefconfig"), &self.out.join("kbtf-config.log"))?;
+            run_logged(
+                self.make_cmd().arg("olddefconfig"),
+                &self.out.join("kbtf-config.log"),
+            )?;
             std::fs::rename(&frag, &stamp)
                 .with_context(|| format!("renaming {}", frag.display()))?;
         }
@@ -383,27 +429,44 @@ impl Build {
         let pahole_path = if self.pahole.components().count() > 1 {
             self.pahole.clone()
         } else {
-            PathBuf::from(util::stdout_string(Command::new("sh").arg("-c").arg(format!("command -v {}", self.pahole.display())))?.trim())
+            PathBuf::from(
+                util::stdout_string(
+                    Command::new("sh")
+                        .arg("-c")
+                        .arg(format!("command -v {}", self.pahole.display())),
+                )?
+                .trim(),
+            )
         };
         let want = format!(
             "{} {} sha256={} flags={}\n",
             self.pahole.display(),
             util::stdout_string(Command::new(&self.pahole).arg("--version"))?.trim(),
             util::sha256(&pahole_path)?,
-            self.pahole_flags.clone().unwrap_or_else(|| self.pahole_flags().unwrap_or_default())
+            self.pahole_flags
+                .clone()
+                .unwrap_or_else(|| self.pahole_flags().unwrap_or_default())
         );
         let vmlinux = self.out.join("vmlinux");
         if std::fs::read_to_string(&stamp).unwrap_or_default() != want && vmlinux.exists() {
             println!("         $(PAHOLE) or its flags changed since the last build: removing vmlinux so that kbuild encodes all BTF again");
-            std::fs::remove_file(&vmlinux).with_context(|| format!("removing {}", vmlinux.display()))?;
+            std::fs::remove_file(&vmlinux)
+                .with_context(|| format!("removing {}", vmlinux.display()))?;
         }
         let log = self.out.join("kbtf-build.log");
         let mut c = self.make_cmd();
         c.arg(format!("-j{}", self.jobs));
         run_logged(&mut c, &log)?;
         let text = std::fs::read_to_string(&log).unwrap_or_default();
-        let btf_steps = text.lines().filter(|l| l.trim_start().starts_with("BTF")).count();
-        println!("         {} BTF step(s) in this make run (log: {})", btf_steps, log.display());
+        let btf_steps = text
+            .lines()
+            .filter(|l| l.trim_start().starts_with("BTF"))
+            .count();
+        println!(
+            "         {} BTF and BTFIDS step(s) in this make run (log: {})",
+            btf_steps,
+            log.display()
+        );
         ensure!(
             !text.contains("Skipping BTF generation"),
             "kbuild skipped BTF generation (see {})",
@@ -413,17 +476,25 @@ impl Build {
         Ok(())
     }
 
-    /// `make modules_install INSTALL_MOD_PATH=OUT/install` (which signs the modules) and
-    /// the bzImage as OUT/install/boot/vmlinuz-RELEASE.
+    /// `make modules_install INSTALL_MOD_PATH=OUT-install` (which signs the modules) and
+    /// the bzImage as OUT-install/boot/vmlinuz-RELEASE. Beside the build tree, not in it, so
+    /// that `kbtf regen OUT` finds only the built modules.
     fn install(&self) -> Result<Installed> {
-        let root = self.out.join("install");
+        let mut name = self.out.file_name().unwrap_or_default().to_os_string();
+        name.push("-install");
+        let root = self.out.with_file_name(name);
+        let old = self.out.join("install");
+        if old.is_dir() {
+            std::fs::remove_dir_all(&old).with_context(|| format!("removing {}", old.display()))?;
+        }
         let release = std::fs::read_to_string(self.out.join("include/config/kernel.release"))
             .context("reading include/config/kernel.release")?
             .trim()
             .to_string();
         let mods = root.join("lib/modules").join(&release);
         if mods.exists() {
-            std::fs::remove_dir_all(&mods).with_context(|| format!("removing {}", mods.display()))?;
+            std::fs::remove_dir_all(&mods)
+                .with_context(|| format!("removing {}", mods.display()))?;
         }
         run_logged(
             self.make_cmd()
@@ -453,7 +524,10 @@ impl Build {
             .map(str::trim)
             .filter(|l| !l.is_empty())
             .map(|l| {
-                let ko = l.strip_suffix(".o").map(|s| format!("{s}.ko")).unwrap_or(l.to_string());
+                let ko = l
+                    .strip_suffix(".o")
+                    .map(|s| format!("{s}.ko"))
+                    .unwrap_or(l.to_string());
                 self.out.join(ko)
             })
             .collect())
@@ -479,7 +553,11 @@ fn run_logged(cmd: &mut Command, log: &Path) -> Result<()> {
         for l in &lines[lines.len().saturating_sub(30)..] {
             println!("  | {l}");
         }
-        bail!("`{}` failed: {status} (log: {})", util::show(cmd), log.display());
+        bail!(
+            "`{}` failed: {status} (log: {})",
+            util::show(cmd),
+            log.display()
+        );
     }
     Ok(())
 }
@@ -530,13 +608,18 @@ fn compare(kbtf: &Path, kb: &Build, pb: &Build) -> Result<Vec<String>> {
         }
     };
     let bytes_equal = |a: &Path, b: &Path| -> Result<bool> {
-        Ok(section_bytes(a, ".BTF", &work.path.join("a"))? == section_bytes(b, ".BTF", &work.path.join("b"))?)
+        Ok(section_bytes(a, ".BTF", &work.path.join("a"))?
+            == section_bytes(b, ".BTF", &work.path.join("b"))?)
     };
     let (same, text) = diff(&va, &vb, None)?;
     let identical = bytes_equal(&va, &vb)?;
     println!(
         "vmlinux: {} ({} .BTF bytes){}",
-        if same { "equal by kbtf diff" } else { "DIFFERENT" },
+        if same {
+            "equal by kbtf diff"
+        } else {
+            "DIFFERENT"
+        },
         section_size(&va, ".BTF")?.unwrap_or(0),
         if identical { ", byte-identical" } else { "" }
     );
@@ -556,7 +639,11 @@ fn compare(kbtf: &Path, kb: &Build, pb: &Build) -> Result<Vec<String>> {
         println!(
             "{}: {}{}",
             rel.display(),
-            if same { "equal by kbtf diff" } else { "DIFFERENT" },
+            if same {
+                "equal by kbtf diff"
+            } else {
+                "DIFFERENT"
+            },
             if identical { ", byte-identical" } else { "" }
         );
         if !same {

@@ -41,7 +41,11 @@ pub fn source_dir() -> PathBuf {
 }
 
 pub fn main(raw: &[String]) -> Result<()> {
-    let a = Args::parse(raw, &["kernel", "kbtf"], &["with-vmlinux", "hook", "dkms", "help"])?;
+    let a = Args::parse(
+        raw,
+        &["kernel", "kbtf"],
+        &["with-vmlinux", "hook", "dkms", "help"],
+    )?;
     if a.flag("help") {
         println!("{USAGE}");
         return Ok(());
@@ -65,7 +69,11 @@ pub fn main(raw: &[String]) -> Result<()> {
     let ko = match hook {
         None => build(kernel, a.flag("with-vmlinux"))?,
         Some(h) => {
-            ensure!(!a.flag("with-vmlinux"), "--with-vmlinux and --{}: choose one", h.name());
+            ensure!(
+                !a.flag("with-vmlinux"),
+                "--with-vmlinux and --{}: choose one",
+                h.name()
+            );
             let kbtf = match a.opt("kbtf") {
                 Some(k) => PathBuf::from(k),
                 None => crate::test::kbtf_release_bin()?,
@@ -214,7 +222,9 @@ pub fn build_with_hook(kernel: &str, kbtf: &Path, hook: Hook) -> Result<PathBuf>
         .get(&format!("{prefix}_release"))
         .with_context(|| format!("{prefix}_release missing from the index"))?
         .to_string();
-    let work = cache::root()?.join("oot").join(format!("{release}-{}", hook.name()));
+    let work = cache::root()?
+        .join("oot")
+        .join(format!("{release}-{}", hook.name()));
     let objtree = if headers.join("vmlinux").is_file() {
         let shadow = work.join("headers-without-vmlinux");
         shadow_headers(&headers, &shadow)?;
@@ -249,11 +259,15 @@ pub fn build_with_hook(kernel: &str, kbtf: &Path, hook: Hook) -> Result<PathBuf>
             (mdir.join("kbtf_sample.ko"), log)
         }
         Hook::Dkms => {
-            ensure!(dkms_available(), "--dkms: dkms is not installed (apt-get install dkms)");
+            ensure!(
+                dkms_available(),
+                "--dkms: dkms is not installed (apt-get install dkms)"
+            );
             let (src, tree) = (work.join("src"), work.join("dkms-tree"));
             for d in [&src, &tree] {
                 if d.exists() {
-                    std::fs::remove_dir_all(d).with_context(|| format!("removing {}", d.display()))?;
+                    std::fs::remove_dir_all(d)
+                        .with_context(|| format!("removing {}", d.display()))?;
                 }
             }
             let pkg = src.join("kbtf_sample-0.1");
@@ -284,11 +298,17 @@ pub fn build_with_hook(kernel: &str, kbtf: &Path, hook: Hook) -> Result<PathBuf>
                 "--kernelsourcedir",
                 &objtree.display().to_string(),
             ])?;
-            let built = tree.join("kbtf_sample/0.1").join(&release).join("x86_64/log/make.log");
+            let built = tree
+                .join("kbtf_sample/0.1")
+                .join(&release)
+                .join("x86_64/log/make.log");
             if let Ok(t) = std::fs::read_to_string(&built) {
                 log += &t;
             }
-            let mdir = tree.join("kbtf_sample/0.1").join(&release).join("x86_64/module");
+            let mdir = tree
+                .join("kbtf_sample/0.1")
+                .join(&release)
+                .join("x86_64/module");
             let plain = mdir.join("kbtf_sample.ko");
             // DKMS compresses the module as the kernel's own are (6.12: .ko.xz).
             for (suffix, tool) in [(".ko.xz", "xz"), (".ko.zst", "zstd"), (".ko.gz", "gzip")] {
@@ -309,7 +329,11 @@ pub fn build_with_hook(kernel: &str, kbtf: &Path, hook: Hook) -> Result<PathBuf>
     );
     ensure!(ko.is_file(), "no {} after the build", ko.display());
     let check = inspect(&ko)?;
-    ensure!(check.btf.is_some(), "{}: no .BTF after the hook", ko.display());
+    ensure!(
+        check.btf.is_some(),
+        "{}: no .BTF after the hook",
+        ko.display()
+    );
     let text = util::stdout_string(Command::new("readelf").args(["-S", "-W"]).arg(&ko))?;
     ensure!(
         text.contains(" .BTF.base "),
@@ -437,7 +461,7 @@ mod tests {
                 }
             } else if let Some(h) = line.trim().strip_prefix("sha256: ") {
                 if let Some((f, size)) = cur.take() {
-                    if f.starts_with("oot/") {
+                    if f.starts_with("oot/kbtf_sample/") {
                         listed.push((f, size, h.to_string()));
                     }
                 }

@@ -67,10 +67,19 @@ fn acceptance(kbtf: &Path, scratch: &Path, jobs: &str) -> Result<()> {
             std::fs::remove_dir_all(d).with_context(|| format!("removing {}", d.display()))?;
         }
         std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
-        util::run(Command::new("cp").arg("-a").arg(format!("{}/.", tree.display())).arg(d))?;
+        util::run(
+            Command::new("cp")
+                .arg("-a")
+                .arg(format!("{}/.", tree.display()))
+                .arg(d),
+        )?;
     }
 
-    println!("== kbtf regen {} --vmlinux {} -j{jobs}", par.display(), vmlinux.display());
+    println!(
+        "== kbtf regen {} --vmlinux {} -j{jobs}",
+        par.display(),
+        vmlinux.display()
+    );
     let (t, cpu) = (Instant::now(), util::children_cpu());
     let out = util::output_any(
         Command::new(kbtf)
@@ -88,7 +97,14 @@ fn acceptance(kbtf: &Path, scratch: &Path, jobs: &str) -> Result<()> {
     ensure!(out.status.success(), "kbtf regen failed: {}", out.status);
     let done: usize = text
         .lines()
-        .find_map(|l| l.trim().strip_prefix("done")?.split_whitespace().next()?.parse().ok())
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("done")?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
         .context("no `done N` line in kbtf regen's summary")?;
     ensure!(
         done == modules.len(),
@@ -96,7 +112,10 @@ fn acceptance(kbtf: &Path, scratch: &Path, jobs: &str) -> Result<()> {
         modules.len()
     );
 
-    println!("== serial loop: kbtf -J {KBUILD_FLAGS} --btf_base {} MODULE, one module after the other", vmlinux.display());
+    println!(
+        "== serial loop: kbtf -J {KBUILD_FLAGS} --btf_base {} MODULE, one module after the other",
+        vmlinux.display()
+    );
     let (t, cpu) = (Instant::now(), util::children_cpu());
     let script = format!(
         "set -e; find \"$1\" -name '*.ko' | while read -r m; do \"$2\" -J {KBUILD_FLAGS} --btf_base \"$3\" \"$m\"; done"
@@ -129,8 +148,15 @@ fn acceptance(kbtf: &Path, scratch: &Path, jobs: &str) -> Result<()> {
         modules.len() - differ.len(),
         modules.len()
     );
-    ensure!(differ.is_empty(), "regen and the serial loop differ for: {}", differ.join(" "));
-    ensure!(parallel < serial, "kbtf regen ({parallel:.1} s) was not faster than the serial loop ({serial:.1} s)");
+    ensure!(
+        differ.is_empty(),
+        "regen and the serial loop differ for: {}",
+        differ.join(" ")
+    );
+    ensure!(
+        parallel < serial,
+        "kbtf regen ({parallel:.1} s) was not faster than the serial loop ({serial:.1} s)"
+    );
     for d in [&par, &ser] {
         let _ = std::fs::remove_dir_all(d);
     }

@@ -32,7 +32,11 @@ fn tree(dir: &Path) {
     let dbg = testdata("modules-6.1-dbg/dummy.ko");
     std::fs::copy(&dbg, dir.join("kernel/drivers/net/dummy.ko")).unwrap();
     std::fs::copy(&dbg, dir.join("extra/dummy2.ko")).unwrap();
-    std::fs::copy(testdata("modules-6.1/dummy.ko"), dir.join("extra/stripped.ko")).unwrap();
+    std::fs::copy(
+        testdata("modules-6.1/dummy.ko"),
+        dir.join("extra/stripped.ko"),
+    )
+    .unwrap();
     std::fs::write(dir.join("extra/packed.ko.xz"), b"\xfd7zXZ\0").unwrap();
     std::fs::write(dir.join("extra/text.ko"), b"not an ELF file").unwrap();
 }
@@ -50,7 +54,10 @@ fn regen_equals_encoding_each_module_and_reports_skips() {
                 base.to_str().unwrap(),
             ],
         ),
-        ("standalone", vec!["--standalone", "--btf_base", base.to_str().unwrap()]),
+        (
+            "standalone",
+            vec!["--standalone", "--btf_base", base.to_str().unwrap()],
+        ),
     ] {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("tree");

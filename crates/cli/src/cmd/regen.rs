@@ -50,7 +50,11 @@ pub struct Args {
     jobs: Option<usize>,
     /// pahole's encoding flags, as kbuild passes them (Linux 6.1 with pahole 1.24: the
     /// default). `-j` is ignored: kbtf regen runs modules in parallel instead.
-    #[arg(long, default_value = "--btf_gen_floats --lang_exclude=rust", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        default_value = "--btf_gen_floats --lang_exclude=rust",
+        allow_hyphen_values = true
+    )]
     pahole_flags: String,
     /// No progress bar (it is drawn on stderr only when stderr is a terminal anyway).
     #[arg(long)]
@@ -244,10 +248,8 @@ pub fn run(args: Args) -> Result<u8> {
         interrupted.then_some(not_started),
         vmlinux_problem.as_deref(),
     );
-    let failed = results
-        .iter()
-        .any(|(_, o)| matches!(o, Outcome::Failed(_)))
-        || vmlinux_problem.is_some();
+    let failed =
+        results.iter().any(|(_, o)| matches!(o, Outcome::Failed(_))) || vmlinux_problem.is_some();
     Ok(if interrupted {
         130
     } else if failed {
@@ -504,7 +506,10 @@ fn print_summary(
             println!("                  ... and {} more", paths.len() - SHOW);
         }
     }
-    println!("  failed   {:>5}", failed.len() + usize::from(vmlinux_problem.is_some()));
+    println!(
+        "  failed   {:>5}",
+        failed.len() + usize::from(vmlinux_problem.is_some())
+    );
     if let Some(v) = vmlinux_problem {
         println!("           vmlinux: {v}");
     }
