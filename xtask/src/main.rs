@@ -16,12 +16,14 @@ mod guest;
 mod headers;
 mod initramfs;
 mod install_rule;
+mod kbuild;
 mod kernel_selftest;
 mod kernel_test;
 mod ktree;
 mod modsig;
 mod oot;
 mod pahole_ref;
+mod regen;
 mod resilience;
 mod sig_enforce;
 mod sizes;
@@ -50,6 +52,8 @@ tasks:
   wrong-base    regenerate module BTF against the older build's vmlinux (the field bug)
   encode-test   the 6.1 kernel judges BTF kbtf encoded: vmlinux (BPF_BTF_LOAD) and 24 modules
   oot-build     build testdata/oot/kbtf_sample against Debian's headers only (no vmlinux)
+  kbuild-test   build linux-source-6.1 with PAHOLE=kbtf, boot it, load every module; compare with pahole
+  regen         TREE [kbtf regen options]: kbtf regen (--acceptance: the 6.1 -dbg modules, timed)
   test          the README's test command: fast tier, then the real-kernel tier
 run `cargo xtask <task> --help` for a task's options";
 
@@ -81,6 +85,8 @@ fn real_main() -> Result<()> {
         "resilience" => resilience::main(rest),
         "sig-enforce" => sig_enforce::main(rest),
         "oot-build" => oot::main(rest),
+        "kbuild-test" => kbuild::main(rest),
+        "regen" => regen::main(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(())

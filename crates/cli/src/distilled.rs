@@ -91,7 +91,7 @@ fn hint_index(hint: &Btf) -> std::collections::HashSet<(Kind, String, Option<u32
         .collect()
 }
 
-/// Writes `out` into the module at `path` (atomically), with its `.BTF_ids` resolved again
+/// Writes `out` into the module at `path`, whose bytes are `elf` (atomically), with its `.BTF_ids` resolved again
 /// against `new_btf` (the BTF `out` holds) when it is a relocatable object (a module). `bases`
 /// are the vmlinux BTFs the module's current `.BTF` may be split on. When `strict`, a
 /// `.BTF_ids` that cannot be resolved is an error; otherwise (plain split BTF, where kbuild
@@ -100,24 +100,24 @@ fn hint_index(hint: &Btf) -> std::collections::HashSet<(Kind, String, Option<u32
 /// stripped.
 pub fn write_module(
     path: &Path,
+    elf: &[u8],
     out: &ElfOutput<'_>,
     new_btf: &Btf,
     bases: &[Arc<Btf>],
     strict: bool,
     key: Option<&kbtf_modsign::SigningKey>,
 ) -> Result<bool> {
-    let elf = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    if key.is_some() && !is_relocatable(&elf) {
+    if key.is_some() && !is_relocatable(elf) {
         anyhow::bail!(
             "{}: --sign-key: not a kernel module (ELF ET_REL); only modules carry signatures",
             path.display()
         );
     }
     let rewritten =
-        kbtf_emit::rewrite(&elf, out).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        kbtf_emit::rewrite(elf, out).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     let mut bytes = rewritten.bytes;
-    if is_relocatable(&elf) {
-        let unsigned = kbtf_emit::modsig::strip(&elf)?;
+    if is_relocatable(elf) {
+        let unsigned = kbtf_emit::modsig::strip(elf)?;
         let previous = crate::btf_ids::previous_btfs(unsigned, bases);
         match crate::btf_ids::resolve(path, &bytes, new_btf, &previous) {
             Ok(Some(b)) => bytes = b,

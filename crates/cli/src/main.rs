@@ -40,6 +40,7 @@ enum Command {
     Distill(cmd::distill::Args),
     Relocate(cmd::relocate::Args),
     Load(cmd::load::Args),
+    Regen(cmd::regen::Args),
 }
 
 fn main() -> ExitCode {
@@ -64,6 +65,7 @@ fn main() -> ExitCode {
         Command::Distill(a) => cmd::distill::run(a),
         Command::Relocate(a) => cmd::relocate::run(a),
         Command::Load(a) => cmd::load::run(a),
+        Command::Regen(a) => cmd::regen::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -24,10 +24,46 @@ pub fn run(a: &PaholeArgs) -> Result<()> {
     if key.is_some() && a.detached.is_some() {
         bail!("--sign-key signs a module; --btf_encode_detached writes raw BTF, which has no signature");
     }
-    let mut base = match &a.btf_base {
+    let base = match &a.btf_base {
         Some(p) => Some(kbtf_btf::read_base(p).context("reading --btf_base")?),
         None => None,
     };
+    // The bases the module's current .BTF may be split on, to make sense of a .BTF_ids that
+    // was resolved (and its kfunc sets sorted) against it.
+    let mut ids_bases = Vec::new();
+    if let Some(p) = &a.btf_ids_base {
+        ids_bases.push(kbtf_btf::read_base(p).context("reading --btf_ids_base")?);
+    }
+    let data = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let written = encode_file(file, &data, a, base, &ids_bases, key.as_ref())?;
+    if a.detached.is_none() {
+        crate::sign::report_written(file, written.stripped_signature, key.as_ref());
+    }
+    Ok(())
+}
+
+/// What [`encode_file`] wrote.
+#[derive(Debug, Clone, Copy)]
+pub struct Encoded {
+    /// Bytes of `.BTF` plus `.BTF.base` written.
+    pub btf_bytes: u64,
+    /// Whether the file's module signature was removed (it no longer matched).
+    pub stripped_signature: bool,
+}
+
+/// `-J` on one file whose bytes are `data`: encodes its DWARF with the flags of `a` on `base`
+/// (already read: `a.btf_base` is not looked at, so that `kbtf regen` reads a base once for
+/// every module) and writes the result into `file`, atomically, or to `a.detached`.
+/// `ids_bases` are further vmlinux BTFs the module's `.BTF_ids` may have been resolved against.
+/// With `key`, the module is signed after the rewrite.
+pub fn encode_file(
+    file: &Path,
+    data: &[u8],
+    a: &PaholeArgs,
+    mut base: Option<Arc<Btf>>,
+    ids_bases: &[Arc<Btf>],
+    key: Option<&kbtf_modsign::SigningKey>,
+) -> Result<Encoded> {
     let f = &a.features;
     // With --standalone, a --btf_base is only a hint of which kernel types the kernels the
     // module will meet have: nothing in the output refers to it.
@@ -35,17 +71,16 @@ pub fn run(a: &PaholeArgs) -> Result<()> {
     if f.distilled_base && !f.standalone && base.is_none() {
         bail!("--btf_features=distilled_base needs --btf_base (the vmlinux the module is built against); without a vmlinux use --standalone");
     }
-    let data = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let btf = encode(file, &data, base.clone(), a)?;
+    let btf = encode_btf(file, data, base.clone(), a)?;
     let layout = if f.standalone {
         Layout::Distilled(crate::distilled::standalone(
             file,
-            &data,
+            data,
             &btf,
             hint.as_deref(),
         )?)
     } else if f.distilled_base {
-        Layout::Distilled(crate::distilled::from_split(file, &data, &btf)?)
+        Layout::Distilled(crate::distilled::from_split(file, data, &btf)?)
     } else {
         Layout::Split(btf)
     };
@@ -53,12 +88,16 @@ pub fn run(a: &PaholeArgs) -> Result<()> {
         Layout::Split(btf) => (btf.to_bytes(), None),
         Layout::Distilled(d) => (d.split.to_bytes(), Some(d.base.to_bytes())),
     };
+    let btf_bytes = (bytes.len() + base_bytes.as_ref().map_or(0, Vec::len)) as u64;
     if let Some(out) = &a.detached {
         if base_bytes.is_some() {
             bail!("distilled and standalone BTF are two sections (.BTF and .BTF.base); --btf_encode_detached cannot write them to one raw file");
         }
         kbtf_emit::write_raw(out, &bytes)?;
-        return Ok(());
+        return Ok(Encoded {
+            btf_bytes,
+            stripped_signature: false,
+        });
     }
     // A distilled module describes its base itself; only split BTF records which vmlinux it
     // was built on.
@@ -75,18 +114,15 @@ pub fn run(a: &PaholeArgs) -> Result<()> {
         Layout::Distilled(d) => (&d.split, true),
         Layout::Split(btf) => (btf, false),
     };
-    // The bases the module's current .BTF may be split on, to make sense of a .BTF_ids that
-    // was resolved (and its kfunc sets sorted) against it.
-    let mut bases = Vec::new();
-    if let Some(p) = &a.btf_ids_base {
-        bases.push(kbtf_btf::read_base(p).context("reading --btf_ids_base")?);
-    }
+    let mut bases = ids_bases.to_vec();
     bases.extend(base.iter().cloned());
     bases.extend(hint.iter().cloned());
-    let stripped =
-        crate::distilled::write_module(file, &out, new_btf, &bases, strict, key.as_ref())?;
-    crate::sign::report_written(file, stripped, key.as_ref());
-    Ok(())
+    let stripped_signature =
+        crate::distilled::write_module(file, data, &out, new_btf, &bases, strict, key)?;
+    Ok(Encoded {
+        btf_bytes,
+        stripped_signature,
+    })
 }
 
 /// What `-J` writes into the module.
@@ -97,8 +133,8 @@ enum Layout {
     Distilled(kbtf_dedup::Distilled),
 }
 
-/// DWARF to deduplicated BTF.
-fn encode(path: &Path, data: &[u8], base: Option<Arc<Btf>>, a: &PaholeArgs) -> Result<Btf> {
+/// DWARF to deduplicated BTF, with `a`'s features and thread count (`a.btf_base` is not read).
+pub fn encode_btf(path: &Path, data: &[u8], base: Option<Arc<Btf>>, a: &PaholeArgs) -> Result<Btf> {
     let f = &a.features;
     let threads = match a.jobs {
         None => 1,
