@@ -12,6 +12,7 @@ mod dwarf_fixtures;
 mod elf;
 mod encode_test;
 mod fixtures;
+mod fuzz;
 mod guest;
 mod headers;
 mod initramfs;
@@ -48,6 +49,7 @@ tasks:
   wrong-base    regenerate module BTF against the older build's vmlinux (the field bug)
   encode-test   the 6.1 kernel judges BTF kbtf encoded: vmlinux (BPF_BTF_LOAD) and 24 modules
   oot-build     build testdata/oot/kbtf_sample against Debian's headers only (no vmlinux)
+  fuzz          run the cargo-fuzz targets of fuzz/ (--seconds N each), print executions
   test          the README's test command: fast tier, then the real-kernel tier
 run `cargo xtask <task> --help` for a task's options";
 
@@ -69,6 +71,7 @@ fn real_main() -> Result<()> {
         "kernel-test" => kernel_test::main(rest),
         "kernel-selftest" => kernel_selftest::main(rest),
         "fixtures" => fixtures::main(rest),
+        "fuzz" => fuzz::main(rest),
         "btf-info" => btf_info::main(rest),
         "btf-load" => btf_load::main(rest),
         "test" => test::main(rest),

@@ -1,0 +1,26 @@
+//! Dedup of base BTF (mode byte even) or of split BTF on the small base (odd). When dedup
+//! succeeds its output writes and parses, and a second dedup changes nothing.
+#![no_main]
+use std::sync::Arc;
+
+use kbtf_btf::Btf;
+use kbtf_dedup::{dedup, DedupOptions};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Some((mode, blob)) = kbtf_fuzz::mode(data) else {
+        return;
+    };
+    let base = (mode & 1 == 1).then(|| Arc::clone(kbtf_fuzz::small_base()));
+    let Ok(btf) = Btf::parse(blob, base.clone()) else {
+        return;
+    };
+    let Ok(d) = dedup(&btf, &DedupOptions::default()) else {
+        return;
+    };
+    assert_eq!(d.id_map.len(), btf.end_id() as usize);
+    let bytes = d.btf.to_bytes();
+    let again = Btf::parse(&bytes, base).expect("dedup output parses");
+    let d2 = dedup(&again, &DedupOptions::default()).expect("dedup output dedups");
+    assert_eq!(d2.btf.to_bytes(), bytes, "dedup is idempotent");
+});
