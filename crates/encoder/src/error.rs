@@ -33,7 +33,7 @@ pub enum ErrorKind {
     #[error("section {section}: {error}")]
     Section {
         section: String,
-        error: object::read::Error,
+        error: kbtf_btf::file::SectionDataError,
     },
     #[error("no .debug_info section: the file has no DWARF (was it stripped?)")]
     NoDwarf,

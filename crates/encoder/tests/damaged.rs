@@ -121,3 +121,73 @@ fn random_damage_never_panics() {
         let _ = encode(Path::new("damaged.o"), &d, None, &EncodeOptions::default());
     }
 }
+
+/// The file range of `.debug_info` in a fixture whose debug sections are SHF_COMPRESSED
+/// (Elf64_Chdr: ch_type u32, reserved u32, ch_size u64, ch_addralign u64, then the payload).
+fn compressed_fixture(name: &str) -> (Vec<u8>, std::ops::Range<usize>) {
+    let path = common::repo().join("testdata/encoder").join(name);
+    let data = std::fs::read(path).unwrap();
+    let file = object::File::parse(&*data).unwrap();
+    let sec = file.section_by_name(".debug_info").unwrap();
+    assert_ne!(
+        sec.compressed_data().unwrap().format,
+        object::CompressionFormat::None
+    );
+    let (off, size) = sec.file_range().unwrap();
+    (data.clone(), off as usize..(off + size) as usize)
+}
+
+fn section_err(data: &[u8]) -> String {
+    match encode(Path::new("damaged.o"), data, None, &EncodeOptions::default()) {
+        Ok(_) => panic!("damaged input encoded without error"),
+        Err(e) => {
+            assert!(matches!(e.kind, ErrorKind::Section { .. }), "{e}");
+            e.to_string()
+        }
+    }
+}
+
+/// Compressed debug info whose payload does not inflate (zlib and zstd): an error naming the
+/// file and section.
+#[test]
+fn compressed_debug_info_that_does_not_inflate() {
+    for (fixture, what) in [
+        ("shapes-zlib.o", "Invalid zlib compressed data"),
+        ("shapes-zstd.o", "Invalid zstd compressed data"),
+    ] {
+        let (mut data, info) = compressed_fixture(fixture);
+        // Garble the payload after the 24-byte header.
+        for b in &mut data[info.start + 24..info.start + 40] {
+            *b ^= 0x5a;
+        }
+        let err = section_err(&data);
+        assert!(err.starts_with("damaged.o: section .debug_info: "), "{err}");
+        assert!(err.contains(what), "{fixture}: {err}");
+        // A header claiming one byte more than the payload holds.
+        let (mut data, info) = compressed_fixture(fixture);
+        let size_at = info.start + 8;
+        let size = u64::from_le_bytes(data[size_at..size_at + 8].try_into().unwrap());
+        data[size_at..size_at + 8].copy_from_slice(&(size + 1).to_le_bytes());
+        let err = section_err(&data);
+        assert!(
+            err.contains("does not match") || err.contains(what),
+            "{fixture}: {err}"
+        );
+    }
+}
+
+/// Found by the dwarf fuzz target: a compression header claiming gigabytes made the reader
+/// allocate (and zero) them before finding out the payload holds less. Such a claim is
+/// refused before any allocation.
+#[test]
+fn compressed_section_claiming_an_implausible_size() {
+    let (mut data, info) = compressed_fixture("shapes-zstd.o");
+    let size_at = info.start + 8;
+    data[size_at..size_at + 8].copy_from_slice(&(3u64 << 30).to_le_bytes());
+    let err = section_err(&data);
+    assert!(
+        err.starts_with("damaged.o: section .debug_info: compressed section claims 3221225472 bytes from "),
+        "{err}"
+    );
+    assert!(err.ends_with("(over 2048:1); not inflating it"), "{err}");
+}
