@@ -89,7 +89,10 @@ pub fn main(raw: &[String]) -> Result<()> {
             .windows(2)
             .filter(|w| w[0] == "--target")
             .map(|w| w[1].clone())
-            .chain(raw.iter().filter_map(|a| a.strip_prefix("--target=").map(String::from)))
+            .chain(
+                raw.iter()
+                    .filter_map(|a| a.strip_prefix("--target=").map(String::from)),
+            )
             .collect(),
         None => TARGETS.iter().map(|s| s.to_string()).collect(),
     };
@@ -114,7 +117,10 @@ pub fn main(raw: &[String]) -> Result<()> {
 }
 
 pub fn print_table(outcomes: &[Outcome]) {
-    println!("\n{:<18} {:>8} {:>12} {:>9} {:>7}  result", "target", "seconds", "executions", "exec/s", "corpus");
+    println!(
+        "\n{:<18} {:>8} {:>12} {:>9} {:>7}  result",
+        "target", "seconds", "executions", "exec/s", "corpus"
+    );
     for o in outcomes {
         println!(
             "{:<18} {:>8} {:>12} {:>9} {:>7}  {}",
@@ -199,7 +205,10 @@ pub fn run(targets: &[String], seconds: u64, timeout: u64) -> Result<Vec<Outcome
         let n = std::fs::read_dir(&corpus)?.count();
         println!(
             "{t}: {execs} executions, corpus {n}{}",
-            problem.as_deref().map(|p| format!(", FOUND: {p}")).unwrap_or_default()
+            problem
+                .as_deref()
+                .map(|p| format!(", FOUND: {p}"))
+                .unwrap_or_default()
         );
         out.push(Outcome {
             target: t.clone(),
@@ -212,18 +221,24 @@ pub fn run(targets: &[String], seconds: u64, timeout: u64) -> Result<Vec<Outcome
     Ok(out)
 }
 
+/// A seed input: a file name and its bytes.
+type Seed = (String, Vec<u8>);
+
 /// Seed inputs, by target, made from the committed fixtures.
 struct Seeds {
-    by_target: Vec<(&'static str, Vec<(String, Vec<u8>)>)>,
+    by_target: Vec<(&'static str, Vec<Seed>)>,
 }
 
 impl Seeds {
     fn make(root: &Path, work: &Path) -> Result<Seeds> {
         let td = root.join("testdata");
-        let read = |rel: &str| -> Result<(String, Vec<u8>)> {
+        let read = |rel: &str| -> Result<Seed> {
             let p = td.join(rel);
             let name = rel.replace('/', "_");
-            Ok((name, std::fs::read(&p).with_context(|| p.display().to_string())?))
+            Ok((
+                name,
+                std::fs::read(&p).with_context(|| p.display().to_string())?,
+            ))
         };
         let glob = |dir: &str, ext: &str| -> Result<Vec<String>> {
             let mut v: Vec<String> = std::fs::read_dir(td.join(dir))?
@@ -235,7 +250,7 @@ impl Seeds {
             v.sort();
             Ok(v)
         };
-        let prefixed = |mode: u8, (n, b): &(String, Vec<u8>)| -> (String, Vec<u8>) {
+        let prefixed = |mode: u8, (n, b): &Seed| -> Seed {
             let mut v = vec![mode];
             v.extend_from_slice(b);
             (format!("{mode}-{n}"), v)
@@ -243,7 +258,10 @@ impl Seeds {
 
         // Base BTF: pahole's output for the C fixtures, and the broken blobs of btf-load.
         let mut base_btf = Vec::new();
-        for rel in glob("c", ".btf")?.iter().chain(&glob("dwarf", ".pahole.btf")?) {
+        for rel in glob("c", ".btf")?
+            .iter()
+            .chain(&glob("dwarf", ".pahole.btf")?)
+        {
             base_btf.push(read(rel)?);
         }
         for b in crate::broken::all() {
@@ -264,10 +282,14 @@ impl Seeds {
             objects.push(read(rel)?);
         }
         // Modules (ELF with .BTF, one with .BTF_ids, one signed).
-        let modules: Vec<_> = ["modules-6.1/dummy.ko", "modules-6.1/tcp_bbr.ko", "modules-6.1-old/dummy.ko"]
-            .iter()
-            .map(|r| read(r))
-            .collect::<Result<_>>()?;
+        let modules: Vec<_> = [
+            "modules-6.1/dummy.ko",
+            "modules-6.1/tcp_bbr.ko",
+            "modules-6.1-old/dummy.ko",
+        ]
+        .iter()
+        .map(|r| read(r))
+        .collect::<Result<_>>()?;
 
         let mut dedup: Vec<_> = base_btf.iter().map(|s| prefixed(0, s)).collect();
         dedup.extend(split_small.iter().map(|s| prefixed(1, s)));
@@ -308,18 +330,26 @@ impl Seeds {
 /// Split BTF on the small base for each DWARF fixture (`kbtf -J --btf_base ...
 /// --btf_encode_detached`), and `[u32 LE length][.BTF.base][.BTF]` of the same objects encoded
 /// with `--btf_features=+distilled_base`.
-fn small_base_seeds(
-    root: &Path,
-    work: &Path,
-) -> Result<(Vec<(String, Vec<u8>)>, Vec<(String, Vec<u8>)>)> {
-    crate::util::run(cargo().current_dir(root).args(["build", "-q", "-p", "kbtf"]))?;
+fn small_base_seeds(root: &Path, work: &Path) -> Result<(Vec<Seed>, Vec<Seed>)> {
+    crate::util::run(
+        cargo()
+            .current_dir(root)
+            .args(["build", "-q", "-p", "kbtf"]),
+    )?;
     let kbtf = target_dir(root).join("debug/kbtf");
     let base = root.join(SMALL_BASE);
     let dir = work.join("seeds");
     std::fs::create_dir_all(&dir)?;
     let mut split = Vec::new();
     let mut distilled = Vec::new();
-    for obj in ["linked.o", "linked-mixed.o", "funcs.dwarf5.o", "records.dwarf5.o", "vars.dwarf5.o", "enums.dwarf5.o"] {
+    for obj in [
+        "linked.o",
+        "linked-mixed.o",
+        "funcs.dwarf5.o",
+        "records.dwarf5.o",
+        "vars.dwarf5.o",
+        "enums.dwarf5.o",
+    ] {
         let src = root.join("testdata/dwarf").join(obj);
         let raw = dir.join(format!("{obj}.split.btf"));
         crate::util::run(
@@ -340,7 +370,10 @@ fn small_base_seeds(
                 .arg(&copy),
         )?;
         let bytes = std::fs::read(&copy)?;
-        let (b, s) = (elf_section(&bytes, ".BTF.base"), elf_section(&bytes, ".BTF"));
+        let (b, s) = (
+            elf_section(&bytes, ".BTF.base"),
+            elf_section(&bytes, ".BTF"),
+        );
         if let (Some(b), Some(s)) = (b, s) {
             let mut v = (b.len() as u32).to_le_bytes().to_vec();
             v.extend_from_slice(b);
@@ -363,7 +396,11 @@ fn elf_section<'a>(b: &'a [u8], name: &str) -> Option<&'a [u8]> {
     let shstrndx = u16at(0x3e)? as usize;
     let sh = |i: usize| -> Option<(u32, usize, usize)> {
         let o = shoff + i * shentsize;
-        Some((u32at(o)?, u64at(o + 0x18)? as usize, u64at(o + 0x20)? as usize))
+        Some((
+            u32at(o)?,
+            u64at(o + 0x18)? as usize,
+            u64at(o + 0x20)? as usize,
+        ))
     };
     let (_, stroff, strsize) = sh(shstrndx)?;
     let strtab = b.get(stroff..stroff + strsize)?;

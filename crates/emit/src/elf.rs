@@ -310,7 +310,9 @@ fn check_overwritable(p: &Parsed, name: &str, off: usize, size: usize) -> Result
     }
     let end = off.saturating_add(size);
     let ehdr = if p.l.is64 { 64 } else { 52 };
-    let table_end = p.shoff.saturating_add(p.shnum.saturating_mul(p.l.shdr_size()));
+    let table_end = p
+        .shoff
+        .saturating_add(p.shnum.saturating_mul(p.l.shdr_size()));
     let names = p.shdrs[p.shstrndx];
     let names_end = (names.offset as usize).saturating_add(names.size as usize);
     let overlaps = |a: usize, b: usize| off < b && a < end;

@@ -262,5 +262,9 @@ fn section_data_over_the_header_table_is_refused() {
         "{err}"
     );
     let err = kbtf_emit::elf::drop_section(&bad, ".BTF").unwrap_err();
-    assert!(err.to_string().contains("overlaps the section header table"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("overlaps the section header table"),
+        "{err}"
+    );
 }

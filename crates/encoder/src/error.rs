@@ -35,6 +35,8 @@ pub enum ErrorKind {
         section: String,
         error: kbtf_btf::file::SectionDataError,
     },
+    #[error("cannot start the worker threads: {0}")]
+    ThreadPool(String),
     #[error("no .debug_info section: the file has no DWARF (was it stripped?)")]
     NoDwarf,
     #[error("malformed DWARF in .debug_info ({loc}): {error}")]

@@ -138,7 +138,12 @@ fn compressed_fixture(name: &str) -> (Vec<u8>, std::ops::Range<usize>) {
 }
 
 fn section_err(data: &[u8]) -> String {
-    match encode(Path::new("damaged.o"), data, None, &EncodeOptions::default()) {
+    match encode(
+        Path::new("damaged.o"),
+        data,
+        None,
+        &EncodeOptions::default(),
+    ) {
         Ok(_) => panic!("damaged input encoded without error"),
         Err(e) => {
             assert!(matches!(e.kind, ErrorKind::Section { .. }), "{e}");
@@ -186,7 +191,9 @@ fn compressed_section_claiming_an_implausible_size() {
     data[size_at..size_at + 8].copy_from_slice(&(3u64 << 30).to_le_bytes());
     let err = section_err(&data);
     assert!(
-        err.starts_with("damaged.o: section .debug_info: compressed section claims 3221225472 bytes from "),
+        err.starts_with(
+            "damaged.o: section .debug_info: compressed section claims 3221225472 bytes from "
+        ),
         "{err}"
     );
     assert!(err.ends_with("(over 2048:1); not inflating it"), "{err}");
