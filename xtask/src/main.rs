@@ -8,6 +8,7 @@ mod btf_load;
 mod cache;
 mod console;
 mod debs;
+mod differential;
 mod dwarf_fixtures;
 mod elf;
 mod encode_test;
@@ -49,6 +50,7 @@ tasks:
   wrong-base    regenerate module BTF against the older build's vmlinux (the field bug)
   encode-test   the 6.1 kernel judges BTF kbtf encoded: vmlinux (BPF_BTF_LOAD) and 24 modules
   oot-build     build testdata/oot/kbtf_sample against Debian's headers only (no vmlinux)
+  differential  10,000 mutated BTF blobs: kbtf check against the 6.1 kernel's BPF_BTF_LOAD
   fuzz          run the cargo-fuzz targets of fuzz/ (--seconds N each), print executions
   test          the README's test command: fast tier, then the real-kernel tier
 run `cargo xtask <task> --help` for a task's options";
@@ -72,6 +74,7 @@ fn real_main() -> Result<()> {
         "kernel-selftest" => kernel_selftest::main(rest),
         "fixtures" => fixtures::main(rest),
         "fuzz" => fuzz::main(rest),
+        "differential" => differential::main(rest),
         "btf-info" => btf_info::main(rest),
         "btf-load" => btf_load::main(rest),
         "test" => test::main(rest),

@@ -208,7 +208,7 @@ fn parse(elf: &[u8]) -> Result<Parsed, EmitError> {
                     .ok_or(EmitError::TooLarge("section count"))?,
             )
             .ok_or(EmitError::TooLarge("section header offset"))?;
-        if at + shentsize > elf.len() {
+        if at.saturating_add(shentsize) > elf.len() {
             return Err(EmitError::SectionHeaderOutOfBounds {
                 index: i,
                 offset: at as u64,
@@ -227,7 +227,7 @@ fn parse(elf: &[u8]) -> Result<Parsed, EmitError> {
     let mut shstrndx = l.get(elf, h.shstrndx, 2)? as u32;
     if shnum == 0 || shstrndx == SHN_XINDEX {
         let at = shoff;
-        if at + shentsize > elf.len() {
+        if at.saturating_add(shentsize) > elf.len() {
             return Err(EmitError::SectionHeaderOutOfBounds {
                 index: 0,
                 offset: at as u64,

@@ -268,3 +268,14 @@ fn section_data_over_the_header_table_is_refused() {
         "{err}"
     );
 }
+
+/// Found by the elf_write fuzz target: extended numbering (e_shnum 0) with a section header
+/// offset near the top of the address space overflowed while checking it.
+#[test]
+fn huge_section_header_offset_is_an_error() {
+    let mut obj = testdata("c/kinds.o");
+    obj[0x28..0x30].copy_from_slice(&(u64::MAX - 8).to_le_bytes());
+    obj[0x3c..0x3e].copy_from_slice(&0u16.to_le_bytes());
+    let err = set_section(&obj, &SectionSpec::progbits(".BTF", b"x")).unwrap_err();
+    assert!(err.to_string().contains("out of bounds"), "{err}");
+}
