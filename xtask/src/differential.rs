@@ -215,7 +215,7 @@ fn mutate_parts(rng: &mut Rng, p: &mut Parts) -> String {
             _ => str_len + rng.below(4) as u32,
         }
     };
-    let what = rng.below(16);
+    let what = rng.below(17);
     match what {
         0..=2 if n > 0 => {
             // A word of a record: its name, info, size/type, or a trailing word.
@@ -250,6 +250,45 @@ fn mutate_parts(rng: &mut Rng, p: &mut Parts) -> String {
             format!(
                 "type {} (kind {kind}) word {w}: {old:#x} -> {new:#x}",
                 i + 1
+            )
+        }
+        15 if n > 0 => {
+            // A name (of the type, or of a member, value or parameter) set to a new string on
+            // the edge of the identifier and section-name rules.
+            let names: [&[u8]; 12] = [
+                b"a.b",
+                b".a",
+                b"a-b",
+                b"a b",
+                b"1a",
+                b"_",
+                b"\x7f",
+                b"\xe9t\xe9",
+                b"a\tb",
+                b".data..percpu",
+                b"A_1",
+                b"?",
+            ];
+            let mut new: Vec<u8> = rng.pick(&names).to_vec();
+            if rng.chance(5) {
+                new = vec![b'x'; rng.pick(&[511usize, 512, 513])];
+            }
+            let off = p.strings.len() as u32;
+            p.strings.extend_from_slice(&new);
+            p.strings.push(0);
+            let i = rng.below(n);
+            let kind = (u32at(&p.types[i], 4) >> 24) & 0x1f;
+            let vlen = (u32at(&p.types[i], 4) & 0xffff) as usize;
+            let w = match kind {
+                4 | 5 | 19 if vlen > 0 && rng.chance(50) => 3 + 3 * rng.below(vlen),
+                6 | 13 if vlen > 0 && rng.chance(50) => 3 + 2 * rng.below(vlen),
+                _ => 0,
+            };
+            put32(&mut p.types[i], 4 * w, off);
+            format!(
+                "type {} (kind {kind}) word {w} named {:?}",
+                i + 1,
+                String::from_utf8_lossy(&new[..new.len().min(16)])
             )
         }
         3 if n > 1 => {
@@ -435,11 +474,14 @@ struct Generated {
     how: String,
 }
 
+/// `layout`: also mutate the header and section layout (base blobs only: the guest flattens
+/// split blobs onto their base by their header, which must be sound for that).
 fn generate(
     rng: &mut Rng,
     originals: &[(String, Parts)],
     count: usize,
     prefix: &str,
+    layout: bool,
 ) -> Vec<Generated> {
     let mut out = Vec::with_capacity(count);
     for (name, p) in originals {
@@ -461,7 +503,7 @@ fn generate(
             how.push(mutate_parts(rng, &mut p));
         }
         let mut bytes = p.bytes();
-        if rng.chance(12) {
+        if layout && rng.chance(12) {
             how.push(mutate_layout(rng, &mut bytes));
         }
         out.push(Generated {
@@ -586,8 +628,8 @@ pub fn main(raw: &[String]) -> Result<()> {
     }
 
     let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
-    let base_blobs = generate(&mut rng, &base_orig, count, "b");
-    let split_blobs = generate(&mut rng, &split_orig, split_count, "s");
+    let base_blobs = generate(&mut rng, &base_orig, count, "b", true);
+    let split_blobs = generate(&mut rng, &split_orig, split_count, "s", false);
     let dirs = [out_dir.join("base"), out_dir.join("split")];
     for (d, blobs) in dirs.iter().zip([&base_blobs, &split_blobs]) {
         std::fs::create_dir_all(d)?;
