@@ -117,7 +117,14 @@ fn build(specs: &[Spec]) -> Btf {
             }
             Spec::Fwd(n, u) => b.fwd(named(*n, "a"), *u),
             Spec::Enum(n, v) => {
-                let values: Vec<(&str, u32)> = (0..*v as u32)
+                // One definition per enum name, as in a C program (1 or 2 values by name), or
+                // a forward declaration of it (no values), which needs a name. Otherwise an
+                // empty enum matches several definitions and libbpf 1.1 picks one by order:
+                // checked with the libbpf oracle, its output is ours in either order, but the
+                // two orders differ.
+                let named = !NAMES[*n as usize].is_empty();
+                let v = if *v == 0 && named { 0 } else { 1 + *n % 2 };
+                let values: Vec<(&str, u32)> = (0..v as u32)
                     .map(|i| (["A", "B"][i as usize % 2], i))
                     .collect();
                 b.enum32(NAMES[*n as usize], 4, &values)
