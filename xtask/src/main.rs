@@ -7,6 +7,7 @@ mod btf_info;
 mod btf_load;
 mod cache;
 mod console;
+mod crash_safety;
 mod debs;
 mod differential;
 mod dwarf_fixtures;
@@ -50,6 +51,7 @@ tasks:
   wrong-base    regenerate module BTF against the older build's vmlinux (the field bug)
   encode-test   the 6.1 kernel judges BTF kbtf encoded: vmlinux (BPF_BTF_LOAD) and 24 modules
   oot-build     build testdata/oot/kbtf_sample against Debian's headers only (no vmlinux)
+  crash-safety  SIGKILL kbtf -J / relocate at random points (200 each): module old or new, never torn
   differential  10,000 mutated BTF blobs: kbtf check against the 6.1 kernel's BPF_BTF_LOAD
   fuzz          run the cargo-fuzz targets of fuzz/ (--seconds N each), print executions
   test          the README's test command: fast tier, then the real-kernel tier
@@ -75,6 +77,7 @@ fn real_main() -> Result<()> {
         "fixtures" => fixtures::main(rest),
         "fuzz" => fuzz::main(rest),
         "differential" => differential::main(rest),
+        "crash-safety" => crash_safety::main(rest),
         "btf-info" => btf_info::main(rest),
         "btf-load" => btf_load::main(rest),
         "test" => test::main(rest),
