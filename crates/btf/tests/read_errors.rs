@@ -348,3 +348,41 @@ fn int_data_bits_8_to_16_are_ignored() {
         expect!["FILE: type [1] INT at type section offset 0: invalid int data 0x11000020"],
     );
 }
+
+/// A base of the other byte order than its split BTF: one error that says so, from the
+/// parser and from `read_file`.
+#[test]
+fn base_of_the_wrong_endianness() {
+    let mut base = Btf::new();
+    let int = base.add_str("int");
+    base.add_type(Type::new(
+        int,
+        TypeData::Int {
+            size: 4,
+            encoding: 1,
+            offset: 0,
+            bits: 32,
+        },
+    ));
+    let le_base = std::sync::Arc::new(base.clone());
+    let mut split = Btf::new_split(le_base);
+    let p = split.add_str("p");
+    split.add_type(Type::new(p, TypeData::Typedef { ty: 1 }));
+    let split_bytes = split.to_bytes();
+    base.set_endian(kbtf_btf::Endian::Big);
+    let be_base = std::sync::Arc::new(Btf::parse(&base.to_bytes(), None).unwrap());
+    assert_eq!(be_base.endian(), kbtf_btf::Endian::Big);
+    let err = Btf::parse(&split_bytes, Some(be_base.clone())).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "base BTF is big endian but split BTF is little endian"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("input");
+    std::fs::write(&path, &split_bytes).unwrap();
+    let err = read_file(&path, Some(be_base)).unwrap_err();
+    assert_eq!(
+        err.to_string().replace(&path.display().to_string(), "FILE"),
+        "FILE: base BTF is big endian but split BTF is little endian"
+    );
+}

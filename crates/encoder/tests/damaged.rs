@@ -198,3 +198,59 @@ fn compressed_section_claiming_an_implausible_size() {
     );
     assert!(err.ends_with("(over 2048:1); not inflating it"), "{err}");
 }
+
+/// DWARF whose type references loop: every pointer, const, volatile and typedef DIE made to
+/// refer to itself (`DW_AT_type` in DW_FORM_ref4 patched to the DIE's own offset). The encoder
+/// neither hangs nor recurses without end: it encodes the loops as they are, and the
+/// validator reports them as the kernel would ("Loop detected").
+#[test]
+fn dwarf_reference_loops() {
+    let (mut data, info) = fixture();
+    let endian = gimli::RunTimeEndian::Little;
+    let section = gimli::DebugInfo::new(&data[info.clone()], endian);
+    let abbrevs_data = {
+        let file = object::File::parse(&*data).unwrap();
+        let s = file.section_by_name(".debug_abbrev").unwrap();
+        s.data().unwrap().to_vec()
+    };
+    let debug_abbrev = gimli::DebugAbbrev::new(&abbrevs_data, endian);
+    let header = section.units().next().unwrap().unwrap();
+    let abbrevs = header.abbreviations(&debug_abbrev).unwrap();
+    let mut raw = header.entries_raw(&abbrevs, None).unwrap();
+    let mut patches = Vec::new();
+    while !raw.is_empty() {
+        let die = raw.next_offset().0;
+        let Some(abbrev) = raw.read_abbreviation().unwrap() else {
+            continue;
+        };
+        let looping = matches!(
+            abbrev.tag(),
+            gimli::DW_TAG_pointer_type
+                | gimli::DW_TAG_const_type
+                | gimli::DW_TAG_volatile_type
+                | gimli::DW_TAG_typedef
+        );
+        for spec in abbrev.attributes() {
+            let before = raw.next_offset().0;
+            let attr = raw.read_attribute(*spec).unwrap();
+            if looping && attr.name() == gimli::DW_AT_type && spec.form() == gimli::DW_FORM_ref4 {
+                patches.push((info.start + before, die as u32));
+            }
+        }
+    }
+    assert!(patches.len() > 5, "{} DIEs patched", patches.len());
+    for (at, die) in patches {
+        data[at..at + 4].copy_from_slice(&die.to_le_bytes());
+    }
+    let btf = encode(Path::new("loops.o"), &data, None, &EncodeOptions::default())
+        .expect("loops are encoded as they are");
+    let problems = kbtf_btf::validate::validate(&btf);
+    assert!(
+        problems.iter().any(|p| p.rule == "Loop detected"),
+        "{problems:?}"
+    );
+    // `kbtf -J` dedups next: a cycle through no struct is an error naming the type.
+    let err = kbtf_dedup::dedup(&btf, &Default::default()).unwrap_err();
+    assert!(err.to_string().contains("cycle"), "{err}");
+    assert!(err.to_string().starts_with("type ["), "{err}");
+}
