@@ -4,6 +4,10 @@
 //! sizes, kinds) and keeps everything else as read, so that `check` can judge it by the kernel's
 //! rules and a write gives back the same bytes. Every error names the offset or type id.
 
+// This module reads untrusted bytes: every access goes through `get` or a measured
+// `read_u32` (docs/reliability.md).
+#![deny(clippy::indexing_slicing)]
+
 use std::sync::Arc;
 
 use crate::btf::{info_kind, read_u32, Btf, Endian, Header, HEADER_LEN, MAGIC};
@@ -25,16 +29,16 @@ const INT_DATA_MASK: u32 = 0x0fff_ffff;
 /// (or cuts in the middle: a 22-byte header holds the two low bytes of `str_len`) are 0. Only
 /// 21- to 23-byte headers can be valid that way: a shorter one has no string section.
 pub fn parse_header(data: &[u8]) -> Result<(Endian, Header), ParseError> {
-    if data.len() < 8 {
+    let &[m0, m1, _, _, _, _, _, _, ..] = data else {
         return Err(ParseError::TooShort { len: data.len() });
-    }
-    let endian = if u16::from_le_bytes([data[0], data[1]]) == MAGIC {
+    };
+    let endian = if u16::from_le_bytes([m0, m1]) == MAGIC {
         Endian::Little
-    } else if u16::from_be_bytes([data[0], data[1]]) == MAGIC {
+    } else if u16::from_be_bytes([m0, m1]) == MAGIC {
         Endian::Big
     } else {
         return Err(ParseError::BadMagic {
-            magic: u16::from_le_bytes([data[0], data[1]]),
+            magic: u16::from_le_bytes([m0, m1]),
         });
     };
     let hdr_len = read_u32(endian, data, 4);
@@ -45,8 +49,9 @@ pub fn parse_header(data: &[u8]) -> Result<(Endian, Header), ParseError> {
         });
     }
     let mut full = [0u8; HEADER_LEN];
-    let n = (hdr_len as usize).min(HEADER_LEN);
-    full[..n].copy_from_slice(&data[..n]);
+    for (to, from) in full.iter_mut().zip(data.iter().take(hdr_len as usize)) {
+        *to = *from;
+    }
     let h = Header {
         version: full[2],
         flags: full[3],
@@ -81,18 +86,21 @@ pub(crate) fn parse(data: &[u8], base: Option<Arc<Btf>>) -> Result<Btf, ParseErr
             });
         }
     }
-    let body = &data[h.hdr_len as usize..];
+    let body = data
+        .get(h.hdr_len as usize..)
+        .ok_or(ParseError::BadHeaderLen {
+            hdr_len: h.hdr_len,
+            len: data.len(),
+        })?;
     let section = |name: &'static str, off: u32, size: u32| -> Result<&[u8], ParseError> {
         let end = off as u64 + size as u64;
-        if end > body.len() as u64 {
-            return Err(ParseError::SectionOutOfBounds {
+        body.get(off as usize..end as usize)
+            .ok_or(ParseError::SectionOutOfBounds {
                 section: name,
                 off,
                 size,
                 avail: body.len(),
-            });
-        }
-        Ok(&body[off as usize..end as usize])
+            })
     };
     let type_sec = section("type", h.type_off, h.type_len)?;
     let str_sec = section("string", h.str_off, h.str_len)?;
@@ -110,7 +118,7 @@ pub(crate) fn parse(data: &[u8], base: Option<Arc<Btf>>) -> Result<Btf, ParseErr
         if str_sec.last() != Some(&0) {
             return Err(ParseError::StringsNotTerminated);
         }
-        if base.is_none() && str_sec[0] != 0 {
+        if base.is_none() && str_sec.first() != Some(&0) {
             return Err(ParseError::StringsNoLeadingNul);
         }
     }
@@ -121,7 +129,7 @@ pub(crate) fn parse(data: &[u8], base: Option<Arc<Btf>>) -> Result<Btf, ParseErr
 
     // Whatever lies past both sections is a newer trailing section; keep it as is.
     let end = t1.max(s1) as usize;
-    let tail = body[end..].to_vec();
+    let tail = body.get(end..).unwrap_or_default().to_vec();
     let header_ext = data
         .get(HEADER_LEN..h.hdr_len as usize)
         .unwrap_or_default()
@@ -131,12 +139,11 @@ pub(crate) fn parse(data: &[u8], base: Option<Arc<Btf>>) -> Result<Btf, ParseErr
     Ok(btf)
 }
 
+/// `(index, bits 8..16)` of INTs whose data word has those bits set.
+type IntPad = Vec<(usize, u8)>;
+
 /// The types, and `(index, bits 8..16)` of the INTs whose data word has those ignored bits set.
-fn parse_types(
-    e: Endian,
-    sec: &[u8],
-    start_id: TypeId,
-) -> Result<(Vec<Type>, Vec<(usize, u8)>), ParseError> {
+fn parse_types(e: Endian, sec: &[u8], start_id: TypeId) -> Result<(Vec<Type>, IntPad), ParseError> {
     let mut types = Vec::new();
     let mut int_pad = Vec::new();
     let mut off = 0usize;

@@ -5,6 +5,9 @@
 //! 3 bytes of padding, and sig_len (big-endian u32). For PKCS#7 signatures (id_type 2) signer
 //! and key id are empty and everything is in the signature blob.
 
+// This module reads untrusted bytes: no indexing (docs/reliability.md).
+#![deny(clippy::indexing_slicing)]
+
 use crate::elf::MODULE_SIG_MAGIC;
 use crate::error::EmitError;
 
@@ -33,17 +36,21 @@ pub fn parse(data: &[u8]) -> Result<Option<ModuleSignature>, EmitError> {
     let info_start = info_end
         .checked_sub(INFO_LEN)
         .ok_or_else(|| bad("truncated"))?;
-    let info = &data[info_start..info_end];
-    let sig_len = u32::from_be_bytes([info[8], info[9], info[10], info[11]]) as usize;
-    let extra = sig_len + info[3] as usize + info[4] as usize;
+    let Some(&[algo, hash, id_type, signer_len, key_id_len, _, _, _, l0, l1, l2, l3]) =
+        data.get(info_start..info_end)
+    else {
+        return Err(bad("truncated"));
+    };
+    let sig_len = u32::from_be_bytes([l0, l1, l2, l3]) as usize;
+    let extra = sig_len + signer_len as usize + key_id_len as usize;
     let module_len = info_start
         .checked_sub(extra)
         .ok_or_else(|| bad("lengths exceed the file"))?;
     Ok(Some(ModuleSignature {
         module_len,
-        algo: info[0],
-        hash: info[1],
-        id_type: info[2],
+        algo,
+        hash,
+        id_type,
         sig_len,
     }))
 }
@@ -51,7 +58,7 @@ pub fn parse(data: &[u8]) -> Result<Option<ModuleSignature>, EmitError> {
 /// `data` without its appended signature (unchanged if it has none).
 pub fn strip(data: &[u8]) -> Result<&[u8], EmitError> {
     Ok(match parse(data)? {
-        Some(sig) => &data[..sig.module_len],
+        Some(sig) => data.get(..sig.module_len).unwrap_or_default(),
         None => data,
     })
 }
