@@ -87,7 +87,7 @@ fn prepare(kbtf: &Path, work: &Path) -> Result<Vec<Case>> {
     let root = repo_root();
     let vmlinux = root.join("testdata/vmlinux-6.1.btf");
     let module = root.join("testdata/modules-6.1-dbg/dummy.ko");
-    let base = vec!["--btf_base".to_string(), vmlinux.display().to_string()];
+    let base = ["--btf_base".to_string(), vmlinux.display().to_string()];
     let mut cases = Vec::new();
 
     // kbtf -J: the -dbg module, as shipped, re-encoded against the vmlinux fixture.

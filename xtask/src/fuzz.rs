@@ -331,12 +331,8 @@ impl Seeds {
 /// --btf_encode_detached`), and `[u32 LE length][.BTF.base][.BTF]` of the same objects encoded
 /// with `--btf_features=+distilled_base`.
 fn small_base_seeds(root: &Path, work: &Path) -> Result<(Vec<Seed>, Vec<Seed>)> {
-    crate::util::run(
-        cargo()
-            .current_dir(root)
-            .args(["build", "-q", "-p", "kbtf"]),
-    )?;
-    let kbtf = target_dir(root).join("debug/kbtf");
+    // The release binary: `cargo xtask test` has built it already for crash-safety.
+    let kbtf = crate::test::kbtf_release_bin()?;
     let base = root.join(SMALL_BASE);
     let dir = work.join("seeds");
     std::fs::create_dir_all(&dir)?;
