@@ -5,8 +5,9 @@
 //! Two rewrites are exercised: `kbtf -J --btf_base vmlinux MODULE` (encode and replace `.BTF`)
 //! and `kbtf relocate --base vmlinux MODULE` (a distilled module relocated in place). For each,
 //! one undisturbed run gives the new bytes; then, many times, a fresh copy of the old module
-//! is rewritten and the process gets SIGKILL after a random delay, a third of them anywhere in
-//! the run and the rest near its end, where the temp file is written, synced and renamed.
+//! is rewritten and the process gets SIGKILL after a random delay: a third anywhere in the
+//! run, a third near its end, and a third within half a millisecond of the temp file's
+//! appearing, while it is written, synced and renamed.
 //! Each outcome is classified: old bytes and no temp file left (killed before writing), old
 //! bytes with a temp file left (killed while writing or before the rename), new bytes (killed
 //! after the rename, or not at all). Anything else fails the task.
@@ -145,11 +146,6 @@ fn kill_runs(kbtf: &Path, case: &Case, dir: &Path, kills: usize, rng: &mut Rng) 
             std::fs::remove_file(t)?;
         }
         std::fs::write(&module, &case.old)?;
-        let delay = if i % 3 == 0 {
-            rng.micros(0, end + end / 10)
-        } else {
-            rng.micros(end * 6 / 10, end + end / 5)
-        };
         let mut child = Command::new(kbtf)
             .args(&case.args)
             .arg(&module)
@@ -157,6 +153,20 @@ fn kill_runs(kbtf: &Path, case: &Case, dir: &Path, kills: usize, rng: &mut Rng) 
             .stderr(Stdio::null())
             .spawn()
             .context("starting kbtf")?;
+        let delay = match i % 3 {
+            0 => rng.micros(0, end + end / 10),
+            1 => rng.micros(end * 6 / 10, end + end / 5),
+            // Wait for the temp file to appear, then kill within half a millisecond: while the
+            // new bytes are written, synced, or renamed.
+            _ => {
+                let t = Instant::now();
+                while temp_files(dir)?.is_empty()
+                    && child.try_wait()?.is_none()
+                    && t.elapsed() < 10 * case.took
+                {}
+                rng.micros(0, 500)
+            }
+        };
         std::thread::sleep(delay);
         // SIGKILL (a no-op error if it already exited).
         let _ = child.kill();
