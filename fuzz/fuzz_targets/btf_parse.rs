@@ -20,6 +20,9 @@ fuzz_target!(|data: &[u8]| {
     }
     kbtf_fuzz::check_parsed(&btf);
     if btf.own_types().len() < 2000 {
-        assert!(diff(&btf, &btf, &DiffOptions::default()).is_empty(), "diff(x, x) is empty");
+        assert!(
+            diff(&btf, &btf, &DiffOptions::default()).is_empty(),
+            "diff(x, x) is empty"
+        );
     }
 });

@@ -25,7 +25,11 @@ fuzz_target!(|data: &[u8]| {
     let bytes = d.btf.to_bytes();
     let again = Btf::parse(&bytes, base).expect("dedup output parses");
     let d2 = dedup(&again, &DedupOptions::default()).expect("dedup output dedups");
-    assert_eq!(d2.btf.own_types().len(), again.own_types().len(), "dedup is idempotent");
+    assert_eq!(
+        d2.btf.own_types().len(),
+        again.own_types().len(),
+        "dedup is idempotent"
+    );
     assert!(
         diff(&again, &d2.btf, &DiffOptions::default()).is_empty(),
         "dedup is idempotent by meaning"

@@ -32,7 +32,11 @@ pub fn small_base() -> &'static Arc<Btf> {
 pub fn check_parsed(btf: &Btf) {
     let bytes = btf.to_bytes();
     let again = Btf::parse(&bytes, btf.base().cloned()).expect("written BTF parses again");
-    assert_eq!(again.to_bytes(), bytes, "write(parse(write(x))) == write(x)");
+    assert_eq!(
+        again.to_bytes(),
+        bytes,
+        "write(parse(write(x))) == write(x)"
+    );
     let _ = kbtf_btf::validate::validate(btf);
     let mut sink = std::io::sink();
     let _ = kbtf_btf::dump::dump_raw(btf, &mut sink);
@@ -49,8 +53,13 @@ pub fn c_dump_is_small(btf: &Btf) -> bool {
     btf.own_types()
         .iter()
         .map(|t| {
-            let last = t.members().iter().map(|m| m.bit_offset(t.kind_flag) as u64 / 8);
-            last.chain([t.size().unwrap_or(0) as u64]).max().unwrap_or(0)
+            let last = t
+                .members()
+                .iter()
+                .map(|m| m.bit_offset(t.kind_flag) as u64 / 8);
+            last.chain([t.size().unwrap_or(0) as u64])
+                .max()
+                .unwrap_or(0)
         })
         .sum::<u64>()
         < 1 << 20
