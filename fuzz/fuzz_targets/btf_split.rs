@@ -1,5 +1,6 @@
-//! Split BTF on the 6.1 vmlinux fixture: parse, validate (base-match checks included), dump,
-//! write back.
+//! Split BTF on the 6.1 vmlinux fixture: parse, validate (base-match checks included), raw
+//! dump, write back. (The C dump of split BTF names all 95,000 base types on every input, which
+//! took 3/4 of the time; `btf_parse` covers the C dump.)
 #![no_main]
 use kbtf_btf::Btf;
 use libfuzzer_sys::fuzz_target;
@@ -15,7 +16,4 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(again.to_bytes(), bytes);
     let mut sink = std::io::sink();
     let _ = kbtf_btf::dump::dump_raw(&btf, &mut sink);
-    if kbtf_fuzz::c_dump_is_small(&btf) {
-        let _ = kbtf_btf::dump::dump_c(&btf, &mut sink);
-    }
 });
