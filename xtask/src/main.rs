@@ -7,11 +7,14 @@ mod btf_info;
 mod btf_load;
 mod cache;
 mod console;
+mod crash_safety;
 mod debs;
+mod differential;
 mod dwarf_fixtures;
 mod elf;
 mod encode_test;
 mod fixtures;
+mod fuzz;
 mod guest;
 mod headers;
 mod initramfs;
@@ -54,6 +57,9 @@ tasks:
   oot-build     build testdata/oot/kbtf_sample against Debian's headers only (no vmlinux)
   kbuild-test   build linux-source-6.1 with PAHOLE=kbtf, boot it, load every module; compare with pahole
   regen         TREE [kbtf regen options]: kbtf regen (--acceptance: the 6.1 -dbg modules, timed)
+  crash-safety  SIGKILL kbtf -J / relocate at random points (200 each): module old or new, never torn
+  differential  10,000 mutated BTF blobs: kbtf check against the 6.1 kernel's BPF_BTF_LOAD
+  fuzz          run the cargo-fuzz targets of fuzz/ (--seconds N each), print executions
   test          the README's test command: fast tier, then the real-kernel tier
 run `cargo xtask <task> --help` for a task's options";
 
@@ -75,6 +81,9 @@ fn real_main() -> Result<()> {
         "kernel-test" => kernel_test::main(rest),
         "kernel-selftest" => kernel_selftest::main(rest),
         "fixtures" => fixtures::main(rest),
+        "fuzz" => fuzz::main(rest),
+        "differential" => differential::main(rest),
+        "crash-safety" => crash_safety::main(rest),
         "btf-info" => btf_info::main(rest),
         "btf-load" => btf_load::main(rest),
         "test" => test::main(rest),

@@ -9,15 +9,19 @@ use anyhow::{Context, Result};
 use std::process::Command;
 
 pub const USAGE: &str = "\
-cargo xtask test [--fast] [--no-qemu]
+cargo xtask test [--fast] [--no-qemu] [--fuzz-seconds N]
 
-Runs the fast tier (`cargo test --workspace`), then, unless --fast, fetches the test
-kernels if needed (`cargo xtask testdata`) and runs the real-kernel tier: the ignored
-tests in release mode with KBTF_* paths set from the cache index, then kernel boots in
-qemu (unless --no-qemu): the harness self-test, shipped modules, BPF_BTF_LOAD of the
-vmlinux fixture, module BTF and broken blobs (`btf-load --acceptance`), wrong-base
-modules, kbtf's own BTF (`encode-test`), distilled BTF across rebuilds (`resilience`), and
-module signature enforcement (`sig-enforce`).";
+Runs the fast tier (`cargo test --workspace`, then `cargo clippy --workspace`, which
+denies unwrap/expect in the library crates), then, unless --fast, the reliability checks
+that need no download (`crash-safety`: 200 SIGKILLs each of kbtf -J and kbtf relocate;
+`fuzz --seconds N`, default 20 per target, 0 to skip), fetches the test kernels if needed
+(`cargo xtask testdata`) and runs the real-kernel tier: the ignored tests in release mode
+with KBTF_* paths set from the cache index, then kernel boots in qemu (unless --no-qemu):
+the harness self-test, shipped modules, BPF_BTF_LOAD of the vmlinux fixture, module BTF
+and broken blobs (`btf-load --acceptance`), wrong-base modules, kbtf's own BTF
+(`encode-test`), distilled BTF across rebuilds (`resilience`), module signature
+enforcement (`sig-enforce`), and the differential test of 10,000 mutated blobs
+(`differential`).";
 
 /// Environment variables the real-kernel tests read, and the index keys they come from.
 pub const ENV_KEYS: &[(&str, &str)] = &[
@@ -101,7 +105,7 @@ fn step(name: &str, cmd: &mut Command) -> Result<()> {
 }
 
 pub fn main(raw: &[String]) -> Result<()> {
-    let args = Args::parse(raw, &[], &["fast", "no-qemu", "help"])?;
+    let args = Args::parse(raw, &["fuzz-seconds"], &["fast", "no-qemu", "help"])?;
     if args.flag("help") {
         println!("{USAGE}");
         return Ok(());
@@ -115,8 +119,27 @@ pub fn main(raw: &[String]) -> Result<()> {
             .args(["test", "--workspace"])
             .env("KBTF_REQUIRE_LIBBPF", "1"),
     )?;
+    step(
+        "clippy (unwrap/expect denied in the library crates)",
+        cargo()
+            .current_dir(&root)
+            .args(["clippy", "--workspace", "-q"]),
+    )?;
     if args.flag("fast") {
         return Ok(());
+    }
+    step(
+        "crash safety: SIGKILL mid-rewrite, concurrent runs",
+        cargo().current_dir(&root).args(["xtask", "crash-safety"]),
+    )?;
+    let fuzz_seconds = args.opt("fuzz-seconds").unwrap_or("20");
+    if fuzz_seconds != "0" {
+        step(
+            "fuzz: a short pass over every target",
+            cargo()
+                .current_dir(&root)
+                .args(["xtask", "fuzz", "--seconds", fuzz_seconds]),
+        )?;
     }
 
     println!("== test kernels: cargo xtask testdata");
@@ -158,6 +181,10 @@ pub fn main(raw: &[String]) -> Result<()> {
         step(
             "qemu: the kernel judges kbtf's own BTF (vmlinux via BPF_BTF_LOAD, 24 modules)",
             cargo().current_dir(&root).args(["xtask", "encode-test"]),
+        )?;
+        step(
+            "qemu: differential test, kbtf check against BPF_BTF_LOAD on 10,000 mutated blobs",
+            cargo().current_dir(&root).args(["xtask", "differential"]),
         )?;
         step(
             "qemu: distilled module BTF across rebuilds (6.1 with kbtf load, 6.12 natively) and the out-of-tree --standalone sample",

@@ -4,9 +4,13 @@
 //! sizes, kinds) and keeps everything else as read, so that `check` can judge it by the kernel's
 //! rules and a write gives back the same bytes. Every error names the offset or type id.
 
+// This module reads untrusted bytes: every access goes through `get` or a measured
+// `read_u32` (docs/reliability.md).
+#![deny(clippy::indexing_slicing)]
+
 use std::sync::Arc;
 
-use crate::btf::{info_kind, read_u16, read_u32, Btf, Endian, Header, HEADER_LEN, MAGIC};
+use crate::btf::{info_kind, read_u32, Btf, Endian, Header, HEADER_LEN, MAGIC};
 use crate::error::ParseError;
 use crate::kind::Kind;
 use crate::strings::StringTable;
@@ -14,40 +18,56 @@ use crate::types::*;
 
 /// Bits of `btf_type.info` that carry meaning: vlen, kind, kind_flag.
 const INFO_MASK: u32 = 0x9f00_ffff;
-/// Bits of an INT's data word that carry meaning: encoding, offset, bits.
-const INT_DATA_MASK: u32 = 0x0fff_00ff;
+/// Bits of an INT's data word the kernel allows (`BTF_INT_MASK`): encoding, offset, bits, and
+/// bits 8..16, which 6.1 accepts and ignores (kept in [`Btf`] so that a write gives them back).
+const INT_DATA_MASK: u32 = 0x0fff_ffff;
 
 /// Reads the header and tells the byte order.
+///
+/// As Linux 6.1's `btf_parse_hdr`: `hdr_len` (at offset 4) must be present and within the
+/// blob; a header shorter than 24 bytes is read as far as it goes, the fields it leaves out
+/// (or cuts in the middle: a 22-byte header holds the two low bytes of `str_len`) are 0. Only
+/// 21- to 23-byte headers can be valid that way: a shorter one has no string section.
 pub fn parse_header(data: &[u8]) -> Result<(Endian, Header), ParseError> {
-    if data.len() < HEADER_LEN {
+    let &[m0, m1, _, _, _, _, _, _, ..] = data else {
         return Err(ParseError::TooShort { len: data.len() });
-    }
-    let endian = if u16::from_le_bytes([data[0], data[1]]) == MAGIC {
+    };
+    let endian = if u16::from_le_bytes([m0, m1]) == MAGIC {
         Endian::Little
-    } else if u16::from_be_bytes([data[0], data[1]]) == MAGIC {
+    } else if u16::from_be_bytes([m0, m1]) == MAGIC {
         Endian::Big
     } else {
         return Err(ParseError::BadMagic {
-            magic: u16::from_le_bytes([data[0], data[1]]),
+            magic: u16::from_le_bytes([m0, m1]),
         });
     };
+    let hdr_len = read_u32(endian, data, 4);
+    if hdr_len as usize > data.len() {
+        return Err(ParseError::BadHeaderLen {
+            hdr_len,
+            len: data.len(),
+        });
+    }
+    let mut full = [0u8; HEADER_LEN];
+    for (to, from) in full.iter_mut().zip(data.iter().take(hdr_len as usize)) {
+        *to = *from;
+    }
     let h = Header {
-        version: data[2],
-        flags: data[3],
-        hdr_len: read_u32(endian, data, 4),
-        type_off: read_u32(endian, data, 8),
-        type_len: read_u32(endian, data, 12),
-        str_off: read_u32(endian, data, 16),
-        str_len: read_u32(endian, data, 20),
+        version: full[2],
+        flags: full[3],
+        hdr_len,
+        type_off: read_u32(endian, &full, 8),
+        type_len: read_u32(endian, &full, 12),
+        str_off: read_u32(endian, &full, 16),
+        str_len: read_u32(endian, &full, 20),
     };
-    debug_assert_eq!(read_u16(endian, data, 0), MAGIC);
     if h.version != 1 {
         return Err(ParseError::BadVersion(h.version));
     }
     if h.flags != 0 {
         return Err(ParseError::BadFlags(h.flags));
     }
-    if (h.hdr_len as usize) < HEADER_LEN || h.hdr_len as usize > data.len() {
+    if (h.hdr_len as usize) < 8 {
         return Err(ParseError::BadHeaderLen {
             hdr_len: h.hdr_len,
             len: data.len(),
@@ -66,18 +86,21 @@ pub(crate) fn parse(data: &[u8], base: Option<Arc<Btf>>) -> Result<Btf, ParseErr
             });
         }
     }
-    let body = &data[h.hdr_len as usize..];
+    let body = data
+        .get(h.hdr_len as usize..)
+        .ok_or(ParseError::BadHeaderLen {
+            hdr_len: h.hdr_len,
+            len: data.len(),
+        })?;
     let section = |name: &'static str, off: u32, size: u32| -> Result<&[u8], ParseError> {
         let end = off as u64 + size as u64;
-        if end > body.len() as u64 {
-            return Err(ParseError::SectionOutOfBounds {
+        body.get(off as usize..end as usize)
+            .ok_or(ParseError::SectionOutOfBounds {
                 section: name,
                 off,
                 size,
                 avail: body.len(),
-            });
-        }
-        Ok(&body[off as usize..end as usize])
+            })
     };
     let type_sec = section("type", h.type_off, h.type_len)?;
     let str_sec = section("string", h.str_off, h.str_len)?;
@@ -95,34 +118,48 @@ pub(crate) fn parse(data: &[u8], base: Option<Arc<Btf>>) -> Result<Btf, ParseErr
         if str_sec.last() != Some(&0) {
             return Err(ParseError::StringsNotTerminated);
         }
-        if base.is_none() && str_sec[0] != 0 {
+        if base.is_none() && str_sec.first() != Some(&0) {
             return Err(ParseError::StringsNoLeadingNul);
         }
     }
     let strings = StringTable::from_bytes(str_start, str_sec.to_vec());
 
     let start_id = base.as_ref().map_or(1, |b| b.end_id());
-    let types = parse_types(endian, type_sec, start_id)?;
+    let (types, int_pad) = parse_types(endian, type_sec, start_id)?;
 
     // Whatever lies past both sections is a newer trailing section; keep it as is.
     let end = t1.max(s1) as usize;
-    let tail = body[end..].to_vec();
-    let header_ext = data[HEADER_LEN..h.hdr_len as usize].to_vec();
-    Ok(Btf::from_parts(
-        endian, base, types, strings, header_ext, tail, h,
-    ))
+    let tail = body.get(end..).unwrap_or_default().to_vec();
+    let header_ext = data
+        .get(HEADER_LEN..h.hdr_len as usize)
+        .unwrap_or_default()
+        .to_vec();
+    let mut btf = Btf::from_parts(endian, base, types, strings, header_ext, tail, h);
+    btf.set_int_pad(int_pad);
+    Ok(btf)
 }
 
-fn parse_types(e: Endian, sec: &[u8], start_id: TypeId) -> Result<Vec<Type>, ParseError> {
+/// `(index, bits 8..16)` of INTs whose data word has those bits set.
+type IntPad = Vec<(usize, u8)>;
+
+/// The types, and `(index, bits 8..16)` of the INTs whose data word has those ignored bits set.
+fn parse_types(e: Endian, sec: &[u8], start_id: TypeId) -> Result<(Vec<Type>, IntPad), ParseError> {
     let mut types = Vec::new();
+    let mut int_pad = Vec::new();
     let mut off = 0usize;
     while off < sec.len() {
         let id = start_id.saturating_add(types.len() as u32);
         let (t, len) = parse_type(e, sec, off, id)?;
+        if matches!(t.data, TypeData::Int { .. }) {
+            let pad = (read_u32(e, sec, off + 12) >> 8) as u8;
+            if pad != 0 {
+                int_pad.push((types.len(), pad));
+            }
+        }
         types.push(t);
         off += len;
     }
-    Ok(types)
+    Ok((types, int_pad))
 }
 
 /// Parses the record at `off`, returning it and its length in bytes.

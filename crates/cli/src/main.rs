@@ -1,6 +1,9 @@
 //! `kbtf`: a BTF encoder for the Linux kernel. This binary only parses flags and calls the
 //! libraries; see docs/ARCHITECTURE.md.
 
+// No unwrap()/expect() outside tests: input must never panic (docs/reliability.md).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 mod btf_ids;
 mod cmd;
 mod distilled;

@@ -208,7 +208,7 @@ fn parse(elf: &[u8]) -> Result<Parsed, EmitError> {
                     .ok_or(EmitError::TooLarge("section count"))?,
             )
             .ok_or(EmitError::TooLarge("section header offset"))?;
-        if at + shentsize > elf.len() {
+        if at.saturating_add(shentsize) > elf.len() {
             return Err(EmitError::SectionHeaderOutOfBounds {
                 index: i,
                 offset: at as u64,
@@ -227,7 +227,7 @@ fn parse(elf: &[u8]) -> Result<Parsed, EmitError> {
     let mut shstrndx = l.get(elf, h.shstrndx, 2)? as u32;
     if shnum == 0 || shstrndx == SHN_XINDEX {
         let at = shoff;
-        if at + shentsize > elf.len() {
+        if at.saturating_add(shentsize) > elf.len() {
             return Err(EmitError::SectionHeaderOutOfBounds {
                 index: 0,
                 offset: at as u64,
@@ -280,6 +280,56 @@ pub fn section<'a>(elf: &'a [u8], name: &str) -> Result<Option<&'a [u8]>, EmitEr
     Ok(None)
 }
 
+/// Every section's name lies inside the section name table, which ends with NUL. A new
+/// name is appended to the table, so a name offset past its end would come to read as the
+/// new name (or a glued-on one).
+fn check_names(p: &Parsed, strtab: &[u8]) -> Result<(), EmitError> {
+    if strtab.last() != Some(&0) {
+        return Err(EmitError::BadElf(
+            "the section name table is empty or does not end with NUL".into(),
+        ));
+    }
+    for (i, s) in p.shdrs.iter().enumerate() {
+        if s.name as usize >= strtab.len() {
+            return Err(EmitError::BadElf(format!(
+                "section {i}: name offset {:#x} is past the section name table ({:#x} bytes)",
+                s.name,
+                strtab.len()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The data of section `name`, `[off, off + size)`, which is about to be overwritten in
+/// place, shares no byte with the ELF header, the section header table or the section name
+/// table.
+fn check_overwritable(p: &Parsed, name: &str, off: usize, size: usize) -> Result<(), EmitError> {
+    if size == 0 {
+        return Ok(());
+    }
+    let end = off.saturating_add(size);
+    let ehdr = if p.l.is64 { 64 } else { 52 };
+    let table_end = p
+        .shoff
+        .saturating_add(p.shnum.saturating_mul(p.l.shdr_size()));
+    let names = p.shdrs[p.shstrndx];
+    let names_end = (names.offset as usize).saturating_add(names.size as usize);
+    let overlaps = |a: usize, b: usize| off < b && a < end;
+    let what = if overlaps(0, ehdr) {
+        "the ELF header"
+    } else if overlaps(p.shoff, table_end) {
+        "the section header table"
+    } else if names.ty != SHT_NOBITS && overlaps(names.offset as usize, names_end) {
+        "the section name table"
+    } else {
+        return Ok(());
+    };
+    Err(EmitError::BadElf(format!(
+        "section {name}'s data [{off:#x}, +{size:#x}) overlaps {what}"
+    )))
+}
+
 fn align_up(n: usize, a: usize) -> usize {
     if a <= 1 {
         n
@@ -301,6 +351,7 @@ fn find_for_writing<'a>(
     }
     let p = parse(elf)?;
     let strtab = section_bytes(elf, &p.shdrs[p.shstrndx])?;
+    check_names(&p, strtab)?;
     let found = p
         .shdrs
         .iter()
@@ -326,6 +377,7 @@ pub fn set_section(elf: &[u8], spec: &SectionSpec<'_>) -> Result<Vec<u8>, EmitEr
         }
         let (off, old) = (s.offset as usize, s.size as usize);
         section_bytes(elf, &s)?;
+        check_overwritable(&p, spec.name, off, old)?;
         if s.flags & SHF_ALLOC != 0 && spec.data.len() > old {
             return Err(EmitError::BadElf(format!(
                 "section {} is allocated (mapped at run time) and cannot grow from {old} to {} bytes in place",
@@ -426,6 +478,7 @@ pub fn drop_section(elf: &[u8], name: &str) -> Result<Option<Vec<u8>>, EmitError
     if s.ty != SHT_NOBITS {
         section_bytes(elf, &s)?;
         let (off, size) = (s.offset as usize, s.size as usize);
+        check_overwritable(&p, name, off, size)?;
         out[off..off + size].fill(0);
     }
     let at = p.shoff + i * l.shdr_size();

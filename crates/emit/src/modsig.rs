@@ -8,6 +8,9 @@
 //!
 //! This module only reads and writes the trailer; it knows no cryptography.
 
+// This module reads untrusted bytes: no indexing (docs/reliability.md).
+#![deny(clippy::indexing_slicing)]
+
 use std::ops::Range;
 
 use crate::elf::MODULE_SIG_MAGIC;
@@ -78,9 +81,13 @@ pub fn parse(data: &[u8]) -> Result<Option<ModuleSignature>, EmitError> {
     let info_start = info_end
         .checked_sub(INFO_LEN)
         .ok_or_else(|| bad("truncated"))?;
-    let info = &data[info_start..info_end];
-    let sig_len = u32::from_be_bytes([info[8], info[9], info[10], info[11]]) as usize;
-    let extra = sig_len + info[3] as usize + info[4] as usize;
+    let Some(&[algo, hash, id_type, signer_len, key_id_len, p0, p1, p2, l0, l1, l2, l3]) =
+        data.get(info_start..info_end)
+    else {
+        return Err(bad("truncated"));
+    };
+    let sig_len = u32::from_be_bytes([l0, l1, l2, l3]) as usize;
+    let extra = sig_len + signer_len as usize + key_id_len as usize;
     let module_len = info_start.checked_sub(extra).ok_or_else(|| {
         bad(&format!(
             "signature lengths ({extra} bytes at offset {info_start:#x}) exceed the file"
@@ -88,12 +95,12 @@ pub fn parse(data: &[u8]) -> Result<Option<ModuleSignature>, EmitError> {
     })?;
     Ok(Some(ModuleSignature {
         module_len,
-        algo: info[0],
-        hash: info[1],
-        id_type: info[2],
-        signer_len: info[3],
-        key_id_len: info[4],
-        pad: [info[5], info[6], info[7]],
+        algo,
+        hash,
+        id_type,
+        signer_len,
+        key_id_len,
+        pad: [p0, p1, p2],
         sig_len,
     }))
 }
@@ -101,14 +108,15 @@ pub fn parse(data: &[u8]) -> Result<Option<ModuleSignature>, EmitError> {
 /// `data` without its appended signature (unchanged if it has none).
 pub fn strip(data: &[u8]) -> Result<&[u8], EmitError> {
     Ok(match parse(data)? {
-        Some(sig) => &data[..sig.module_len],
+        Some(sig) => data.get(..sig.module_len).unwrap_or_default(),
         None => data,
     })
 }
 
-/// The signature blob of a signed `data` (as [`parse`] found it).
+/// The signature blob of a signed `data` (as [`parse`] found it; empty if `sig` does not
+/// fit `data`).
 pub fn blob<'a>(data: &'a [u8], sig: &ModuleSignature) -> &'a [u8] {
-    &data[sig.blob_range()]
+    data.get(sig.blob_range()).unwrap_or_default()
 }
 
 /// `module` with the PKCS#7 signature `pkcs7` appended as `scripts/sign-file` does: the blob,

@@ -308,9 +308,7 @@ where
             relocations.push(Relocations::default());
             continue;
         };
-        let data = section
-            .uncompressed_data()
-            .map_err(|e| section_err(name, e))?;
+        let data = kbtf_btf::file::section_data(&section).map_err(|e| section_err(name, e))?;
         let mut relocs = Relocations::default();
         if is_rel {
             for (offset, reloc) in section.relocations() {

@@ -26,6 +26,9 @@
 //!
 //! docs/encoder.md lists every rule and each place where kbtf differs from pahole on purpose.
 
+// No unwrap()/expect() outside tests: input must never panic (docs/reliability.md).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 mod die;
 mod error;
 mod functions;
@@ -129,7 +132,7 @@ pub fn encode_with_stats(
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads)
         .build()
-        .expect("a thread pool");
+        .map_err(|e| EncodeError::new(path, ErrorKind::ThreadPool(e.to_string())))?;
     pool.install(|| {
         if input.is_rel {
             encode_dwarf(path, &input.relocated_dwarf(), &input, base, opts)

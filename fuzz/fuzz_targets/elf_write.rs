@@ -1,0 +1,42 @@
+//! The ELF section writer on mutated objects: replace, add and drop sections, strip the module
+//! signature. Whatever it writes must read back with the new contents.
+#![no_main]
+use kbtf_emit::elf::{drop_section, section, set_section, SectionSpec};
+use kbtf_emit::output::{rewrite, ElfOutput};
+use libfuzzer_sys::fuzz_target;
+
+fn check(elf: &[u8], name: &str, data: &[u8]) {
+    let Ok(out) = set_section(elf, &SectionSpec::progbits(name, data)) else {
+        return;
+    };
+    let got = section(&out, name).expect("set_section's output parses");
+    assert_eq!(got, Some(data), "section {name} reads back");
+    // Every other section the input had is still there with the same bytes.
+    if let Ok(Some(old)) = section(elf, ".text") {
+        if name != ".text" {
+            assert_eq!(section(&out, ".text").ok().flatten(), Some(old));
+        }
+    }
+    if let Ok(Some(dropped)) = drop_section(&out, name) {
+        let _ = section(&dropped, name);
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let _ = kbtf_emit::modsig::parse(data);
+    let Ok(elf) = kbtf_emit::modsig::strip(data) else {
+        return;
+    };
+    check(elf, ".BTF", b"\x9f\xeb\x01\0small");
+    check(elf, ".BTF", &[0x5a; 3000]);
+    check(elf, ".BTF.base", b"");
+    let _ = drop_section(elf, ".BTF");
+    let _ = rewrite(
+        data,
+        &ElfOutput {
+            btf: b"btf",
+            btf_base: Some(b"base"),
+            fingerprint_note: Some((".note.kbtf.btf_base", &[0; 16])),
+        },
+    );
+});
