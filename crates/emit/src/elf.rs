@@ -289,6 +289,7 @@ fn check_names(p: &Parsed, strtab: &[u8]) -> Result<(), EmitError> {
             "the section name table is empty or does not end with NUL".into(),
         ));
     }
+    let ehdr = if p.l.is64 { 64 } else { 52 };
     for (i, s) in p.shdrs.iter().enumerate() {
         if s.name as usize >= strtab.len() {
             return Err(EmitError::BadElf(format!(
@@ -297,14 +298,28 @@ fn check_names(p: &Parsed, strtab: &[u8]) -> Result<(), EmitError> {
                 strtab.len()
             )));
         }
+        // The writer rewrites the ELF header (a new section updates e_shoff and e_shnum):
+        // a section whose data claims those bytes would silently change with it.
+        if s.ty != SHT_NOBITS && s.size > 0 && s.offset < ehdr {
+            return Err(EmitError::BadElf(format!(
+                "section {i}: its data at offset {:#x} overlaps the ELF header",
+                s.offset
+            )));
+        }
     }
     Ok(())
 }
 
-/// The data of section `name`, `[off, off + size)`, which is about to be overwritten in
-/// place, shares no byte with the ELF header, the section header table or the section name
-/// table.
-fn check_overwritable(p: &Parsed, name: &str, off: usize, size: usize) -> Result<(), EmitError> {
+/// The data of section `name` (index `me`), `[off, off + size)`, which is about to be
+/// overwritten in place, shares no byte with the ELF header, the section header table, the
+/// section name table or another section's data.
+fn check_overwritable(
+    p: &Parsed,
+    me: usize,
+    name: &str,
+    off: usize,
+    size: usize,
+) -> Result<(), EmitError> {
     if size == 0 {
         return Ok(());
     }
@@ -317,11 +332,21 @@ fn check_overwritable(p: &Parsed, name: &str, off: usize, size: usize) -> Result
     let names_end = (names.offset as usize).saturating_add(names.size as usize);
     let overlaps = |a: usize, b: usize| off < b && a < end;
     let what = if overlaps(0, ehdr) {
-        "the ELF header"
+        "the ELF header".to_string()
     } else if overlaps(p.shoff, table_end) {
-        "the section header table"
+        "the section header table".to_string()
     } else if names.ty != SHT_NOBITS && overlaps(names.offset as usize, names_end) {
-        "the section name table"
+        "the section name table".to_string()
+    } else if let Some(j) = p.shdrs.iter().enumerate().position(|(j, s)| {
+        j != me
+            && s.ty != SHT_NOBITS
+            && s.size > 0
+            && overlaps(
+                s.offset as usize,
+                (s.offset as usize).saturating_add(s.size as usize),
+            )
+    }) {
+        format!("the data of section {j}")
     } else {
         return Ok(());
     };
@@ -377,7 +402,7 @@ pub fn set_section(elf: &[u8], spec: &SectionSpec<'_>) -> Result<Vec<u8>, EmitEr
         }
         let (off, old) = (s.offset as usize, s.size as usize);
         section_bytes(elf, &s)?;
-        check_overwritable(&p, spec.name, off, old)?;
+        check_overwritable(&p, i, spec.name, off, old)?;
         if s.flags & SHF_ALLOC != 0 && spec.data.len() > old {
             return Err(EmitError::BadElf(format!(
                 "section {} is allocated (mapped at run time) and cannot grow from {old} to {} bytes in place",
@@ -478,7 +503,7 @@ pub fn drop_section(elf: &[u8], name: &str) -> Result<Option<Vec<u8>>, EmitError
     if s.ty != SHT_NOBITS {
         section_bytes(elf, &s)?;
         let (off, size) = (s.offset as usize, s.size as usize);
-        check_overwritable(&p, name, off, size)?;
+        check_overwritable(&p, i, name, off, size)?;
         out[off..off + size].fill(0);
     }
     let at = p.shoff + i * l.shdr_size();
