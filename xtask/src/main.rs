@@ -29,6 +29,7 @@ mod pahole_ref;
 mod regen;
 mod resilience;
 mod sig_enforce;
+mod sig_force;
 mod sizes;
 mod static_kbtf;
 mod test;
@@ -50,6 +51,7 @@ tasks:
   pahole-ref    pahole 1.24's BTF of the 6.1 -dbg vmlinux and modules (the encoder's reference)
   resilience    issue 5's acceptance: distilled module BTF across rebuilds, judged by 6.1 and 6.12
   sig-enforce   issue 9's acceptance: 6.1 with module.sig_enforce=1 refuses what kbtf must not load
+  sig-force     issue 9: the kbuild-test kernel (MODULE_SIG_FORCE) loads a module kbtf load re-signed
   sizes         bytes of split, distilled, standalone and full module BTF over all 6.1 modules
   btf-load      FILE...: boot a kernel, load raw BTF blobs with BPF_BTF_LOAD, report verdicts
   wrong-base    regenerate module BTF against the older build's vmlinux (the field bug)
@@ -93,6 +95,7 @@ fn real_main() -> Result<()> {
         "sizes" => sizes::main(rest),
         "resilience" => resilience::main(rest),
         "sig-enforce" => sig_enforce::main(rest),
+        "sig-force" => sig_force::main(rest),
         "oot-build" => oot::main(rest),
         "kbuild-test" => kbuild::main(rest),
         "regen" => regen::main(rest),
