@@ -108,15 +108,15 @@ pub fn main(raw: &[String]) -> Result<()> {
     let tun = shipped("tun")?;
     let nlmon = shipped("nlmon")?;
 
-    let mut c = guest::base_initramfs(&Machine::default().busybox)?;
-    c.dir("mod");
-    c.dir("keys");
-    c.file("bin/kbtf", 0o755, &util::read(&guest_kbtf)?);
-    c.file("keys/test-key.pem", 0o600, &util::read(&key)?);
-    c.file("keys/test-cert.pem", 0o644, &util::read(&cert)?);
-    c.file("mod/dummy-distilled.ko", 0o644, &util::read(&dummy)?);
-    c.file("mod/veth-distilled.ko", 0o644, &util::read(&veth)?);
-    c.file("mod/ifb-resigned.ko", 0o644, &util::read(&ifb)?);
+    let mut c = guest_initramfs(
+        &guest_kbtf,
+        &[("test-key.pem", &key), ("test-cert.pem", &cert)],
+        &[
+            ("dummy-distilled.ko", &dummy),
+            ("veth-distilled.ko", &veth),
+            ("ifb-resigned.ko", &ifb),
+        ],
+    )?;
     let tun_bytes = util::read(&tun)?;
     c.file("mod/tun-unsigned.ko", 0o644, modsig::strip(&tun_bytes)?);
     c.file("mod/nlmon.ko", 0o644, &util::read(&nlmon)?);
@@ -159,6 +159,27 @@ pub fn main(raw: &[String]) -> Result<()> {
     }
     println!("sig-enforce: all checks passed");
     Ok(())
+}
+
+/// A busybox initramfs with the static kbtf at /bin/kbtf, `keys` under /keys (the first, a
+/// private key, readable by root only) and `modules` under /mod.
+pub fn guest_initramfs(
+    guest_kbtf: &Path,
+    keys: &[(&str, &Path)],
+    modules: &[(&str, &Path)],
+) -> Result<crate::initramfs::Cpio> {
+    let mut c = guest::base_initramfs(&Machine::default().busybox)?;
+    c.dir("mod");
+    c.dir("keys");
+    c.file("bin/kbtf", 0o755, &util::read(guest_kbtf)?);
+    for (i, (name, path)) in keys.iter().enumerate() {
+        let mode = if i == 0 { 0o600 } else { 0o644 };
+        c.file(&format!("keys/{name}"), mode, &util::read(path)?);
+    }
+    for (name, path) in modules {
+        c.file(&format!("mod/{name}"), 0o644, &util::read(path)?);
+    }
+    Ok(c)
 }
 
 /// The verdicts, printed; returns the failures.

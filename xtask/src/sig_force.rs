@@ -61,14 +61,11 @@ pub fn main(raw: &[String]) -> Result<()> {
     let dummy = distill("dummy")?;
     let veth = distill("veth")?;
 
-    let mut c = guest::base_initramfs(&Machine::default().busybox)?;
-    c.dir("mod");
-    c.dir("keys");
-    c.file("bin/kbtf", 0o755, &util::read(&guest_kbtf)?);
-    c.file("keys/key.pem", 0o600, &util::read(&key)?);
-    c.file("keys/cert.x509", 0o644, &util::read(&cert)?);
-    c.file("mod/dummy-distilled.ko", 0o644, &util::read(&dummy)?);
-    c.file("mod/veth-distilled.ko", 0o644, &util::read(&veth)?);
+    let mut c = crate::sig_enforce::guest_initramfs(
+        &guest_kbtf,
+        &[("key.pem", &key), ("cert.x509", &cert)],
+        &[("dummy-distilled.ko", &dummy), ("veth-distilled.ko", &veth)],
+    )?;
     let mut script = String::from(guest::INIT_PRELUDE);
     script.push_str(kernel_test::INIT_FUNCTIONS);
     script.push_str(
