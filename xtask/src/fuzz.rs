@@ -16,12 +16,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub const USAGE: &str = "\
-cargo xtask fuzz [--seconds N] [--target T]... [--timeout S] [--list]
+cargo xtask fuzz [--seconds N] [--target T]... [--timeout S] [--seed N] [--list]
 
 Runs each fuzz target of fuzz/ for N seconds (default 60) with cargo-fuzz on stable
 (`-s none`; installs cargo-fuzz if it is missing), the corpus seeded from testdata/, and
 prints executions per target. Fails if any target found a crash, a hang (an input over
-S seconds, default 20) or an out-of-memory (2 GiB).";
+S seconds, default 20) or an out-of-memory (2 GiB). --seed makes libFuzzer's choices
+repeatable for a given corpus (CI passes one, so that a fresh clone fuzzes the same way).";
 
 /// The targets, in the order they run. The base of the split targets is fixed in the target
 /// (fuzz/src/lib.rs): the 6.1 vmlinux fixture or the small base below.
@@ -71,7 +72,11 @@ pub struct Outcome {
 }
 
 pub fn main(raw: &[String]) -> Result<()> {
-    let args = Args::parse(raw, &["seconds", "target", "timeout"], &["help", "list"])?;
+    let args = Args::parse(
+        raw,
+        &["seconds", "target", "timeout", "seed"],
+        &["help", "list"],
+    )?;
     if args.flag("help") {
         println!("{USAGE}");
         return Ok(());
@@ -101,7 +106,8 @@ pub fn main(raw: &[String]) -> Result<()> {
             bail!("unknown fuzz target {t} (have: {})", TARGETS.join(", "));
         }
     }
-    let outcomes = run(&targets, seconds, timeout)?;
+    let seed: Option<u64> = args.opt("seed").map(str::parse).transpose()?;
+    let outcomes = run(&targets, seconds, timeout, seed)?;
     print_table(&outcomes);
     let bad: Vec<_> = outcomes.iter().filter(|o| o.problem.is_some()).collect();
     if !bad.is_empty() {
@@ -135,7 +141,12 @@ pub fn print_table(outcomes: &[Outcome]) {
 }
 
 /// Builds the targets, seeds the corpora and runs each target for `seconds`.
-pub fn run(targets: &[String], seconds: u64, timeout: u64) -> Result<Vec<Outcome>> {
+pub fn run(
+    targets: &[String],
+    seconds: u64,
+    timeout: u64,
+    seed: Option<u64>,
+) -> Result<Vec<Outcome>> {
     let root = repo_root();
     ensure_cargo_fuzz()?;
     let work = target_dir(&root).join("fuzz");
@@ -172,6 +183,9 @@ pub fn run(targets: &[String], seconds: u64, timeout: u64) -> Result<Vec<Outcome
             .arg("-max_len=65536")
             .arg("-print_final_stats=1")
             .arg(format!("-artifact_prefix={}/", artifacts.display()));
+        if let Some(seed) = seed {
+            cmd.arg(format!("-seed={seed}"));
+        }
         println!("== fuzz {t}: {seconds} s");
         let log = work.join(format!("{t}.log"));
         let output = cmd

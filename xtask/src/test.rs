@@ -136,9 +136,14 @@ pub fn main(raw: &[String]) -> Result<()> {
     if fuzz_seconds != "0" {
         step(
             "fuzz: a short pass over every target",
-            cargo()
-                .current_dir(&root)
-                .args(["xtask", "fuzz", "--seconds", fuzz_seconds]),
+            cargo().current_dir(&root).args([
+                "xtask",
+                "fuzz",
+                "--seed",
+                "1",
+                "--seconds",
+                fuzz_seconds,
+            ]),
         )?;
     }
 

@@ -19,6 +19,7 @@ use crate::error::EmitError;
 /// `SHT_PROGBITS`.
 pub const SHT_PROGBITS: u32 = 1;
 const SHT_NOBITS: u32 = 8;
+const SHT_NULL: u32 = 0;
 const SHN_XINDEX: u32 = 0xffff;
 const SHN_LORESERVE: usize = 0xff00;
 /// The trailer the kernel's sign-file appends to a signed module.
@@ -289,7 +290,6 @@ fn check_names(p: &Parsed, strtab: &[u8]) -> Result<(), EmitError> {
             "the section name table is empty or does not end with NUL".into(),
         ));
     }
-    let ehdr = if p.l.is64 { 64 } else { 52 };
     for (i, s) in p.shdrs.iter().enumerate() {
         if s.name as usize >= strtab.len() {
             return Err(EmitError::BadElf(format!(
@@ -298,61 +298,48 @@ fn check_names(p: &Parsed, strtab: &[u8]) -> Result<(), EmitError> {
                 strtab.len()
             )));
         }
-        // The writer rewrites the ELF header (a new section updates e_shoff and e_shnum):
-        // a section whose data claims those bytes would silently change with it.
-        if s.ty != SHT_NOBITS && s.size > 0 && s.offset < ehdr {
-            return Err(EmitError::BadElf(format!(
-                "section {i}: its data at offset {:#x} overlaps the ELF header",
-                s.offset
-            )));
-        }
     }
     Ok(())
 }
 
-/// The data of section `name` (index `me`), `[off, off + size)`, which is about to be
-/// overwritten in place, shares no byte with the ELF header, the section header table, the
-/// section name table or another section's data.
-fn check_overwritable(
-    p: &Parsed,
-    me: usize,
-    name: &str,
-    off: usize,
-    size: usize,
-) -> Result<(), EmitError> {
-    if size == 0 {
-        return Ok(());
-    }
-    let end = off.saturating_add(size);
+/// No two of the ELF header, the section header table and the sections' data (but for
+/// SHT_NULL, SHT_NOBITS and empty sections) share a byte. Linkers never make such files (none
+/// of Debian's 6.1 and 6.12 modules or vmlinux has one); in one, replacing a section in place or
+/// updating the headers would change another section's bytes too.
+fn check_layout(p: &Parsed) -> Result<(), EmitError> {
     let ehdr = if p.l.is64 { 64 } else { 52 };
     let table_end = p
         .shoff
         .saturating_add(p.shnum.saturating_mul(p.l.shdr_size()));
-    let names = p.shdrs[p.shstrndx];
-    let names_end = (names.offset as usize).saturating_add(names.size as usize);
-    let overlaps = |a: usize, b: usize| off < b && a < end;
-    let what = if overlaps(0, ehdr) {
-        "the ELF header".to_string()
-    } else if overlaps(p.shoff, table_end) {
-        "the section header table".to_string()
-    } else if names.ty != SHT_NOBITS && overlaps(names.offset as usize, names_end) {
-        "the section name table".to_string()
-    } else if let Some(j) = p.shdrs.iter().enumerate().position(|(j, s)| {
-        j != me
-            && s.ty != SHT_NOBITS
-            && s.size > 0
-            && overlaps(
-                s.offset as usize,
-                (s.offset as usize).saturating_add(s.size as usize),
-            )
-    }) {
-        format!("the data of section {j}")
-    } else {
-        return Ok(());
-    };
-    Err(EmitError::BadElf(format!(
-        "section {name}'s data [{off:#x}, +{size:#x}) overlaps {what}"
-    )))
+    let mut ranges: Vec<(u64, u64, String)> = vec![
+        (0, ehdr, "the ELF header".into()),
+        (
+            p.shoff as u64,
+            table_end as u64,
+            "the section header table".into(),
+        ),
+    ];
+    for (i, s) in p.shdrs.iter().enumerate() {
+        if s.ty == SHT_NULL || s.ty == SHT_NOBITS || s.size == 0 {
+            continue;
+        }
+        ranges.push((
+            s.offset,
+            s.offset.saturating_add(s.size),
+            format!("section {i}'s data"),
+        ));
+    }
+    ranges.sort();
+    for w in ranges.windows(2) {
+        if let [(a0, a1, a), (b0, b1, b)] = w {
+            if b0 < a1 {
+                return Err(EmitError::BadElf(format!(
+                    "{b} [{b0:#x}, {b1:#x}) overlaps {a} [{a0:#x}, {a1:#x})"
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn align_up(n: usize, a: usize) -> usize {
@@ -363,32 +350,23 @@ fn align_up(n: usize, a: usize) -> usize {
     }
 }
 
-/// The parsed headers of an unsigned `elf`, its section-name table, and the index of the
-/// section called `name`, if any.
-fn find_for_writing<'a>(
-    elf: &'a [u8],
-    name: &str,
-) -> Result<(Parsed, &'a [u8], Option<usize>), EmitError> {
+/// The bytes of `elf` with section `spec.name` holding `spec.data`, replaced or added.
+pub fn set_section(elf: &[u8], spec: &SectionSpec<'_>) -> Result<Vec<u8>, EmitError> {
     if elf.ends_with(MODULE_SIG_MAGIC) {
         return Err(EmitError::BadElf(
             "the file ends with a module signature; strip or redo the signature first".into(),
         ));
     }
     let p = parse(elf)?;
-    let strtab = section_bytes(elf, &p.shdrs[p.shstrndx])?;
-    check_names(&p, strtab)?;
-    let found = p
-        .shdrs
-        .iter()
-        .position(|s| name_at(strtab, s.name) == name.as_bytes());
-    Ok((p, strtab, found))
-}
-
-/// The bytes of `elf` with section `spec.name` holding `spec.data`, replaced or added.
-pub fn set_section(elf: &[u8], spec: &SectionSpec<'_>) -> Result<Vec<u8>, EmitError> {
-    let (p, strtab, existing) = find_for_writing(elf, spec.name)?;
     let l = p.l;
     let f = shdr_fields(l);
+    let strtab = section_bytes(elf, &p.shdrs[p.shstrndx])?;
+    check_names(&p, strtab)?;
+    check_layout(&p)?;
+    let existing = p
+        .shdrs
+        .iter()
+        .position(|s| name_at(strtab, s.name) == spec.name.as_bytes());
     let mut out = elf.to_vec();
     let shdr_at = |i: usize| p.shoff + i * l.shdr_size();
 
@@ -402,7 +380,6 @@ pub fn set_section(elf: &[u8], spec: &SectionSpec<'_>) -> Result<Vec<u8>, EmitEr
         }
         let (off, old) = (s.offset as usize, s.size as usize);
         section_bytes(elf, &s)?;
-        check_overwritable(&p, i, spec.name, off, old)?;
         if s.flags & SHF_ALLOC != 0 && spec.data.len() > old {
             return Err(EmitError::BadElf(format!(
                 "section {} is allocated (mapped at run time) and cannot grow from {old} to {} bytes in place",
@@ -487,12 +464,23 @@ pub fn set_section(elf: &[u8], spec: &SectionSpec<'_>) -> Result<Vec<u8>, EmitEr
 /// skip `SHT_NULL` sections. Used to take `.BTF.base` out of a module whose `.BTF` was
 /// relocated onto a full vmlinux BTF, so that a 6.11+ kernel does not relocate it again.
 pub fn drop_section(elf: &[u8], name: &str) -> Result<Option<Vec<u8>>, EmitError> {
-    let (p, _, found) = find_for_writing(elf, name)?;
-    let Some(i) = found else {
-        return Ok(None);
-    };
+    if elf.ends_with(MODULE_SIG_MAGIC) {
+        return Err(EmitError::BadElf(
+            "the file ends with a module signature; strip or redo the signature first".into(),
+        ));
+    }
+    let p = parse(elf)?;
     let l = p.l;
     let f = shdr_fields(l);
+    let strtab = section_bytes(elf, &p.shdrs[p.shstrndx])?;
+    check_layout(&p)?;
+    let Some(i) = p
+        .shdrs
+        .iter()
+        .position(|s| name_at(strtab, s.name) == name.as_bytes())
+    else {
+        return Ok(None);
+    };
     let s = p.shdrs[i];
     if s.flags & SHF_ALLOC != 0 {
         return Err(EmitError::BadElf(format!(
@@ -503,7 +491,6 @@ pub fn drop_section(elf: &[u8], name: &str) -> Result<Option<Vec<u8>>, EmitError
     if s.ty != SHT_NOBITS {
         section_bytes(elf, &s)?;
         let (off, size) = (s.offset as usize, s.size as usize);
-        check_overwritable(&p, i, name, off, size)?;
         out[off..off + size].fill(0);
     }
     let at = p.shoff + i * l.shdr_size();

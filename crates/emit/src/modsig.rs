@@ -140,6 +140,7 @@ pub fn append(module: &[u8], pkcs7: &[u8]) -> Result<Vec<u8>, EmitError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

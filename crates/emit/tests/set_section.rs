@@ -240,32 +240,40 @@ fn name_offset_past_the_name_table_is_refused() {
 }
 
 /// Found by the elf_write fuzz target: a section replaced in place whose data overlapped the
-/// section header table overwrote the table. Such a file is refused, and so is dropping it.
+/// section header table overwrote the table; and a section whose data overlapped the ELF
+/// header changed when a new section was added (the header's e_shoff and e_shnum are in it).
+/// Files whose sections overlap the headers or each other are refused, for every change.
 #[test]
-fn section_data_over_the_header_table_is_refused() {
+fn section_data_over_the_headers_is_refused() {
     let ko = testdata("modules-6.1-dbg/dummy.ko");
     let shoff = u64::from_le_bytes(ko[0x28..0x30].try_into().unwrap());
-    let mut bad = ko.clone();
-    let btf = object::File::parse(&*ko)
-        .unwrap()
-        .section_by_name(".BTF")
-        .unwrap()
-        .index()
-        .0;
+    let file = object::File::parse(&*ko).unwrap();
+    let btf = file.section_by_name(".BTF").unwrap().index().0;
+    let text = file.section_by_name(".text").unwrap().index().0;
     let (_, _, off_at, size_at) = shdr_fields64(&ko)[btf];
-    bad[off_at..off_at + 8].copy_from_slice(&(shoff - 8).to_le_bytes());
+    let mut bad = ko.clone();
+    bad[off_at..off_at + 8].copy_from_slice(&shoff.to_le_bytes());
     bad[size_at..size_at + 8].copy_from_slice(&64u64.to_le_bytes());
     let err = set_section(&bad, &SectionSpec::progbits(".BTF", b"x")).unwrap_err();
-    assert!(
-        err.to_string()
-            .ends_with("section .BTF's data [0x6a308, +0x40) overlaps the section header table"),
-        "{err}"
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "ELF: the section header table [{shoff:#x}, {:#x}) overlaps section {btf}'s data [{shoff:#x}, {:#x})",
+            shoff + 64 * shdr_fields64(&ko).len() as u64,
+            shoff + 64
+        )
     );
     let err = kbtf_emit::elf::drop_section(&bad, ".BTF").unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("overlaps the section header table"),
-        "{err}"
+    assert!(err.to_string().contains("overlaps section"), "{err}");
+    // .text over the ELF header, and a new section added.
+    let (_, _, off_at, size_at) = shdr_fields64(&ko)[text];
+    let mut bad = ko.clone();
+    bad[off_at..off_at + 8].copy_from_slice(&0x20u64.to_le_bytes());
+    bad[size_at..size_at + 8].copy_from_slice(&0x40u64.to_le_bytes());
+    let err = set_section(&bad, &SectionSpec::progbits(".new", b"x")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("ELF: section {text}'s data [0x20, 0x60) overlaps the ELF header [0x0, 0x40)")
     );
 }
 
