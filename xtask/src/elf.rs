@@ -11,6 +11,7 @@ pub struct Section {
     pub name: String,
     pub sh_type: u32,
     pub sh_flags: u64,
+    pub addr: u64,
     pub offset: u64,
     pub size: u64,
 }
@@ -95,13 +96,14 @@ impl Elf {
                     u64le(s, 8),
                     u64le(s, 0x18),
                     u64le(s, 0x20),
+                    u64le(s, 0x10),
                 ));
             }
             ensure!(
                 (shstrndx as usize) < raw.len(),
                 "e_shstrndx {shstrndx} out of range"
             );
-            let (_, st_type, _, st_off, st_size) = raw[shstrndx as usize];
+            let (_, st_type, _, st_off, st_size, _) = raw[shstrndx as usize];
             ensure!(st_type != SHT_NOBITS, "section name table has no data");
             ensure!(
                 st_off.checked_add(st_size).is_some_and(|e| e <= len),
@@ -109,7 +111,7 @@ impl Elf {
             );
             let mut strtab = vec![0u8; st_size as usize];
             file.read_exact_at(&mut strtab, st_off)?;
-            for (name_off, sh_type, sh_flags, offset, size) in raw {
+            for (name_off, sh_type, sh_flags, offset, size, addr) in raw {
                 let name = strtab
                     .get(name_off as usize..)
                     .map(|s| {
@@ -121,6 +123,7 @@ impl Elf {
                     name,
                     sh_type,
                     sh_flags,
+                    addr,
                     offset,
                     size,
                 });
@@ -160,6 +163,48 @@ impl Elf {
         self.file
             .read_exact_at(&mut buf, s.offset)
             .with_context(|| format!("{}: reading {name}", self.path.display()))?;
+        Ok(buf)
+    }
+
+    /// The value of the `.symtab` symbol `name`, if there is one.
+    pub fn symbol_value(&self, name: &str) -> Result<Option<u64>> {
+        let symtab = self.section_bytes(".symtab")?;
+        let strtab = self.section_bytes(".strtab")?;
+        for sym in symtab.chunks_exact(24) {
+            let off = u32le(sym, 0) as usize;
+            let Some(rest) = strtab.get(off..) else {
+                continue;
+            };
+            let end = rest.iter().position(|&c| c == 0).unwrap_or(rest.len());
+            if &rest[..end] == name.as_bytes() {
+                return Ok(Some(u64le(sym, 8)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// `len` bytes at virtual address `addr`, from the section that holds them.
+    pub fn read_at_addr(&self, addr: u64, len: u64) -> Result<Vec<u8>> {
+        let s = self
+            .sections
+            .iter()
+            .find(|s| s.sh_type != SHT_NOBITS && s.addr <= addr && addr - s.addr < s.size)
+            .with_context(|| {
+                format!(
+                    "{}: no section holds address {addr:#x}",
+                    self.path.display()
+                )
+            })?;
+        ensure!(
+            addr - s.addr + len <= s.size,
+            "{}: {len} bytes at {addr:#x} run past {}",
+            self.path.display(),
+            s.name
+        );
+        let mut buf = vec![0u8; len as usize];
+        self.file
+            .read_exact_at(&mut buf, s.offset + (addr - s.addr))
+            .with_context(|| format!("{}: reading at {addr:#x}", self.path.display()))?;
         Ok(buf)
     }
 

@@ -61,17 +61,7 @@ pub fn main(raw: &[String]) -> Result<()> {
         return Ok(());
     }
     let root = crate::fixtures::repo_root();
-    let kbtf = match a.opt("kbtf") {
-        Some(p) => PathBuf::from(p),
-        None => {
-            util::run(
-                cargo()
-                    .current_dir(&root)
-                    .args(["build", "--release", "-p", "kbtf"]),
-            )?;
-            root.join("target/release/kbtf")
-        }
-    };
+    let kbtf = crate::test::kbtf_bin(a.opt("kbtf"))?;
     let index = Index::load()?;
     let out = cache::root()?.join("kbtf-out");
     if out.exists() {

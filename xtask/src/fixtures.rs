@@ -64,6 +64,7 @@ pub fn main(raw: &[String]) -> Result<()> {
     crate::dwarf_fixtures::build(&out, &mut entries)?;
     oot_sources(&out, &mut entries)?;
     oot_module(&out, &idx, &mut entries)?;
+    sign_fixtures(&out, &idx, &mut entries)?;
     write_provenance(&out, &idx, &entries)?;
     let mut total = 0;
     for e in &entries {
@@ -384,6 +385,114 @@ fn oot_sources(out: &Path, entries: &mut Vec<Entry>) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// The test signing files written here once (testdata/sign; not regenerated: the sign-file
+/// outputs below depend on them), with what each is.
+const SIGN_WRITTEN: &[(&str, &str)] = &[
+    ("x509.genkey", "openssl req config for the test key: the kernel's certs/default_x509.genkey with another subject and 2048 bits"),
+    ("test-key.pem", "TEST-ONLY RSA-2048 private key (PKCS#8), public by being committed, trusted by no kernel: never sign anything real with it. Made with `openssl req -new -nodes -utf8 -sha256 -days 36500 -batch -x509 -config x509.genkey -outform PEM -out test-cert.pem -keyout test-key.pem` (OpenSSL 3.0.19)"),
+    ("test-cert.pem", "the test key's self-signed certificate (same command as test-key.pem)"),
+    ("test-cert.der", "test-cert.pem in DER (`openssl x509 -in test-cert.pem -outform DER`), as kbuild's certs/signing_key.x509"),
+    ("test-key-pkcs1.pem", "test-key.pem as PKCS#1 (`openssl rsa -in test-key.pem -traditional`)"),
+    ("other-key-same-name-cert.pem", "a certificate with test-cert.pem's subject, issuer and serial (`-set_serial`) but another key (thrown away): names the signer, cannot verify it"),
+];
+
+/// testdata/sign: the 6.1 build's module signing certificate, from the -dbg vmlinux's built-in
+/// keyring; the test key files; and what Debian's sign-file appends to the shipped dummy.ko
+/// (its signature stripped) with the test key, per hash.
+fn sign_fixtures(out: &Path, idx: &Index, entries: &mut Vec<Entry>) -> Result<()> {
+    let dbg = PathBuf::from(get(idx, "kernel61_dbg_vmlinux")?);
+    let elf = Elf::open(&dbg)?;
+    let sym = |name: &str| -> Result<u64> {
+        elf.symbol_value(name)?
+            .with_context(|| format!("{}: no symbol {name}", dbg.display()))
+    };
+    let size = elf.read_at_addr(sym("system_certificate_list_size")?, 8)?;
+    let size = u64::from_le_bytes(size.as_slice().try_into()?);
+    let der = elf.read_at_addr(sym("system_certificate_list")?, size)?;
+    ensure!(
+        der.starts_with(&[0x30, 0x82]),
+        "system_certificate_list is not DER"
+    );
+    let rel = "sign/kernel61-system-certificates.der";
+    write(out, rel, &der)?;
+    entries.push(Entry {
+        rel: rel.into(),
+        origin: Origin {
+            package: get(idx, "kernel61_dbg_pkg")?,
+            version: get(idx, "kernel61_dbg_pkg_version")?,
+            inner: inner(&PathBuf::from(get(idx, "kernel61_dbg_dir")?), &dbg),
+            how: format!(
+                "system_certificate_list ({size} bytes, system_certificate_list_size): the built-in keyring, DER; the certificate of the key made during the build that signed the modules"
+            ),
+        },
+    });
+
+    let src = repo_root().join("testdata/sign");
+    for (name, how) in SIGN_WRITTEN {
+        let rel = format!("sign/{name}");
+        let dest = out.join(&rel);
+        if dest != src.join(name) {
+            write(out, &rel, &util::read(&src.join(name))?)?;
+        }
+        entries.push(Entry {
+            rel,
+            origin: Origin {
+                package: WRITTEN_HERE.into(),
+                version: String::new(),
+                inner: String::new(),
+                how: how.to_string(),
+            },
+        });
+    }
+
+    let sign_file = crate::test::sign_file(idx)?;
+    let kbuild = get(idx, "kernel61_headers_pkgs")?
+        .split_whitespace()
+        .find_map(|p| p.strip_prefix("linux-kbuild-6.1="))
+        .context("kernel61_headers_pkgs names no linux-kbuild-6.1")?
+        .to_string();
+    let shipped = util::read(&out.join("modules-6.1/dummy.ko"))?;
+    let unsigned = crate::modsig::strip(&shipped)?;
+    let tmp = tempfile_dir()?;
+    let input = tmp.path.join("dummy.ko");
+    std::fs::write(&input, unsigned)?;
+    for hash in ["sha256", "sha512"] {
+        let signed = tmp.path.join(format!("dummy.{hash}.ko"));
+        util::run(
+            Command::new(&sign_file)
+                .arg(hash)
+                .arg(src.join("test-key.pem"))
+                .arg(src.join("test-cert.pem"))
+                .arg(&input)
+                .arg(&signed),
+        )?;
+        let signed = util::read(&signed)?;
+        ensure!(
+            signed.starts_with(unsigned),
+            "sign-file changed the module bytes"
+        );
+        let rel = format!("sign/sign-file-dummy-{hash}.tail");
+        write(out, &rel, &signed[unsigned.len()..])?;
+        entries.push(Entry {
+            rel,
+            origin: Origin {
+                package: "linux-kbuild-6.1".into(),
+                version: kbuild.clone(),
+                inner: "./usr/lib/linux-kbuild-6.1/scripts/sign-file".into(),
+                how: format!(
+                    "`sign-file {hash} test-key.pem test-cert.pem` on modules-6.1/dummy.ko without its signature: \
+                     the bytes it appended (PKCS#7 signature, struct module_signature, magic)"
+                ),
+            },
+        });
+    }
+    Ok(())
+}
+
+fn tempfile_dir() -> Result<crate::guest::TempDir> {
+    crate::guest::TempDir::new("fixtures-sign")
 }
 
 pub fn first_line(cmd: &mut Command) -> Result<String> {

@@ -157,6 +157,11 @@ fn run_qemu(
         .spawn()
         .with_context(|| format!("starting `{}`", util::show(&cmd)))?;
     let deadline = Instant::now() + Duration::from_secs(m.timeout);
+    // A kernel without a power-off method (no ACPI: the small kbuild-test kernel) halts on
+    // `poweroff -f` ("reboot: System halted") and qemu runs on: once the guest said
+    // KBTF-DONE, it gets a grace period to exit, then it is stopped.
+    let mut done_at: Option<Instant> = None;
+    let mut seen_len = 0;
     loop {
         if let Some(status) = child.try_wait()? {
             let err = std::fs::read_to_string(work.join("qemu.err")).unwrap_or_default();
@@ -168,6 +173,23 @@ fn run_qemu(
             }
             return Ok(format!("exited ({status})"));
         }
+        let len = std::fs::metadata(log).map_or(0, |m| m.len());
+        if done_at.is_none() && len != seen_len {
+            seen_len = len;
+            if console_says_done(log) {
+                done_at = Some(Instant::now());
+            }
+        }
+        if let Some(t) = done_at {
+            if t.elapsed() >= DONE_GRACE {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Ok(format!(
+                    "stopped {} s after KBTF-DONE (the guest did not power off)",
+                    DONE_GRACE.as_secs()
+                ));
+            }
+        }
         if Instant::now() >= deadline {
             let _ = child.kill();
             let _ = child.wait();
@@ -178,6 +200,14 @@ fn run_qemu(
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// How long a guest that printed KBTF-DONE may take to power off before it is stopped.
+const DONE_GRACE: Duration = Duration::from_secs(10);
+
+/// Whether the console log so far has the KBTF-DONE line (the guest's last word).
+fn console_says_done(log: &Path) -> bool {
+    std::fs::read(log).is_ok_and(|b| b.windows(b"\nKBTF-DONE".len()).any(|w| w == b"\nKBTF-DONE"))
 }
 
 /// A temp directory removed on drop (kept if KBTF_KEEP_TMP is set).

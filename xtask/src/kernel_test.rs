@@ -467,7 +467,7 @@ fn build_initramfs(
 /// Shell functions of the kernel-test /init: `load NAME COMMAND...` (runs the command that
 /// loads module NAME, `insmod FILE` or `/bin/kbtf load FILE`, and reports its exit status and
 /// output) and `report NAME [nodump]` (the size and base64 of /sys/kernel/btf/NAME).
-const INIT_FUNCTIONS: &str = r#"load() {
+pub const INIT_FUNCTIONS: &str = r#"load() {
     name=$1
     shift
     echo "KBTF-INSMOD $name" > /dev/kmsg

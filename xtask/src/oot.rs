@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub const USAGE: &str = "\
-cargo xtask oot-build [--kernel 61|612] [--with-vmlinux]
+cargo xtask oot-build [--kernel 61|612] [--with-vmlinux | --hook | --dkms] [--kbtf PATH]
 
 Builds testdata/oot/kbtf_sample with `make -C <headers dir> M=<copy>` against the Debian
 headers packages of the 6.1 (default) or 6.12 cloud kernel (`cargo xtask testdata`
@@ -24,7 +24,16 @@ generation ... due to unavailability of vmlinux`. The 6.12 headers package ships
 vmlinux (.BTF and .BTF_ids only); the build hides it behind a directory of symlinks
 to the headers (everything but vmlinux). --with-vmlinux builds against the headers
 as they are instead: kbuild then runs pahole and resolve_btfids, the module gets
-split .BTF and resolved .BTF_ids (6.12 only; index key oot612_vmlinux_ko).";
+split .BTF and resolved .BTF_ids (6.12 only; index key oot612_vmlinux_ko).
+
+--hook builds as the module's own Makefile would with kbtf's make hook:
+`make -C <headers> M=<dir> modules && contrib/kbtf-module-btf --kernel <release> <dir>`
+(index key oot61_hook_ko / oot612_hook_ko). --dkms does a real `dkms add` and `dkms
+build` (dkms 3.0, apt-get install dkms) in a scratch DKMS tree with
+contrib/dkms/dkms.conf, whose MAKE[0] runs the same hook, against the headers
+(--kernelsourcedir); the module DKMS saved (stripped) is index key oot61_dkms_ko /
+oot612_dkms_ko. Either way the module must come out with .BTF and .BTF.base and pass
+`kbtf check`. --kbtf: the kbtf the hook runs (default: cargo build --release).";
 
 /// The module's source directory in the repository.
 pub fn source_dir() -> PathBuf {
@@ -32,7 +41,11 @@ pub fn source_dir() -> PathBuf {
 }
 
 pub fn main(raw: &[String]) -> Result<()> {
-    let a = Args::parse(raw, &["kernel"], &["with-vmlinux", "help"])?;
+    let a = Args::parse(
+        raw,
+        &["kernel", "kbtf"],
+        &["with-vmlinux", "hook", "dkms", "help"],
+    )?;
     if a.flag("help") {
         println!("{USAGE}");
         return Ok(());
@@ -47,7 +60,27 @@ pub fn main(raw: &[String]) -> Result<()> {
         kernel == "61" || kernel == "612",
         "--kernel {kernel}: expected 61 or 612"
     );
-    let ko = build(kernel, a.flag("with-vmlinux"))?;
+    let hook = match (a.flag("hook"), a.flag("dkms")) {
+        (false, false) => None,
+        (true, false) => Some(Hook::Make),
+        (false, true) => Some(Hook::Dkms),
+        (true, true) => bail!("--hook and --dkms: choose one"),
+    };
+    let ko = match hook {
+        None => build(kernel, a.flag("with-vmlinux"))?,
+        Some(h) => {
+            ensure!(
+                !a.flag("with-vmlinux"),
+                "--with-vmlinux and --{}: choose one",
+                h.name()
+            );
+            let kbtf = match a.opt("kbtf") {
+                Some(k) => PathBuf::from(k),
+                None => crate::test::kbtf_release_bin()?,
+            };
+            build_with_hook(kernel, &kbtf, h)?
+        }
+    };
     println!("{}", ko.display());
     Ok(())
 }
@@ -146,6 +179,175 @@ pub fn build(kernel: &str, with_vmlinux: bool) -> Result<PathBuf> {
         format!("oot{kernel}_ko")
     };
     index.set_path(&key, &ko);
+    index.save()?;
+    Ok(ko)
+}
+
+/// How the module BTF hook is run.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Hook {
+    /// The module's Makefile: kbuild, then `contrib/kbtf-module-btf`.
+    Make,
+    /// A real `dkms build` with `contrib/dkms/dkms.conf`.
+    Dkms,
+}
+
+impl Hook {
+    pub fn name(self) -> &'static str {
+        match self {
+            Hook::Make => "hook",
+            Hook::Dkms => "dkms",
+        }
+    }
+}
+
+/// Whether `dkms` is installed.
+pub fn dkms_available() -> bool {
+    Command::new("dkms")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Builds the sample against the headers of kernel `61` or `612` (without their vmlinux)
+/// with kbtf's module BTF hook ([`Hook`]), running `kbtf`; returns the `.ko` (plain), checked
+/// to have `.BTF` and `.BTF.base` and to pass `kbtf check`.
+pub fn build_with_hook(kernel: &str, kbtf: &Path, hook: Hook) -> Result<PathBuf> {
+    let mut index = Index::load()?;
+    let prefix = format!("kernel{kernel}");
+    let headers = index
+        .path(&format!("{prefix}_headers_dir"))
+        .context("the headers packages are not in the cache: run `cargo xtask testdata` first")?;
+    let release = index
+        .get(&format!("{prefix}_release"))
+        .with_context(|| format!("{prefix}_release missing from the index"))?
+        .to_string();
+    let work = cache::root()?
+        .join("oot")
+        .join(format!("{release}-{}", hook.name()));
+    let objtree = if headers.join("vmlinux").is_file() {
+        let shadow = work.join("headers-without-vmlinux");
+        shadow_headers(&headers, &shadow)?;
+        shadow
+    } else {
+        headers.clone()
+    };
+    let script = crate::fixtures::repo_root().join("contrib/kbtf-module-btf");
+    let env = |c: &mut Command| {
+        c.env("KBTF", kbtf)
+            .env("KBTF_MODULE_BTF", &script)
+            // Not the build host's kernel: no hint from /sys/kernel/btf/vmlinux.
+            .env_remove("KBTF_BTF_BASE");
+    };
+    let (ko, log) = match hook {
+        Hook::Make => {
+            let mdir = work.join("kbtf_sample");
+            copy_source(&source_dir(), &mdir)?;
+            // What the module's Makefile runs with the hook (docs/integration.md).
+            let mut c = Command::new("sh");
+            c.arg("-c")
+                .arg("make -C \"$1\" M=\"$2\" modules && \"$KBTF_MODULE_BTF\" --kernel \"$3\" \"$2\"")
+                .arg("sh")
+                .arg(&objtree)
+                .arg(&mdir)
+                .arg(&release);
+            env(&mut c);
+            println!("build    {} (with KBTF={})", util::show(&c), kbtf.display());
+            let out = util::output(&mut c)?;
+            let log = String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr);
+            (mdir.join("kbtf_sample.ko"), log)
+        }
+        Hook::Dkms => {
+            ensure!(
+                dkms_available(),
+                "--dkms: dkms is not installed (apt-get install dkms)"
+            );
+            let (src, tree) = (work.join("src"), work.join("dkms-tree"));
+            for d in [&src, &tree] {
+                if d.exists() {
+                    std::fs::remove_dir_all(d)
+                        .with_context(|| format!("removing {}", d.display()))?;
+                }
+            }
+            let pkg = src.join("kbtf_sample-0.1");
+            copy_source(&source_dir(), &pkg)?;
+            let conf = crate::fixtures::repo_root().join("contrib/dkms/dkms.conf");
+            std::fs::copy(&conf, pkg.join("dkms.conf"))
+                .with_context(|| format!("copying {}", conf.display()))?;
+            std::fs::create_dir_all(&tree)?;
+            let dkms = |args: &[&str]| -> Result<String> {
+                let mut c = Command::new("dkms");
+                c.args(args)
+                    .args(["-m", "kbtf_sample", "-v", "0.1"])
+                    .arg("--sourcetree")
+                    .arg(&src)
+                    .arg("--dkmstree")
+                    .arg(&tree);
+                env(&mut c);
+                println!("run      {}", util::show(&c));
+                let out = util::output(&mut c)?;
+                Ok(String::from_utf8_lossy(&out.stdout).into_owned()
+                    + &String::from_utf8_lossy(&out.stderr))
+            };
+            let mut log = dkms(&["add"])?;
+            log += &dkms(&[
+                "build",
+                "-k",
+                &release,
+                "--kernelsourcedir",
+                &objtree.display().to_string(),
+            ])?;
+            let built = tree
+                .join("kbtf_sample/0.1")
+                .join(&release)
+                .join("x86_64/log/make.log");
+            if let Ok(t) = std::fs::read_to_string(&built) {
+                log += &t;
+            }
+            let mdir = tree
+                .join("kbtf_sample/0.1")
+                .join(&release)
+                .join("x86_64/module");
+            let plain = mdir.join("kbtf_sample.ko");
+            // DKMS compresses the module as the kernel's own are (6.12: .ko.xz).
+            for (suffix, tool) in [(".ko.xz", "xz"), (".ko.zst", "zstd"), (".ko.gz", "gzip")] {
+                let z = mdir.join(format!("kbtf_sample{suffix}"));
+                if z.is_file() && !plain.is_file() {
+                    util::run(Command::new(tool).arg("-dkq").arg(&z))?;
+                }
+            }
+            (plain, log)
+        }
+    };
+    for l in log.lines() {
+        println!("  | {l}");
+    }
+    ensure!(
+        log.contains("kbtf-module-btf: ") && log.contains(": standalone BTF"),
+        "the hook did not run (no `kbtf-module-btf: ...: standalone BTF` line)"
+    );
+    ensure!(ko.is_file(), "no {} after the build", ko.display());
+    let check = inspect(&ko)?;
+    ensure!(
+        check.btf.is_some(),
+        "{}: no .BTF after the hook",
+        ko.display()
+    );
+    let text = util::stdout_string(Command::new("readelf").args(["-S", "-W"]).arg(&ko))?;
+    ensure!(
+        text.contains(" .BTF.base "),
+        "{}: no .BTF.base after the hook",
+        ko.display()
+    );
+    util::run(Command::new(kbtf).arg("check").arg(&ko))?;
+    println!(
+        "check    {}: .BTF {} bytes and .BTF.base from the hook, .debug_info {} bytes",
+        ko.display(),
+        check.btf.unwrap_or(0),
+        check.debug_info
+    );
+    index.set_path(&format!("oot{kernel}_{}_ko", hook.name()), &ko);
     index.save()?;
     Ok(ko)
 }
@@ -259,7 +461,7 @@ mod tests {
                 }
             } else if let Some(h) = line.trim().strip_prefix("sha256: ") {
                 if let Some((f, size)) = cur.take() {
-                    if f.starts_with("oot/") {
+                    if f.starts_with("oot/kbtf_sample/") {
                         listed.push((f, size, h.to_string()));
                     }
                 }

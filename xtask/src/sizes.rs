@@ -9,7 +9,7 @@ use crate::cache::Index;
 use crate::elf::Elf;
 use crate::util;
 use anyhow::{bail, Context, Result};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -44,18 +44,7 @@ pub fn main(raw: &[String]) -> Result<()> {
         println!("{USAGE}");
         return Ok(());
     }
-    let root = crate::fixtures::repo_root();
-    let kbtf = match a.opt("kbtf") {
-        Some(p) => PathBuf::from(p),
-        None => {
-            util::run(
-                Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-                    .current_dir(&root)
-                    .args(["build", "--release", "-p", "kbtf"]),
-            )?;
-            root.join("target/release/kbtf")
-        }
-    };
+    let kbtf = crate::test::kbtf_bin(a.opt("kbtf"))?;
     let jobs: usize = match a.opt("jobs") {
         Some(j) => j.parse().context("--jobs")?,
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),

@@ -9,14 +9,19 @@ use anyhow::{Context, Result};
 use std::process::Command;
 
 pub const USAGE: &str = "\
-cargo xtask test [--fast] [--no-qemu]
+cargo xtask test [--fast] [--no-qemu] [--fuzz-seconds N]
 
-Runs the fast tier (`cargo test --workspace`), then, unless --fast, fetches the test
-kernels if needed (`cargo xtask testdata`) and runs the real-kernel tier: the ignored
-tests in release mode with KBTF_* paths set from the cache index, then kernel boots in
-qemu (unless --no-qemu): the harness self-test, shipped modules, BPF_BTF_LOAD of the
-vmlinux fixture, module BTF and broken blobs (`btf-load --acceptance`), wrong-base
-modules.";
+Runs the fast tier (`cargo test --workspace`, then `cargo clippy --workspace`, which
+denies unwrap/expect in the library crates), then, unless --fast, the reliability checks
+that need no download (`crash-safety`: 200 SIGKILLs each of kbtf -J and kbtf relocate;
+`fuzz --seconds N`, default 20 per target, 0 to skip), fetches the test kernels if needed
+(`cargo xtask testdata`) and runs the real-kernel tier: the ignored tests in release mode
+with KBTF_* paths set from the cache index, then kernel boots in qemu (unless --no-qemu):
+the harness self-test, shipped modules, BPF_BTF_LOAD of the vmlinux fixture, module BTF
+and broken blobs (`btf-load --acceptance`), wrong-base modules, kbtf's own BTF
+(`encode-test`), distilled BTF across rebuilds (`resilience`), module signature
+enforcement (`sig-enforce`), and the differential test of 10,000 mutated blobs
+(`differential`).";
 
 /// Environment variables the real-kernel tests read, and the index keys they come from.
 pub const ENV_KEYS: &[(&str, &str)] = &[
@@ -40,8 +45,29 @@ const WRONG_BASE_BOOT: &[&str] = &["dummy", "veth", "tun", "sd_mod"];
 /// Of those, the ones the 6.1 kernel is known to refuse.
 const WRONG_BASE_KERNEL_REFUSES: &[&str] = &["tun", "sd_mod"];
 
+/// Debian's `scripts/sign-file` from the linux-kbuild-6.1 package (unpacked with the headers).
+pub fn sign_file(index: &Index) -> Result<std::path::PathBuf> {
+    let p = index
+        .path("kernel61_headers_root")?
+        .join("usr/lib/linux-kbuild-6.1/scripts/sign-file");
+    anyhow::ensure!(
+        p.is_file(),
+        "{}: no sign-file in the linux-kbuild-6.1 package",
+        p.display()
+    );
+    Ok(p)
+}
+
 fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// The kbtf binary a task was given with `--kbtf PATH`, else the release build (built first).
+pub fn kbtf_bin(given: Option<&str>) -> Result<std::path::PathBuf> {
+    match given {
+        Some(p) => Ok(std::path::PathBuf::from(p)),
+        None => kbtf_release_bin(),
+    }
 }
 
 /// Builds the release `kbtf` binary and returns its path.
@@ -79,7 +105,7 @@ fn step(name: &str, cmd: &mut Command) -> Result<()> {
 }
 
 pub fn main(raw: &[String]) -> Result<()> {
-    let args = Args::parse(raw, &[], &["fast", "no-qemu", "help"])?;
+    let args = Args::parse(raw, &["fuzz-seconds"], &["fast", "no-qemu", "help"])?;
     if args.flag("help") {
         println!("{USAGE}");
         return Ok(());
@@ -93,8 +119,32 @@ pub fn main(raw: &[String]) -> Result<()> {
             .args(["test", "--workspace"])
             .env("KBTF_REQUIRE_LIBBPF", "1"),
     )?;
+    step(
+        "clippy (unwrap/expect denied in the library crates)",
+        cargo()
+            .current_dir(&root)
+            .args(["clippy", "--workspace", "-q"]),
+    )?;
     if args.flag("fast") {
         return Ok(());
+    }
+    step(
+        "crash safety: SIGKILL mid-rewrite, concurrent runs",
+        cargo().current_dir(&root).args(["xtask", "crash-safety"]),
+    )?;
+    let fuzz_seconds = args.opt("fuzz-seconds").unwrap_or("20");
+    if fuzz_seconds != "0" {
+        step(
+            "fuzz: a short pass over every target",
+            cargo().current_dir(&root).args([
+                "xtask",
+                "fuzz",
+                "--seed",
+                "1",
+                "--seconds",
+                fuzz_seconds,
+            ]),
+        )?;
     }
 
     println!("== test kernels: cargo xtask testdata");
@@ -110,6 +160,7 @@ pub fn main(raw: &[String]) -> Result<()> {
     for (var, key) in ENV_KEYS {
         real.env(var, index.path(key)?);
     }
+    real.env("KBTF_SIGN_FILE", sign_file(&index)?);
     step("real-kernel tier", &mut real)?;
 
     if !args.flag("no-qemu") {
@@ -137,8 +188,16 @@ pub fn main(raw: &[String]) -> Result<()> {
             cargo().current_dir(&root).args(["xtask", "encode-test"]),
         )?;
         step(
+            "qemu: differential test, kbtf check against BPF_BTF_LOAD on 10,000 mutated blobs",
+            cargo().current_dir(&root).args(["xtask", "differential"]),
+        )?;
+        step(
             "qemu: distilled module BTF across rebuilds (6.1 with kbtf load, 6.12 natively) and the out-of-tree --standalone sample",
             cargo().current_dir(&root).args(["xtask", "resilience"]),
+        )?;
+        step(
+            "qemu: module.sig_enforce=1: kbtf load refuses unsigned relocated modules, the kernel refuses modules kbtf re-signed with an untrusted key",
+            cargo().current_dir(&root).args(["xtask", "sig-enforce"]),
         )?;
     }
     println!("== all tiers passed");

@@ -115,3 +115,19 @@ pub fn human(n: u64) -> String {
         format!("{n} B")
     }
 }
+
+/// User + system CPU seconds of this process's waited-for children (`/proc/self/stat`
+/// fields cutime and cstime, in clock ticks of 1/100 s on Linux).
+pub fn children_cpu() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // rest starts at field 3 (state); cutime is field 16, cstime 17.
+    let tick = |i: usize| {
+        f.get(i - 3)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (tick(16) + tick(17)) / 100.0
+}

@@ -28,12 +28,6 @@ impl Endian {
             Endian::Big => "big",
         }
     }
-    fn u16(self, b: [u8; 2]) -> u16 {
-        match self {
-            Endian::Little => u16::from_le_bytes(b),
-            Endian::Big => u16::from_be_bytes(b),
-        }
-    }
     fn u32(self, b: [u8; 4]) -> u32 {
         match self {
             Endian::Little => u32::from_le_bytes(b),
@@ -86,6 +80,10 @@ pub struct Btf {
     tail: Vec<u8>,
     /// The header as read, if this object was parsed.
     header: Option<Header>,
+    /// Bits 8..16 of INT data words as read, by index into `types`, where not 0: Linux 6.1
+    /// accepts and ignores them (`BTF_INT_MASK`), and a write gives them back. Types built or
+    /// rewritten in memory have none.
+    int_pad: Vec<(usize, u8)>,
 }
 
 /// The own types of a [`Btf`]: built, or still only the checked bytes they were read from.
@@ -159,6 +157,7 @@ impl Btf {
             header_ext: Vec::new(),
             tail: Vec::new(),
             header: None,
+            int_pad: Vec::new(),
         }
     }
 
@@ -172,6 +171,7 @@ impl Btf {
             header_ext: Vec::new(),
             tail: Vec::new(),
             header: None,
+            int_pad: Vec::new(),
         }
     }
 
@@ -341,7 +341,21 @@ impl Btf {
             header_ext,
             tail,
             header: Some(header),
+            int_pad: Vec::new(),
         }
+    }
+
+    pub(crate) fn set_int_pad(&mut self, int_pad: Vec<(usize, u8)>) {
+        self.int_pad = int_pad;
+    }
+
+    /// INTs whose data word has bits 8..16 set, as read: `(type id, those bits)`. The kernel
+    /// ignores them; [`Btf::to_bytes`] writes them back.
+    pub fn int_ignored_bits(&self) -> impl Iterator<Item = (TypeId, u8)> + '_ {
+        let start = self.start_id();
+        self.int_pad
+            .iter()
+            .map(move |&(i, b)| (start + i as u32, b))
     }
 
     /// Serializes to wire bytes in this object's byte order: header, types, strings, then any
@@ -354,7 +368,18 @@ impl Btf {
         let types = self.own_types();
         let type_len: usize = types.iter().map(Type::encoded_len).sum();
         let str_len = self.strings.as_bytes().len();
-        let hdr_len = HEADER_LEN + self.header_ext.len();
+        let mut hdr_len = HEADER_LEN + self.header_ext.len();
+        // A header shorter than 24 bytes as read (the kernel zero-fills the rest) is written
+        // short again when the string length still fits into the bytes it holds.
+        if let Some(h) = self.header {
+            let short = h.hdr_len as usize;
+            if e == Endian::Little
+                && (21..HEADER_LEN).contains(&short)
+                && (str_len as u64) < 1u64 << (8 * (short - 20))
+            {
+                hdr_len = short;
+            }
+        }
         let mut out = Vec::with_capacity(hdr_len + type_len + str_len + self.tail.len());
         e.put_u16(&mut out, MAGIC);
         let (version, flags) = self.header.map_or((1, 0), |h| (h.version, h.flags));
@@ -365,9 +390,21 @@ impl Btf {
         e.put_u32(&mut out, type_len as u32);
         e.put_u32(&mut out, type_len as u32);
         e.put_u32(&mut out, str_len as u32);
+        // The low bytes of str_len come first only in little-endian, the one order a kernel
+        // reads BTF in on the machines this matters for; big-endian is written whole.
+        out.truncate(hdr_len);
         out.extend_from_slice(&self.header_ext);
-        for t in types {
+        let mut pad = self.int_pad.iter().peekable();
+        for (i, t) in types.iter().enumerate() {
+            let start = out.len();
             write_type(e, &mut out, t);
+            if let Some(&(_, bits)) = pad.next_if(|(j, _)| *j == i) {
+                if matches!(t.data, TypeData::Int { .. }) {
+                    let w = read_u32(e, &out, start + 12) | (bits as u32) << 8;
+                    out.truncate(start + 12);
+                    e.put_u32(&mut out, w);
+                }
+            }
         }
         out.extend_from_slice(self.strings.as_bytes());
         out.extend_from_slice(&self.tail);
@@ -386,10 +423,6 @@ fn write_type(e: Endian, out: &mut Vec<u8>, t: &Type) {
     e.put_u32(out, t.info());
     e.put_u32(out, t.size_or_type());
     t.for_each_trailing_word(|w| e.put_u32(out, w));
-}
-
-pub(crate) fn read_u16(e: Endian, d: &[u8], off: usize) -> u16 {
-    e.u16([d[off], d[off + 1]])
 }
 
 pub(crate) fn read_u32(e: Endian, d: &[u8], off: usize) -> u32 {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 /// the BTF blob, or a type id.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum ParseError {
-    #[error("BTF too short: {len} bytes, a header needs at least 24")]
+    #[error("BTF too short: {len} bytes, its header needs at least 8 (up to hdr_len)")]
     TooShort { len: usize },
     #[error("bad BTF magic {magic:#06x} at offset 0 (want 0xeb9f)")]
     BadMagic { magic: u16 },

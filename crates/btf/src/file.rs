@@ -5,10 +5,43 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use object::{Object, ObjectSection};
+use std::borrow::Cow;
 
 use crate::btf::{Btf, Endian};
 use crate::error::ReadError;
 use crate::fingerprint::{self, Fingerprint};
+
+/// The largest ratio of uncompressed to compressed size believed for a compressed ELF section
+/// (`SHF_COMPRESSED`, `.zdebug_*`). Deflate cannot exceed about 1032:1; zstd can in principle
+/// (long runs of one byte), but debug info and BTF compress by 3 to 10. A section that claims
+/// more is refused before anything is allocated: the size in its header is not checked until
+/// after the whole buffer is.
+pub const MAX_COMPRESSION_RATIO: u64 = 2048;
+
+/// Why a section's contents could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum SectionDataError {
+    #[error("{0}")]
+    Object(#[from] object::read::Error),
+    #[error("compressed section claims {claimed} bytes from {compressed} compressed bytes (over {MAX_COMPRESSION_RATIO}:1); not inflating it")]
+    Implausible { claimed: u64, compressed: u64 },
+}
+
+/// The contents of an ELF section, decompressed if it is compressed, after checking that
+/// the size its compression header claims is plausible ([`MAX_COMPRESSION_RATIO`]).
+pub fn section_data<'d, S: ObjectSection<'d>>(sec: &S) -> Result<Cow<'d, [u8]>, SectionDataError> {
+    let c = sec.compressed_data()?;
+    if c.format != object::CompressionFormat::None {
+        let compressed = c.data.len() as u64;
+        if c.uncompressed_size > compressed.saturating_mul(MAX_COMPRESSION_RATIO) {
+            return Err(SectionDataError::Implausible {
+                claimed: c.uncompressed_size,
+                compressed,
+            });
+        }
+    }
+    Ok(c.decompress()?)
+}
 
 /// Where the BTF of a file came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,7 +222,7 @@ pub fn read_file(path: &Path, base: Option<Arc<Btf>>) -> Result<BtfFile, ReadErr
         let Some(sec) = elf.section_by_name(name) else {
             return Ok(None);
         };
-        let bytes = sec.uncompressed_data().map_err(|e| ReadError::BadElf {
+        let bytes = section_data(&sec).map_err(|e| ReadError::BadElf {
             path: path.to_owned(),
             msg: format!("section {name}: {e}"),
         })?;

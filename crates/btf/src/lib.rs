@@ -8,6 +8,9 @@
 //! Nothing here panics on input: malformed bytes give a [`ParseError`] naming the offset or
 //! type id.
 
+// No unwrap()/expect() outside tests: input must never panic (docs/reliability.md).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod btf;
 pub mod diff;
 pub mod dump;

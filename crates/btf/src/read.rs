@@ -4,9 +4,13 @@
 //! sizes, kinds) and keeps everything else as read, so that `check` can judge it by the kernel's
 //! rules and a write gives back the same bytes. Every error names the offset or type id.
 
+// This module reads untrusted bytes: every access goes through `get` or a measured
+// `read_u32` (docs/reliability.md).
+#![deny(clippy::indexing_slicing)]
+
 use std::sync::Arc;
 
-use crate::btf::{info_kind, read_u16, read_u32, Btf, Endian, Header, HEADER_LEN, MAGIC};
+use crate::btf::{info_kind, read_u32, Btf, Endian, Header, HEADER_LEN, MAGIC};
 use crate::error::ParseError;
 use crate::kind::Kind;
 use crate::strings::StringTable;
@@ -14,40 +18,56 @@ use crate::types::*;
 
 /// Bits of `btf_type.info` that carry meaning: vlen, kind, kind_flag.
 const INFO_MASK: u32 = 0x9f00_ffff;
-/// Bits of an INT's data word that carry meaning: encoding, offset, bits.
-const INT_DATA_MASK: u32 = 0x0fff_00ff;
+/// Bits of an INT's data word the kernel allows (`BTF_INT_MASK`): encoding, offset, bits, and
+/// bits 8..16, which 6.1 accepts and ignores (kept in [`Btf`] so that a write gives them back).
+const INT_DATA_MASK: u32 = 0x0fff_ffff;
 
 /// Reads the header and tells the byte order.
+///
+/// As Linux 6.1's `btf_parse_hdr`: `hdr_len` (at offset 4) must be present and within the
+/// blob; a header shorter than 24 bytes is read as far as it goes, the fields it leaves out
+/// (or cuts in the middle: a 22-byte header holds the two low bytes of `str_len`) are 0. Only
+/// 21- to 23-byte headers can be valid that way: a shorter one has no string section.
 pub fn parse_header(data: &[u8]) -> Result<(Endian, Header), ParseError> {
-    if data.len() < HEADER_LEN {
+    let &[m0, m1, _, _, _, _, _, _, ..] = data else {
         return Err(ParseError::TooShort { len: data.len() });
-    }
-    let endian = if u16::from_le_bytes([data[0], data[1]]) == MAGIC {
+    };
+    let endian = if u16::from_le_bytes([m0, m1]) == MAGIC {
         Endian::Little
-    } else if u16::from_be_bytes([data[0], data[1]]) == MAGIC {
+    } else if u16::from_be_bytes([m0, m1]) == MAGIC {
         Endian::Big
     } else {
         return Err(ParseError::BadMagic {
-            magic: u16::from_le_bytes([data[0], data[1]]),
+            magic: u16::from_le_bytes([m0, m1]),
         });
     };
+    let hdr_len = read_u32(endian, data, 4);
+    if hdr_len as usize > data.len() {
+        return Err(ParseError::BadHeaderLen {
+            hdr_len,
+            len: data.len(),
+        });
+    }
+    let mut full = [0u8; HEADER_LEN];
+    for (to, from) in full.iter_mut().zip(data.iter().take(hdr_len as usize)) {
+        *to = *from;
+    }
     let h = Header {
-        version: data[2],
-        flags: data[3],
-        hdr_len: read_u32(endian, data, 4),
-        type_off: read_u32(endian, data, 8),
-        type_len: read_u32(endian, data, 12),
-        str_off: read_u32(endian, data, 16),
-        str_len: read_u32(endian, data, 20),
+        version: full[2],
+        flags: full[3],
+        hdr_len,
+        type_off: read_u32(endian, &full, 8),
+        type_len: read_u32(endian, &full, 12),
+        str_off: read_u32(endian, &full, 16),
+        str_len: read_u32(endian, &full, 20),
     };
-    debug_assert_eq!(read_u16(endian, data, 0), MAGIC);
     if h.version != 1 {
         return Err(ParseError::BadVersion(h.version));
     }
     if h.flags != 0 {
         return Err(ParseError::BadFlags(h.flags));
     }
-    if (h.hdr_len as usize) < HEADER_LEN || h.hdr_len as usize > data.len() {
+    if (h.hdr_len as usize) < 8 {
         return Err(ParseError::BadHeaderLen {
             hdr_len: h.hdr_len,
             len: data.len(),
@@ -74,18 +94,21 @@ pub(crate) fn parse_owned(
             });
         }
     }
-    let body = &data[h.hdr_len as usize..];
+    let body = data
+        .get(h.hdr_len as usize..)
+        .ok_or(ParseError::BadHeaderLen {
+            hdr_len: h.hdr_len,
+            len: data.len(),
+        })?;
     let section = |name: &'static str, off: u32, size: u32| -> Result<&[u8], ParseError> {
         let end = off as u64 + size as u64;
-        if end > body.len() as u64 {
-            return Err(ParseError::SectionOutOfBounds {
+        body.get(off as usize..end as usize)
+            .ok_or(ParseError::SectionOutOfBounds {
                 section: name,
                 off,
                 size,
                 avail: body.len(),
-            });
-        }
-        Ok(&body[off as usize..end as usize])
+            })
     };
     let type_sec = section("type", h.type_off, h.type_len)?;
     let str_sec = section("string", h.str_off, h.str_len)?;
@@ -103,20 +126,23 @@ pub(crate) fn parse_owned(
         if str_sec.last() != Some(&0) {
             return Err(ParseError::StringsNotTerminated);
         }
-        if base.is_none() && str_sec[0] != 0 {
+        if base.is_none() && str_sec.first() != Some(&0) {
             return Err(ParseError::StringsNoLeadingNul);
         }
     }
     let strings = StringTable::from_bytes(str_start, str_sec.to_vec());
 
     let start_id = base.as_ref().map_or(1, |b| b.end_id());
-    let count = check_types(endian, type_sec, start_id)?;
+    let (count, int_pad) = check_types(endian, type_sec, start_id)?;
     let types_at = h.hdr_len as usize + h.type_off as usize;
 
     // Whatever lies past both sections is a newer trailing section; keep it as is.
     let end = t1.max(s1) as usize;
-    let tail = body[end..].to_vec();
-    let header_ext = data[HEADER_LEN..h.hdr_len as usize].to_vec();
+    let tail = body.get(end..).unwrap_or_default().to_vec();
+    let header_ext = data
+        .get(HEADER_LEN..h.hdr_len as usize)
+        .unwrap_or_default()
+        .to_vec();
     let types_range = types_at..types_at + type_sec.len();
     let raw = crate::btf::Raw {
         blob: data.into_owned(),
@@ -124,22 +150,31 @@ pub(crate) fn parse_owned(
         count,
         standard: h.type_off == 0 && h.str_off == h.type_len,
     };
-    Ok(Btf::from_parts(
-        endian, base, raw, strings, header_ext, tail, h,
-    ))
+    let mut btf = Btf::from_parts(endian, base, raw, strings, header_ext, tail, h);
+    btf.set_int_pad(int_pad);
+    Ok(btf)
 }
 
+/// `(index, bits 8..16)` of INTs whose data word has those bits set.
+type IntPad = Vec<(usize, u8)>;
+
 /// Checks every record of the type section as [`parse_types`] would, without building the
-/// types; returns how many there are.
-fn check_types(e: Endian, sec: &[u8], start_id: TypeId) -> Result<u32, ParseError> {
+/// types; returns how many there are, and `(index, bits 8..16)` of the INTs whose data word
+/// has those ignored bits set.
+fn check_types(e: Endian, sec: &[u8], start_id: TypeId) -> Result<(u32, IntPad), ParseError> {
     let mut off = 0usize;
     let mut n = 0u32;
+    let mut int_pad = Vec::new();
     while off < sec.len() {
         let id = start_id.saturating_add(n);
-        off += check_type(e, sec, off, id)?;
+        let (len, pad) = check_type(e, sec, off, id)?;
+        if pad != 0 {
+            int_pad.push((n as usize, pad));
+        }
+        off += len;
         n += 1;
     }
-    Ok(n)
+    Ok((n, int_pad))
 }
 
 pub(crate) fn parse_types(
@@ -158,23 +193,26 @@ pub(crate) fn parse_types(
     Ok(types)
 }
 
-/// Checks the record at `off` as [`parse_type`] does, returning its length in bytes.
-fn check_type(e: Endian, sec: &[u8], off: usize, id: TypeId) -> Result<usize, ParseError> {
+/// Checks the record at `off` as [`parse_type`] does, returning its length in bytes,
+/// and an INT's bits 8..16 (which Linux 6.1 ignores; 0 for other kinds).
+fn check_type(e: Endian, sec: &[u8], off: usize, id: TypeId) -> Result<(usize, u8), ParseError> {
     let (kind, rec_len) = check_header(e, sec, off, id)?;
     let st = read_u32(e, sec, off + 8);
+    let mut pad = 0;
     match kind {
         Kind::Int => {
             let w = read_u32(e, sec, off + 12);
             if w & !INT_DATA_MASK != 0 {
                 return Err(ParseError::BadIntData { id, off, data: w });
             }
+            pad = (w >> 8) as u8;
         }
         Kind::Array if st != 0 => {
             return Err(ParseError::ArraySizeNotZero { id, off, size: st });
         }
         _ => {}
     }
-    Ok(rec_len)
+    Ok((rec_len, pad))
 }
 
 /// The checks of a record's header: its kind and length.

@@ -88,7 +88,7 @@ fn wrong_magic() {
 fn truncated_header() {
     check(
         &sample()[..10],
-        expect!["FILE: BTF too short: 10 bytes, a header needs at least 24"],
+        expect!["FILE: BTF header length 24 out of bounds (blob is 10 bytes)"],
     );
 }
 
@@ -282,5 +282,107 @@ fn array_size_word_not_zero() {
     check(
         &bytes,
         expect!["FILE: type [2] ARRAY at type section offset 16: size word is 8, must be 0"],
+    );
+}
+
+#[test]
+fn shorter_than_hdr_len_field() {
+    check(
+        &sample()[..6],
+        expect!["FILE: BTF too short: 6 bytes, its header needs at least 8 (up to hdr_len)"],
+    );
+}
+
+/// Linux 6.1 reads a header shorter than 24 bytes as far as it goes (the rest 0): a 22-byte
+/// header holds the low two bytes of str_len. The kernel takes such BTF (the differential
+/// test against BPF_BTF_LOAD found it), so kbtf reads it too, and writes it back the same.
+#[test]
+fn short_header_as_the_kernel_reads_it() {
+    let full = sample();
+    let str_len = u32::from_le_bytes(full[20..24].try_into().unwrap());
+    assert!(str_len < 1 << 16);
+    let mut short = full[..22].to_vec();
+    patch_u32(&mut short, 4, 22);
+    short.extend_from_slice(&full[24..]);
+    let btf = Btf::parse(&short, None).unwrap();
+    assert_eq!(btf.own_types().len(), 2);
+    assert_eq!(btf.header().unwrap().str_len, str_len);
+    assert_eq!(btf.to_bytes(), short, "written back as read");
+    assert!(kbtf_btf::validate::validate(&btf).is_empty());
+    // A 20-byte header has no str_len at all: no string section, which the kernel refuses too.
+    let mut none = full[..20].to_vec();
+    patch_u32(&mut none, 4, 20);
+    none.extend_from_slice(&full[24..]);
+    check(
+        &none,
+        expect!["FILE: BTF string section is empty or does not end with NUL"],
+    );
+}
+
+/// 6.1's BTF_INT_MASK is 0x0fffffff: bits 8..16 of an INT's data word are allowed and
+/// ignored. kbtf reads them the same way and gives them back on write.
+#[test]
+fn int_data_bits_8_to_16_are_ignored() {
+    let mut s = sample();
+    // The INT's data word: header 24, then name_off, info, size.
+    let at = 24 + 12;
+    let w = u32::from_le_bytes(s[at..at + 4].try_into().unwrap());
+    patch_u32(&mut s, at, w | 0xab00);
+    let btf = Btf::parse(&s, None).unwrap();
+    assert_eq!(
+        btf.own_types()[0].data,
+        TypeData::Int {
+            size: 4,
+            encoding: 1,
+            offset: 0,
+            bits: 32
+        }
+    );
+    assert_eq!(btf.int_ignored_bits().collect::<Vec<_>>(), vec![(1, 0xab)]);
+    assert_eq!(btf.to_bytes(), s);
+    assert!(kbtf_btf::validate::validate(&btf).is_empty());
+    // Bits 28..32 stay refused, as by the kernel ("Invalid int_data").
+    patch_u32(&mut s, at, w | 0x1000_0000);
+    check(
+        &s,
+        expect!["FILE: type [1] INT at type section offset 0: invalid int data 0x11000020"],
+    );
+}
+
+/// A base of the other byte order than its split BTF: one error that says so, from the
+/// parser and from `read_file`.
+#[test]
+fn base_of_the_wrong_endianness() {
+    let mut base = Btf::new();
+    let int = base.add_str("int");
+    base.add_type(Type::new(
+        int,
+        TypeData::Int {
+            size: 4,
+            encoding: 1,
+            offset: 0,
+            bits: 32,
+        },
+    ));
+    let le_base = std::sync::Arc::new(base.clone());
+    let mut split = Btf::new_split(le_base);
+    let p = split.add_str("p");
+    split.add_type(Type::new(p, TypeData::Typedef { ty: 1 }));
+    let split_bytes = split.to_bytes();
+    base.set_endian(kbtf_btf::Endian::Big);
+    let be_base = std::sync::Arc::new(Btf::parse(&base.to_bytes(), None).unwrap());
+    assert_eq!(be_base.endian(), kbtf_btf::Endian::Big);
+    let err = Btf::parse(&split_bytes, Some(be_base.clone())).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "base BTF is big endian but split BTF is little endian"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("input");
+    std::fs::write(&path, &split_bytes).unwrap();
+    let err = read_file(&path, Some(be_base)).unwrap_err();
+    assert_eq!(
+        err.to_string().replace(&path.display().to_string(), "FILE"),
+        "FILE: base BTF is big endian but split BTF is little endian"
     );
 }

@@ -5,4 +5,5 @@ pub mod diff;
 pub mod distill;
 pub mod dump;
 pub mod load;
+pub mod regen;
 pub mod relocate;

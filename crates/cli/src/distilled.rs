@@ -96,7 +96,8 @@ fn hint_index(hint: &Btf) -> std::collections::HashSet<(Kind, String, Option<u32
 /// are the vmlinux BTFs the module's current `.BTF` may be split on. When `strict`, a
 /// `.BTF_ids` that cannot be resolved is an error; otherwise (plain split BTF, where kbuild
 /// runs resolve_btfids afterwards anyway) a warning that leaves the section as it was.
-/// Returns whether a signature was stripped.
+/// With `key`, the module is signed (it must be a module). Returns whether a signature was
+/// stripped.
 pub fn write_module(
     path: &Path,
     elf: &[u8],
@@ -104,7 +105,14 @@ pub fn write_module(
     new_btf: &Btf,
     bases: &[Arc<Btf>],
     strict: bool,
+    key: Option<&kbtf_modsign::SigningKey>,
 ) -> Result<bool> {
+    if key.is_some() && !is_relocatable(elf) {
+        anyhow::bail!(
+            "{}: --sign-key: not a kernel module (ELF ET_REL); only modules carry signatures",
+            path.display()
+        );
+    }
     let rewritten =
         kbtf_emit::rewrite(elf, out).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     let mut bytes = rewritten.bytes;
@@ -117,6 +125,9 @@ pub fn write_module(
             Err(e) if strict => return Err(e.context("resolving .BTF_ids against the new BTF")),
             Err(e) => eprintln!("kbtf: warning: .BTF_ids left as it was: {e:#}"),
         }
+    }
+    if let Some(k) = key {
+        bytes = crate::sign::sign(path, &bytes, k)?;
     }
     kbtf_emit::write_atomic(path, &bytes)?;
     Ok(rewritten.stripped_signature.is_some())

@@ -1,6 +1,9 @@
 //! `kbtf`: a BTF encoder for the Linux kernel. This binary only parses flags and calls the
 //! libraries; see docs/ARCHITECTURE.md.
 
+// No unwrap()/expect() outside tests: input must never panic (docs/reliability.md).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 mod btf_ids;
 mod cmd;
 mod distilled;
@@ -8,6 +11,7 @@ mod input;
 mod kmod;
 mod pahole;
 mod relocate;
+mod sign;
 
 use std::process::ExitCode;
 
@@ -39,9 +43,16 @@ enum Command {
     Distill(cmd::distill::Args),
     Relocate(cmd::relocate::Args),
     Load(cmd::load::Args),
+    Regen(cmd::regen::Args),
 }
 
 fn main() -> ExitCode {
+    // Die quietly of SIGPIPE, as cat and grep do, when the reader of our output goes away
+    // (`kbtf dump ... | head`), instead of panicking in println!.
+    // SAFETY: setting a signal's disposition to its default before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let argv: Vec<String> = std::env::args_os()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
@@ -57,6 +68,7 @@ fn main() -> ExitCode {
         Command::Distill(a) => cmd::distill::run(a),
         Command::Relocate(a) => cmd::relocate::run(a),
         Command::Load(a) => cmd::load::run(a),
+        Command::Regen(a) => cmd::regen::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

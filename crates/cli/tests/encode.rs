@@ -190,3 +190,87 @@ fn unwritable_module_is_left_unchanged() {
     );
     assert_eq!(after, before, "the module is unchanged");
 }
+
+/// A full disk (ENOSPC, simulated by a tmpfs just big enough for the module): `kbtf -J`
+/// fails with one line naming the file and the reason, the module is unchanged and no temp
+/// file is left. Needs root to mount the tmpfs: run in the real-kernel tier.
+#[test]
+#[ignore = "needs root to mount a tmpfs: run by `cargo xtask test`"]
+fn full_disk_leaves_the_module_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("full");
+    std::fs::create_dir(&mnt).unwrap();
+    let run = |args: &[&str]| {
+        let st = Command::new(args[0]).args(&args[1..]).status().unwrap();
+        assert!(st.success(), "{args:?}");
+    };
+    let m = mnt.display().to_string();
+    let src = testdata("modules-6.1-dbg/dummy.ko");
+    let size = std::fs::metadata(&src).unwrap().len();
+    // Room for the module and a few pages, not for a second copy of it.
+    let opt = format!("size={}k", size / 1024 + 64);
+    run(&["mount", "-t", "tmpfs", "-o", &opt, "none", &m]);
+    let ko = mnt.join("dummy.ko");
+    std::fs::copy(&src, &ko).unwrap();
+    let before = std::fs::read(&ko).unwrap();
+    let base = testdata("vmlinux-6.1.btf").display().to_string();
+    let (code, _, err) = kbtf(&["-J", "--btf_base", &base, &ko.display().to_string()]);
+    let after = std::fs::read(&ko).unwrap();
+    let left: Vec<_> = std::fs::read_dir(&mnt)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    run(&["umount", &m]);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("dummy.ko") && err.contains("No space left on device"),
+        "{err}"
+    );
+    assert_eq!(after, before, "the module is unchanged");
+    assert_eq!(
+        left,
+        vec![std::ffi::OsString::from("dummy.ko")],
+        "no temp file left"
+    );
+}
+
+/// A read-only module file (mode 0444, owned by root) in a directory anyone may write to,
+/// rewritten by another user: refused with one line naming the file (pahole's in-place write
+/// would fail the same way), not replaced through the directory. Needs root to run kbtf as
+/// `nobody` (setpriv): run in the real-kernel tier.
+#[test]
+#[ignore = "needs root to run kbtf as another user: run by `cargo xtask test`"]
+fn read_only_module_file_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let ko = dir.path().join("dummy.ko");
+    std::fs::copy(testdata("modules-6.1-dbg/dummy.ko"), &ko).unwrap();
+    std::fs::set_permissions(&ko, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let base = dir.path().join("vmlinux.btf");
+    std::fs::copy(testdata("vmlinux-6.1.btf"), &base).unwrap();
+    let before = std::fs::read(&ko).unwrap();
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_kbtf"))
+        .args(["-J", "--btf_base"])
+        .arg(&base)
+        .arg(&ko)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("dummy.ko") && err.contains("Permission denied"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(&ko).unwrap(),
+        before,
+        "the module is unchanged"
+    );
+    let mode = std::fs::metadata(&ko).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o444);
+}

@@ -33,6 +33,9 @@
 //! Dedup is pure and deterministic: the same input gives the same output, byte for byte. It
 //! runs on one thread; see docs/dedup.md on what could run in parallel.
 
+// No unwrap()/expect() outside tests: input must never panic (docs/reliability.md).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 mod compact;
 pub mod distill;
 mod equiv;

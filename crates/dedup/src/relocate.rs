@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use kbtf_btf::{Btf, Kind, Type, TypeData, TypeId};
 
-use crate::distill::map_strs;
+use crate::distill::{is_distillable, map_strs};
 use crate::error::RelocateError;
 
 /// Split BTF on the new base.
@@ -52,19 +52,7 @@ pub fn relocate(module: &Btf, base: Arc<Btf>) -> Result<Relocated, RelocateError
         let Some(t) = base.type_by_id(id) else {
             continue;
         };
-        if t.name_off == 0 {
-            continue;
-        }
-        if matches!(
-            t.kind(),
-            Kind::Int
-                | Kind::Float
-                | Kind::Fwd
-                | Kind::Struct
-                | Kind::Union
-                | Kind::Enum
-                | Kind::Enum64
-        ) {
+        if is_distillable(t) {
             if let Some(name) = base.str_bytes(t.name_off) {
                 by_name.entry(name).or_default().push(id);
             }

@@ -2,7 +2,9 @@
 //! synced, then renamed over the target, with the target's permission bits kept.
 //!
 //! A reader (or a crash) sees either the old bytes or the new, complete bytes, never a
-//! half-written file. Concurrent writers of the same file each rename a complete file; the last
+//! half-written file; a process killed between writing the temp file and the rename leaves
+//! that temp file (`.NAME.XXXXXX.kbtf-tmp`) beside the old file. A file the caller may not
+//! write is refused, not replaced through its directory. Concurrent writers of the same file each rename a complete file; the last
 //! rename wins.
 
 use std::io::Write;
@@ -26,6 +28,15 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), EmitError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(io(e)),
     };
+    // A file we may not write is not replaced behind its back through the directory: opening
+    // it for writing (without truncating) asks the kernel, as pahole's in-place write would
+    // (EACCES for a read-only file of another user, EROFS on a read-only mount).
+    if old_perm.is_some() {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(io)?;
+    }
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

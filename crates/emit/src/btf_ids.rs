@@ -176,13 +176,18 @@ fn parse_name(rest: &[u8]) -> Result<(EntryKind, &[u8]), String> {
     }
 }
 
+/// The word at `off`; `read_table` has checked that every entry's words lie in the section.
 fn read_u32(data: &[u8], off: usize, le: bool) -> u32 {
-    let b: [u8; 4] = data[off..off + 4].try_into().expect("4 bytes");
+    let b = word_at(data, off);
     if le {
         u32::from_le_bytes(b)
     } else {
         u32::from_be_bytes(b)
     }
+}
+
+fn word_at(data: &[u8], off: usize) -> [u8; 4] {
+    [data[off], data[off + 1], data[off + 2], data[off + 3]]
 }
 
 fn write_u32(data: &mut [u8], off: usize, le: bool, v: u32) {
@@ -439,7 +444,7 @@ fn pairs(data: &[u8], set8: &Entry, le: bool) -> Vec<(u32, [u8; 4])> {
     (off + 8..off + set8.size as usize)
         .step_by(8)
         .map(|o| {
-            let flags: [u8; 4] = data[o + 4..o + 8].try_into().expect("4 bytes");
+            let flags = word_at(data, o + 4);
             (read_u32(data, o, le), flags)
         })
         .collect()
@@ -522,12 +527,16 @@ pub fn re_resolve(elf: &[u8], previous: &Btf, btf: &Btf) -> Result<Option<Resolv
                     format!("pair {i} (offset {at:#x}) has no __BTF_ID__ symbol"),
                 )
             })?;
-            let kind = sym.kind.btf_kind().expect("not a set");
+            // `by_offset` holds no sets, and every other entry names a BTF kind.
+            let Some(kind) = sym.kind.btf_kind() else {
+                continue;
+            };
             let id = prev.get(kind, &sym.name_bytes);
             // Equal ids keep their order in a stable sort: take the first one left.
-            let j = now
-                .iter()
-                .position(|p| p.is_some_and(|(pid, _)| pid == id))
+            let (_, flags) = now
+                .iter_mut()
+                .find(|p| p.is_some_and(|(pid, _)| pid == id))
+                .and_then(Option::take)
                 .ok_or_else(|| {
                     bad_symbol(
                         sym.symbol.as_bytes(),
@@ -539,7 +548,6 @@ pub fn re_resolve(elf: &[u8], previous: &Btf, btf: &Btf) -> Result<Option<Resolv
                         ),
                     )
                 })?;
-            let (_, flags) = now[j].take().expect("found");
             let o = at as usize;
             compiled[o + 4..o + 8].copy_from_slice(&flags);
         }

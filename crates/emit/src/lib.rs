@@ -6,6 +6,9 @@
 //! puts bytes into a file: a temp file in the same directory, then a rename, keeping the mode.
 //! Nothing here interprets DWARF; [`btf_ids`] reads BTF only to look type ids up by name.
 
+// No unwrap()/expect() outside tests: input must never panic (docs/reliability.md).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod atomic;
 pub mod btf_ids;
 pub mod elf;

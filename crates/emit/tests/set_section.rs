@@ -210,3 +210,80 @@ fn drop_section_leaves_an_unnamed_null_section() {
         None
     );
 }
+
+/// Section headers of an ELF64 little-endian file: (index of the header, offset of its
+/// sh_name, sh_offset, sh_size fields).
+fn shdr_fields64(elf: &[u8]) -> Vec<(usize, usize, usize, usize)> {
+    let shoff = u64::from_le_bytes(elf[0x28..0x30].try_into().unwrap()) as usize;
+    let shnum = u16::from_le_bytes(elf[0x3c..0x3e].try_into().unwrap()) as usize;
+    (0..shnum)
+        .map(|i| {
+            let at = shoff + 64 * i;
+            (i, at, at + 24, at + 32)
+        })
+        .collect()
+}
+
+/// Found by the elf_write fuzz target: a section whose name offset lies past the name table
+/// came to be named `.BTF` once `.BTF` was appended to the table, so the output had two
+/// `.BTF` sections. Such a file is refused.
+#[test]
+fn name_offset_past_the_name_table_is_refused() {
+    let mut obj = testdata("c/kinds.o");
+    let (_, name_at, _, _) = shdr_fields64(&obj)[1];
+    obj[name_at..name_at + 4].copy_from_slice(&0x7000_0000u32.to_le_bytes());
+    let err = set_section(&obj, &SectionSpec::progbits(".BTF", b"x")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "ELF: section 1: name offset 0x70000000 is past the section name table (0xc6 bytes)"
+    );
+}
+
+/// Found by the elf_write fuzz target: a section replaced in place whose data overlapped the
+/// section header table overwrote the table; and a section whose data overlapped the ELF
+/// header changed when a new section was added (the header's e_shoff and e_shnum are in it).
+/// Files whose sections overlap the headers or each other are refused, for every change.
+#[test]
+fn section_data_over_the_headers_is_refused() {
+    let ko = testdata("modules-6.1-dbg/dummy.ko");
+    let shoff = u64::from_le_bytes(ko[0x28..0x30].try_into().unwrap());
+    let file = object::File::parse(&*ko).unwrap();
+    let btf = file.section_by_name(".BTF").unwrap().index().0;
+    let text = file.section_by_name(".text").unwrap().index().0;
+    let (_, _, off_at, size_at) = shdr_fields64(&ko)[btf];
+    let mut bad = ko.clone();
+    bad[off_at..off_at + 8].copy_from_slice(&shoff.to_le_bytes());
+    bad[size_at..size_at + 8].copy_from_slice(&64u64.to_le_bytes());
+    let err = set_section(&bad, &SectionSpec::progbits(".BTF", b"x")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "ELF: the section header table [{shoff:#x}, {:#x}) overlaps section {btf}'s data [{shoff:#x}, {:#x})",
+            shoff + 64 * shdr_fields64(&ko).len() as u64,
+            shoff + 64
+        )
+    );
+    let err = kbtf_emit::elf::drop_section(&bad, ".BTF").unwrap_err();
+    assert!(err.to_string().contains("overlaps section"), "{err}");
+    // .text over the ELF header, and a new section added.
+    let (_, _, off_at, size_at) = shdr_fields64(&ko)[text];
+    let mut bad = ko.clone();
+    bad[off_at..off_at + 8].copy_from_slice(&0x20u64.to_le_bytes());
+    bad[size_at..size_at + 8].copy_from_slice(&0x40u64.to_le_bytes());
+    let err = set_section(&bad, &SectionSpec::progbits(".new", b"x")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("ELF: section {text}'s data [0x20, 0x60) overlaps the ELF header [0x0, 0x40)")
+    );
+}
+
+/// Found by the elf_write fuzz target: extended numbering (e_shnum 0) with a section header
+/// offset near the top of the address space overflowed while checking it.
+#[test]
+fn huge_section_header_offset_is_an_error() {
+    let mut obj = testdata("c/kinds.o");
+    obj[0x28..0x30].copy_from_slice(&(u64::MAX - 8).to_le_bytes());
+    obj[0x3c..0x3e].copy_from_slice(&0u16.to_le_bytes());
+    let err = set_section(&obj, &SectionSpec::progbits(".BTF", b"x")).unwrap_err();
+    assert!(err.to_string().contains("out of bounds"), "{err}");
+}

@@ -33,8 +33,10 @@ pub enum ErrorKind {
     #[error("section {section}: {error}")]
     Section {
         section: String,
-        error: object::read::Error,
+        error: kbtf_btf::file::SectionDataError,
     },
+    #[error("cannot start the worker threads: {0}")]
+    ThreadPool(String),
     #[error("no .debug_info section: the file has no DWARF (was it stripped?)")]
     NoDwarf,
     #[error("malformed DWARF in .debug_info ({loc}): {error}")]

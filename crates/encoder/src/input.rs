@@ -257,9 +257,7 @@ where
             sections.push(Cow::Borrowed(&[][..]));
             continue;
         };
-        let mut data = section
-            .uncompressed_data()
-            .map_err(|e| section_err(name, e))?;
+        let mut data = kbtf_btf::file::section_data(&section).map_err(|e| section_err(name, e))?;
         if is_rel {
             for (offset, reloc) in section.relocations() {
                 if reloc.kind() != RelocationKind::Absolute {

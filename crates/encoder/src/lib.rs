@@ -26,6 +26,9 @@
 //!
 //! docs/encoder.md lists every rule and each place where kbtf differs from pahole on purpose.
 
+// No unwrap()/expect() outside tests: input must never panic (docs/reliability.md).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 mod die;
 mod error;
 mod functions;

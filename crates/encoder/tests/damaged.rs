@@ -121,3 +121,136 @@ fn random_damage_never_panics() {
         let _ = encode(Path::new("damaged.o"), &d, None, &EncodeOptions::default());
     }
 }
+
+/// The file range of `.debug_info` in a fixture whose debug sections are SHF_COMPRESSED
+/// (Elf64_Chdr: ch_type u32, reserved u32, ch_size u64, ch_addralign u64, then the payload).
+fn compressed_fixture(name: &str) -> (Vec<u8>, std::ops::Range<usize>) {
+    let path = common::repo().join("testdata/encoder").join(name);
+    let data = std::fs::read(path).unwrap();
+    let file = object::File::parse(&*data).unwrap();
+    let sec = file.section_by_name(".debug_info").unwrap();
+    assert_ne!(
+        sec.compressed_data().unwrap().format,
+        object::CompressionFormat::None
+    );
+    let (off, size) = sec.file_range().unwrap();
+    (data.clone(), off as usize..(off + size) as usize)
+}
+
+fn section_err(data: &[u8]) -> String {
+    match encode(
+        Path::new("damaged.o"),
+        data,
+        None,
+        &EncodeOptions::default(),
+    ) {
+        Ok(_) => panic!("damaged input encoded without error"),
+        Err(e) => {
+            assert!(matches!(e.kind, ErrorKind::Section { .. }), "{e}");
+            e.to_string()
+        }
+    }
+}
+
+/// Compressed debug info whose payload does not inflate (zlib and zstd): an error naming the
+/// file and section.
+#[test]
+fn compressed_debug_info_that_does_not_inflate() {
+    for (fixture, what) in [
+        ("shapes-zlib.o", "Invalid zlib compressed data"),
+        ("shapes-zstd.o", "Invalid zstd compressed data"),
+    ] {
+        let (mut data, info) = compressed_fixture(fixture);
+        // Garble the payload after the 24-byte header.
+        for b in &mut data[info.start + 24..info.start + 40] {
+            *b ^= 0x5a;
+        }
+        let err = section_err(&data);
+        assert!(err.starts_with("damaged.o: section .debug_info: "), "{err}");
+        assert!(err.contains(what), "{fixture}: {err}");
+        // A header claiming one byte more than the payload holds.
+        let (mut data, info) = compressed_fixture(fixture);
+        let size_at = info.start + 8;
+        let size = u64::from_le_bytes(data[size_at..size_at + 8].try_into().unwrap());
+        data[size_at..size_at + 8].copy_from_slice(&(size + 1).to_le_bytes());
+        let err = section_err(&data);
+        assert!(
+            err.contains("does not match") || err.contains(what),
+            "{fixture}: {err}"
+        );
+    }
+}
+
+/// Found by the dwarf fuzz target: a compression header claiming gigabytes made the reader
+/// allocate (and zero) them before finding out the payload holds less. Such a claim is
+/// refused before any allocation.
+#[test]
+fn compressed_section_claiming_an_implausible_size() {
+    let (mut data, info) = compressed_fixture("shapes-zstd.o");
+    let size_at = info.start + 8;
+    data[size_at..size_at + 8].copy_from_slice(&(3u64 << 30).to_le_bytes());
+    let err = section_err(&data);
+    assert!(
+        err.starts_with(
+            "damaged.o: section .debug_info: compressed section claims 3221225472 bytes from "
+        ),
+        "{err}"
+    );
+    assert!(err.ends_with("(over 2048:1); not inflating it"), "{err}");
+}
+
+/// DWARF whose type references loop: every pointer, const, volatile and typedef DIE made to
+/// refer to itself (`DW_AT_type` in DW_FORM_ref4 patched to the DIE's own offset). The encoder
+/// neither hangs nor recurses without end: it encodes the loops as they are, and the
+/// validator reports them as the kernel would ("Loop detected").
+#[test]
+fn dwarf_reference_loops() {
+    let (mut data, info) = fixture();
+    let endian = gimli::RunTimeEndian::Little;
+    let section = gimli::DebugInfo::new(&data[info.clone()], endian);
+    let abbrevs_data = {
+        let file = object::File::parse(&*data).unwrap();
+        let s = file.section_by_name(".debug_abbrev").unwrap();
+        s.data().unwrap().to_vec()
+    };
+    let debug_abbrev = gimli::DebugAbbrev::new(&abbrevs_data, endian);
+    let header = section.units().next().unwrap().unwrap();
+    let abbrevs = header.abbreviations(&debug_abbrev).unwrap();
+    let mut raw = header.entries_raw(&abbrevs, None).unwrap();
+    let mut patches = Vec::new();
+    while !raw.is_empty() {
+        let die = raw.next_offset().0;
+        let Some(abbrev) = raw.read_abbreviation().unwrap() else {
+            continue;
+        };
+        let looping = matches!(
+            abbrev.tag(),
+            gimli::DW_TAG_pointer_type
+                | gimli::DW_TAG_const_type
+                | gimli::DW_TAG_volatile_type
+                | gimli::DW_TAG_typedef
+        );
+        for spec in abbrev.attributes() {
+            let before = raw.next_offset().0;
+            let attr = raw.read_attribute(*spec).unwrap();
+            if looping && attr.name() == gimli::DW_AT_type && spec.form() == gimli::DW_FORM_ref4 {
+                patches.push((info.start + before, die as u32));
+            }
+        }
+    }
+    assert!(patches.len() > 5, "{} DIEs patched", patches.len());
+    for (at, die) in patches {
+        data[at..at + 4].copy_from_slice(&die.to_le_bytes());
+    }
+    let btf = encode(Path::new("loops.o"), &data, None, &EncodeOptions::default())
+        .expect("loops are encoded as they are");
+    let problems = kbtf_btf::validate::validate(&btf);
+    assert!(
+        problems.iter().any(|p| p.rule == "Loop detected"),
+        "{problems:?}"
+    );
+    // `kbtf -J` dedups next: a cycle through no struct is an error naming the type.
+    let err = kbtf_dedup::dedup(&btf, &Default::default()).unwrap_err();
+    assert!(err.to_string().contains("cycle"), "{err}");
+    assert!(err.to_string().starts_with("type ["), "{err}");
+}

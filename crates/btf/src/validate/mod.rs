@@ -36,10 +36,10 @@
 //! string section not NUL-terminated or, for a base, not starting with NUL
 //! (`btf_parse_str_sec`); truncated records ("meta_left"); unknown kind ("Invalid kind");
 //! unused `info` bits ("Invalid btf_info"); `vlen != 0` for kinds without members; INT data
-//! bits outside encoding/offset/bits. The parser is stricter than 6.1 in two places: it rejects
-//! headers shorter than 24 bytes (the kernel takes any `hdr_len` >= 8) and INT data with bits
-//! 8..16 set (the kernel's `BTF_INT_MASK` is `0x0fffffff`). It refuses an ARRAY whose unused size
-//! word is not 0, as the kernel does ("size != 0").
+//! bits outside `BTF_INT_MASK` (`0x0fffffff`: bits 8..16 are allowed and ignored, as by 6.1,
+//! and kept for the write). A header shorter than 24 bytes is read as 6.1 reads it, the fields
+//! it leaves out (or cuts) 0, so only 21 to 23 bytes can hold a string section. It refuses an
+//! ARRAY whose unused size word is not 0, as the kernel does ("size != 0").
 //!
 //! Enforced here, as [`ProblemClass::Invalid`]:
 //!

@@ -296,7 +296,6 @@ fn names_per_kind() {
             invalid, meta: [5] FWD (anon): name is missing  <Invalid name>
             invalid, meta: [6] ARRAY 'n': ARRAY must be anonymous but has name offset 10 ('n')  <Invalid name>
             invalid, meta: [7] STRUCT 'a-b': name 'a-b' is not a valid C identifier  <Invalid name>
-            invalid, meta: [8] STRUCT 's': member #1 name 'm.x' is not a valid C identifier  <Invalid name>
             invalid, meta: [9] FUNC (anon): name is missing  <Invalid name>
             invalid, meta: [10] VAR (anon): name is missing  <Invalid name>
             invalid, meta: [12] DATASEC 'not a section': name 'not a section' is not a valid section name  <Invalid name>

@@ -1,5 +1,5 @@
-//! `kbtf check`: validate BTF by the kernel's rules, and catch a module built against a
-//! different vmlinux.
+//! `kbtf check`: validate BTF by the kernel's rules, catch a module built against a different
+//! vmlinux, and report a module's signature (unsigned, valid, or no longer matching its bytes).
 
 use std::path::PathBuf;
 
@@ -13,8 +13,10 @@ use crate::input;
 /// Validate BTF by the kernel's rules, and catch a module built against another vmlinux.
 ///
 /// Applies the rules of the kernel's BTF verifier (kernel/bpf/btf.c, Linux 6.1), then for split
-/// BTF checks that it was built against the given base. Exit 0 when valid, 1 when not, 2 when
-/// the input cannot be read.
+/// BTF checks that it was built against the given base. For a module it also reports the
+/// appended signature: unsigned, or signed by whom, and with --cert whether the signature
+/// still covers the module's bytes. Exit 0 when valid, 1 when not (a signature that no longer
+/// matches included), 2 when the input cannot be read.
 #[derive(clap::Args)]
 pub struct Args {
     /// Raw BTF file or ELF file with a .BTF section (vmlinux, .ko).
@@ -26,9 +28,16 @@ pub struct Args {
     /// Print at most this many problems (all are counted).
     #[arg(long, default_value_t = 100)]
     max_problems: usize,
+    /// Certificates to verify a module's signature with: PEM or DER files, or a vmlinux ELF
+    /// whose built-in keyring (system_certificate_list) holds them, such as Debian's -dbg
+    /// vmlinux, whose build key signed its modules. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    cert: Vec<std::path::PathBuf>,
 }
 
 pub fn run(args: Args) -> Result<u8> {
+    let certs = crate::sign::load_certs(&args.cert)?;
+    let signature_ok = check_signature(&args.file, &certs)?;
     let base = input::base(args.base.as_deref())?;
     let had_base = base.is_some();
     let file = match kbtf_btf::read_file(&args.file, base) {
@@ -45,11 +54,33 @@ pub fn run(args: Args) -> Result<u8> {
     let ids_ok = check_btf_ids(&file)?;
     let report = Report::new(validate(&file.btf), args.max_problems);
     print!("{report}");
-    Ok(if report.is_ok() && fingerprint_ok && ids_ok {
-        crate::EXIT_OK
-    } else {
-        crate::EXIT_FOUND
-    })
+    Ok(
+        if report.is_ok() && fingerprint_ok && ids_ok && signature_ok {
+            crate::EXIT_OK
+        } else {
+            crate::EXIT_FOUND
+        },
+    )
+}
+
+/// For an ELF file, prints its signature state; true unless that is a problem (a signature
+/// that no longer matches, that does not verify with the certificates given, or that the
+/// kernel would refuse whatever its keys).
+fn check_signature(path: &std::path::Path, certs: &[kbtf_modsign::Cert]) -> Result<bool> {
+    let data =
+        std::fs::read(path).map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+    let is_module = crate::distilled::is_relocatable(&data);
+    if !is_module && !data.ends_with(kbtf_emit::elf::MODULE_SIG_MAGIC) {
+        if !certs.is_empty() {
+            println!("signature: none (not a kernel module)");
+        }
+        return Ok(true);
+    }
+    let (lines, problem) = crate::sign::check_lines(&data, certs);
+    for l in lines {
+        println!("{l}");
+    }
+    Ok(!problem)
 }
 
 /// Compares the base fingerprint kbtf recorded in a module with the base given, and prints

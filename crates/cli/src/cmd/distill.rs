@@ -13,7 +13,8 @@ use kbtf_emit::ElfOutput;
 /// btf__distill_base does, and writes .BTF and .BTF.base back with .BTF_ids resolved against
 /// the distilled ids: the module then relocates natively on Linux 6.11+ and with `kbtf
 /// relocate` / `kbtf load` elsewhere. The module is rewritten in place (atomically) or to -o;
-/// its signature, which no longer matches, is removed.
+/// its signature, which no longer matches, is removed, or made again with
+/// --sign-key/--sign-cert.
 #[derive(clap::Args)]
 pub struct Args {
     /// The module (.ko) with split .BTF.
@@ -24,10 +25,13 @@ pub struct Args {
     /// Write the result here instead of rewriting the module in place.
     #[arg(long, short = 'o')]
     output: Option<PathBuf>,
+    #[command(flatten)]
+    sign: crate::sign::SignArgs,
 }
 
 pub fn run(args: Args) -> Result<u8> {
     let at = |what: &str| format!("{}: {what}", args.module.display());
+    let key = args.sign.load()?;
     let base = kbtf_btf::read_base(&args.base).context("reading --base")?;
     let elf = std::fs::read(&args.module).with_context(|| at("reading"))?;
     let unsigned = kbtf_emit::modsig::strip(&elf).with_context(|| at("module signature"))?;
@@ -51,13 +55,12 @@ pub fn run(args: Args) -> Result<u8> {
     let bytes = crate::btf_ids::resolve(&args.module, &rewritten.bytes, &d.split, &previous)?
         .unwrap_or(rewritten.bytes);
     let dest = args.output.as_ref().unwrap_or(&args.module);
+    let bytes = match &key {
+        Some(k) => crate::sign::sign(dest, &bytes, k)?,
+        None => bytes,
+    };
     kbtf_emit::write_atomic(dest, &bytes)?;
-    if unsigned.len() != elf.len() {
-        eprintln!(
-            "kbtf: warning: {}: its module signature no longer matched and was removed; the module is now unsigned",
-            dest.display()
-        );
-    }
+    crate::sign::report_written(dest, unsigned.len() != elf.len(), key.as_ref());
     println!(
         "{}: .BTF {} bytes on a distilled .BTF.base of {} types ({} bytes); split .BTF was {} bytes",
         dest.display(),

@@ -20,7 +20,9 @@ use crate::kmod::{self, SigPolicy};
 /// BTF on the running kernel's vmlinux BTF, then loaded with finit_module(2) from a memfd.
 /// A module without `.BTF.base` is loaded as it is. kbtf never loads a module without BTF
 /// instead. A rewritten module carries no signature: on a kernel that enforces signatures
-/// (module.sig_enforce, lockdown) kbtf refuses before asking the kernel.
+/// (module.sig_enforce, lockdown) kbtf refuses before asking the kernel, unless
+/// --sign-key/--sign-cert sign the rewritten bytes (the kernel then checks that signature
+/// against its own keys, as for any module).
 #[derive(clap::Args)]
 pub struct Args {
     /// The module file (.ko; decompress .ko.xz/.ko.zst/.ko.gz first).
@@ -41,10 +43,15 @@ pub struct Args {
     /// `modprobe NAME`, skipping those already loaded.
     #[arg(long)]
     deps: bool,
+    /// With --sign-key/--sign-cert, bytes that do not carry the file's own valid signature
+    /// (rewritten by the relocation, or unsigned to begin with) are signed before loading.
+    #[command(flatten)]
+    sign: crate::sign::SignArgs,
 }
 
 pub fn run(args: Args) -> Result<u8> {
     let path = &args.module;
+    let key = args.sign.load()?;
     let input = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     if let Some(kind) = compression(&input) {
         bail!(
@@ -68,9 +75,13 @@ pub fn run(args: Args) -> Result<u8> {
         )
     })?;
     let relocated = elf_has_btf_base(path, &input)?;
-    let bytes = crate::relocate::for_kernel(path, &input, base)?.bytes;
-    let signature = Signature::of(&input, &bytes)
+    let mut bytes = crate::relocate::for_kernel(path, &input, base)?.bytes;
+    let mut signature = Signature::of(&input, &bytes)
         .with_context(|| format!("{}: reading the module signature", path.display()))?;
+    if let (Some(k), false) = (&key, signature.is_valid()) {
+        bytes = crate::sign::sign(path, &bytes, k)?;
+        signature = Signature::Resigned;
+    }
 
     if args.dry_run {
         println!("module {name}: {}, {} bytes", path.display(), input.len());
@@ -83,7 +94,8 @@ pub fn run(args: Args) -> Result<u8> {
         } else {
             println!("btf: no .BTF.base; the module is loaded as it is");
         }
-        println!("signature: {}", signature.describe());
+        let by = key.as_ref().map(crate::sign::signed_with);
+        println!("signature: {}", signature.describe(by.as_deref()));
     }
     if let Some(out) = &args.output {
         kbtf_emit::write_atomic(out, &bytes)?;
@@ -113,7 +125,12 @@ pub fn run(args: Args) -> Result<u8> {
         );
         return Ok(crate::EXIT_OK);
     }
-    kmod::load(&bytes, &params).map_err(|e| anyhow::anyhow!("{}", explain(&e, &info)))?;
+    let resigned = match (&key, signature) {
+        (Some(k), Signature::Resigned) => Some(k.cert().describe()),
+        _ => None,
+    };
+    kmod::load(&bytes, &params)
+        .map_err(|e| anyhow::anyhow!("{}", explain(&e, &info, resigned.as_deref())))?;
     Ok(crate::EXIT_OK)
 }
 
@@ -192,6 +209,8 @@ enum Signature {
     Dropped,
     /// The file had no signature to begin with.
     None,
+    /// kbtf signed the bytes with the key the user gave (`--sign-key`).
+    Resigned,
 }
 
 impl Signature {
@@ -211,16 +230,21 @@ impl Signature {
 
     /// Whether the kernel may accept the signature (it checks it against its keys).
     fn is_valid(self) -> bool {
-        self == Signature::Unchanged
+        matches!(self, Signature::Unchanged | Signature::Resigned)
     }
 
-    fn describe(self) -> &'static str {
+    /// One line for `--dry-run`; `by` says with which key kbtf signed.
+    fn describe(self, by: Option<&str>) -> String {
         match self {
-            Signature::Unchanged => "kept, on unchanged bytes; the kernel checks it",
+            Signature::Unchanged => "kept, on unchanged bytes; the kernel checks it".into(),
             Signature::Dropped => {
-                "dropped: kbtf rewrote the module, so the old signature no longer covers it"
+                "dropped: kbtf rewrote the module, so the old signature no longer covers it".into()
             }
-            Signature::None => "none",
+            Signature::None => "none".into(),
+            Signature::Resigned => format!(
+                "made by kbtf: {}; the kernel checks it against its own keys",
+                by.unwrap_or("signed with --sign-key")
+            ),
         }
     }
 }
@@ -233,9 +257,9 @@ fn refusal(name: &str, signature: Signature, why: &str) -> String {
     };
     format!(
         "not loading {name}: {what}, and the kernel only accepts validly signed modules ({why}); \
-         re-sign the module with a key the kernel trusts (scripts/sign-file), or use a kernel \
-         of 6.11 or later, which relocates the module's .BTF.base itself, and load the signed \
-         module unchanged with modprobe"
+         re-sign the module with a key the kernel trusts (kbtf load --sign-key KEY --sign-cert \
+         CERT, or scripts/sign-file), or use a kernel of 6.11 or later, which relocates the \
+         module's .BTF.base itself, and load the signed module unchanged with modprobe"
     )
 }
 
@@ -263,8 +287,9 @@ fn load_deps(depends: &[String], dry_run: bool) -> Result<()> {
     Ok(())
 }
 
-/// One line explaining why finit_module failed.
-fn explain(e: &std::io::Error, info: &ModInfo) -> String {
+/// One line explaining why finit_module failed; `resigned` names the certificate of the key
+/// kbtf signed the module with, if it did.
+fn explain(e: &std::io::Error, info: &ModInfo, resigned: Option<&str>) -> String {
     let name = &info.name;
     let deps = if info.depends.is_empty() {
         String::new()
@@ -277,11 +302,21 @@ fn explain(e: &std::io::Error, info: &ModInfo) -> String {
             "the kernel does not know symbols {name} uses (finit_module: ENOENT; dmesg says \
              \"Unknown symbol\"): load its dependencies first{deps} with modprobe, or pass --deps"
         ),
-        libc::EKEYREJECTED => format!(
-            "the kernel rejected {name}'s signature (finit_module: EKEYREJECTED; see dmesg): \
-             the module is unsigned or its signature is not valid for these bytes, and the \
-             kernel enforces signatures; re-sign it with a key the kernel trusts"
-        ),
+        libc::EKEYREJECTED => match resigned {
+            Some(cert) => format!(
+                "the kernel rejected the signature kbtf made for {name} with the key of {cert} \
+                 (finit_module: EKEYREJECTED, \"Key was rejected by service\"; see dmesg): the \
+                 kernel enforces signatures and does not trust that key (it is in none of its \
+                 keyrings); sign with a key it trusts, or enroll the certificate (built in, or \
+                 as a machine owner key)"
+            ),
+            None => format!(
+                "the kernel rejected {name}'s signature (finit_module: EKEYREJECTED, \"Key was \
+                 rejected by service\"; see dmesg): the module is unsigned or its signature is \
+                 not valid for these bytes, and the kernel enforces signatures; re-sign it with \
+                 a key the kernel trusts"
+            ),
+        },
         libc::ENOKEY => {
             format!("{name} is signed with a key the kernel does not have (finit_module: ENOKEY)")
         }
@@ -340,7 +375,7 @@ mod tests {
             name: "vxlan".into(),
             depends: vec!["udp_tunnel".into(), "ip6_udp_tunnel".into()],
         };
-        let msg = |errno| explain(&std::io::Error::from_raw_os_error(errno), &info);
+        let msg = |errno| explain(&std::io::Error::from_raw_os_error(errno), &info, None);
         assert_eq!(
             msg(libc::EEXIST),
             "vxlan is already loaded (finit_module: EEXIST)"
@@ -348,7 +383,24 @@ mod tests {
         assert!(msg(libc::ENOENT).contains("(udp_tunnel, ip6_udp_tunnel per its .modinfo)"));
         assert!(msg(libc::ENOENT).contains("--deps"));
         assert!(msg(libc::EKEYREJECTED).contains("re-sign"));
+        assert!(msg(libc::EKEYREJECTED).contains("Key was rejected by service"));
+        let resigned = explain(
+            &std::io::Error::from_raw_os_error(libc::EKEYREJECTED),
+            &info,
+            Some("CN=test, serial 01"),
+        );
+        assert!(resigned.contains("CN=test") && resigned.contains("does not trust"));
         assert!(msg(libc::EPERM).contains("lockdown"));
+    }
+
+    #[test]
+    fn refusal_names_sig_enforce_and_the_two_ways_out() {
+        let msg = refusal("dummy", Signature::Dropped, "module.sig_enforce=Y");
+        assert!(msg.contains("module.sig_enforce=Y"), "{msg}");
+        assert!(msg.contains("--sign-key KEY --sign-cert"), "{msg}");
+        assert!(msg.contains("6.11") && msg.contains(".BTF.base"), "{msg}");
+        assert!(refusal("x", Signature::None, "lockdown=integrity").contains("no signature"));
+        assert!(Signature::Resigned.is_valid());
     }
 
     #[test]

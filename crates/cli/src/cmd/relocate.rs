@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 /// Turns `.BTF` on `.BTF.base` into split BTF on BASE: base types matched by name, kind and
 /// size, module types equal to vmlinux types folded onto them, `.BTF_ids` resolved again.
 /// The module is rewritten in place (atomically), or written to -o. Its signature, which no
-/// longer matches, is removed.
+/// longer matches, is removed, or made again with --sign-key/--sign-cert.
 #[derive(clap::Args)]
 pub struct Args {
     /// The module (.ko) with `.BTF` and `.BTF.base`.
@@ -21,9 +21,12 @@ pub struct Args {
     /// Write the result here instead of rewriting the module in place.
     #[arg(long, short = 'o')]
     output: Option<PathBuf>,
+    #[command(flatten)]
+    sign: crate::sign::SignArgs,
 }
 
 pub fn run(args: Args) -> Result<u8> {
+    let key = args.sign.load()?;
     let base = kbtf_btf::read_base(&args.base).context("reading --base")?;
     let elf = std::fs::read(&args.module)
         .with_context(|| format!("reading {}", args.module.display()))?;
@@ -35,13 +38,12 @@ pub fn run(args: Args) -> Result<u8> {
         );
     }
     let out = args.output.as_ref().unwrap_or(&args.module);
-    kbtf_emit::write_atomic(out, &r.bytes)?;
-    if r.stripped_signature {
-        eprintln!(
-            "kbtf: warning: {}: its module signature no longer matched and was removed; the module is now unsigned",
-            out.display()
-        );
-    }
+    let bytes = match &key {
+        Some(k) => crate::sign::sign(out, &r.bytes, k)?,
+        None => r.bytes,
+    };
+    kbtf_emit::write_atomic(out, &bytes)?;
+    crate::sign::report_written(out, r.stripped_signature, key.as_ref());
     println!(
         "{}: relocated onto {}: {} module types",
         out.display(),

@@ -37,6 +37,12 @@ pub struct PaholeArgs {
     pub btf_ids_base: Option<PathBuf>,
     /// `--standalone` (kbtf's own flag): module BTF on a base distilled from its own DWARF.
     pub standalone: bool,
+    /// `--sign-key KEY` (kbtf's own): sign the rewritten module with this PEM private key.
+    pub sign_key: Option<PathBuf>,
+    /// `--sign-cert CERT` (kbtf's own): the signing key's certificate.
+    pub sign_cert: Option<PathBuf>,
+    /// `--sign-hash HASH` (kbtf's own): sha256 (default), sha384, sha512.
+    pub sign_hash: Option<kbtf_modsign::HashAlg>,
     /// Input files.
     pub files: Vec<PathBuf>,
 }
@@ -50,6 +56,9 @@ const WITH_VALUE: &[&str] = &[
     "btf_features",
     "btf_features_strict",
     "jobs",
+    "sign-key",
+    "sign-cert",
+    "sign-hash",
 ];
 
 /// Parses pahole's arguments (without argv[0]).
@@ -111,6 +120,13 @@ pub fn parse(args: &[String]) -> Result<PaholeArgs> {
                 // kbtf's own: the same as --btf_features=+standalone.
                 "standalone" => out.standalone = true,
                 "verbose" => out.verbose = true,
+                // kbtf's own: re-sign the module after writing its BTF (see crate::sign).
+                "sign-key" => out.sign_key = Some(value.into()),
+                "sign-cert" => out.sign_cert = Some(value.into()),
+                "sign-hash" => {
+                    out.sign_hash =
+                        Some(crate::sign::parse_hash(&value).map_err(anyhow::Error::msg)?)
+                }
                 _ => bail!("unknown pahole flag --{name}: kbtf implements pahole's BTF encoding flags only (see `kbtf --help`)"),
             }
         } else if let Some(short) = arg.strip_prefix('-').filter(|s| !s.is_empty()) {

@@ -20,13 +20,57 @@ pub fn run(a: &PaholeArgs) -> Result<()> {
     let [file] = a.files.as_slice() else {
         bail!("-J takes exactly one input file, got {}", a.files.len());
     };
-    let mut base = match &a.btf_base {
+    let key = crate::sign::load(a.sign_key.as_deref(), a.sign_cert.as_deref(), a.sign_hash)?;
+    if key.is_some() && a.detached.is_some() {
+        bail!("--sign-key signs a module; --btf_encode_detached writes raw BTF, which has no signature");
+    }
+    let base = match &a.btf_base {
         Some(p) => {
             let _t = kbtf_btf::timing::stage("read base");
             Some(kbtf_btf::read_base(p).context("reading --btf_base")?)
         }
         None => None,
     };
+    // The bases the module's current .BTF may be split on, to make sense of a .BTF_ids that
+    // was resolved (and its kfunc sets sorted) against it.
+    let mut ids_bases = Vec::new();
+    if let Some(p) = &a.btf_ids_base {
+        ids_bases.push(kbtf_btf::read_base(p).context("reading --btf_ids_base")?);
+    }
+    let t = kbtf_btf::timing::stage("read input");
+    let data = kbtf_btf::file::map_file(file)?;
+    drop(t);
+    let done_with = |part: &[u8]| data.release(part);
+    let written = encode_file(file, &data, &done_with, a, base, &ids_bases, key.as_ref())?;
+    if a.detached.is_none() {
+        crate::sign::report_written(file, written.stripped_signature, key.as_ref());
+    }
+    Ok(())
+}
+
+/// What [`encode_file`] wrote.
+#[derive(Debug, Clone, Copy)]
+pub struct Encoded {
+    /// Bytes of `.BTF` plus `.BTF.base` written.
+    pub btf_bytes: u64,
+    /// Whether the file's module signature was removed (it no longer matched).
+    pub stripped_signature: bool,
+}
+
+/// `-J` on one file whose bytes are `data`: encodes its DWARF with the flags of `a` on `base`
+/// (already read: `a.btf_base` is not looked at, so that `kbtf regen` reads a base once for
+/// every module) and writes the result into `file`, atomically, or to `a.detached`.
+/// `ids_bases` are further vmlinux BTFs the module's `.BTF_ids` may have been resolved against.
+/// With `key`, the module is signed after the rewrite.
+pub fn encode_file(
+    file: &Path,
+    data: &[u8],
+    done_with: &(dyn Fn(&[u8]) + Sync),
+    a: &PaholeArgs,
+    mut base: Option<Arc<Btf>>,
+    ids_bases: &[Arc<Btf>],
+    key: Option<&kbtf_modsign::SigningKey>,
+) -> Result<Encoded> {
     let f = &a.features;
     // With --standalone, a --btf_base is only a hint of which kernel types the kernels the
     // module will meet have: nothing in the output refers to it.
@@ -34,19 +78,16 @@ pub fn run(a: &PaholeArgs) -> Result<()> {
     if f.distilled_base && !f.standalone && base.is_none() {
         bail!("--btf_features=distilled_base needs --btf_base (the vmlinux the module is built against); without a vmlinux use --standalone");
     }
-    let t = kbtf_btf::timing::stage("read input");
-    let data = kbtf_btf::file::map_file(file)?;
-    drop(t);
-    let btf = encode(file, &data, base.clone(), a)?;
+    let btf = encode_btf(file, data, done_with, base.clone(), a)?;
     let layout = if f.standalone {
         Layout::Distilled(crate::distilled::standalone(
             file,
-            &data,
+            data,
             &btf,
             hint.as_deref(),
         )?)
     } else if f.distilled_base {
-        Layout::Distilled(crate::distilled::from_split(file, &data, &btf)?)
+        Layout::Distilled(crate::distilled::from_split(file, data, &btf)?)
     } else {
         Layout::Split(btf)
     };
@@ -55,6 +96,7 @@ pub fn run(a: &PaholeArgs) -> Result<()> {
         Layout::Split(btf) => (btf.to_bytes(), None),
         Layout::Distilled(d) => (d.split.to_bytes(), Some(d.base.to_bytes())),
     };
+    let btf_bytes = (bytes.len() + base_bytes.as_ref().map_or(0, Vec::len)) as u64;
     drop(t);
     let _t = kbtf_btf::timing::stage("write");
     if let Some(out) = &a.detached {
@@ -62,7 +104,10 @@ pub fn run(a: &PaholeArgs) -> Result<()> {
             bail!("distilled and standalone BTF are two sections (.BTF and .BTF.base); --btf_encode_detached cannot write them to one raw file");
         }
         kbtf_emit::write_raw(out, &bytes)?;
-        return Ok(());
+        return Ok(Encoded {
+            btf_bytes,
+            stripped_signature: false,
+        });
     }
     // A distilled module describes its base itself; only split BTF records which vmlinux it
     // was built on.
@@ -79,21 +124,15 @@ pub fn run(a: &PaholeArgs) -> Result<()> {
         Layout::Distilled(d) => (&d.split, true),
         Layout::Split(btf) => (btf, false),
     };
-    // The bases the module's current .BTF may be split on, to make sense of a .BTF_ids that
-    // was resolved (and its kfunc sets sorted) against it.
-    let mut bases = Vec::new();
-    if let Some(p) = &a.btf_ids_base {
-        bases.push(kbtf_btf::read_base(p).context("reading --btf_ids_base")?);
-    }
+    let mut bases = ids_bases.to_vec();
     bases.extend(base.iter().cloned());
     bases.extend(hint.iter().cloned());
-    if crate::distilled::write_module(file, &data, &out, new_btf, &bases, strict)? {
-        eprintln!(
-            "kbtf: warning: {}: its module signature no longer matched and was removed; the module is now unsigned",
-            file.display()
-        );
-    }
-    Ok(())
+    let stripped_signature =
+        crate::distilled::write_module(file, data, &out, new_btf, &bases, strict, key)?;
+    Ok(Encoded {
+        btf_bytes,
+        stripped_signature,
+    })
 }
 
 /// What `-J` writes into the module.
@@ -104,10 +143,13 @@ enum Layout {
     Distilled(kbtf_dedup::Distilled),
 }
 
-/// DWARF to deduplicated BTF.
-fn encode(
+/// DWARF to deduplicated BTF, with `a`'s features and thread count (`a.btf_base` is not read).
+/// `done_with` is told of parts of `data` the encoder no longer needs
+/// ([`kbtf_encoder::Hooks::done_with`]).
+pub fn encode_btf(
     path: &Path,
-    data: &kbtf_btf::file::MappedFile,
+    data: &[u8],
+    done_with: &(dyn Fn(&[u8]) + Sync),
     base: Option<Arc<Btf>>,
     a: &PaholeArgs,
 ) -> Result<Btf> {
@@ -141,7 +183,7 @@ fn encode(
             }
         },
         // A vmlinux's DWARF is hundreds of megabytes: what was read gives its memory back.
-        done_with: &|part| data.release(part),
+        done_with,
     };
     let (raw, _) = kbtf_encoder::encode_flat_with(path, data, base, &opts, hooks)?;
     kbtf_btf::timing::note(|| {
