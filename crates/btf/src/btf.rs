@@ -125,6 +125,9 @@ impl Types {
         })
     }
 
+    // `OnceLock::get_mut_or_init` is not stable: the list is set on the line before the
+    // `expect`, whatever the input.
+    #[allow(clippy::expect_used)]
     fn get_mut(&mut self, endian: Endian, start_id: TypeId) -> &mut Vec<Type> {
         self.detach(endian, start_id);
         self.list.get_or_init(Vec::new);
