@@ -352,6 +352,19 @@ impl Btf {
         self.int_pad = int_pad;
     }
 
+    /// Sets bits 8..16 of INT `id`'s data word, which the kernel ignores and [`Btf::to_bytes`]
+    /// writes back (dedup keeps them, as libbpf does: they make INTs unequal). `id` must be an
+    /// own type; ids must be given in increasing order.
+    pub fn set_int_ignored_bits(&mut self, id: TypeId, bits: u8) {
+        let Some(i) = id.checked_sub(self.start_id()) else {
+            return;
+        };
+        let i = i as usize;
+        if bits != 0 && self.int_pad.last().is_none_or(|&(j, _)| j < i) {
+            self.int_pad.push((i, bits));
+        }
+    }
+
     /// INTs whose data word has bits 8..16 set, as read: `(type id, those bits)`. The kernel
     /// ignores them; [`Btf::to_bytes`] writes them back.
     pub fn int_ignored_bits(&self) -> impl Iterator<Item = (TypeId, u8)> + '_ {

@@ -116,7 +116,18 @@ impl Flat {
                 return flat;
             }
         }
-        Flat::from_types(btf)
+        let mut flat = Flat::from_types(btf);
+        // The model has no room for an INT's ignored bits 8..16: the object keeps them apart.
+        for b in chain {
+            for (id, bits) in b.int_ignored_bits() {
+                if flat.kind(id) == INT {
+                    if let Some(w) = flat.words_mut(id).first_mut() {
+                        *w |= u32::from(bits) << 8;
+                    }
+                }
+            }
+        }
+        flat
     }
 
     /// Appends the types of a type section (checked already, as [`Btf::parse`] does).
@@ -305,6 +316,15 @@ impl Flat {
         }
     }
 
+    /// Bits 8..16 of type `id`'s data word if it is an INT (the kernel ignores them; the
+    /// model of [`Type`] has no room for them), else 0.
+    pub fn int_ignored_bits(&self, id: TypeId) -> u8 {
+        if self.kind(id) != INT {
+            return 0;
+        }
+        self.words(id).first().map_or(0, |w| (w >> 8) as u8)
+    }
+
     /// Type `id` in the model of [`Type`]; `None` for `void` or a record of no known kind.
     pub fn to_type(&self, id: TypeId) -> Option<Type> {
         let r = self.rec(id);
@@ -489,7 +509,8 @@ impl FlatBtf {
         *out.strings_mut() = self.strings.clone();
         for id in self.start_id()..self.end_id() {
             if let Some(t) = self.types.to_type(id) {
-                out.add_type(t);
+                let new_id = out.add_type(t);
+                out.set_int_ignored_bits(new_id, self.types.int_ignored_bits(id));
             }
         }
         out

@@ -66,7 +66,8 @@ pub(crate) fn compact(
         if let Some(e) = err {
             return Err(e);
         }
-        out.add_type(t);
+        let new = out.add_type(t);
+        out.set_int_ignored_bits(new, s.flat.int_ignored_bits(id));
     }
     let id_map = (0..n).map(final_id).collect::<Result<Vec<_>, _>>()?;
     if s.broken.get() {

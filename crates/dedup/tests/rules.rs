@@ -566,3 +566,23 @@ fn split_struct_completing_a_base_fwd_is_kept_and_the_base_is_untouched() {
     .assert_eq(&run_text(&b.btf));
     assert_eq!(base.to_bytes(), base_bytes, "the base is not modified");
 }
+
+/// Bits 8..16 of an INT's data word are ignored by the kernel but compared by libbpf: INTs
+/// that differ only there stay apart, and the output keeps the bits, so that a second dedup
+/// changes nothing (fuzzing found a dedup that compared them and then dropped them).
+#[test]
+fn int_ignored_bits_keep_ints_apart_and_survive() {
+    let mut b = B::new();
+    let plain = b.uint("", 8);
+    let padded = b.uint("", 8);
+    b.btf.set_int_ignored_bits(padded, 0x40);
+    let input = Btf::parse(&b.btf.to_bytes(), None).unwrap();
+    assert_eq!(input.int_ignored_bits().collect::<Vec<_>>(), [(padded, 0x40)]);
+    let d = common::run(&input);
+    assert_eq!(d.btf.own_types().len(), 2, "{}", common::raw(&d.btf));
+    assert_eq!(d.btf.int_ignored_bits().collect::<Vec<_>>(), [(2, 0x40)]);
+    let again = Btf::parse(&d.btf.to_bytes(), None).unwrap();
+    let d2 = common::run(&again);
+    assert_eq!(d2.btf.to_bytes(), d.btf.to_bytes());
+    let _ = plain;
+}

@@ -219,7 +219,7 @@ impl B {
 pub fn raw(btf: &Btf) -> String {
     let mut out = Vec::new();
     dump_raw(btf, &mut out).unwrap();
-    String::from_utf8(out).unwrap()
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Deduplicates `input`, and checks the result is byte for byte libbpf's when the libbpf
