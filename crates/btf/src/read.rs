@@ -274,56 +274,12 @@ fn check_header(
 
 /// Parses the record at `off`, returning it and its length in bytes.
 fn parse_type(e: Endian, sec: &[u8], off: usize, id: TypeId) -> Result<(Type, usize), ParseError> {
-    let need = |n: usize, what: &'static str| -> Result<(), ParseError> {
-        if sec.len() - off < n {
-            Err(ParseError::TruncatedType { id, off, what })
-        } else {
-            Ok(())
-        }
-    };
-    need(12, "btf_type")?;
+    let (kind, rec_len) = check_header(e, sec, off, id)?;
     let name_off = read_u32(e, sec, off);
     let info = read_u32(e, sec, off + 4);
     let st = read_u32(e, sec, off + 8);
-    let kind = info_kind(info).ok_or(ParseError::UnknownKind {
-        id,
-        off,
-        kind: (info >> 24) & 0x1f,
-    })?;
-    let bad_info = |why| ParseError::BadInfo {
-        id,
-        kind: kind.name(),
-        off,
-        info,
-        why,
-    };
-    if info & !INFO_MASK != 0 {
-        return Err(bad_info("unused bits set"));
-    }
     let vlen = (info & 0xffff) as usize;
     let kind_flag = info >> 31 != 0;
-    let uses_vlen = matches!(
-        kind,
-        Kind::Struct
-            | Kind::Union
-            | Kind::Enum
-            | Kind::Enum64
-            | Kind::FuncProto
-            | Kind::Datasec
-            | Kind::Func
-    );
-    if !uses_vlen && vlen != 0 {
-        return Err(bad_info("vlen must be 0 for this kind"));
-    }
-    let rec_len = 12
-        + match kind {
-            Kind::Int | Kind::Var | Kind::DeclTag => 4,
-            Kind::Array => 12,
-            Kind::Struct | Kind::Union | Kind::Datasec | Kind::Enum64 => 12 * vlen,
-            Kind::Enum | Kind::FuncProto => 8 * vlen,
-            _ => 0,
-        };
-    need(rec_len, "trailing data")?;
     let d = off + 12;
     let word = |i: usize| read_u32(e, sec, d + 4 * i);
     let data = match kind {
