@@ -97,8 +97,8 @@ struct Types {
 /// A parsed object's bytes.
 #[derive(Debug)]
 pub(crate) struct Raw {
-    /// The whole BTF blob as read.
-    pub blob: Vec<u8>,
+    /// The whole BTF blob as read (borrowed from a mapped file, or owned).
+    pub blob: crate::bytes::Bytes,
     /// Where the type section lies in `blob`.
     pub types: std::ops::Range<usize>,
     /// How many types it holds.
@@ -106,6 +106,18 @@ pub(crate) struct Raw {
     /// Whether the blob is laid out as [`Btf::to_bytes`] writes it (header, types, strings,
     /// trailing sections), so that it can stand for those bytes.
     pub standard: bool,
+    /// What is worked out from the unchanged object once (or taken from a cache file).
+    pub memo: Memo,
+}
+
+/// Results computed from an unchanged parsed object: they live as long as its bytes say
+/// what it holds (a change drops them with the bytes).
+#[derive(Debug, Default)]
+pub(crate) struct Memo {
+    /// SHA-256 of the blob (the base fingerprint's hash).
+    pub sha256: std::sync::OnceLock<[u8; 32]>,
+    /// The [`crate::StringIndex`] slots of the object's strings and its bases'.
+    pub str_slots: std::sync::OnceLock<crate::strings::Slots>,
 }
 
 impl Types {
@@ -230,6 +242,63 @@ impl Btf {
             .map(|r| &r.blob[..])
     }
 
+    /// SHA-256 of [`Btf::raw_bytes`], computed once per object (or given by
+    /// [`Btf::preset_sha256`]); `None` once the object was changed, or when its bytes are not
+    /// laid out as [`Btf::to_bytes`] writes them.
+    pub fn raw_sha256(&self) -> Option<[u8; 32]> {
+        use sha2::{Digest, Sha256};
+        let raw = self.types.raw.as_ref().filter(|r| r.standard)?;
+        Some(
+            *raw.memo
+                .sha256
+                .get_or_init(|| Sha256::digest(&raw.blob[..]).into()),
+        )
+    }
+
+    /// Gives [`Btf::raw_sha256`] its value, from a cache file that recorded it for these
+    /// very bytes. Returns whether it was taken (an object changed since it was parsed, or
+    /// whose hash is known already, keeps its own).
+    pub fn preset_sha256(&self, sha256: [u8; 32]) -> bool {
+        match self.types.raw.as_ref().filter(|r| r.standard) {
+            Some(raw) => raw.memo.sha256.set(sha256).is_ok(),
+            None => false,
+        }
+    }
+
+    /// The slots of [`crate::StringIndex::new`] over this object's strings and its bases':
+    /// built once for an object unchanged since it was parsed, every time otherwise.
+    pub(crate) fn string_slots(&self) -> crate::strings::Slots {
+        match self.types.raw.as_ref() {
+            Some(raw) => raw
+                .memo
+                .str_slots
+                .get_or_init(|| crate::strings::Slots::build(self))
+                .clone(),
+            None => crate::strings::Slots::build(self),
+        }
+    }
+
+    /// The string index of this object and its bases as bytes, for a cache file (read back by
+    /// [`Btf::preset_string_index`]).
+    pub fn string_index_bytes(&self) -> Vec<u8> {
+        self.string_slots().to_bytes()
+    }
+
+    /// Gives the string index its slots from a cache file that recorded
+    /// [`Btf::string_index_bytes`] for these very bytes. Returns whether they were taken:
+    /// not for an object changed since it was parsed, nor for bytes that cannot be slots.
+    /// Slots that are wrong can only make lookups miss (every hit is checked against the
+    /// strings themselves); the cache file's checksum is what keeps them right.
+    pub fn preset_string_index(&self, bytes: crate::bytes::Bytes) -> bool {
+        let Some(raw) = self.types.raw.as_ref() else {
+            return false;
+        };
+        match crate::strings::Slots::from_bytes(bytes) {
+            Some(slots) => raw.memo.str_slots.set(slots).is_ok(),
+            None => false,
+        }
+    }
+
     /// The type section as read, while nothing was changed since.
     pub(crate) fn raw_types(&self) -> Option<&[u8]> {
         self.types.raw.as_ref().map(|r| &r.blob[r.types.clone()])
@@ -322,6 +391,15 @@ impl Btf {
     /// [`Btf::parse`] of bytes it may keep without copying them.
     pub fn parse_vec(data: Vec<u8>, base: Option<Arc<Btf>>) -> Result<Btf, ParseError> {
         crate::read::parse_owned(std::borrow::Cow::Owned(data), base)
+    }
+
+    /// [`Btf::parse`] of bytes kept as they are: a view of a mapped file stays one (the
+    /// object's string table included) until the object is changed.
+    pub fn parse_bytes(
+        data: crate::bytes::Bytes,
+        base: Option<Arc<Btf>>,
+    ) -> Result<Btf, ParseError> {
+        crate::read::parse_bytes(data, base)
     }
 
     pub(crate) fn from_parts(

@@ -8,6 +8,7 @@ use object::{Object, ObjectSection};
 use std::borrow::Cow;
 
 use crate::btf::{Btf, Endian};
+use crate::bytes::Bytes;
 use crate::error::ReadError;
 use crate::fingerprint::{self, Fingerprint};
 
@@ -187,14 +188,22 @@ fn is_raw_btf(d: &[u8]) -> bool {
 /// Reads BTF from `path`. `base` is the base for split BTF; it is ignored for an ELF file that
 /// carries its own `.BTF.base`, whose `.BTF` is split on top of that.
 pub fn read_file(path: &Path, base: Option<Arc<Btf>>) -> Result<BtfFile, ReadError> {
-    let data = map(path)?;
+    let map = Arc::new(map(path)?);
+    let owner: Arc<dyn AsRef<[u8]> + Send + Sync> = map.clone();
+    let data: &[u8] = &map;
+    // The bytes of `part` (a slice of `data`) as a view of the mapped file, not a copy.
+    let view = |part: &[u8]| -> Option<Bytes> {
+        let start = (part.as_ptr() as usize).checked_sub(data.as_ptr() as usize)?;
+        Bytes::shared(owner.clone(), start..start.checked_add(part.len())?)
+    };
     let parse_err = |section: Option<&str>, err| ReadError::Parse {
         path: path.to_owned(),
         section: section.map(str::to_owned),
         err,
     };
-    if is_raw_btf(&data) {
-        let btf = Btf::parse(&data, base).map_err(|e| parse_err(None, e))?;
+    if is_raw_btf(data) {
+        let bytes = view(data).unwrap_or_else(|| data.to_vec().into());
+        let btf = Btf::parse_bytes(bytes, base).map_err(|e| parse_err(None, e))?;
         return Ok(BtfFile {
             path: path.to_owned(),
             source: Source::Raw,
@@ -202,7 +211,7 @@ pub fn read_file(path: &Path, base: Option<Arc<Btf>>) -> Result<BtfFile, ReadErr
             base_fingerprint: None,
         });
     }
-    if !is_elf(&data) {
+    if !is_elf(data) {
         let head = data
             .iter()
             .take(8)
@@ -214,7 +223,7 @@ pub fn read_file(path: &Path, base: Option<Arc<Btf>>) -> Result<BtfFile, ReadErr
             head,
         });
     }
-    let elf = object::File::parse(&*data).map_err(|e| ReadError::BadElf {
+    let elf = object::File::parse(data).map_err(|e| ReadError::BadElf {
         path: path.to_owned(),
         msg: e.to_string(),
     })?;
@@ -235,14 +244,18 @@ pub fn read_file(path: &Path, base: Option<Arc<Btf>>) -> Result<BtfFile, ReadErr
     };
     let base_fingerprint =
         section_bytes(fingerprint::SECTION)?.and_then(|note| Fingerprint::from_note(&note, endian));
-    let btf_bytes = section_bytes(".BTF")?.ok_or(ReadError::NoSection {
+    let btf_sec = elf.section_by_name(".BTF").ok_or(ReadError::NoSection {
         path: path.to_owned(),
         section: ".BTF",
     })?;
+    let btf_data = section_data(&btf_sec).map_err(|e| ReadError::BadElf {
+        path: path.to_owned(),
+        msg: format!("section .BTF: {e}"),
+    })?;
     if let Some(base_bytes) = section_bytes(".BTF.base")? {
         let dbase = Btf::parse(&base_bytes, None).map_err(|e| parse_err(Some(".BTF.base"), e))?;
-        let btf = Btf::parse(&btf_bytes, Some(Arc::new(dbase)))
-            .map_err(|e| parse_err(Some(".BTF"), e))?;
+        let btf =
+            Btf::parse(&btf_data, Some(Arc::new(dbase))).map_err(|e| parse_err(Some(".BTF"), e))?;
         return Ok(BtfFile {
             path: path.to_owned(),
             source: Source::ElfWithDistilledBase,
@@ -250,7 +263,16 @@ pub fn read_file(path: &Path, base: Option<Arc<Btf>>) -> Result<BtfFile, ReadErr
             base_fingerprint,
         });
     }
-    let btf = Btf::parse_vec(btf_bytes, base).map_err(|e| parse_err(Some(".BTF"), e))?;
+    // The big one (a vmlinux's 4 MB, read by every module process): a view of the mapped
+    // file when it is stored uncompressed, not a copy.
+    let btf = match btf_data {
+        Cow::Borrowed(b) => match view(b) {
+            Some(bytes) => Btf::parse_bytes(bytes, base),
+            None => Btf::parse(b, base),
+        },
+        Cow::Owned(v) => Btf::parse_vec(v, base),
+    }
+    .map_err(|e| parse_err(Some(".BTF"), e))?;
     Ok(BtfFile {
         path: path.to_owned(),
         source: Source::ElfSection,

@@ -11,6 +11,7 @@
 use std::sync::Arc;
 
 use crate::btf::{info_kind, read_u32, Btf, Endian, Header, HEADER_LEN, MAGIC};
+use crate::bytes::Bytes;
 use crate::error::ParseError;
 use crate::kind::Kind;
 use crate::strings::StringTable;
@@ -85,6 +86,17 @@ pub(crate) fn parse_owned(
     data: std::borrow::Cow<'_, [u8]>,
     base: Option<Arc<Btf>>,
 ) -> Result<Btf, ParseError> {
+    let v = data.into_owned();
+    let len = v.len();
+    // Shared, so that the string table borrows its part of the blob instead of a copy.
+    let owner: Arc<dyn AsRef<[u8]> + Send + Sync> = Arc::new(v);
+    let bytes = Bytes::shared(owner, 0..len).unwrap_or_default();
+    parse_bytes(bytes, base)
+}
+
+/// [`parse`] of bytes kept as they are (borrowed from a mapped file, say): the object's blob
+/// and its string table are views of them, copied only if changed.
+pub(crate) fn parse_bytes(data: Bytes, base: Option<Arc<Btf>>) -> Result<Btf, ParseError> {
     let (endian, h) = parse_header(&data)?;
     if let Some(b) = &base {
         if b.endian() != endian {
@@ -130,7 +142,12 @@ pub(crate) fn parse_owned(
             return Err(ParseError::StringsNoLeadingNul);
         }
     }
-    let strings = StringTable::from_bytes(str_start, str_sec.to_vec());
+    let str_at = h.hdr_len as usize + h.str_off as usize;
+    let strings = StringTable::from_shared(
+        str_start,
+        data.slice(str_at..str_at + str_sec.len())
+            .unwrap_or_else(|| str_sec.to_vec().into()),
+    );
 
     let start_id = base.as_ref().map_or(1, |b| b.end_id());
     let (count, int_pad) = check_types(endian, type_sec, start_id)?;
@@ -145,10 +162,11 @@ pub(crate) fn parse_owned(
         .to_vec();
     let types_range = types_at..types_at + type_sec.len();
     let raw = crate::btf::Raw {
-        blob: data.into_owned(),
+        blob: data,
         types: types_range,
         count,
         standard: h.type_off == 0 && h.str_off == h.type_len,
+        memo: Default::default(),
     };
     let mut btf = Btf::from_parts(endian, base, raw, strings, header_ext, tail, h);
     btf.set_int_pad(int_pad);
