@@ -85,6 +85,12 @@ impl std::ops::Deref for MappedFile {
     }
 }
 
+impl AsRef<[u8]> for MappedFile {
+    fn as_ref(&self) -> &[u8] {
+        &self.map
+    }
+}
+
 impl MappedFile {
     /// Gives back the memory of the pages lying wholly inside `part` (a slice of this
     /// file's bytes) that were read: a reader done with part of a large file keeps its

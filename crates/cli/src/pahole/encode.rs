@@ -27,7 +27,7 @@ pub fn run(a: &PaholeArgs) -> Result<()> {
     let base = match &a.btf_base {
         Some(p) => {
             let _t = kbtf_btf::timing::stage("read base");
-            Some(kbtf_btf::read_base(p).context("reading --btf_base")?)
+            Some(crate::basecache::read_base(p).context("reading --btf_base")?)
         }
         None => None,
     };

@@ -1,0 +1,313 @@
+//! The base index cache: what every module process would otherwise work out again from the
+//! same vmlinux BTF, kept in a file.
+//!
+//! kbuild runs `pahole -J --btf_base vmlinux MOD` once per module (1121 times for Debian's
+//! 6.1), and each process would hash the 4 MB base for the fingerprint note (SHA-256) and index
+//! its 1.7 MB of strings. The cache holds both, keyed by the base file's identity and by
+//! this kbtf executable's, and is checked before anything in it is used:
+//!
+//! - where: `$KBTF_BASE_CACHE_DIR`, else `$XDG_CACHE_HOME/kbtf/base-index`, else
+//!   `$HOME/.cache/kbtf/base-index`; `KBTF_BASE_CACHE=off` turns it off. A directory that
+//!   cannot be created or written means no cache, silently.
+//! - key: the base file's device, inode, size and modification time (ns), the length, type
+//!   count, string length and a 64-bit content hash of its BTF bytes (so that a base
+//!   rewritten in place under the same identity still misses), and this executable's
+//!   version, device, inode, size and modification time (so that any rebuild of kbtf, which
+//!   may compute differently, misses).
+//! - check: magic, format version, the whole key, section bounds, and a 64-bit checksum of
+//!   the whole file. Anything else means the file is ignored (and rewritten).
+//! - write: a temp file in the same directory, then a rename, so that a reader sees a
+//!   whole file or none; processes racing to write it write the same bytes.
+//!
+//! Whatever the cache says only replaces a computation of the same value; a file that fails
+//! a check changes nothing, and output is byte-identical with a cold, a warm or no cache.
+
+use std::io::Write;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use kbtf_btf::{Btf, Bytes};
+
+const MAGIC: &[u8; 8] = b"KBTFBIX\0";
+/// Bumped whenever the layout or the meaning of a section changes.
+const FORMAT: u32 = 1;
+
+/// Reads `--btf_base` from `path`, taking what the cache holds for it, or filling the cache.
+pub fn read_base(path: &Path) -> Result<Arc<Btf>, kbtf_btf::ReadError> {
+    let base = kbtf_btf::read_base(path)?;
+    let _t = kbtf_btf::timing::stage("base index cache");
+    if let Some(dir) = cache_dir() {
+        use_cache(&dir, path, &base);
+    }
+    Ok(base)
+}
+
+/// The cache directory, unless the cache is turned off.
+fn cache_dir() -> Option<PathBuf> {
+    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+    if env("KBTF_BASE_CACHE").is_some_and(|v| v == "off" || v == "0") {
+        return None;
+    }
+    if let Some(d) = env("KBTF_BASE_CACHE_DIR") {
+        return Some(PathBuf::from(d));
+    }
+    let root = match env("XDG_CACHE_HOME") {
+        Some(x) => PathBuf::from(x),
+        None => PathBuf::from(env("HOME")?).join(".cache"),
+    };
+    Some(root.join("kbtf").join("base-index"))
+}
+
+/// Takes the cached values for `base` (read from `path`) from `dir`, or computes them and
+/// writes the cache. Never fails: without a usable cache, the values are computed when used.
+fn use_cache(dir: &Path, path: &Path, base: &Btf) {
+    // Only an object still holding the bytes it was read from has the memo the cache fills.
+    let Some(blob) = base.raw_bytes() else {
+        return;
+    };
+    let Some(key) = key(path, base, blob) else {
+        return;
+    };
+    let file = dir.join(format!("{:016x}.idx", hash64(&key)));
+    if let Some(c) = load(&file, &key) {
+        if adopt(base, &c) {
+            kbtf_btf::timing::note(|| format!("base index cache: hit {}", file.display()));
+            return;
+        }
+    }
+    kbtf_btf::timing::note(|| format!("base index cache: miss {}", file.display()));
+    let Some(sha) = base.raw_sha256() else {
+        return;
+    };
+    let slots = base.string_index_bytes();
+    let _ = store(dir, &file, &encode(&key, &sha, &slots));
+}
+
+/// The key: everything that must be equal for the cached values to be this base's, as
+/// computed by this executable.
+fn key(path: &Path, base: &Btf, blob: &[u8]) -> Option<Vec<u8>> {
+    let m = std::fs::metadata(path).ok()?;
+    let exe = std::env::current_exe().ok()?;
+    let e = std::fs::metadata(exe).ok()?;
+    let mut k = Vec::with_capacity(128);
+    for v in [
+        m.dev(),
+        m.ino(),
+        m.size(),
+        m.mtime() as u64,
+        m.mtime_nsec() as u64,
+    ] {
+        k.extend_from_slice(&v.to_le_bytes());
+    }
+    for v in [
+        blob.len() as u64,
+        base.end_id() as u64,
+        base.strings().as_bytes().len() as u64,
+        hash64(blob),
+    ] {
+        k.extend_from_slice(&v.to_le_bytes());
+    }
+    for v in [
+        e.dev(),
+        e.ino(),
+        e.size(),
+        e.mtime() as u64,
+        e.mtime_nsec() as u64,
+    ] {
+        k.extend_from_slice(&v.to_le_bytes());
+    }
+    k.extend_from_slice(env!("CARGO_PKG_VERSION").as_bytes());
+    Some(k)
+}
+
+/// The file: magic, format, key length and key, the SHA-256, the string index's length and
+/// bytes, then the checksum of everything before it.
+fn encode(key: &[u8], sha: &[u8; 32], slots: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + key.len() + slots.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&FORMAT.to_le_bytes());
+    out.extend_from_slice(&(key.len() as u32).to_le_bytes());
+    out.extend_from_slice(key);
+    out.extend_from_slice(sha);
+    // The slots start 8-aligned (not needed, but cheap).
+    while out.len() % 8 != 0 {
+        out.push(0);
+    }
+    out.extend_from_slice(&(slots.len() as u64).to_le_bytes());
+    out.extend_from_slice(slots);
+    let sum = hash64(&out);
+    out.extend_from_slice(&sum.to_le_bytes());
+    out
+}
+
+/// A cache file that passed every check.
+struct Cached {
+    sha: [u8; 32],
+    slots: Bytes,
+}
+
+/// Reads and checks the cache file; `None` if it is missing or fails any check.
+fn load(file: &Path, key: &[u8]) -> Option<Cached> {
+    let map = Arc::new(kbtf_btf::file::map_file(file).ok()?);
+    let d: &[u8] = &map;
+    let (body, sum) = d.split_at_checked(d.len().checked_sub(8)?)?;
+    if hash64(body) != u64::from_le_bytes(sum.try_into().ok()?) {
+        return None;
+    }
+    let mut r = Reader { d: body, at: 0 };
+    if r.take(8)? != MAGIC || r.u32()? != FORMAT {
+        return None;
+    }
+    let klen = r.u32()? as usize;
+    if r.take(klen)? != key {
+        return None;
+    }
+    let sha: [u8; 32] = r.take(32)?.try_into().ok()?;
+    r.take((8 - r.at % 8) % 8)?;
+    let slen = usize::try_from(r.u64()?).ok()?;
+    let start = r.at;
+    r.take(slen)?;
+    if r.at != body.len() {
+        return None;
+    }
+    let owner: Arc<dyn AsRef<[u8]> + Send + Sync> = map.clone();
+    let slots = Bytes::shared(owner, start..start + slen)?;
+    Some(Cached { sha, slots })
+}
+
+/// Gives `base` the cached values; `false` if it would not take them all.
+fn adopt(base: &Btf, c: &Cached) -> bool {
+    base.preset_string_index(c.slots.clone()) && base.preset_sha256(c.sha)
+}
+
+struct Reader<'a> {
+    d: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let s = self.d.get(self.at..self.at.checked_add(n)?)?;
+        self.at += n;
+        Some(s)
+    }
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+}
+
+/// Writes `bytes` to `file` through a temp file in `dir` and a rename.
+fn store(dir: &Path, file: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        file.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default(),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        std::fs::rename(&tmp, file)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// A 64-bit hash of `d` (not cryptographic: it tells a changed or damaged file, not a
+/// forged one), four multiply-rotate lanes over 8-byte words so that 4 MB take a fraction
+/// of a millisecond.
+fn hash64(d: &[u8]) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    const L: [u64; 4] = [
+        0x243f_6a88_85a3_08d3,
+        0x1319_8a2e_0370_7344,
+        0xa409_3822_299f_31d0,
+        0x082e_fa98_ec4e_6c89,
+    ];
+    let mut h = L;
+    let mut blocks = d.chunks_exact(32);
+    for b in &mut blocks {
+        for (i, lane) in h.iter_mut().enumerate() {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&b[i * 8..i * 8 + 8]);
+            *lane = (*lane ^ u64::from_le_bytes(w))
+                .wrapping_mul(K)
+                .rotate_left(29);
+        }
+    }
+    let mut tail = [0u8; 32];
+    let rest = blocks.remainder();
+    tail[..rest.len()].copy_from_slice(rest);
+    for (i, lane) in h.iter_mut().enumerate() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&tail[i * 8..i * 8 + 8]);
+        *lane = (*lane ^ u64::from_le_bytes(w))
+            .wrapping_mul(K)
+            .rotate_left(29);
+    }
+    let mut out = d.len() as u64;
+    for lane in h {
+        out = (out.rotate_left(23) ^ lane).wrapping_mul(K);
+    }
+    out ^ (out >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_sees_every_byte_and_the_length() {
+        let d: Vec<u8> = (0..1000u32).map(|i| (i * 7) as u8).collect();
+        let h = hash64(&d);
+        for i in [0, 31, 32, 500, 999] {
+            let mut e = d.clone();
+            e[i] ^= 1;
+            assert_ne!(hash64(&e), h, "byte {i}");
+        }
+        assert_ne!(hash64(&d[..999]), h);
+        let mut z = d.clone();
+        z.push(0);
+        assert_ne!(hash64(&z), h);
+    }
+
+    #[test]
+    fn file_round_trip_and_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = b"some key".to_vec();
+        let slots: Vec<u8> = (0..16 * 8).map(|i| i as u8).collect();
+        let bytes = encode(&key, &[7; 32], &slots);
+        let file = dir.path().join("x.idx");
+        store(dir.path(), &file, &bytes).unwrap();
+        let c = load(&file, &key).unwrap();
+        assert_eq!(c.sha, [7; 32]);
+        assert_eq!(&*c.slots, &slots[..]);
+        assert!(load(&file, b"other key").is_none(), "another key");
+        for i in [0, 9, 20, bytes.len() / 2, bytes.len() - 1] {
+            let mut bad = bytes.clone();
+            bad[i] ^= 0x40;
+            std::fs::write(&file, &bad).unwrap();
+            assert!(load(&file, &key).is_none(), "byte {i} damaged");
+        }
+        std::fs::write(&file, &bytes[..bytes.len() - 3]).unwrap();
+        assert!(load(&file, &key).is_none(), "truncated");
+        std::fs::write(&file, b"").unwrap();
+        assert!(load(&file, &key).is_none(), "empty");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp left"
+        );
+    }
+}
