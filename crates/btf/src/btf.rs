@@ -118,6 +118,8 @@ pub(crate) struct Memo {
     pub sha256: std::sync::OnceLock<[u8; 32]>,
     /// The [`crate::StringIndex`] slots of the object's strings and its bases'.
     pub str_slots: std::sync::OnceLock<crate::strings::Slots>,
+    /// Bytes another crate derives from the object (kbtf_dedup's base candidate index).
+    pub derived: std::sync::OnceLock<crate::bytes::Bytes>,
 }
 
 impl Types {
@@ -295,6 +297,30 @@ impl Btf {
         };
         match crate::strings::Slots::from_bytes(bytes) {
             Some(slots) => raw.memo.str_slots.set(slots).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Bytes another crate derives from this object and its bases (kbtf_dedup's index of
+    /// the base's dedup candidates), built by `build` once for an object unchanged since it
+    /// was parsed (or given by [`Btf::preset_derived_index`]); `None` for an object changed
+    /// since, where the caller builds them itself.
+    pub fn derived_index(&self, build: impl FnOnce() -> Vec<u8>) -> Option<crate::bytes::Bytes> {
+        let raw = self.types.raw.as_ref()?;
+        Some(
+            raw.memo
+                .derived
+                .get_or_init(|| crate::bytes::Bytes::share(build()))
+                .clone(),
+        )
+    }
+
+    /// Gives [`Btf::derived_index`] its bytes, from a cache file that recorded them for these
+    /// very bytes. Returns whether they were taken. The crate that reads them checks them
+    /// again before use.
+    pub fn preset_derived_index(&self, bytes: crate::bytes::Bytes) -> bool {
+        match self.types.raw.as_ref() {
+            Some(raw) => raw.memo.derived.set(bytes).is_ok(),
             None => false,
         }
     }

@@ -6,6 +6,16 @@
 
 use std::sync::Arc;
 
+/// What [`Bytes`] can borrow from: a mapped file, a vector.
+pub trait Owner:
+    AsRef<[u8]> + Send + Sync + std::panic::RefUnwindSafe + std::panic::UnwindSafe
+{
+}
+impl<T: AsRef<[u8]> + Send + Sync + std::panic::RefUnwindSafe + std::panic::UnwindSafe> Owner
+    for T
+{
+}
+
 /// Bytes owned, or a range of a shared owner's bytes (a mapped file).
 #[derive(Clone, Default)]
 pub struct Bytes {
@@ -17,17 +27,14 @@ pub struct Bytes {
 
 #[derive(Clone)]
 struct Shared {
-    owner: Arc<dyn AsRef<[u8]> + Send + Sync>,
+    owner: Arc<dyn Owner>,
     start: usize,
     end: usize,
 }
 
 impl Bytes {
     /// `range` of `owner`'s bytes, without a copy; `None` if the range is not inside them.
-    pub fn shared(
-        owner: Arc<dyn AsRef<[u8]> + Send + Sync>,
-        range: std::ops::Range<usize>,
-    ) -> Option<Bytes> {
+    pub fn shared(owner: Arc<dyn Owner>, range: std::ops::Range<usize>) -> Option<Bytes> {
         let len = (*owner).as_ref().len();
         if range.start > range.end || range.end > len {
             return None;
@@ -40,6 +47,13 @@ impl Bytes {
                 end: range.end,
             }),
         })
+    }
+
+    /// `v` behind a shared owner: clones and [`Bytes::slice`]s of it are views, not copies.
+    pub fn share(v: Vec<u8>) -> Bytes {
+        let len = v.len();
+        let owner: Arc<dyn Owner> = Arc::new(v);
+        Bytes::shared(owner, 0..len).unwrap_or_default()
     }
 
     /// A sub-range of these bytes (shared again, or copied if owned); `None` if out of range.
@@ -122,7 +136,7 @@ mod tests {
 
     #[test]
     fn shared_bytes_copy_on_write() {
-        let owner: Arc<dyn AsRef<[u8]> + Send + Sync> = Arc::new(b"hello world".to_vec());
+        let owner: Arc<dyn Owner> = Arc::new(b"hello world".to_vec());
         let mut b = Bytes::shared(owner.clone(), 6..11).unwrap();
         assert!(b.is_shared());
         assert_eq!(&*b, b"world");

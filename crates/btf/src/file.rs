@@ -195,7 +195,7 @@ fn is_raw_btf(d: &[u8]) -> bool {
 /// carries its own `.BTF.base`, whose `.BTF` is split on top of that.
 pub fn read_file(path: &Path, base: Option<Arc<Btf>>) -> Result<BtfFile, ReadError> {
     let map = Arc::new(map(path)?);
-    let owner: Arc<dyn AsRef<[u8]> + Send + Sync> = map.clone();
+    let owner: Arc<dyn crate::bytes::Owner> = map.clone();
     let data: &[u8] = &map;
     // The bytes of `part` (a slice of `data`) as a view of the mapped file, not a copy.
     let view = |part: &[u8]| -> Option<Bytes> {

@@ -86,12 +86,8 @@ pub(crate) fn parse_owned(
     data: std::borrow::Cow<'_, [u8]>,
     base: Option<Arc<Btf>>,
 ) -> Result<Btf, ParseError> {
-    let v = data.into_owned();
-    let len = v.len();
     // Shared, so that the string table borrows its part of the blob instead of a copy.
-    let owner: Arc<dyn AsRef<[u8]> + Send + Sync> = Arc::new(v);
-    let bytes = Bytes::shared(owner, 0..len).unwrap_or_default();
-    parse_bytes(bytes, base)
+    parse_bytes(Bytes::share(data.into_owned()), base)
 }
 
 /// [`parse`] of bytes kept as they are (borrowed from a mapped file, say): the object's blob

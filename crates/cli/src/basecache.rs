@@ -2,9 +2,11 @@
 //! same vmlinux BTF, kept in a file.
 //!
 //! kbuild runs `pahole -J --btf_base vmlinux MOD` once per module (1121 times for Debian's
-//! 6.1), and each process would hash the 4 MB base for the fingerprint note (SHA-256) and index
-//! its 1.7 MB of strings. The cache holds both, keyed by the base file's identity and by
-//! this kbtf executable's, and is checked before anything in it is used:
+//! 6.1), and each process would hash the 4 MB base for the fingerprint note (SHA-256), index
+//! its 1.7 MB of strings, and file its 95 k types in dedup's candidate table
+//! (`kbtf_dedup::base_index`, which also records that the base's references were checked).
+//! The cache holds all three, keyed by the base file's identity and by this kbtf
+//! executable's, and is checked before anything in it is used:
 //!
 //! - where: `$KBTF_BASE_CACHE_DIR`, else `$XDG_CACHE_HOME/kbtf/base-index`, else
 //!   `$HOME/.cache/kbtf/base-index`; `KBTF_BASE_CACHE=off` turns it off. A directory that
@@ -15,12 +17,17 @@
 //!   version, device, inode, size and modification time (so that any rebuild of kbtf, which
 //!   may compute differently, misses).
 //! - check: magic, format version, the whole key, section bounds, and a 64-bit checksum of
-//!   the whole file. Anything else means the file is ignored (and rewritten).
+//!   the whole file; then each library checks the shape of its own section again (and reads
+//!   it with bounds checks only). Anything else means the file is ignored (and rewritten).
 //! - write: a temp file in the same directory, then a rename, so that a reader sees a
-//!   whole file or none; processes racing to write it write the same bytes.
+//!   whole file or none; processes racing to write it write the same bytes. A write keeps
+//!   the 8 newest cache files of the directory and removes the others.
 //!
 //! Whatever the cache says only replaces a computation of the same value; a file that fails
 //! a check changes nothing, and output is byte-identical with a cold, a warm or no cache.
+//! The checksum tells damage, not forgery: the cache directory is trusted as the user's own
+//! files are (a forged file that passes every check could make the base's references look
+//! checked).
 
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
@@ -31,7 +38,7 @@ use kbtf_btf::{Btf, Bytes};
 
 const MAGIC: &[u8; 8] = b"KBTFBIX\0";
 /// Bumped whenever the layout or the meaning of a section changes.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 
 /// Reads `--btf_base` from `path`, taking what the cache holds for it, or filling the cache.
 pub fn read_base(path: &Path) -> Result<Arc<Btf>, kbtf_btf::ReadError> {
@@ -81,7 +88,43 @@ fn use_cache(dir: &Path, path: &Path, base: &Btf) {
         return;
     };
     let slots = base.string_index_bytes();
-    let _ = store(dir, &file, &encode(&key, &sha, &slots));
+    let Some(cands) = kbtf_dedup::base_index(base) else {
+        return;
+    };
+    if store(dir, &file, &encode(&key, &sha, &[&slots, &cands])).is_ok() {
+        prune(dir, &file);
+    }
+}
+
+/// How many cache files a directory keeps (one per base and kbtf build in use).
+const KEEP: usize = 8;
+
+/// Removes all but the [`KEEP`] newest cache files of `dir` (each new vmlinux or kbtf build
+/// writes one), and temp files an interrupted writer left an hour ago or more.
+fn prune(dir: &Path, just_written: &Path) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let now = std::time::SystemTime::now();
+    let mut files = Vec::new();
+    for e in rd.flatten() {
+        let p = e.path();
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(mtime) = e.metadata().ok().and_then(|m| m.modified().ok()) else {
+            continue;
+        };
+        if name.starts_with('.') && name.ends_with(".tmp") {
+            if now.duration_since(mtime).is_ok_and(|d| d.as_secs() >= 3600) {
+                let _ = std::fs::remove_file(&p);
+            }
+        } else if name.ends_with(".idx") && p != just_written {
+            files.push((mtime, p));
+        }
+    }
+    files.sort_by(|a, b| b.0.cmp(&a.0));
+    for (_, p) in files.into_iter().skip(KEEP - 1) {
+        let _ = std::fs::remove_file(p);
+    }
 }
 
 /// The key: everything that must be equal for the cached values to be this base's, as
@@ -121,21 +164,24 @@ fn key(path: &Path, base: &Btf, blob: &[u8]) -> Option<Vec<u8>> {
     Some(k)
 }
 
-/// The file: magic, format, key length and key, the SHA-256, the string index's length and
-/// bytes, then the checksum of everything before it.
-fn encode(key: &[u8], sha: &[u8; 32], slots: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(64 + key.len() + slots.len());
+/// The file: magic, format, key length and key, the SHA-256, then each section (the string
+/// index, dedup's base candidates) as its length and bytes, 8-aligned; then the checksum of
+/// everything before it.
+fn encode(key: &[u8], sha: &[u8; 32], sections: &[&[u8]]) -> Vec<u8> {
+    let mut out =
+        Vec::with_capacity(64 + key.len() + sections.iter().map(|s| s.len() + 16).sum::<usize>());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&FORMAT.to_le_bytes());
     out.extend_from_slice(&(key.len() as u32).to_le_bytes());
     out.extend_from_slice(key);
     out.extend_from_slice(sha);
-    // The slots start 8-aligned (not needed, but cheap).
-    while out.len() % 8 != 0 {
-        out.push(0);
+    for sec in sections {
+        while out.len() % 8 != 0 {
+            out.push(0);
+        }
+        out.extend_from_slice(&(sec.len() as u64).to_le_bytes());
+        out.extend_from_slice(sec);
     }
-    out.extend_from_slice(&(slots.len() as u64).to_le_bytes());
-    out.extend_from_slice(slots);
     let sum = hash64(&out);
     out.extend_from_slice(&sum.to_le_bytes());
     out
@@ -145,6 +191,7 @@ fn encode(key: &[u8], sha: &[u8; 32], slots: &[u8]) -> Vec<u8> {
 struct Cached {
     sha: [u8; 32],
     slots: Bytes,
+    cands: Bytes,
 }
 
 /// Reads and checks the cache file; `None` if it is missing or fails any check.
@@ -164,21 +211,27 @@ fn load(file: &Path, key: &[u8]) -> Option<Cached> {
         return None;
     }
     let sha: [u8; 32] = r.take(32)?.try_into().ok()?;
-    r.take((8 - r.at % 8) % 8)?;
-    let slen = usize::try_from(r.u64()?).ok()?;
-    let start = r.at;
-    r.take(slen)?;
+    let owner: Arc<dyn kbtf_btf::bytes::Owner> = map.clone();
+    let mut section = || -> Option<Bytes> {
+        r.take((8 - r.at % 8) % 8)?;
+        let len = usize::try_from(r.u64()?).ok()?;
+        let start = r.at;
+        r.take(len)?;
+        Bytes::shared(owner.clone(), start..start + len)
+    };
+    let slots = section()?;
+    let cands = section()?;
     if r.at != body.len() {
         return None;
     }
-    let owner: Arc<dyn AsRef<[u8]> + Send + Sync> = map.clone();
-    let slots = Bytes::shared(owner, start..start + slen)?;
-    Some(Cached { sha, slots })
+    Some(Cached { sha, slots, cands })
 }
 
 /// Gives `base` the cached values; `false` if it would not take them all.
 fn adopt(base: &Btf, c: &Cached) -> bool {
-    base.preset_string_index(c.slots.clone()) && base.preset_sha256(c.sha)
+    base.preset_string_index(c.slots.clone())
+        && base.preset_sha256(c.sha)
+        && base.preset_derived_index(c.cands.clone())
 }
 
 struct Reader<'a> {
@@ -225,36 +278,39 @@ fn store(dir: &Path, file: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// A 64-bit hash of `d` (not cryptographic: it tells a changed or damaged file, not a
-/// forged one), four multiply-rotate lanes over 8-byte words so that 4 MB take a fraction
-/// of a millisecond.
+/// forged one): eight multiply-rotate lanes over 8-byte words, so that the 4 MB base and the
+/// cache file take a fraction of a millisecond.
 fn hash64(d: &[u8]) -> u64 {
     const K: u64 = 0x9e37_79b9_7f4a_7c15;
-    const L: [u64; 4] = [
+    #[inline(always)]
+    fn mix(lane: u64, w: &[u8]) -> u64 {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(w);
+        (lane ^ u64::from_le_bytes(b))
+            .wrapping_mul(K)
+            .rotate_left(29)
+    }
+    let mut h: [u64; 8] = [
         0x243f_6a88_85a3_08d3,
         0x1319_8a2e_0370_7344,
         0xa409_3822_299f_31d0,
         0x082e_fa98_ec4e_6c89,
+        0x4528_21e6_38d0_1377,
+        0xbe54_66cf_34e9_0c6c,
+        0xc0ac_29b7_c97c_50dd,
+        0x3f84_d5b5_b547_0917,
     ];
-    let mut h = L;
-    let mut blocks = d.chunks_exact(32);
+    let mut blocks = d.chunks_exact(64);
     for b in &mut blocks {
         for (i, lane) in h.iter_mut().enumerate() {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(&b[i * 8..i * 8 + 8]);
-            *lane = (*lane ^ u64::from_le_bytes(w))
-                .wrapping_mul(K)
-                .rotate_left(29);
+            *lane = mix(*lane, &b[i * 8..i * 8 + 8]);
         }
     }
-    let mut tail = [0u8; 32];
+    let mut tail = [0u8; 64];
     let rest = blocks.remainder();
     tail[..rest.len()].copy_from_slice(rest);
     for (i, lane) in h.iter_mut().enumerate() {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&tail[i * 8..i * 8 + 8]);
-        *lane = (*lane ^ u64::from_le_bytes(w))
-            .wrapping_mul(K)
-            .rotate_left(29);
+        *lane = mix(*lane, &tail[i * 8..i * 8 + 8]);
     }
     let mut out = d.len() as u64;
     for lane in h {
@@ -271,7 +327,7 @@ mod tests {
     fn hash_sees_every_byte_and_the_length() {
         let d: Vec<u8> = (0..1000u32).map(|i| (i * 7) as u8).collect();
         let h = hash64(&d);
-        for i in [0, 31, 32, 500, 999] {
+        for i in [0, 31, 32, 63, 64, 500, 999] {
             let mut e = d.clone();
             e[i] ^= 1;
             assert_ne!(hash64(&e), h, "byte {i}");
@@ -287,12 +343,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let key = b"some key".to_vec();
         let slots: Vec<u8> = (0..16 * 8).map(|i| i as u8).collect();
-        let bytes = encode(&key, &[7; 32], &slots);
+        let cands = b"candidates".to_vec();
+        let bytes = encode(&key, &[7; 32], &[&slots, &cands]);
         let file = dir.path().join("x.idx");
         store(dir.path(), &file, &bytes).unwrap();
         let c = load(&file, &key).unwrap();
         assert_eq!(c.sha, [7; 32]);
         assert_eq!(&*c.slots, &slots[..]);
+        assert_eq!(&*c.cands, &cands[..]);
         assert!(load(&file, b"other key").is_none(), "another key");
         for i in [0, 9, 20, bytes.len() / 2, bytes.len() - 1] {
             let mut bad = bytes.clone();
