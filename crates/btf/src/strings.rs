@@ -182,7 +182,7 @@ impl Slots {
     /// Slots of a cache file: `None` unless they are a power of two (at least 16) of pairs.
     pub(crate) fn from_bytes(b: crate::bytes::Bytes) -> Option<Slots> {
         let n = b.len() / 8;
-        (b.len() % 8 == 0 && n >= 16 && n.is_power_of_two()).then_some(Slots::Bytes(b))
+        (b.len().is_multiple_of(8) && n >= 16 && n.is_power_of_two()).then_some(Slots::Bytes(b))
     }
 
     /// The slots as little-endian word pairs (what [`Slots::from_bytes`] reads).

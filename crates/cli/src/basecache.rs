@@ -121,7 +121,7 @@ fn prune(dir: &Path, just_written: &Path) {
             files.push((mtime, p));
         }
     }
-    files.sort_by(|a, b| b.0.cmp(&a.0));
+    files.sort_by_key(|f| std::cmp::Reverse(f.0));
     for (_, p) in files.into_iter().skip(KEEP - 1) {
         let _ = std::fs::remove_file(p);
     }
