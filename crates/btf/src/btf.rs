@@ -110,6 +110,16 @@ pub(crate) struct Raw {
     pub memo: Memo,
 }
 
+/// What the per-record checks of parsing found: the number of types, and `(index, bits
+/// 8..16)` of the INTs whose data word has those ignored bits set. Kept in a cache file with
+/// a hash of the bytes they were found in, so that parsing the same bytes again can skip them
+/// ([`Btf::parse_bytes_known`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypeCheck {
+    pub count: u32,
+    pub int_pad: Vec<(usize, u8)>,
+}
+
 /// Results computed from an unchanged parsed object: they live as long as its bytes say
 /// what it holds (a change drops them with the bytes).
 #[derive(Debug, Default)]
@@ -417,6 +427,28 @@ impl Btf {
     /// [`Btf::parse`] of bytes it may keep without copying them.
     pub fn parse_vec(data: Vec<u8>, base: Option<Arc<Btf>>) -> Result<Btf, ParseError> {
         crate::read::parse_owned(std::borrow::Cow::Owned(data), base)
+    }
+
+    /// What the per-record checks found when this object was parsed; `None` once it was
+    /// changed.
+    pub fn type_check(&self) -> Option<TypeCheck> {
+        let raw = self.types.raw.as_ref()?;
+        Some(TypeCheck {
+            count: raw.count,
+            int_pad: self.int_pad.clone(),
+        })
+    }
+
+    /// [`Btf::parse_bytes`] of bytes whose per-record checks gave `known` before
+    /// ([`Btf::type_check`] of an object parsed from the same bytes, as a cache file that
+    /// holds a hash of them records it): the header and section checks run, the walk over
+    /// every record does not. `known` must be for these bytes.
+    pub fn parse_bytes_known(
+        data: crate::bytes::Bytes,
+        base: Option<Arc<Btf>>,
+        known: &TypeCheck,
+    ) -> Result<Btf, ParseError> {
+        crate::read::parse_bytes_known(data, base, Some(known))
     }
 
     /// [`Btf::parse`] of bytes kept as they are: a view of a mapped file stays one (the

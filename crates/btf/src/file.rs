@@ -194,6 +194,16 @@ fn is_raw_btf(d: &[u8]) -> bool {
 /// Reads BTF from `path`. `base` is the base for split BTF; it is ignored for an ELF file that
 /// carries its own `.BTF.base`, whose `.BTF` is split on top of that.
 pub fn read_file(path: &Path, base: Option<Arc<Btf>>) -> Result<BtfFile, ReadError> {
+    read_file_with(path, base, &mut |_| None)
+}
+
+/// [`read_file`], asking `known` with the bytes of the (split or raw) BTF for the result of
+/// its per-record checks, as a cache of them may know it ([`Btf::parse_bytes_known`]).
+fn read_file_with(
+    path: &Path,
+    base: Option<Arc<Btf>>,
+    known: &mut dyn FnMut(&[u8]) -> Option<crate::btf::TypeCheck>,
+) -> Result<BtfFile, ReadError> {
     let map = Arc::new(map(path)?);
     let owner: Arc<dyn crate::bytes::Owner> = map.clone();
     let data: &[u8] = &map;
@@ -209,7 +219,11 @@ pub fn read_file(path: &Path, base: Option<Arc<Btf>>) -> Result<BtfFile, ReadErr
     };
     if is_raw_btf(data) {
         let bytes = view(data).unwrap_or_else(|| data.to_vec().into());
-        let btf = Btf::parse_bytes(bytes, base).map_err(|e| parse_err(None, e))?;
+        let btf = match known(data) {
+            Some(k) => Btf::parse_bytes_known(bytes, base, &k),
+            None => Btf::parse_bytes(bytes, base),
+        }
+        .map_err(|e| parse_err(None, e))?;
         return Ok(BtfFile {
             path: path.to_owned(),
             source: Source::Raw,
@@ -272,9 +286,10 @@ pub fn read_file(path: &Path, base: Option<Arc<Btf>>) -> Result<BtfFile, ReadErr
     // The big one (a vmlinux's 4 MB, read by every module process): a view of the mapped
     // file when it is stored uncompressed, not a copy.
     let btf = match btf_data {
-        Cow::Borrowed(b) => match view(b) {
-            Some(bytes) => Btf::parse_bytes(bytes, base),
-            None => Btf::parse(b, base),
+        Cow::Borrowed(b) => match (view(b), known(b)) {
+            (Some(bytes), Some(k)) => Btf::parse_bytes_known(bytes, base, &k),
+            (Some(bytes), None) => Btf::parse_bytes(bytes, base),
+            (None, _) => Btf::parse(b, base),
         },
         Cow::Owned(v) => Btf::parse_vec(v, base),
     }
@@ -290,4 +305,14 @@ pub fn read_file(path: &Path, base: Option<Arc<Btf>>) -> Result<BtfFile, ReadErr
 /// Reads a base BTF (vmlinux ELF or raw) for use under split BTF.
 pub fn read_base(path: &Path) -> Result<Arc<Btf>, ReadError> {
     Ok(Arc::new(read_file(path, None)?.btf))
+}
+
+/// [`read_base`], asking `known` with the BTF's bytes (when they are a view of the file)
+/// for the result of their per-record checks, which a cache keyed by a hash of them may
+/// hold: see [`Btf::parse_bytes_known`].
+pub fn read_base_with(
+    path: &Path,
+    known: &mut dyn FnMut(&[u8]) -> Option<crate::btf::TypeCheck>,
+) -> Result<Arc<Btf>, ReadError> {
+    Ok(Arc::new(read_file_with(path, None, known)?.btf))
 }

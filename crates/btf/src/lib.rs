@@ -26,7 +26,7 @@ pub mod timing;
 pub mod types;
 pub mod validate;
 
-pub use btf::{Btf, Endian, Header};
+pub use btf::{Btf, Endian, Header, TypeCheck};
 pub use bytes::Bytes;
 pub use error::{ParseError, ReadError};
 pub use file::{read_base, read_file, BtfFile, Source};

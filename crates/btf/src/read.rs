@@ -93,6 +93,16 @@ pub(crate) fn parse_owned(
 /// [`parse`] of bytes kept as they are (borrowed from a mapped file, say): the object's blob
 /// and its string table are views of them, copied only if changed.
 pub(crate) fn parse_bytes(data: Bytes, base: Option<Arc<Btf>>) -> Result<Btf, ParseError> {
+    parse_bytes_known(data, base, None)
+}
+
+/// [`parse_bytes`], taking the result of the per-record checks from `known` (what
+/// [`Btf::type_check`] gave for these very bytes) instead of walking the records again.
+pub(crate) fn parse_bytes_known(
+    data: Bytes,
+    base: Option<Arc<Btf>>,
+    known: Option<&crate::btf::TypeCheck>,
+) -> Result<Btf, ParseError> {
     let (endian, h) = parse_header(&data)?;
     if let Some(b) = &base {
         if b.endian() != endian {
@@ -146,7 +156,10 @@ pub(crate) fn parse_bytes(data: Bytes, base: Option<Arc<Btf>>) -> Result<Btf, Pa
     );
 
     let start_id = base.as_ref().map_or(1, |b| b.end_id());
-    let (count, int_pad) = check_types(endian, type_sec, start_id)?;
+    let (count, int_pad) = match known {
+        Some(k) => (k.count, k.int_pad.clone()),
+        None => check_types(endian, type_sec, start_id)?,
+    };
     let types_at = h.hdr_len as usize + h.type_off as usize;
 
     // Whatever lies past both sections is a newer trailing section; keep it as is.

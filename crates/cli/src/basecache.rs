@@ -2,20 +2,22 @@
 //! same vmlinux BTF, kept in a file.
 //!
 //! kbuild runs `pahole -J --btf_base vmlinux MOD` once per module (1121 times for Debian's
-//! 6.1), and each process would hash the 4 MB base for the fingerprint note (SHA-256), index
-//! its 1.7 MB of strings, and file its 95 k types in dedup's candidate table
-//! (`kbtf_dedup::base_index`, which also records that the base's references were checked).
-//! The cache holds all three, keyed by the base file's identity and by this kbtf
-//! executable's, and is checked before anything in it is used:
+//! 6.1), and each process would walk the base's 95 k records to check them, hash its 4 MB
+//! for the fingerprint note (SHA-256), index its 1.7 MB of strings, and file its types in
+//! dedup's candidate table (`kbtf_dedup::base_index`, which also records that the base's
+//! references were checked). The cache holds all four, keyed by the base file's identity,
+//! a hash of its BTF bytes and this kbtf executable's identity, and is checked before
+//! anything in it is used:
 //!
 //! - where: `$KBTF_BASE_CACHE_DIR`, else `$XDG_CACHE_HOME/kbtf/base-index`, else
 //!   `$HOME/.cache/kbtf/base-index`; `KBTF_BASE_CACHE=off` turns it off. A directory that
 //!   cannot be created or written means no cache, silently.
-//! - key: the base file's device, inode, size and modification time (ns), the length, type
-//!   count, string length and a 64-bit content hash of its BTF bytes (so that a base
-//!   rewritten in place under the same identity still misses), and this executable's
-//!   version, device, inode, size and modification time (so that any rebuild of kbtf, which
-//!   may compute differently, misses).
+//! - key: the base file's device, inode, size and modification time (ns), this
+//!   executable's device, inode, size and modification time and kbtf's version (so that any
+//!   rebuild of kbtf, which may compute differently, misses), then the length and a 64-bit
+//!   content hash of the base's BTF bytes (so that a base rewritten in place under the same
+//!   identity still misses). The bytes are hashed before they are parsed: a hit stands for
+//!   the walk over every record (`Btf::parse_bytes_known`).
 //! - check: magic, format version, the whole key, section bounds, and a 64-bit checksum of
 //!   the whole file; then each library checks the shape of its own section again (and reads
 //!   it with bounds checks only). Anything else means the file is ignored (and rewritten).
@@ -34,18 +36,33 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use kbtf_btf::{Btf, Bytes};
+use kbtf_btf::{Btf, Bytes, TypeCheck};
 
 const MAGIC: &[u8; 8] = b"KBTFBIX\0";
 /// Bumped whenever the layout or the meaning of a section changes.
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 
 /// Reads `--btf_base` from `path`, taking what the cache holds for it, or filling the cache.
 pub fn read_base(path: &Path) -> Result<Arc<Btf>, kbtf_btf::ReadError> {
-    let base = kbtf_btf::read_base(path)?;
+    let Some(dir) = cache_dir() else {
+        return kbtf_btf::read_base(path);
+    };
+    let ident = identity(path);
+    // Asked with the BTF's bytes before they are parsed: the key, and a cache file that
+    // passed its checks, whose record of the per-record checks then stands for them.
+    let mut found: Option<(Vec<u8>, Option<Cached>)> = None;
+    let base = kbtf_btf::file::read_base_with(path, &mut |blob| {
+        let mut key = ident.clone()?;
+        key.extend_from_slice(&(blob.len() as u64).to_le_bytes());
+        key.extend_from_slice(&hash64(blob).to_le_bytes());
+        let c = load(&dir.join(file_name(&key)), &key);
+        let known = c.as_ref().map(|c| c.check.clone());
+        found = Some((key, c));
+        known
+    })?;
     let _t = kbtf_btf::timing::stage("base index cache");
-    if let Some(dir) = cache_dir() {
-        use_cache(&dir, path, &base);
+    if let Some((key, cached)) = found {
+        use_cache(&dir, &key, cached, &base);
     }
     Ok(base)
 }
@@ -66,34 +83,63 @@ fn cache_dir() -> Option<PathBuf> {
     Some(root.join("kbtf").join("base-index"))
 }
 
-/// Takes the cached values for `base` (read from `path`) from `dir`, or computes them and
-/// writes the cache. Never fails: without a usable cache, the values are computed when used.
-fn use_cache(dir: &Path, path: &Path, base: &Btf) {
-    // Only an object still holding the bytes it was read from has the memo the cache fills.
-    let Some(blob) = base.raw_bytes() else {
-        return;
-    };
-    let Some(key) = key(path, base, blob) else {
-        return;
-    };
-    let file = dir.join(format!("{:016x}.idx", hash64(&key)));
-    if let Some(c) = load(&file, &key) {
+/// The cache file's name for `key`.
+fn file_name(key: &[u8]) -> String {
+    format!("{:016x}.idx", hash64(key))
+}
+
+/// Gives `base` the values of `cached` (the file for `key` in `dir`, checked), or computes
+/// them and writes the file. Never fails: without a usable cache, the values are computed
+/// when used.
+fn use_cache(dir: &Path, key: &[u8], cached: Option<Cached>, base: &Btf) {
+    let file = dir.join(file_name(key));
+    if let Some(c) = cached {
         if adopt(base, &c) {
             kbtf_btf::timing::note(|| format!("base index cache: hit {}", file.display()));
             return;
         }
     }
     kbtf_btf::timing::note(|| format!("base index cache: miss {}", file.display()));
-    let Some(sha) = base.raw_sha256() else {
+    let (Some(sha), Some(check)) = (base.raw_sha256(), base.type_check()) else {
         return;
     };
     let slots = base.string_index_bytes();
     let Some(cands) = kbtf_dedup::base_index(base) else {
         return;
     };
-    if store(dir, &file, &encode(&key, &sha, &[&slots, &cands])).is_ok() {
+    let check = encode_check(&check);
+    if store(dir, &file, &encode(key, &sha, &[&slots, &cands, &check])).is_ok() {
         prune(dir, &file);
     }
+}
+
+/// The per-record checks' result as bytes: the type count, the number of INTs with ignored
+/// bits, then `(index, bits)` of each.
+fn encode_check(c: &TypeCheck) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + 8 * c.int_pad.len());
+    out.extend_from_slice(&c.count.to_le_bytes());
+    out.extend_from_slice(&(c.int_pad.len() as u32).to_le_bytes());
+    for &(i, b) in &c.int_pad {
+        out.extend_from_slice(&(i as u32).to_le_bytes());
+        out.extend_from_slice(&u32::from(b).to_le_bytes());
+    }
+    out
+}
+
+fn decode_check(d: &[u8]) -> Option<TypeCheck> {
+    let mut r = Reader { d, at: 0 };
+    let count = r.u32()?;
+    let n = r.u32()? as usize;
+    let mut int_pad = Vec::with_capacity(n.min(d.len() / 8));
+    for _ in 0..n {
+        let i = r.u32()?;
+        let b = u8::try_from(r.u32()?).ok()?;
+        if i >= count || int_pad.last().is_some_and(|&(j, _)| j >= i as usize) {
+            return None;
+        }
+        int_pad.push((i as usize, b));
+    }
+    (r.at == d.len()).then_some(TypeCheck { count, int_pad })
 }
 
 /// How many cache files a directory keeps (one per base and kbtf build in use).
@@ -127,9 +173,9 @@ fn prune(dir: &Path, just_written: &Path) {
     }
 }
 
-/// The key: everything that must be equal for the cached values to be this base's, as
-/// computed by this executable.
-fn key(path: &Path, base: &Btf, blob: &[u8]) -> Option<Vec<u8>> {
+/// The first part of the key, before the BTF's own length and hash: the base file's
+/// identity and this executable's.
+fn identity(path: &Path) -> Option<Vec<u8>> {
     let m = std::fs::metadata(path).ok()?;
     let exe = std::env::current_exe().ok()?;
     let e = std::fs::metadata(exe).ok()?;
@@ -144,14 +190,6 @@ fn key(path: &Path, base: &Btf, blob: &[u8]) -> Option<Vec<u8>> {
         k.extend_from_slice(&v.to_le_bytes());
     }
     for v in [
-        blob.len() as u64,
-        base.end_id() as u64,
-        base.strings().as_bytes().len() as u64,
-        hash64(blob),
-    ] {
-        k.extend_from_slice(&v.to_le_bytes());
-    }
-    for v in [
         e.dev(),
         e.ino(),
         e.size(),
@@ -161,6 +199,7 @@ fn key(path: &Path, base: &Btf, blob: &[u8]) -> Option<Vec<u8>> {
         k.extend_from_slice(&v.to_le_bytes());
     }
     k.extend_from_slice(env!("CARGO_PKG_VERSION").as_bytes());
+    k.push(0);
     Some(k)
 }
 
@@ -192,6 +231,7 @@ struct Cached {
     sha: [u8; 32],
     slots: Bytes,
     cands: Bytes,
+    check: TypeCheck,
 }
 
 /// Reads and checks the cache file; `None` if it is missing or fails any check.
@@ -221,10 +261,16 @@ fn load(file: &Path, key: &[u8]) -> Option<Cached> {
     };
     let slots = section()?;
     let cands = section()?;
+    let check = decode_check(&section()?)?;
     if r.at != body.len() {
         return None;
     }
-    Some(Cached { sha, slots, cands })
+    Some(Cached {
+        sha,
+        slots,
+        cands,
+        check,
+    })
 }
 
 /// Gives `base` the cached values; `false` if it would not take them all.
@@ -344,13 +390,19 @@ mod tests {
         let key = b"some key".to_vec();
         let slots: Vec<u8> = (0..16 * 8).map(|i| i as u8).collect();
         let cands = b"candidates".to_vec();
-        let bytes = encode(&key, &[7; 32], &[&slots, &cands]);
+        let check = TypeCheck {
+            count: 10,
+            int_pad: vec![(2, 1), (7, 255)],
+        };
+        assert_eq!(decode_check(&encode_check(&check)), Some(check.clone()));
+        let bytes = encode(&key, &[7; 32], &[&slots, &cands, &encode_check(&check)]);
         let file = dir.path().join("x.idx");
         store(dir.path(), &file, &bytes).unwrap();
         let c = load(&file, &key).unwrap();
         assert_eq!(c.sha, [7; 32]);
         assert_eq!(&*c.slots, &slots[..]);
         assert_eq!(&*c.cands, &cands[..]);
+        assert_eq!(c.check, check);
         assert!(load(&file, b"other key").is_none(), "another key");
         for i in [0, 9, 20, bytes.len() / 2, bytes.len() - 1] {
             let mut bad = bytes.clone();
