@@ -208,17 +208,12 @@ impl Slots {
         }
     }
 
+    /// The slots to read (a view of a mapped file goes through its owner once).
     #[inline]
-    fn get(&self, i: usize) -> (u32, u32) {
+    fn view(&self) -> SlotsView<'_> {
         match self {
-            Slots::Built(v) => v.get(i).copied().unwrap_or((0, 0)),
-            Slots::Bytes(b) => match b.get(i * 8..i * 8 + 8) {
-                Some(&[a0, a1, a2, a3, b0, b1, b2, b3]) => (
-                    u32::from_le_bytes([a0, a1, a2, a3]),
-                    u32::from_le_bytes([b0, b1, b2, b3]),
-                ),
-                _ => (0, 0),
-            },
+            Slots::Built(v) => SlotsView::Built(v),
+            Slots::Bytes(b) => SlotsView::Bytes(b),
         }
     }
 
@@ -259,6 +254,28 @@ impl Slots {
             }
         }
         Slots::Built(std::sync::Arc::new(slots))
+    }
+}
+
+#[derive(Clone, Copy)]
+enum SlotsView<'a> {
+    Built(&'a [(u32, u32)]),
+    Bytes(&'a [u8]),
+}
+
+impl SlotsView<'_> {
+    #[inline]
+    fn get(self, i: usize) -> (u32, u32) {
+        match self {
+            SlotsView::Built(v) => v.get(i).copied().unwrap_or((0, 0)),
+            SlotsView::Bytes(b) => match b.get(i * 8..i * 8 + 8) {
+                Some(&[a0, a1, a2, a3, b0, b1, b2, b3]) => (
+                    u32::from_le_bytes([a0, a1, a2, a3]),
+                    u32::from_le_bytes([b0, b1, b2, b3]),
+                ),
+                _ => (0, 0),
+            },
+        }
     }
 }
 
@@ -338,6 +355,7 @@ fn find_in<'a>(
     let n = slots.len();
     let mask = n - 1;
     let mut i = slot_of(n, hash);
+    let slots = slots.view();
     // At most every slot once: a table read from a cache file might have no empty one.
     for _ in 0..n {
         let (off1, h) = slots.get(i);

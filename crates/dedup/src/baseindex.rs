@@ -137,17 +137,18 @@ impl BaseCands {
         self.entries as usize
     }
 
-    fn word(&self, at: usize) -> u32 {
-        match self.bytes.get(at..at + 4) {
-            Some(&[a, b, c, d]) => u32::from_le_bytes([a, b, c, d]),
-            _ => 0,
-        }
-    }
-
     /// Calls `f(id, position)` for the candidates under `key`, newest first.
     #[inline]
     pub fn for_key(&self, key: i64, mut f: impl FnMut(u32, u32)) {
-        let mut e = self.word(HEADER + slot(key, self.heads as usize) * 4);
+        // The bytes once (a view of a mapped file goes through its owner).
+        let b: &[u8] = &self.bytes;
+        let word = |at: usize| -> u32 {
+            match b.get(at..at + 4) {
+                Some(&[x0, x1, x2, x3]) => u32::from_le_bytes([x0, x1, x2, x3]),
+                _ => 0,
+            }
+        };
+        let mut e = word(HEADER + slot(key, self.heads as usize) * 4);
         let entries_at = HEADER + self.heads as usize * 4;
         // A chain visits each entry at most once; damaged bytes cannot make it loop.
         for _ in 0..self.entries {
@@ -155,18 +156,16 @@ impl BaseCands {
                 return;
             }
             let at = entries_at + (e as usize - 1) * ENTRY;
-            let k = match self.bytes.get(at..at + 8) {
-                Some(b) => i64::from_le_bytes(b.try_into().unwrap_or_default()),
-                None => return,
+            let Some(&[k0, k1, k2, k3, k4, k5, k6, k7]) = b.get(at..at + 8) else {
+                return;
             };
-            let (id, pos, next, class) = (
-                self.word(at + 8),
-                self.word(at + 12),
-                self.word(at + 16),
-                self.word(at + 20),
-            );
-            if k == key && id > 0 && id < self.end && self.class.is_none_or(|c| c == class) {
-                f(id, pos);
+            let k = i64::from_le_bytes([k0, k1, k2, k3, k4, k5, k6, k7]);
+            let next = word(at + 16);
+            if k == key {
+                let (id, pos, class) = (word(at + 8), word(at + 12), word(at + 20));
+                if id > 0 && id < self.end && self.class.is_none_or(|c| c == class) {
+                    f(id, pos);
+                }
             }
             e = next;
         }
