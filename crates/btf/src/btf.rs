@@ -97,8 +97,8 @@ struct Types {
 /// A parsed object's bytes.
 #[derive(Debug)]
 pub(crate) struct Raw {
-    /// The whole BTF blob as read.
-    pub blob: Vec<u8>,
+    /// The whole BTF blob as read (borrowed from a mapped file, or owned).
+    pub blob: crate::bytes::Bytes,
     /// Where the type section lies in `blob`.
     pub types: std::ops::Range<usize>,
     /// How many types it holds.
@@ -106,6 +106,30 @@ pub(crate) struct Raw {
     /// Whether the blob is laid out as [`Btf::to_bytes`] writes it (header, types, strings,
     /// trailing sections), so that it can stand for those bytes.
     pub standard: bool,
+    /// What is worked out from the unchanged object once (or taken from a cache file).
+    pub memo: Memo,
+}
+
+/// What the per-record checks of parsing found: the number of types, and `(index, bits
+/// 8..16)` of the INTs whose data word has those ignored bits set. Kept in a cache file with
+/// a hash of the bytes they were found in, so that parsing the same bytes again can skip them
+/// ([`Btf::parse_bytes_known`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypeCheck {
+    pub count: u32,
+    pub int_pad: Vec<(usize, u8)>,
+}
+
+/// Results computed from an unchanged parsed object: they live as long as its bytes say
+/// what it holds (a change drops them with the bytes).
+#[derive(Debug, Default)]
+pub(crate) struct Memo {
+    /// SHA-256 of the blob (the base fingerprint's hash).
+    pub sha256: std::sync::OnceLock<[u8; 32]>,
+    /// The [`crate::StringIndex`] slots of the object's strings and its bases'.
+    pub str_slots: std::sync::OnceLock<crate::strings::Slots>,
+    /// Bytes another crate derives from the object (kbtf_dedup's base candidate index).
+    pub derived: std::sync::OnceLock<crate::bytes::Bytes>,
 }
 
 impl Types {
@@ -230,6 +254,87 @@ impl Btf {
             .map(|r| &r.blob[..])
     }
 
+    /// SHA-256 of [`Btf::raw_bytes`], computed once per object (or given by
+    /// [`Btf::preset_sha256`]); `None` once the object was changed, or when its bytes are not
+    /// laid out as [`Btf::to_bytes`] writes them.
+    pub fn raw_sha256(&self) -> Option<[u8; 32]> {
+        use sha2::{Digest, Sha256};
+        let raw = self.types.raw.as_ref().filter(|r| r.standard)?;
+        Some(
+            *raw.memo
+                .sha256
+                .get_or_init(|| Sha256::digest(&raw.blob[..]).into()),
+        )
+    }
+
+    /// Gives [`Btf::raw_sha256`] its value, from a cache file that recorded it for these
+    /// very bytes. Returns whether it was taken (an object changed since it was parsed, or
+    /// whose hash is known already, keeps its own).
+    pub fn preset_sha256(&self, sha256: [u8; 32]) -> bool {
+        match self.types.raw.as_ref().filter(|r| r.standard) {
+            Some(raw) => raw.memo.sha256.set(sha256).is_ok(),
+            None => false,
+        }
+    }
+
+    /// The slots of [`crate::StringIndex::new`] over this object's strings and its bases':
+    /// built once for an object unchanged since it was parsed, every time otherwise.
+    pub(crate) fn string_slots(&self) -> crate::strings::Slots {
+        match self.types.raw.as_ref() {
+            Some(raw) => raw
+                .memo
+                .str_slots
+                .get_or_init(|| crate::strings::Slots::build(self))
+                .clone(),
+            None => crate::strings::Slots::build(self),
+        }
+    }
+
+    /// The string index of this object and its bases as bytes, for a cache file (read back by
+    /// [`Btf::preset_string_index`]).
+    pub fn string_index_bytes(&self) -> Vec<u8> {
+        self.string_slots().to_bytes()
+    }
+
+    /// Gives the string index its slots from a cache file that recorded
+    /// [`Btf::string_index_bytes`] for these very bytes. Returns whether they were taken:
+    /// not for an object changed since it was parsed, nor for bytes that cannot be slots.
+    /// Slots that are wrong can only make lookups miss (every hit is checked against the
+    /// strings themselves); the cache file's checksum is what keeps them right.
+    pub fn preset_string_index(&self, bytes: crate::bytes::Bytes) -> bool {
+        let Some(raw) = self.types.raw.as_ref() else {
+            return false;
+        };
+        match crate::strings::Slots::from_bytes(bytes) {
+            Some(slots) => raw.memo.str_slots.set(slots).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Bytes another crate derives from this object and its bases (kbtf_dedup's index of
+    /// the base's dedup candidates), built by `build` once for an object unchanged since it
+    /// was parsed (or given by [`Btf::preset_derived_index`]); `None` for an object changed
+    /// since, where the caller builds them itself.
+    pub fn derived_index(&self, build: impl FnOnce() -> Vec<u8>) -> Option<crate::bytes::Bytes> {
+        let raw = self.types.raw.as_ref()?;
+        Some(
+            raw.memo
+                .derived
+                .get_or_init(|| crate::bytes::Bytes::share(build()))
+                .clone(),
+        )
+    }
+
+    /// Gives [`Btf::derived_index`] its bytes, from a cache file that recorded them for these
+    /// very bytes. Returns whether they were taken. The crate that reads them checks them
+    /// again before use.
+    pub fn preset_derived_index(&self, bytes: crate::bytes::Bytes) -> bool {
+        match self.types.raw.as_ref() {
+            Some(raw) => raw.memo.derived.set(bytes).is_ok(),
+            None => false,
+        }
+    }
+
     /// The type section as read, while nothing was changed since.
     pub(crate) fn raw_types(&self) -> Option<&[u8]> {
         self.types.raw.as_ref().map(|r| &r.blob[r.types.clone()])
@@ -322,6 +427,37 @@ impl Btf {
     /// [`Btf::parse`] of bytes it may keep without copying them.
     pub fn parse_vec(data: Vec<u8>, base: Option<Arc<Btf>>) -> Result<Btf, ParseError> {
         crate::read::parse_owned(std::borrow::Cow::Owned(data), base)
+    }
+
+    /// What the per-record checks found when this object was parsed; `None` once it was
+    /// changed.
+    pub fn type_check(&self) -> Option<TypeCheck> {
+        let raw = self.types.raw.as_ref()?;
+        Some(TypeCheck {
+            count: raw.count,
+            int_pad: self.int_pad.clone(),
+        })
+    }
+
+    /// [`Btf::parse_bytes`] of bytes whose per-record checks gave `known` before
+    /// ([`Btf::type_check`] of an object parsed from the same bytes, as a cache file that
+    /// holds a hash of them records it): the header and section checks run, the walk over
+    /// every record does not. `known` must be for these bytes.
+    pub fn parse_bytes_known(
+        data: crate::bytes::Bytes,
+        base: Option<Arc<Btf>>,
+        known: &TypeCheck,
+    ) -> Result<Btf, ParseError> {
+        crate::read::parse_bytes_known(data, base, Some(known))
+    }
+
+    /// [`Btf::parse`] of bytes kept as they are: a view of a mapped file stays one (the
+    /// object's string table included) until the object is changed.
+    pub fn parse_bytes(
+        data: crate::bytes::Bytes,
+        base: Option<Arc<Btf>>,
+    ) -> Result<Btf, ParseError> {
+        crate::read::parse_bytes(data, base)
     }
 
     pub(crate) fn from_parts(

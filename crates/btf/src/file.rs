@@ -8,6 +8,7 @@ use object::{Object, ObjectSection};
 use std::borrow::Cow;
 
 use crate::btf::{Btf, Endian};
+use crate::bytes::Bytes;
 use crate::error::ReadError;
 use crate::fingerprint::{self, Fingerprint};
 
@@ -80,6 +81,12 @@ pub struct MappedFile {
 impl std::ops::Deref for MappedFile {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
+        &self.map
+    }
+}
+
+impl AsRef<[u8]> for MappedFile {
+    fn as_ref(&self) -> &[u8] {
         &self.map
     }
 }
@@ -187,14 +194,36 @@ fn is_raw_btf(d: &[u8]) -> bool {
 /// Reads BTF from `path`. `base` is the base for split BTF; it is ignored for an ELF file that
 /// carries its own `.BTF.base`, whose `.BTF` is split on top of that.
 pub fn read_file(path: &Path, base: Option<Arc<Btf>>) -> Result<BtfFile, ReadError> {
-    let data = map(path)?;
+    read_file_with(path, base, &mut |_| None)
+}
+
+/// [`read_file`], asking `known` with the bytes of the (split or raw) BTF for the result of
+/// its per-record checks, as a cache of them may know it ([`Btf::parse_bytes_known`]).
+fn read_file_with(
+    path: &Path,
+    base: Option<Arc<Btf>>,
+    known: &mut dyn FnMut(&[u8]) -> Option<crate::btf::TypeCheck>,
+) -> Result<BtfFile, ReadError> {
+    let map = Arc::new(map(path)?);
+    let owner: Arc<dyn crate::bytes::Owner> = map.clone();
+    let data: &[u8] = &map;
+    // The bytes of `part` (a slice of `data`) as a view of the mapped file, not a copy.
+    let view = |part: &[u8]| -> Option<Bytes> {
+        let start = (part.as_ptr() as usize).checked_sub(data.as_ptr() as usize)?;
+        Bytes::shared(owner.clone(), start..start.checked_add(part.len())?)
+    };
     let parse_err = |section: Option<&str>, err| ReadError::Parse {
         path: path.to_owned(),
         section: section.map(str::to_owned),
         err,
     };
-    if is_raw_btf(&data) {
-        let btf = Btf::parse(&data, base).map_err(|e| parse_err(None, e))?;
+    if is_raw_btf(data) {
+        let bytes = view(data).unwrap_or_else(|| data.to_vec().into());
+        let btf = match known(data) {
+            Some(k) => Btf::parse_bytes_known(bytes, base, &k),
+            None => Btf::parse_bytes(bytes, base),
+        }
+        .map_err(|e| parse_err(None, e))?;
         return Ok(BtfFile {
             path: path.to_owned(),
             source: Source::Raw,
@@ -202,7 +231,7 @@ pub fn read_file(path: &Path, base: Option<Arc<Btf>>) -> Result<BtfFile, ReadErr
             base_fingerprint: None,
         });
     }
-    if !is_elf(&data) {
+    if !is_elf(data) {
         let head = data
             .iter()
             .take(8)
@@ -214,7 +243,7 @@ pub fn read_file(path: &Path, base: Option<Arc<Btf>>) -> Result<BtfFile, ReadErr
             head,
         });
     }
-    let elf = object::File::parse(&*data).map_err(|e| ReadError::BadElf {
+    let elf = object::File::parse(data).map_err(|e| ReadError::BadElf {
         path: path.to_owned(),
         msg: e.to_string(),
     })?;
@@ -235,14 +264,18 @@ pub fn read_file(path: &Path, base: Option<Arc<Btf>>) -> Result<BtfFile, ReadErr
     };
     let base_fingerprint =
         section_bytes(fingerprint::SECTION)?.and_then(|note| Fingerprint::from_note(&note, endian));
-    let btf_bytes = section_bytes(".BTF")?.ok_or(ReadError::NoSection {
+    let btf_sec = elf.section_by_name(".BTF").ok_or(ReadError::NoSection {
         path: path.to_owned(),
         section: ".BTF",
     })?;
+    let btf_data = section_data(&btf_sec).map_err(|e| ReadError::BadElf {
+        path: path.to_owned(),
+        msg: format!("section .BTF: {e}"),
+    })?;
     if let Some(base_bytes) = section_bytes(".BTF.base")? {
         let dbase = Btf::parse(&base_bytes, None).map_err(|e| parse_err(Some(".BTF.base"), e))?;
-        let btf = Btf::parse(&btf_bytes, Some(Arc::new(dbase)))
-            .map_err(|e| parse_err(Some(".BTF"), e))?;
+        let btf =
+            Btf::parse(&btf_data, Some(Arc::new(dbase))).map_err(|e| parse_err(Some(".BTF"), e))?;
         return Ok(BtfFile {
             path: path.to_owned(),
             source: Source::ElfWithDistilledBase,
@@ -250,7 +283,17 @@ pub fn read_file(path: &Path, base: Option<Arc<Btf>>) -> Result<BtfFile, ReadErr
             base_fingerprint,
         });
     }
-    let btf = Btf::parse_vec(btf_bytes, base).map_err(|e| parse_err(Some(".BTF"), e))?;
+    // The big one (a vmlinux's 4 MB, read by every module process): a view of the mapped
+    // file when it is stored uncompressed, not a copy.
+    let btf = match btf_data {
+        Cow::Borrowed(b) => match (view(b), known(b)) {
+            (Some(bytes), Some(k)) => Btf::parse_bytes_known(bytes, base, &k),
+            (Some(bytes), None) => Btf::parse_bytes(bytes, base),
+            (None, _) => Btf::parse(b, base),
+        },
+        Cow::Owned(v) => Btf::parse_vec(v, base),
+    }
+    .map_err(|e| parse_err(Some(".BTF"), e))?;
     Ok(BtfFile {
         path: path.to_owned(),
         source: Source::ElfSection,
@@ -262,4 +305,14 @@ pub fn read_file(path: &Path, base: Option<Arc<Btf>>) -> Result<BtfFile, ReadErr
 /// Reads a base BTF (vmlinux ELF or raw) for use under split BTF.
 pub fn read_base(path: &Path) -> Result<Arc<Btf>, ReadError> {
     Ok(Arc::new(read_file(path, None)?.btf))
+}
+
+/// [`read_base`], asking `known` with the BTF's bytes (when they are a view of the file)
+/// for the result of their per-record checks, which a cache keyed by a hash of them may
+/// hold: see [`Btf::parse_bytes_known`].
+pub fn read_base_with(
+    path: &Path,
+    known: &mut dyn FnMut(&[u8]) -> Option<crate::btf::TypeCheck>,
+) -> Result<Arc<Btf>, ReadError> {
+    Ok(Arc::new(read_file_with(path, None, known)?.btf))
 }

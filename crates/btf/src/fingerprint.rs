@@ -38,14 +38,14 @@ impl Fingerprint {
     /// The fingerprint of `base`, from its bytes as written (which are the bytes it was read
     /// from: parse then write is the identity).
     pub fn of(base: &Btf) -> Fingerprint {
-        let bytes = match base.raw_bytes() {
-            Some(b) => std::borrow::Cow::Borrowed(b),
-            None => std::borrow::Cow::Owned(base.to_bytes()),
+        let sha256 = match base.raw_sha256() {
+            Some(h) => h,
+            None => Sha256::digest(base.to_bytes()).into(),
         };
         Fingerprint {
             type_count: base.end_id() - 1,
             str_len: base.strings().as_bytes().len() as u32,
-            sha256: Sha256::digest(&*bytes).into(),
+            sha256,
         }
     }
 

@@ -132,32 +132,42 @@ impl Flat {
 
     /// Appends the types of a type section (checked already, as [`Btf::parse`] does).
     fn append_raw(&mut self, e: Endian, sec: &[u8]) {
-        let word = |off: usize| -> Option<u32> {
-            let b: [u8; 4] = sec.get(off..off + 4)?.try_into().ok()?;
-            Some(match e {
-                Endian::Little => u32::from_le_bytes(b),
-                Endian::Big => u32::from_be_bytes(b),
-            })
-        };
-        self.recs.reserve(sec.len() / 16);
+        match e {
+            Endian::Little => self.append_raw_with(sec, u32::from_le_bytes),
+            Endian::Big => self.append_raw_with(sec, u32::from_be_bytes),
+        }
+    }
+
+    #[inline(always)]
+    fn append_raw_with(&mut self, sec: &[u8], word: impl Fn([u8; 4]) -> u32 + Copy) {
+        // Each record is at least 12 bytes: an upper bound on the count, and exact room for
+        // the trailing words of a vmlinux (whose records average about 25 bytes).
+        self.recs.reserve(sec.len() / 24);
         self.extra.reserve(sec.len() / 8);
-        let mut off = 0usize;
-        while off < sec.len() {
-            let (Some(name_off), Some(info), Some(st)) = (word(off), word(off + 4), word(off + 8))
-            else {
+        let mut rest = sec;
+        while let Some((head, tail)) = rest.split_first_chunk::<12>() {
+            let [a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3] = *head;
+            let (name_off, info, st) = (
+                word([a0, a1, a2, a3]),
+                word([b0, b1, b2, b3]),
+                word([c0, c1, c2, c3]),
+            );
+            let n = extra_len(info) * 4;
+            let Some(words) = tail.get(..n) else {
                 return;
             };
-            let n = extra_len(info);
             self.recs.push(Rec {
                 name_off,
                 info,
                 st,
                 extra: self.extra.len() as u32,
             });
-            for i in 0..n {
-                self.extra.push(word(off + 12 + 4 * i).unwrap_or(0));
-            }
-            off += 12 + 4 * n;
+            self.extra.extend(
+                words
+                    .chunks_exact(4)
+                    .map(|c| word([c[0], c[1], c[2], c[3]])),
+            );
+            rest = &tail[n..];
         }
     }
 

@@ -12,6 +12,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod btf;
+pub mod bytes;
 pub mod diff;
 pub mod dump;
 pub mod error;
@@ -25,7 +26,8 @@ pub mod timing;
 pub mod types;
 pub mod validate;
 
-pub use btf::{Btf, Endian, Header};
+pub use btf::{Btf, Endian, Header, TypeCheck};
+pub use bytes::Bytes;
 pub use error::{ParseError, ReadError};
 pub use file::{read_base, read_file, BtfFile, Source};
 pub use flat::{Flat, FlatBtf};

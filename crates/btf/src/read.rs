@@ -11,6 +11,7 @@
 use std::sync::Arc;
 
 use crate::btf::{info_kind, read_u32, Btf, Endian, Header, HEADER_LEN, MAGIC};
+use crate::bytes::Bytes;
 use crate::error::ParseError;
 use crate::kind::Kind;
 use crate::strings::StringTable;
@@ -85,6 +86,23 @@ pub(crate) fn parse_owned(
     data: std::borrow::Cow<'_, [u8]>,
     base: Option<Arc<Btf>>,
 ) -> Result<Btf, ParseError> {
+    // Shared, so that the string table borrows its part of the blob instead of a copy.
+    parse_bytes(Bytes::share(data.into_owned()), base)
+}
+
+/// [`parse`] of bytes kept as they are (borrowed from a mapped file, say): the object's blob
+/// and its string table are views of them, copied only if changed.
+pub(crate) fn parse_bytes(data: Bytes, base: Option<Arc<Btf>>) -> Result<Btf, ParseError> {
+    parse_bytes_known(data, base, None)
+}
+
+/// [`parse_bytes`], taking the result of the per-record checks from `known` (what
+/// [`Btf::type_check`] gave for these very bytes) instead of walking the records again.
+pub(crate) fn parse_bytes_known(
+    data: Bytes,
+    base: Option<Arc<Btf>>,
+    known: Option<&crate::btf::TypeCheck>,
+) -> Result<Btf, ParseError> {
     let (endian, h) = parse_header(&data)?;
     if let Some(b) = &base {
         if b.endian() != endian {
@@ -130,10 +148,18 @@ pub(crate) fn parse_owned(
             return Err(ParseError::StringsNoLeadingNul);
         }
     }
-    let strings = StringTable::from_bytes(str_start, str_sec.to_vec());
+    let str_at = h.hdr_len as usize + h.str_off as usize;
+    let strings = StringTable::from_shared(
+        str_start,
+        data.slice(str_at..str_at + str_sec.len())
+            .unwrap_or_else(|| str_sec.to_vec().into()),
+    );
 
     let start_id = base.as_ref().map_or(1, |b| b.end_id());
-    let (count, int_pad) = check_types(endian, type_sec, start_id)?;
+    let (count, int_pad) = match known {
+        Some(k) => (k.count, k.int_pad.clone()),
+        None => check_types(endian, type_sec, start_id)?,
+    };
     let types_at = h.hdr_len as usize + h.type_off as usize;
 
     // Whatever lies past both sections is a newer trailing section; keep it as is.
@@ -145,10 +171,11 @@ pub(crate) fn parse_owned(
         .to_vec();
     let types_range = types_at..types_at + type_sec.len();
     let raw = crate::btf::Raw {
-        blob: data.into_owned(),
+        blob: data,
         types: types_range,
         count,
         standard: h.type_off == 0 && h.str_off == h.type_len,
+        memo: Default::default(),
     };
     let mut btf = Btf::from_parts(endian, base, raw, strings, header_ext, tail, h);
     btf.set_int_pad(int_pad);

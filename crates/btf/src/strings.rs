@@ -9,14 +9,15 @@
 #[derive(Debug, Clone, Default)]
 pub struct StringTable {
     start: u32,
-    data: Vec<u8>,
+    /// The section's bytes: owned, or borrowed from a mapped file until changed.
+    data: crate::bytes::Bytes,
     /// Interning index, built on the first [`StringTable::add`].
     index: Option<Index>,
 }
 
 impl PartialEq for StringTable {
     fn eq(&self, other: &Self) -> bool {
-        self.start == other.start && self.data == other.data
+        self.start == other.start && *self.data == *other.data
     }
 }
 impl Eq for StringTable {}
@@ -26,7 +27,7 @@ impl StringTable {
     pub fn new_base() -> StringTable {
         StringTable {
             start: 0,
-            data: vec![0],
+            data: vec![0].into(),
             index: None,
         }
     }
@@ -36,13 +37,19 @@ impl StringTable {
     pub fn new_split(start: u32) -> StringTable {
         StringTable {
             start,
-            data: Vec::new(),
+            data: Vec::new().into(),
             index: None,
         }
     }
 
     /// A table over existing section bytes. The caller has checked that `data` ends in NUL.
     pub fn from_bytes(start: u32, data: Vec<u8>) -> StringTable {
+        StringTable::from_shared(start, data.into())
+    }
+
+    /// [`StringTable::from_bytes`] over bytes that may be borrowed (from a mapped file): they
+    /// are copied only if the table is changed.
+    pub fn from_shared(start: u32, data: crate::bytes::Bytes) -> StringTable {
         StringTable {
             start,
             data,
@@ -109,8 +116,9 @@ impl StringTable {
         match index.find_or_insert(data, s, hash, at as u32) {
             Some(rel) => self.start + rel,
             None => {
-                self.data.extend_from_slice(s);
-                self.data.push(0);
+                let data = self.data.make_mut();
+                data.extend_from_slice(s);
+                data.push(0);
                 self.start + at as u32
             }
         }
@@ -158,12 +166,60 @@ impl StringTable {
 #[derive(Debug, Clone)]
 pub struct StringIndex {
     btf: std::sync::Arc<crate::Btf>,
-    slots: Vec<(u32, u32)>,
+    slots: Slots,
 }
 
-impl StringIndex {
-    pub fn new(btf: std::sync::Arc<crate::Btf>) -> StringIndex {
-        let mut chain = vec![btf.as_ref()];
+/// The slots of a [`StringIndex`]: `(1 + offset, 32 bits of the hash)`, open addressing, a
+/// power of two of them, at most half full. Built, or read from a cache file as little-endian
+/// word pairs.
+#[derive(Debug, Clone)]
+pub(crate) enum Slots {
+    Built(std::sync::Arc<Vec<(u32, u32)>>),
+    Bytes(crate::bytes::Bytes),
+}
+
+impl Slots {
+    /// Slots of a cache file: `None` unless they are a power of two (at least 16) of pairs.
+    pub(crate) fn from_bytes(b: crate::bytes::Bytes) -> Option<Slots> {
+        let n = b.len() / 8;
+        (b.len().is_multiple_of(8) && n >= 16 && n.is_power_of_two()).then_some(Slots::Bytes(b))
+    }
+
+    /// The slots as little-endian word pairs (what [`Slots::from_bytes`] reads).
+    pub(crate) fn to_bytes(&self) -> Vec<u8> {
+        match self {
+            Slots::Bytes(b) => b.to_vec(),
+            Slots::Built(v) => {
+                let mut out = Vec::with_capacity(v.len() * 8);
+                for &(a, b) in v.iter() {
+                    out.extend_from_slice(&a.to_le_bytes());
+                    out.extend_from_slice(&b.to_le_bytes());
+                }
+                out
+            }
+        }
+    }
+
+    #[inline]
+    fn len(&self) -> usize {
+        match self {
+            Slots::Built(v) => v.len(),
+            Slots::Bytes(b) => b.len() / 8,
+        }
+    }
+
+    /// The slots to read (a view of a mapped file goes through its owner once).
+    #[inline]
+    fn view(&self) -> SlotsView<'_> {
+        match self {
+            Slots::Built(v) => SlotsView::Built(v),
+            Slots::Bytes(b) => SlotsView::Bytes(b),
+        }
+    }
+
+    /// The slots of the strings of `btf` and its bases.
+    pub(crate) fn build(btf: &crate::Btf) -> Slots {
+        let mut chain = vec![btf];
         while let Some(b) = chain.last().and_then(|b| b.base()) {
             chain.push(b.as_ref());
         }
@@ -197,6 +253,37 @@ impl StringIndex {
                 pos = end + 1;
             }
         }
+        Slots::Built(std::sync::Arc::new(slots))
+    }
+}
+
+#[derive(Clone, Copy)]
+enum SlotsView<'a> {
+    Built(&'a [(u32, u32)]),
+    Bytes(&'a [u8]),
+}
+
+impl SlotsView<'_> {
+    #[inline]
+    fn get(self, i: usize) -> (u32, u32) {
+        match self {
+            SlotsView::Built(v) => v.get(i).copied().unwrap_or((0, 0)),
+            SlotsView::Bytes(b) => match b.get(i * 8..i * 8 + 8) {
+                Some(&[a0, a1, a2, a3, b0, b1, b2, b3]) => (
+                    u32::from_le_bytes([a0, a1, a2, a3]),
+                    u32::from_le_bytes([b0, b1, b2, b3]),
+                ),
+                _ => (0, 0),
+            },
+        }
+    }
+}
+
+impl StringIndex {
+    /// The index of the strings of `btf` and its bases. An object unchanged since it was
+    /// parsed builds it once (or takes it from a cache, [`crate::Btf::preset_string_index`]).
+    pub fn new(btf: std::sync::Arc<crate::Btf>) -> StringIndex {
+        let slots = btf.string_slots();
         StringIndex { btf, slots }
     }
 
@@ -260,15 +347,18 @@ fn slot_of(len: usize, hash: u64) -> usize {
 }
 
 fn find_in<'a>(
-    slots: &[(u32, u32)],
+    slots: &Slots,
     hash: u64,
     s: &[u8],
     bytes: impl Fn(u32) -> Option<&'a [u8]>,
 ) -> Option<u32> {
-    let mask = slots.len() - 1;
-    let mut i = slot_of(slots.len(), hash);
-    loop {
-        let (off1, h) = slots[i];
+    let n = slots.len();
+    let mask = n - 1;
+    let mut i = slot_of(n, hash);
+    let slots = slots.view();
+    // At most every slot once: a table read from a cache file might have no empty one.
+    for _ in 0..n {
+        let (off1, h) = slots.get(i);
         if off1 == 0 {
             return None;
         }
@@ -277,6 +367,7 @@ fn find_in<'a>(
         }
         i = (i + 1) & mask;
     }
+    None
 }
 
 /// The 32 bits of a hash kept in a slot to tell strings apart before comparing them: the

@@ -4,6 +4,7 @@
 // No unwrap()/expect() outside tests: input must never panic (docs/reliability.md).
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+mod basecache;
 mod btf_ids;
 mod cmd;
 mod distilled;

@@ -274,3 +274,78 @@ fn read_only_module_file_is_refused() {
     let mode = std::fs::metadata(&ko).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o444);
 }
+
+/// The base index cache (crates/cli/src/basecache.rs) never changes output: a module encoded
+/// with no cache, a cold one, a warm one and a damaged one is the same file, byte for byte;
+/// a damaged cache file is replaced by a good one.
+#[test]
+fn base_index_cache_never_changes_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let base = testdata("vmlinux-6.1.btf").display().to_string();
+    let run = |tag: &str, envs: &[(&str, &std::path::Path)]| -> Vec<u8> {
+        let ko = dir.path().join(format!("dummy-{tag}.ko"));
+        std::fs::copy(testdata("modules-6.1-dbg/dummy.ko"), &ko).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_kbtf"))
+            .args(["-J", "--btf_gen_floats", "--btf_base", &base])
+            .arg(&ko)
+            .env_remove("KBTF_BASE_CACHE")
+            .env_remove("KBTF_BASE_CACHE_DIR")
+            .envs(envs.iter().copied())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{tag}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::read(&ko).unwrap()
+    };
+    let off = std::path::Path::new("off");
+    let none = run("none", &[("KBTF_BASE_CACHE", off)]);
+    let on = [("KBTF_BASE_CACHE_DIR", cache.as_path())];
+    let cold = run("cold", &on);
+    let files = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(&cache)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect()
+    };
+    assert_eq!(
+        files().len(),
+        1,
+        "one cache file, no temp file: {:?}",
+        files()
+    );
+    let good = std::fs::read(&files()[0]).unwrap();
+    let warm = run("warm", &on);
+    assert_eq!(
+        std::fs::read(&files()[0]).unwrap(),
+        good,
+        "a hit leaves it as it is"
+    );
+    for at in [20, good.len() / 3, good.len() / 2, good.len() - 4] {
+        let mut bad = good.clone();
+        bad[at] ^= 0x10;
+        std::fs::write(&files()[0], &bad).unwrap();
+        let damaged = run("damaged", &on);
+        assert_eq!(damaged, none, "damaged at {at}");
+        assert_eq!(
+            std::fs::read(&files()[0]).unwrap(),
+            good,
+            "rewritten after damage at {at}"
+        );
+    }
+    std::fs::write(&files()[0], b"short").unwrap();
+    assert_eq!(run("short", &on), none);
+    assert_eq!(cold, none, "cold cache");
+    assert_eq!(warm, none, "warm cache");
+    // An unwritable cache location is no cache, silently.
+    let blocked = dir.path().join("a-file");
+    std::fs::write(&blocked, b"").unwrap();
+    let sub = blocked.join("cache");
+    assert_eq!(
+        run("blocked", &[("KBTF_BASE_CACHE_DIR", sub.as_path())]),
+        none
+    );
+}

@@ -16,24 +16,35 @@ use crate::fx::FxHashMap;
 use crate::state::State;
 
 pub(crate) fn resolve_fwds(s: &mut State) {
-    // Name offset to the single representative struct/union of that name, or 0 if several.
+    // The own FWDs still alone; without any (most modules), nothing to look up.
+    let fwds: Vec<u32> = (s.start..s.end())
+        .filter(|&id| s.flat.kind(id) == FWD && s.map[id as usize] == id)
+        .collect();
+    if fwds.is_empty() {
+        return;
+    }
+    // Their names, to the single representative struct/union of that name (base types
+    // included), 0 if several, NONE if none.
+    const NONE: u32 = u32::MAX;
     let mut names: FxHashMap<u32, u32> = FxHashMap::default();
+    for &id in &fwds {
+        names.insert(s.flat.rec(id).name_off, NONE);
+    }
     for id in 1..s.end() {
         let r = s.flat.rec(id);
         if !matches!(r.kind(), STRUCT | UNION) || s.map[id as usize] != id {
             continue;
         }
-        names.entry(r.name_off).and_modify(|v| *v = 0).or_insert(id);
-    }
-    for id in s.start..s.end() {
-        let r = *s.flat.rec(id);
-        if r.kind() != FWD || s.map[id as usize] != id {
-            continue;
+        if let Some(v) = names.get_mut(&r.name_off) {
+            *v = if *v == NONE { id } else { 0 };
         }
+    }
+    for id in fwds {
+        let r = *s.flat.rec(id);
         let Some(&cand) = names.get(&r.name_off) else {
             continue;
         };
-        if cand == 0 {
+        if cand == 0 || cand == NONE {
             continue;
         }
         let want = if r.kflag() { UNION } else { STRUCT };

@@ -35,24 +35,23 @@ use kbtf_btf::flat::Flat;
 use kbtf_btf::FlatBtf;
 
 use crate::error::DedupError;
-use crate::flat::*;
 use crate::state::{State, MAX_ID};
 use crate::table::CandTable;
 use crate::{compact, fwds, prep, refs, structs, DedupOptions, Deduped};
 
 /// Which table (primitives 0, structs 1, references 2) files a type of kind `kind`.
 fn class(kind: u32) -> usize {
-    match kind {
-        INT | FLOAT | ENUM | ENUM64 | FWD => 0,
-        STRUCT | UNION => 1,
-        _ => 2,
-    }
+    crate::baseindex::class(kind) as usize
 }
 
 /// Deduplication fed unit by unit: [`Incremental::advance`] after each merged unit,
 /// [`Incremental::finish`] with the complete input.
 pub struct Incremental {
     s: State,
+    /// The base of split BTF, whose candidate filing is worked out once per base.
+    base: Option<std::sync::Arc<kbtf_btf::Btf>>,
+    /// That filing, once the base's types are there.
+    cands: Option<crate::baseindex::BaseCands>,
     opts: DedupOptions,
     /// The candidate tables of primitives, structs and references.
     tables: [CandTable; 3],
@@ -72,6 +71,8 @@ impl Incremental {
     pub fn new(start: u32, opts: &DedupOptions) -> Incremental {
         Incremental {
             s: State::empty(start),
+            base: None,
+            cands: None,
             opts: opts.clone(),
             tables: [CandTable::new(), CandTable::new(), CandTable::new()],
             base_entries: 0,
@@ -79,6 +80,19 @@ impl Incremental {
             failed: false,
             stack: Vec::new(),
             passing: Vec::new(),
+        }
+    }
+
+    /// For split BTF on `base` (or base BTF, without one): as [`Incremental::new`], and
+    /// the base's filing in the candidate tables is worked out once per base object.
+    pub fn for_base(
+        base: Option<std::sync::Arc<kbtf_btf::Btf>>,
+        opts: &DedupOptions,
+    ) -> Incremental {
+        let start = base.as_ref().map_or(1, |b| b.end_id());
+        Incremental {
+            base,
+            ..Incremental::new(start, opts)
         }
     }
 
@@ -102,7 +116,18 @@ impl Incremental {
         if end > MAX_ID || end < self.s.start {
             return Ok(false);
         }
-        let from = self.s.map.len() as u32;
+        let mut from = self.s.map.len() as u32;
+        if self.done == 0 {
+            self.cands = match &self.base {
+                Some(b) if b.end_id() == self.s.start => {
+                    crate::baseindex::base_cands(b, &self.s.flat)
+                }
+                _ => None,
+            };
+            if self.cands.as_ref().is_some_and(|c| c.refs_ok) {
+                from = from.max(self.s.start);
+            }
+        }
         // Every reference of the new types must name a type that is already there.
         for id in from.max(1)..end {
             let mut bad = false;
@@ -142,6 +167,16 @@ impl Incremental {
 
     /// `prep::prepare_base` with one table per class.
     fn prepare(&mut self) {
+        if let Some(c) = self.cands.take() {
+            for id in 1..self.s.start {
+                self.s.map[id as usize] = id;
+            }
+            for (i, t) in self.tables.iter_mut().enumerate() {
+                t.attach_base(c.of_class(i as u32));
+            }
+            self.base_entries = c.len();
+            return;
+        }
         let mut per_class = [0usize; 3];
         for id in 1..self.s.start {
             per_class[class(self.s.flat.kind(id))] += 1;
@@ -151,7 +186,7 @@ impl Incremental {
         }
         for id in 1..self.s.start {
             self.s.map[id as usize] = id;
-            if let Some(h) = prep::hash_any(&self.s, id) {
+            if let Some(h) = prep::hash_any(&self.s.flat, id) {
                 let c = class(self.s.flat.kind(id));
                 for (i, t) in self.tables.iter_mut().enumerate() {
                     if i == c {

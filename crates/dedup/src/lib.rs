@@ -36,6 +36,7 @@
 // No unwrap()/expect() outside tests: input must never panic (docs/reliability.md).
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+mod baseindex;
 mod compact;
 pub mod distill;
 mod equiv;
@@ -54,6 +55,7 @@ mod strings;
 mod structs;
 mod table;
 
+pub use baseindex::base_index;
 pub use distill::{distill, distill_standalone, Distilled};
 pub use error::{DedupError, DistillError, RelocateError};
 pub use incremental::Incremental;
@@ -119,7 +121,14 @@ pub fn dedup_flat(input: FlatBtf, _opts: &DedupOptions) -> Result<Deduped, Dedup
         strings_first_use,
     } = input;
     let t = stage("dedup: check refs");
-    check_refs(&flat)?;
+    // The base's filing in the candidate table, worked out once per base (or cached); it
+    // also knows whether the base's references were checked already.
+    let cands = base.as_ref().and_then(|b| baseindex::base_cands(b, &flat));
+    let from = match &cands {
+        Some(c) if c.refs_ok => start,
+        _ => 1,
+    };
+    check_refs(&flat, from)?;
     drop(t);
     let t = stage("dedup: strings");
     // A producer that interned strings in first-use order already did what this pass does.
@@ -132,7 +141,7 @@ pub fn dedup_flat(input: FlatBtf, _opts: &DedupOptions) -> Result<Deduped, Dedup
 
     let t = stage("dedup: prep + prim");
     let mut s = state::State::new(flat, start);
-    prep::prepare_base(&mut s);
+    prep::prepare_base(&mut s, cands);
     prim::dedup_prim_types(&mut s);
     drop(t);
     let t = stage("dedup: structs");
@@ -157,7 +166,7 @@ pub mod bench {
     pub fn hash_all(input: &FlatBtf) -> i64 {
         let s = state::State::new(input.types.clone(), input.start_id());
         (1..s.end())
-            .filter_map(|id| prep::hash_any(&s, id))
+            .filter_map(|id| prep::hash_any(&s.flat, id))
             .fold(0i64, |a, h| a.wrapping_add(h))
     }
 
@@ -165,10 +174,10 @@ pub mod bench {
     pub fn up_to_structs(input: FlatBtf) -> Result<usize, DedupError> {
         let start = input.start_id();
         let mut flat = input.types;
-        check_refs(&flat)?;
+        check_refs(&flat, 1)?;
         strings::dedup_strings(&input.strings, input.base.as_ref(), &mut flat, start)?;
         let mut s = state::State::new(flat, start);
-        prep::prepare_base(&mut s);
+        prep::prepare_base(&mut s, None);
         prim::dedup_prim_types(&mut s);
         structs::dedup_struct_types(&mut s)?;
         Ok((start..s.end())
@@ -177,10 +186,11 @@ pub mod bench {
     }
 }
 
-/// Every referenced id, of own and base types alike, names a type.
-fn check_refs(flat: &flat::Flat) -> Result<(), DedupError> {
+/// Every referenced id of types `from..`, own and base types alike, names a type (`from` is
+/// past the base when the base's references are known to be right).
+fn check_refs(flat: &flat::Flat, from: u32) -> Result<(), DedupError> {
     let end = flat.len() as u32;
-    for id in 1..end {
+    for id in from.max(1)..end {
         let mut bad = None;
         flat.for_each_ref(id, |r| {
             if r >= end && bad.is_none() {

@@ -5,14 +5,14 @@
 //! later passes compute for its kind, so that a split type equal to a base type maps to it.
 //! VARs and DATASECs are never candidates.
 
+use crate::baseindex::BaseCands;
 use crate::flat::*;
 use crate::sig::*;
 use crate::state::State;
 
 /// The signature hash of type `id` under which the candidate table files it, or `None` for
 /// the kinds never filed (VAR, DATASEC).
-pub(crate) fn hash_any(s: &State, id: u32) -> Option<i64> {
-    let f = &s.flat;
+pub(crate) fn hash_any(f: &Flat, id: u32) -> Option<i64> {
     let r = f.rec(id);
     Some(match r.kind() {
         VAR | DATASEC => return None,
@@ -29,15 +29,22 @@ pub(crate) fn hash_any(s: &State, id: u32) -> Option<i64> {
 }
 
 /// Makes every base type (ids below `s.start`) canonical and a candidate, as libbpf's
-/// `btf_dedup_prep` does.
-pub(crate) fn prepare_base(s: &mut State) {
+/// `btf_dedup_prep` does: with `cands` (the base's filing worked out once), by looking
+/// through to them.
+pub(crate) fn prepare_base(s: &mut State, cands: Option<BaseCands>) {
     if s.start <= 1 {
+        return;
+    }
+    for id in 1..s.start {
+        s.map[id as usize] = id;
+    }
+    if let Some(c) = cands {
+        s.table.attach_base(c);
         return;
     }
     s.table.reserve(s.start as usize);
     for id in 1..s.start {
-        s.map[id as usize] = id;
-        if let Some(h) = hash_any(s, id) {
+        if let Some(h) = hash_any(&s.flat, id) {
             s.table.add(h, id);
         }
     }

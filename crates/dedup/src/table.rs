@@ -19,6 +19,8 @@
 //! two or more entries when libbpf's map would grow. The number of grows is logarithmic in
 //! the number of entries, and only multi-entry keys are touched.
 
+use crate::baseindex::BaseCands;
+
 /// libbpf's `hash_combine`: `h * 31 + value` in (wrapping) 64-bit signed arithmetic.
 #[inline]
 pub(crate) fn hash_combine(h: i64, value: u32) -> i64 {
@@ -39,6 +41,9 @@ pub(crate) struct CandTable {
     entries: Vec<Entry>,
     /// Insertions counted (held or skipped): libbpf's `hashmap__size`.
     size: usize,
+    /// The base's candidates, filed before every entry of this table
+    /// ([`CandTable::attach_base`]).
+    base: Option<BaseCands>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -139,6 +144,14 @@ impl CandTable {
         }
     }
 
+    /// Makes `base`'s candidates those filed first, as if added one by one: only before
+    /// anything else was counted.
+    pub fn attach_base(&mut self, base: BaseCands) {
+        debug_assert!(self.size == 0 && self.entries.is_empty());
+        self.size += base.len();
+        self.base = Some(base);
+    }
+
     /// Counts `n` insertions made into libbpf's one map that this table does not hold (the
     /// other kinds' candidates, when each class of kinds has a table of its own): the map's
     /// growth, and so the order of this table's lists, depends on them.
@@ -161,28 +174,36 @@ impl CandTable {
             pos: 0,
             big: Vec::new(),
         };
-        if self.heads.is_empty() {
-            return c;
-        }
-        // The key's entries, newest first.
+        // The key's entries, newest first: this table's, then the base's.
         let mut found: [(u32, u32); 8] = [(0, 0); 8];
         let mut more: Vec<(u32, u32)> = Vec::new();
         let mut n = 0usize;
-        let mut e = self.heads[self.slot(key)];
-        while e != 0 {
-            let entry = &self.entries[e as usize - 1];
-            if entry.key == key {
-                if n < found.len() {
-                    found[n] = (entry.id, entry.pos);
-                } else {
-                    if n == found.len() {
-                        more.extend_from_slice(&found);
-                    }
-                    more.push((entry.id, entry.pos));
+        let mut push = |id: u32, pos: u32| {
+            if n < found.len() {
+                found[n] = (id, pos);
+            } else {
+                if n == found.len() {
+                    more.extend_from_slice(&found);
                 }
-                n += 1;
+                more.push((id, pos));
             }
-            e = entry.next;
+            n += 1;
+        };
+        if !self.heads.is_empty() {
+            let mut e = self.heads[self.slot(key)];
+            while e != 0 {
+                let entry = &self.entries[e as usize - 1];
+                if entry.key == key {
+                    push(entry.id, entry.pos);
+                }
+                e = entry.next;
+            }
+        }
+        if let Some(b) = &self.base {
+            b.for_key(key, &mut push);
+        }
+        if n == 0 {
+            return c;
         }
         let newest_first: &mut [(u32, u32)] = if n <= found.len() {
             &mut found[..n]

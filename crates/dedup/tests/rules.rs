@@ -577,7 +577,10 @@ fn int_ignored_bits_keep_ints_apart_and_survive() {
     let padded = b.uint("", 8);
     b.btf.set_int_ignored_bits(padded, 0x40);
     let input = Btf::parse(&b.btf.to_bytes(), None).unwrap();
-    assert_eq!(input.int_ignored_bits().collect::<Vec<_>>(), [(padded, 0x40)]);
+    assert_eq!(
+        input.int_ignored_bits().collect::<Vec<_>>(),
+        [(padded, 0x40)]
+    );
     let d = common::run(&input);
     assert_eq!(d.btf.own_types().len(), 2, "{}", common::raw(&d.btf));
     assert_eq!(d.btf.int_ignored_bits().collect::<Vec<_>>(), [(2, 0x40)]);

@@ -27,7 +27,7 @@ pub fn run(a: &PaholeArgs) -> Result<()> {
     let base = match &a.btf_base {
         Some(p) => {
             let _t = kbtf_btf::timing::stage("read base");
-            Some(kbtf_btf::read_base(p).context("reading --btf_base")?)
+            Some(crate::basecache::read_base(p).context("reading --btf_base")?)
         }
         None => None,
     };
@@ -173,9 +173,9 @@ pub fn encode_btf(
     };
     // With worker threads, dedup's first passes run on each unit as it is merged, while the
     // workers read later units; on one thread that would only interleave the same work.
-    let start = base.as_ref().map_or(1, |b| b.end_id());
     let dedup_opts = kbtf_dedup::DedupOptions::default();
-    let mut dedup = (threads > 1).then(|| kbtf_dedup::Incremental::new(start, &dedup_opts));
+    let mut dedup =
+        (threads > 1).then(|| kbtf_dedup::Incremental::for_base(base.clone(), &dedup_opts));
     let hooks = kbtf_encoder::Hooks {
         merged: &mut |flat| {
             if let Some(d) = dedup.as_mut() {
