@@ -180,23 +180,17 @@ fn identity(path: &Path) -> Option<Vec<u8>> {
     let exe = std::env::current_exe().ok()?;
     let e = std::fs::metadata(exe).ok()?;
     let mut k = Vec::with_capacity(128);
-    for v in [
-        m.dev(),
-        m.ino(),
-        m.size(),
-        m.mtime() as u64,
-        m.mtime_nsec() as u64,
-    ] {
-        k.extend_from_slice(&v.to_le_bytes());
-    }
-    for v in [
-        e.dev(),
-        e.ino(),
-        e.size(),
-        e.mtime() as u64,
-        e.mtime_nsec() as u64,
-    ] {
-        k.extend_from_slice(&v.to_le_bytes());
+    // The base file's identity, then the executable's.
+    for md in [&m, &e] {
+        for v in [
+            md.dev(),
+            md.ino(),
+            md.size(),
+            md.mtime() as u64,
+            md.mtime_nsec() as u64,
+        ] {
+            k.extend_from_slice(&v.to_le_bytes());
+        }
     }
     k.extend_from_slice(env!("CARGO_PKG_VERSION").as_bytes());
     k.push(0);
