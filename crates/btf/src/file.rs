@@ -68,14 +68,15 @@ pub struct BtfFile {
 /// The bytes of a file, mapped read-only (or read into anonymous memory for files that
 /// cannot be mapped, such as sysfs's). Errors name the file.
 pub fn map_file(path: &Path) -> Result<MappedFile, ReadError> {
-    let (map, file_backed) = map_inner(path)?;
-    Ok(MappedFile { map, file_backed })
+    let (map, file) = map_inner(path)?;
+    Ok(MappedFile { map, file })
 }
 
 /// A file's bytes, mapped ([`map_file`]).
 pub struct MappedFile {
     map: memmap2::Mmap,
-    file_backed: bool,
+    /// The open file the map is of, when it is (not when the bytes were read instead).
+    file: Option<std::fs::File>,
 }
 
 impl std::ops::Deref for MappedFile {
@@ -92,6 +93,12 @@ impl AsRef<[u8]> for MappedFile {
 }
 
 impl MappedFile {
+    /// The open file whose bytes these are, when they are mapped from it (not read): a
+    /// writer can copy them file to file ([`std::io::copy`]) without reading them in.
+    pub fn file(&self) -> Option<&std::fs::File> {
+        self.file.as_ref()
+    }
+
     /// Gives back the memory of the pages lying wholly inside `part` (a slice of this
     /// file's bytes) that were read: a reader done with part of a large file keeps its
     /// resident memory down. They are read again from the file if touched later. A no-op
@@ -100,7 +107,7 @@ impl MappedFile {
     /// Linux maps up to 64 KiB of cached pages around each page read ("fault-around"), so
     /// reading one part also maps its neighbours: give back generously.
     pub fn release(&self, part: &[u8]) {
-        if !self.file_backed || part.is_empty() {
+        if self.file.is_none() || part.is_empty() {
             return;
         }
         let base = self.map.as_ptr() as usize;
@@ -136,8 +143,8 @@ fn map(path: &Path) -> Result<memmap2::Mmap, ReadError> {
     map_inner(path).map(|(m, _)| m)
 }
 
-/// The bytes of a file, and whether they map the file itself (rather than a copy).
-fn map_inner(path: &Path) -> Result<(memmap2::Mmap, bool), ReadError> {
+/// The bytes of a file, and the open file when they map it (rather than a copy).
+fn map_inner(path: &Path) -> Result<(memmap2::Mmap, Option<std::fs::File>), ReadError> {
     let io = |err| ReadError::Io {
         path: path.to_owned(),
         err,
@@ -151,15 +158,15 @@ fn map_inner(path: &Path) -> Result<(memmap2::Mmap, bool), ReadError> {
     let f = std::fs::File::open(path).map_err(io)?;
     if meta.len() == 0 {
         // Some files (sysfs) report size 0; read them instead of mapping.
-        return map_by_reading(path, f).map(|m| (m, false));
+        return map_by_reading(path, f).map(|m| (m, None));
     }
     // SAFETY: the map is read-only and private; a concurrent truncation of the input by
     // another process is outside what this tool defends against, as for every mmap reader.
     match unsafe { memmap2::Mmap::map(&f) } {
-        Ok(m) => Ok((m, true)),
+        Ok(m) => Ok((m, Some(f))),
         // Some files cannot be mapped though they report a size: sysfs binary files such as
         // /sys/kernel/btf/vmlinux fail with ENODEV. Read them instead.
-        Err(_) => map_by_reading(path, f).map(|m| (m, false)),
+        Err(_) => map_by_reading(path, f).map(|m| (m, None)),
     }
 }
 

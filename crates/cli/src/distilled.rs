@@ -97,10 +97,14 @@ fn hint_index(hint: &Btf) -> std::collections::HashSet<(Kind, String, Option<u32
 /// `.BTF_ids` that cannot be resolved is an error; otherwise (plain split BTF, where kbuild
 /// runs resolve_btfids afterwards anyway) a warning that leaves the section as it was.
 /// With `key`, the module is signed (it must be a module). Returns whether a signature was
-/// stripped.
+/// stripped. `source`, the open file `elf` is mapped from, lets a vmlinux be rewritten
+/// without its bytes passing through memory: only headers and new sections are written from
+/// here, the rest is copied file to file.
+#[allow(clippy::too_many_arguments)]
 pub fn write_module(
     path: &Path,
     elf: &[u8],
+    source: Option<&std::fs::File>,
     out: &ElfOutput<'_>,
     new_btf: &Btf,
     bases: &[Arc<Btf>],
@@ -112,6 +116,13 @@ pub fn write_module(
             "{}: --sign-key: not a kernel module (ELF ET_REL); only modules carry signatures",
             path.display()
         );
+    }
+    if !is_relocatable(elf) && key.is_none() {
+        // vmlinux: no .BTF_ids to resolve here (kbuild runs resolve_btfids), no signature.
+        let (patched, stripped) = kbtf_emit::rewrite_patched(elf, out)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        kbtf_emit::write_atomic_with(path, |f| patched.write_to(source, f))?;
+        return Ok(stripped.is_some());
     }
     let rewritten =
         kbtf_emit::rewrite(elf, out).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;

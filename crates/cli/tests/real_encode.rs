@@ -4,6 +4,7 @@
 //!
 //! Ignored by default: `cargo xtask test` runs them with the cache paths in `KBTF_*`.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -90,6 +91,33 @@ fn elf_summary(path: &Path) -> Vec<String> {
     out
 }
 
+/// Every section but `.BTF` and the name table: index, name, kind, flags, address, size and
+/// a hash of its contents (symbol tables and relocation sections included). For a vmlinux,
+/// whose 10 M relocations `elf_summary` would spell out one by one.
+fn sections_summary(path: &Path) -> Vec<String> {
+    use object::{Object, ObjectSection};
+    use std::hash::{Hash, Hasher};
+    let data = std::fs::read(path).unwrap();
+    let f = object::File::parse(&*data).unwrap();
+    f.sections()
+        .filter(|s| !matches!(s.name(), Ok(".BTF" | ".shstrtab")))
+        .map(|s| {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            s.data().unwrap_or_default().hash(&mut h);
+            format!(
+                "{} {:?} {:?} {:?} {:#x} {} {:x}",
+                s.index().0,
+                s.name(),
+                s.kind(),
+                s.flags(),
+                s.address(),
+                s.size(),
+                h.finish()
+            )
+        })
+        .collect()
+}
+
 #[test]
 #[ignore]
 fn vmlinux_equals_pahole_and_is_deterministic() {
@@ -108,6 +136,30 @@ fn vmlinux_equals_pahole_and_is_deterministic() {
     assert!(
         j1 == std::fs::read(out("j2.btf")).unwrap(),
         "-j1 and -j2 give different bytes"
+    );
+
+    // Into the ELF (written as edits over the old file, copied file to file): `.BTF` holds
+    // the same bytes, every other section, symbol and relocation is as it was, and the file
+    // keeps its mode.
+    let copy = out("vmlinux");
+    std::fs::copy(&vmlinux, &copy).unwrap();
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let mut args: Vec<&str> = flags.to_vec();
+    args.extend(["-j2", &copy]);
+    kbtf(&args);
+    let written = std::fs::read(&copy).unwrap();
+    assert!(
+        kbtf_emit::elf::section(&written, ".BTF").unwrap() == Some(&j1[..]),
+        ".BTF written into the ELF differs from the detached output"
+    );
+    drop(written);
+    assert!(
+        sections_summary(Path::new(&copy)) == sections_summary(&vmlinux),
+        "writing .BTF into vmlinux changed other sections (symbols and relocations included)"
+    );
+    assert_eq!(
+        std::fs::metadata(&copy).unwrap().permissions().mode() & 0o777,
+        0o640
     );
 
     let ours = read_file(Path::new(&out("j1.btf")), None).unwrap().btf;

@@ -15,6 +15,15 @@ use crate::error::EmitError;
 /// Writes `data` to `path` atomically. If `path` exists, its mode is kept; otherwise the new
 /// file gets the default mode (0644 less the umask).
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), EmitError> {
+    write_atomic_with(path, |f| f.write_all(data))
+}
+
+/// [`write_atomic`] with the contents written by `fill` into the temp file (empty, at offset
+/// 0), for contents that are not in memory as one slice ([`crate::Patched::write_to`]).
+pub fn write_atomic_with(
+    path: &Path,
+    fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> Result<(), EmitError> {
     let io = |err| EmitError::Io {
         path: path.to_owned(),
         err,
@@ -46,7 +55,7 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), EmitError> {
         .suffix(".kbtf-tmp")
         .tempfile_in(dir)
         .map_err(io)?;
-    tmp.write_all(data).map_err(io)?;
+    fill(tmp.as_file_mut()).map_err(io)?;
     tmp.as_file().sync_all().map_err(io)?;
     match old_perm {
         Some(p) => tmp.as_file().set_permissions(p).map_err(io)?,

@@ -14,7 +14,10 @@
 //! `e_shstrndx == SHN_XINDEX`) are handled. A module with an appended signature is refused:
 //! the caller must strip (or redo) the signature, which would otherwise no longer be at the end.
 
+use std::borrow::Cow;
+
 use crate::error::EmitError;
+use crate::patch::Patched;
 
 /// `SHT_PROGBITS`.
 pub const SHT_PROGBITS: u32 = 1;
@@ -76,15 +79,21 @@ impl Layout {
         }
         Ok(v)
     }
-    fn put(self, d: &mut [u8], off: usize, n: usize, v: u64) {
-        for i in 0..n {
-            let byte = (v >> (8 * i)) as u8;
-            if self.le {
-                d[off + i] = byte;
-            } else {
-                d[off + n - 1 - i] = byte;
-            }
+    /// Reads an `n`-byte field at `off` of the new contents.
+    fn read(self, p: &Patched<'_>, off: usize, n: usize) -> Result<u64, EmitError> {
+        let b = p
+            .read(off, n)
+            .ok_or_else(|| EmitError::BadElf(format!("truncated at offset {off:#x}")))?;
+        self.get(&b, 0, n)
+    }
+    /// Writes an `n`-byte field (n <= 8) at `off`.
+    fn put(self, p: &mut Patched<'_>, off: usize, n: usize, v: u64) -> Result<(), EmitError> {
+        let mut b = [0u8; 8];
+        for (i, slot) in b.iter_mut().take(n).enumerate() {
+            let shift = if self.le { i } else { n - 1 - i };
+            *slot = (v >> (8 * shift)) as u8;
         }
+        p.write(off, b.get(..n).unwrap_or_default())
     }
     /// Width of an address-sized field (sh_flags, sh_offset, sh_size, sh_addralign, e_shoff).
     fn word(self) -> usize {
@@ -174,24 +183,25 @@ struct Parsed {
     shdrs: Vec<Shdr>,
 }
 
-fn parse(elf: &[u8]) -> Result<Parsed, EmitError> {
-    if elf.len() < 52 || &elf[..4] != b"\x7fELF" {
-        return Err(EmitError::BadElf("not an ELF file".into()));
-    }
-    let is64 = match elf[4] {
+fn parse(elf: &Patched<'_>) -> Result<Parsed, EmitError> {
+    let ident = match elf.read(0, 6) {
+        Some(id) if elf.len() >= 52 && id.starts_with(b"\x7fELF") => id,
+        _ => return Err(EmitError::BadElf("not an ELF file".into())),
+    };
+    let is64 = match ident[4] {
         1 => false,
         2 => true,
         c => return Err(EmitError::BadElf(format!("unknown ELF class {c}"))),
     };
-    let le = match elf[5] {
+    let le = match ident[5] {
         1 => true,
         2 => false,
         d => return Err(EmitError::BadElf(format!("unknown ELF data encoding {d}"))),
     };
     let l = Layout { is64, le };
     let h = header_fields(l);
-    let shoff = l.get(elf, h.shoff, l.word())? as usize;
-    let shentsize = l.get(elf, h.shentsize, 2)? as usize;
+    let shoff = l.read(elf, h.shoff, l.word())? as usize;
+    let shentsize = l.read(elf, h.shentsize, 2)? as usize;
     if shoff == 0 {
         return Err(EmitError::BadElf("no section header table".into()));
     }
@@ -215,17 +225,23 @@ fn parse(elf: &[u8]) -> Result<Parsed, EmitError> {
                 offset: at as u64,
             });
         }
+        let hdr = elf
+            .read(at, shentsize)
+            .ok_or(EmitError::SectionHeaderOutOfBounds {
+                index: i,
+                offset: at as u64,
+            })?;
         Ok(Shdr {
-            name: l.get(elf, at + f.name, 4)? as u32,
-            ty: l.get(elf, at + f.ty, 4)? as u32,
-            flags: l.get(elf, at + f.flags, l.word())?,
-            offset: l.get(elf, at + f.offset, l.word())?,
-            size: l.get(elf, at + f.size, l.word())?,
+            name: l.get(&hdr, f.name, 4)? as u32,
+            ty: l.get(&hdr, f.ty, 4)? as u32,
+            flags: l.get(&hdr, f.flags, l.word())?,
+            offset: l.get(&hdr, f.offset, l.word())?,
+            size: l.get(&hdr, f.size, l.word())?,
         })
     };
     // Extended numbering: the real count and name-table index live in section 0.
-    let mut shnum = l.get(elf, h.shnum, 2)? as usize;
-    let mut shstrndx = l.get(elf, h.shstrndx, 2)? as u32;
+    let mut shnum = l.read(elf, h.shnum, 2)? as usize;
+    let mut shstrndx = l.read(elf, h.shstrndx, 2)? as u32;
     if shnum == 0 || shstrndx == SHN_XINDEX {
         let at = shoff;
         if at.saturating_add(shentsize) > elf.len() {
@@ -235,11 +251,11 @@ fn parse(elf: &[u8]) -> Result<Parsed, EmitError> {
             });
         }
         if shnum == 0 {
-            shnum = l.get(elf, at + f.size, l.word())? as usize;
+            shnum = l.read(elf, at + f.size, l.word())? as usize;
         }
         if shstrndx == SHN_XINDEX {
             let link = if l.is64 { 40 } else { 24 };
-            shstrndx = l.get(elf, at + link, 4)? as u32;
+            shstrndx = l.read(elf, at + link, 4)? as u32;
         }
     }
     let shdrs = (0..shnum).map(read_shdr).collect::<Result<Vec<_>, _>>()?;
@@ -257,11 +273,25 @@ fn parse(elf: &[u8]) -> Result<Parsed, EmitError> {
     })
 }
 
-fn section_bytes<'a>(elf: &'a [u8], s: &Shdr) -> Result<&'a [u8], EmitError> {
+fn section_bytes<'a>(elf: &Patched<'a>, s: &Shdr) -> Result<Cow<'a, [u8]>, EmitError> {
     let (off, size) = (s.offset as usize, s.size as usize);
-    elf.get(off..off.saturating_add(size)).ok_or_else(|| {
-        EmitError::BadElf(format!("section data [{off:#x}, +{size:#x}) out of bounds"))
-    })
+    elf.read(off, size).ok_or_else(|| out_of_bounds(s))
+}
+
+fn out_of_bounds(s: &Shdr) -> EmitError {
+    EmitError::BadElf(format!(
+        "section data [{:#x}, +{:#x}) out of bounds",
+        s.offset, s.size
+    ))
+}
+
+/// That a section's data lies inside the file, without reading it.
+fn check_bounds(elf: &Patched<'_>, s: &Shdr) -> Result<(), EmitError> {
+    let end = s.offset.checked_add(s.size).ok_or_else(|| out_of_bounds(s))?;
+    if end > elf.len() as u64 {
+        return Err(out_of_bounds(s));
+    }
+    Ok(())
 }
 
 fn name_at(strtab: &[u8], off: u32) -> &[u8] {
@@ -271,11 +301,16 @@ fn name_at(strtab: &[u8], off: u32) -> &[u8] {
 
 /// The contents of the section called `name`, if the file has one.
 pub fn section<'a>(elf: &'a [u8], name: &str) -> Result<Option<&'a [u8]>, EmitError> {
-    let p = parse(elf)?;
-    let strtab = section_bytes(elf, &p.shdrs[p.shstrndx])?;
+    let whole = Patched::new(elf);
+    let p = parse(&whole)?;
+    let strtab = section_bytes(&whole, &p.shdrs[p.shstrndx])?;
     for s in &p.shdrs {
-        if name_at(strtab, s.name) == name.as_bytes() && s.ty != SHT_NOBITS {
-            return section_bytes(elf, s).map(Some);
+        if name_at(&strtab, s.name) == name.as_bytes() && s.ty != SHT_NOBITS {
+            let (off, size) = (s.offset as usize, s.size as usize);
+            return elf
+                .get(off..off.saturating_add(size))
+                .map(Some)
+                .ok_or_else(|| out_of_bounds(s));
         }
     }
     Ok(None)
@@ -352,22 +387,25 @@ fn align_up(n: usize, a: usize) -> usize {
 
 /// The bytes of `elf` with section `spec.name` holding `spec.data`, replaced or added.
 pub fn set_section(elf: &[u8], spec: &SectionSpec<'_>) -> Result<Vec<u8>, EmitError> {
-    if elf.ends_with(MODULE_SIG_MAGIC) {
-        return Err(EmitError::BadElf(
-            "the file ends with a module signature; strip or redo the signature first".into(),
-        ));
-    }
-    let p = parse(elf)?;
+    let mut out = Patched::new(elf);
+    set_section_in(&mut out, spec)?;
+    Ok(out.to_vec())
+}
+
+/// [`set_section`] on contents held as edits over a file's bytes ([`Patched`]), so that a
+/// large file is not copied in memory.
+pub fn set_section_in(out: &mut Patched<'_>, spec: &SectionSpec<'_>) -> Result<(), EmitError> {
+    refuse_signed(out)?;
+    let p = parse(out)?;
     let l = p.l;
     let f = shdr_fields(l);
-    let strtab = section_bytes(elf, &p.shdrs[p.shstrndx])?;
-    check_names(&p, strtab)?;
+    let strtab = section_bytes(out, &p.shdrs[p.shstrndx])?.into_owned();
+    check_names(&p, &strtab)?;
     check_layout(&p)?;
     let existing = p
         .shdrs
         .iter()
-        .position(|s| name_at(strtab, s.name) == spec.name.as_bytes());
-    let mut out = elf.to_vec();
+        .position(|s| name_at(&strtab, s.name) == spec.name.as_bytes());
     let shdr_at = |i: usize| p.shoff + i * l.shdr_size();
 
     if let Some(i) = existing {
@@ -379,7 +417,7 @@ pub fn set_section(elf: &[u8], spec: &SectionSpec<'_>) -> Result<Vec<u8>, EmitEr
             });
         }
         let (off, old) = (s.offset as usize, s.size as usize);
-        section_bytes(elf, &s)?;
+        check_bounds(out, &s)?;
         if s.flags & SHF_ALLOC != 0 && spec.data.len() > old {
             return Err(EmitError::BadElf(format!(
                 "section {} is allocated (mapped at run time) and cannot grow from {old} to {} bytes in place",
@@ -388,23 +426,19 @@ pub fn set_section(elf: &[u8], spec: &SectionSpec<'_>) -> Result<Vec<u8>, EmitEr
             )));
         }
         let new_off = if spec.data.len() <= old {
-            out[off..off + old].fill(0);
-            out[off..off + spec.data.len()].copy_from_slice(spec.data);
+            let mut data = spec.data.to_vec();
+            data.resize(old, 0);
+            out.write(off, &data)?;
             off
         } else {
             let at = align_up(out.len(), 8);
-            out.resize(at, 0);
-            out.extend_from_slice(spec.data);
+            out.pad_to(at);
+            out.append(spec.data);
             at
         };
-        l.put(&mut out, shdr_at(i) + f.offset, l.word(), new_off as u64);
-        l.put(
-            &mut out,
-            shdr_at(i) + f.size,
-            l.word(),
-            spec.data.len() as u64,
-        );
-        return Ok(out);
+        l.put(out, shdr_at(i) + f.offset, l.word(), new_off as u64)?;
+        l.put(out, shdr_at(i) + f.size, l.word(), spec.data.len() as u64)?;
+        return Ok(());
     }
 
     // A new section: its data, a grown name table, and a new header table, all appended.
@@ -413,49 +447,65 @@ pub fn set_section(elf: &[u8], spec: &SectionSpec<'_>) -> Result<Vec<u8>, EmitEr
             "switching to extended section numbering",
         ));
     }
-    let data_off = align_up(out.len(), spec.align.max(1) as usize);
-    out.resize(data_off, 0);
-    out.extend_from_slice(spec.data);
-    let name_off = strtab.len();
-    let strtab_off = out.len();
-    out.extend_from_slice(strtab);
-    out.extend_from_slice(spec.name.as_bytes());
-    out.push(0);
-    let strtab_size = out.len() - strtab_off;
-    let new_shoff = align_up(out.len(), 8);
-    out.resize(new_shoff, 0);
-    let old_table = elf.get(p.shoff..p.shoff + p.shnum * l.shdr_size()).ok_or(
-        EmitError::SectionHeaderOutOfBounds {
+    let old_table = out
+        .read(p.shoff, p.shnum * l.shdr_size())
+        .ok_or(EmitError::SectionHeaderOutOfBounds {
             index: p.shnum,
             offset: p.shoff as u64,
-        },
-    )?;
-    out.extend_from_slice(old_table);
+        })?
+        .into_owned();
+    let ext_numbering = l.read(out, header_fields(l).shnum, 2)? == 0;
+    let data_off = align_up(out.len(), spec.align.max(1) as usize);
+    out.pad_to(data_off);
+    out.append(spec.data);
+    let name_off = strtab.len();
+    let strtab_off = out.len();
+    out.append(&strtab);
+    out.append(spec.name.as_bytes());
+    out.append(&[0]);
+    let strtab_size = out.len() - strtab_off;
+    let new_shoff = align_up(out.len(), 8);
+    out.pad_to(new_shoff);
+    out.append(&old_table);
     let new_hdr = out.len();
-    out.resize(new_hdr + l.shdr_size(), 0);
-    l.put(&mut out, new_hdr + f.name, 4, name_off as u64);
-    l.put(&mut out, new_hdr + f.ty, 4, spec.sh_type as u64);
-    l.put(&mut out, new_hdr + f.flags, l.word(), spec.flags);
-    l.put(&mut out, new_hdr + f.offset, l.word(), data_off as u64);
-    l.put(&mut out, new_hdr + f.size, l.word(), spec.data.len() as u64);
-    l.put(&mut out, new_hdr + f.align, l.word(), spec.align);
+    out.pad_to(new_hdr + l.shdr_size());
+    l.put(out, new_hdr + f.name, 4, name_off as u64)?;
+    l.put(out, new_hdr + f.ty, 4, spec.sh_type as u64)?;
+    l.put(out, new_hdr + f.flags, l.word(), spec.flags)?;
+    l.put(out, new_hdr + f.offset, l.word(), data_off as u64)?;
+    l.put(out, new_hdr + f.size, l.word(), spec.data.len() as u64)?;
+    l.put(out, new_hdr + f.align, l.word(), spec.align)?;
     // Point the name table's header at its grown copy.
     let strhdr = new_shoff + p.shstrndx * l.shdr_size();
-    l.put(&mut out, strhdr + f.offset, l.word(), strtab_off as u64);
-    l.put(&mut out, strhdr + f.size, l.word(), strtab_size as u64);
+    l.put(out, strhdr + f.offset, l.word(), strtab_off as u64)?;
+    l.put(out, strhdr + f.size, l.word(), strtab_size as u64)?;
     // The file header: new table offset and one more section.
     let h = header_fields(l);
     if !l.is64 && new_shoff > u32::MAX as usize {
         return Err(EmitError::TooLarge("ELF32 file over 4 GiB"));
     }
-    l.put(&mut out, h.shoff, l.word(), new_shoff as u64);
+    l.put(out, h.shoff, l.word(), new_shoff as u64)?;
     let shnum = p.shnum + 1;
-    if l.get(elf, h.shnum, 2)? == 0 {
-        l.put(&mut out, new_shoff + f.size, l.word(), shnum as u64);
+    if ext_numbering {
+        l.put(out, new_shoff + f.size, l.word(), shnum as u64)?;
     } else {
-        l.put(&mut out, h.shnum, 2, shnum as u64);
+        l.put(out, h.shnum, 2, shnum as u64)?;
     }
-    Ok(out)
+    Ok(())
+}
+
+fn refuse_signed(out: &Patched<'_>) -> Result<(), EmitError> {
+    let n = MODULE_SIG_MAGIC.len();
+    let signed = out.len() >= n
+        && out
+            .read(out.len() - n, n)
+            .is_some_and(|t| *t == *MODULE_SIG_MAGIC);
+    if signed {
+        return Err(EmitError::BadElf(
+            "the file ends with a module signature; strip or redo the signature first".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// The bytes of `elf` with section `name` emptied and turned into an unnamed `SHT_NULL`
@@ -464,20 +514,17 @@ pub fn set_section(elf: &[u8], spec: &SectionSpec<'_>) -> Result<Vec<u8>, EmitEr
 /// skip `SHT_NULL` sections. Used to take `.BTF.base` out of a module whose `.BTF` was
 /// relocated onto a full vmlinux BTF, so that a 6.11+ kernel does not relocate it again.
 pub fn drop_section(elf: &[u8], name: &str) -> Result<Option<Vec<u8>>, EmitError> {
-    if elf.ends_with(MODULE_SIG_MAGIC) {
-        return Err(EmitError::BadElf(
-            "the file ends with a module signature; strip or redo the signature first".into(),
-        ));
-    }
-    let p = parse(elf)?;
+    let mut out = Patched::new(elf);
+    refuse_signed(&out)?;
+    let p = parse(&out)?;
     let l = p.l;
     let f = shdr_fields(l);
-    let strtab = section_bytes(elf, &p.shdrs[p.shstrndx])?;
+    let strtab = section_bytes(&out, &p.shdrs[p.shstrndx])?;
     check_layout(&p)?;
     let Some(i) = p
         .shdrs
         .iter()
-        .position(|s| name_at(strtab, s.name) == name.as_bytes())
+        .position(|s| name_at(&strtab, s.name) == name.as_bytes())
     else {
         return Ok(None);
     };
@@ -487,15 +534,13 @@ pub fn drop_section(elf: &[u8], name: &str) -> Result<Option<Vec<u8>>, EmitError
             "section {name} is allocated (mapped at run time) and cannot be dropped"
         )));
     }
-    let mut out = elf.to_vec();
     if s.ty != SHT_NOBITS {
-        section_bytes(elf, &s)?;
-        let (off, size) = (s.offset as usize, s.size as usize);
-        out[off..off + size].fill(0);
+        check_bounds(&out, &s)?;
+        out.write(s.offset as usize, &vec![0; s.size as usize])?;
     }
     let at = p.shoff + i * l.shdr_size();
-    l.put(&mut out, at + f.name, 4, 0);
-    l.put(&mut out, at + f.ty, 4, 0);
-    l.put(&mut out, at + f.size, l.word(), 0);
-    Ok(Some(out))
+    l.put(&mut out, at + f.name, 4, 0)?;
+    l.put(&mut out, at + f.ty, 4, 0)?;
+    l.put(&mut out, at + f.size, l.word(), 0)?;
+    Ok(Some(out.to_vec()))
 }

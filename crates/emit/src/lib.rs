@@ -15,8 +15,10 @@ pub mod elf;
 pub mod error;
 pub mod modsig;
 pub mod output;
+pub mod patch;
 
-pub use atomic::write_atomic;
-pub use elf::{set_section, SectionSpec};
+pub use atomic::{write_atomic, write_atomic_with};
+pub use elf::{set_section, set_section_in, SectionSpec};
 pub use error::EmitError;
-pub use output::{rewrite, rewrite_file, write_raw, ElfOutput, Rewritten};
+pub use output::{rewrite, rewrite_file, rewrite_patched, write_raw, ElfOutput, Rewritten};
+pub use patch::Patched;

@@ -8,10 +8,11 @@
 
 use std::path::Path;
 
-use crate::atomic::write_atomic;
-use crate::elf::{set_section, SectionSpec};
+use crate::atomic::{write_atomic, write_atomic_with};
+use crate::elf::{set_section_in, SectionSpec};
 use crate::error::EmitError;
 use crate::modsig::{self, ModuleSignature};
+use crate::patch::Patched;
 
 /// `SHT_NOTE`.
 const SHT_NOTE: u32 = 7;
@@ -36,11 +37,25 @@ pub struct Rewritten {
 
 /// The bytes of `elf` with the sections of `out` replaced or added.
 pub fn rewrite(elf: &[u8], out: &ElfOutput<'_>) -> Result<Rewritten, EmitError> {
+    let (patched, stripped_signature) = rewrite_patched(elf, out)?;
+    Ok(Rewritten {
+        bytes: patched.to_vec(),
+        stripped_signature,
+    })
+}
+
+/// [`rewrite`] as edits over the bytes of `elf` ([`Patched`]): nothing of the file is copied
+/// in memory but headers and the new sections. [`Patched::write_to`] writes the result.
+pub fn rewrite_patched<'a>(
+    elf: &'a [u8],
+    out: &ElfOutput<'_>,
+) -> Result<(Patched<'a>, Option<ModuleSignature>), EmitError> {
     let stripped_signature = modsig::parse(elf)?;
     let unsigned = modsig::strip(elf)?;
-    let mut bytes = set_section(unsigned, &SectionSpec::progbits(".BTF", out.btf))?;
+    let mut patched = Patched::new(unsigned);
+    set_section_in(&mut patched, &SectionSpec::progbits(".BTF", out.btf))?;
     if let Some(base) = out.btf_base {
-        bytes = set_section(&bytes, &SectionSpec::progbits(".BTF.base", base))?;
+        set_section_in(&mut patched, &SectionSpec::progbits(".BTF.base", base))?;
     }
     if let Some((name, note)) = out.fingerprint_note {
         let spec = SectionSpec {
@@ -50,12 +65,9 @@ pub fn rewrite(elf: &[u8], out: &ElfOutput<'_>) -> Result<Rewritten, EmitError> 
             flags: 0,
             align: 4,
         };
-        bytes = set_section(&bytes, &spec)?;
+        set_section_in(&mut patched, &spec)?;
     }
-    Ok(Rewritten {
-        bytes,
-        stripped_signature,
-    })
+    Ok((patched, stripped_signature))
 }
 
 /// Rewrites the ELF file at `path` in place, atomically, keeping its mode. On any error the
@@ -69,12 +81,12 @@ pub fn rewrite_file(
         err,
     };
     let elf = std::fs::read(path).map_err(io)?;
-    let new = rewrite(&elf, out).map_err(|e| match e {
+    let (new, stripped_signature) = rewrite_patched(&elf, out).map_err(|e| match e {
         EmitError::Io { .. } => e,
         other => EmitError::BadElf(format!("{}: {other}", path.display())),
     })?;
-    write_atomic(path, &new.bytes)?;
-    Ok(new.stripped_signature)
+    write_atomic_with(path, |f| new.write_to(None, f))?;
+    Ok(stripped_signature)
 }
 
 /// Writes raw BTF to `path` atomically (`--btf_encode_detached`).

@@ -68,3 +68,38 @@ fn errors_leave_the_file_unchanged() {
     assert!(err.contains("missing.ko"), "{err}");
     assert!(!missing.exists());
 }
+
+/// Writing the rewritten file as edits over the old one, the kept bytes copied file to file
+/// (how kbtf writes a vmlinux), gives the same bytes as rewriting it in memory: `.BTF`
+/// replaced in place (smaller), moved to the end (larger), and new sections added.
+#[test]
+fn streamed_rewrite_equals_the_in_memory_rewrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let src_path = dir.path().join("dummy.ko");
+    let old = testdata("modules-6.1/dummy.ko");
+    std::fs::write(&src_path, &old).unwrap();
+    let small = b"\x9f\xeb\x01\x00tiny".to_vec();
+    let large = testdata("modules-6.1/tun.btf");
+    let note = [7u8; 12];
+    for (btf, base, note) in [
+        (&small, None, None),
+        (&large, None, None),
+        (&large, Some(&b"distilled base"[..]), Some((".note.test", &note[..]))),
+        (&small, Some(&b"distilled base"[..]), None),
+    ] {
+        let out = ElfOutput {
+            btf,
+            btf_base: base,
+            fingerprint_note: note,
+        };
+        let in_memory = kbtf_emit::rewrite(&old, &out).unwrap().bytes;
+        let (patched, sig) = kbtf_emit::rewrite_patched(&old, &out).unwrap();
+        assert!(sig.is_some());
+        let src = std::fs::File::open(&src_path).unwrap();
+        let dst_path = dir.path().join("out.ko");
+        kbtf_emit::write_atomic_with(&dst_path, |f| patched.write_to(Some(&src), f)).unwrap();
+        let streamed = std::fs::read(&dst_path).unwrap();
+        assert!(streamed == in_memory, "streamed and in-memory rewrites differ");
+        assert_eq!(section(&streamed, ".BTF").unwrap(), Some(&btf[..]));
+    }
+}

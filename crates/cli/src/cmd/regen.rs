@@ -361,7 +361,7 @@ fn regen_one(
         (Ok(a), Ok(b)) => a.unwrap_or(0) + b.unwrap_or(0),
         (Err(e), _) | (_, Err(e)) => return Outcome::Failed(e),
     };
-    match crate::pahole::encode::encode_file(path, &data, &|_| {}, a, base, &[], key) {
+    match crate::pahole::encode::encode_file(path, &data, None, &|_| {}, a, base, &[], key) {
         Ok(enc) => Outcome::Done {
             btf_before,
             btf_after: enc.btf_bytes,

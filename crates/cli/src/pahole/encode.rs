@@ -41,7 +41,16 @@ pub fn run(a: &PaholeArgs) -> Result<()> {
     let data = kbtf_btf::file::map_file(file)?;
     drop(t);
     let done_with = |part: &[u8]| data.release(part);
-    let written = encode_file(file, &data, &done_with, a, base, &ids_bases, key.as_ref())?;
+    let written = encode_file(
+        file,
+        &data,
+        data.file(),
+        &done_with,
+        a,
+        base,
+        &ids_bases,
+        key.as_ref(),
+    )?;
     if a.detached.is_none() {
         crate::sign::report_written(file, written.stripped_signature, key.as_ref());
     }
@@ -61,10 +70,13 @@ pub struct Encoded {
 /// (already read: `a.btf_base` is not looked at, so that `kbtf regen` reads a base once for
 /// every module) and writes the result into `file`, atomically, or to `a.detached`.
 /// `ids_bases` are further vmlinux BTFs the module's `.BTF_ids` may have been resolved against.
-/// With `key`, the module is signed after the rewrite.
+/// With `key`, the module is signed after the rewrite. `source` is the open file `data` is
+/// mapped from, if it is.
+#[allow(clippy::too_many_arguments)]
 pub fn encode_file(
     file: &Path,
     data: &[u8],
+    source: Option<&std::fs::File>,
     done_with: &(dyn Fn(&[u8]) + Sync),
     a: &PaholeArgs,
     mut base: Option<Arc<Btf>>,
@@ -128,7 +140,7 @@ pub fn encode_file(
     bases.extend(base.iter().cloned());
     bases.extend(hint.iter().cloned());
     let stripped_signature =
-        crate::distilled::write_module(file, data, &out, new_btf, &bases, strict, key)?;
+        crate::distilled::write_module(file, data, source, &out, new_btf, &bases, strict, key)?;
     Ok(Encoded {
         btf_bytes,
         stripped_signature,
