@@ -75,13 +75,28 @@ pub fn resolve_with(
     new: &Btf,
     previous: impl FnOnce() -> Vec<Arc<Btf>>,
 ) -> Result<Option<Vec<u8>>> {
-    let first = match btf_ids::resolve_elf(elf, new) {
+    let Some(data) = resolve_section_with(path, elf, new, previous)? else {
+        return Ok(None);
+    };
+    let spec = btf_ids::section_spec(&data);
+    Ok(Some(kbtf_emit::set_section(elf, &spec)?))
+}
+
+/// The new contents of `.BTF_ids` (same size), resolved as [`resolve_with`] does, or `None`
+/// when `elf` has none.
+pub fn resolve_section_with(
+    path: &Path,
+    elf: &[u8],
+    new: &Btf,
+    previous: impl FnOnce() -> Vec<Arc<Btf>>,
+) -> Result<Option<Vec<u8>>> {
+    let first = match btf_ids::resolve(elf, new) {
         Ok(r) => return Ok(r.map(|r| report(path, r))),
         Err(e) => e,
     };
     let previous = previous();
     for p in &previous {
-        if let Ok(r) = btf_ids::re_resolve_elf(elf, p, new) {
+        if let Ok(r) = btf_ids::re_resolve(elf, p, new) {
             return Ok(r.map(|r| report(path, r)));
         }
     }
@@ -92,14 +107,14 @@ pub fn resolve_with(
     ))
 }
 
-fn report(path: &Path, r: btf_ids::ResolvedElf) -> Vec<u8> {
+fn report(path: &Path, r: btf_ids::Resolved) -> Vec<u8> {
     for s in &r.unresolved {
         eprintln!(
             "kbtf: warning: {}: .BTF_ids: unresolved symbol {s}",
             path.display()
         );
     }
-    r.elf
+    r.data
 }
 
 /// The module's current `.BTF`, read on each base that might be its own: its `.BTF.base` if

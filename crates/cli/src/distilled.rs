@@ -117,31 +117,33 @@ pub fn write_module(
             path.display()
         );
     }
-    if !is_relocatable(elf) && key.is_none() {
-        // vmlinux: no .BTF_ids to resolve here (kbuild runs resolve_btfids), no signature.
-        let (patched, stripped) = kbtf_emit::rewrite_patched(elf, out)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        kbtf_emit::write_atomic_with(path, |f| patched.write_to(source, f))?;
-        return Ok(stripped.is_some());
-    }
-    let rewritten =
-        kbtf_emit::rewrite(elf, out).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    let mut bytes = rewritten.bytes;
+    // The new file as edits over the old one: of a large file (vmlinux, a -dbg module) only
+    // headers and new sections pass through memory; the rest is copied file to file.
+    let (mut patched, stripped) = kbtf_emit::rewrite_patched(elf, out)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    // A vmlinux's .BTF_ids is kbuild's to resolve (resolve_btfids runs after pahole).
     if is_relocatable(elf) {
+        // Read from the old bytes: the rewrite leaves .BTF_ids, symbols and relocations be.
         let unsigned = kbtf_emit::modsig::strip(elf)?;
         let previous = || crate::btf_ids::previous_btfs(unsigned, bases);
-        match crate::btf_ids::resolve_with(path, &bytes, new_btf, previous) {
-            Ok(Some(b)) => bytes = b,
+        match crate::btf_ids::resolve_section_with(path, unsigned, new_btf, previous) {
+            Ok(Some(ids)) => {
+                kbtf_emit::set_section_in(&mut patched, &kbtf_emit::btf_ids::section_spec(&ids))
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+            }
             Ok(None) => {}
             Err(e) if strict => return Err(e.context("resolving .BTF_ids against the new BTF")),
             Err(e) => eprintln!("kbtf: warning: .BTF_ids left as it was: {e:#}"),
         }
     }
-    if let Some(k) = key {
-        bytes = crate::sign::sign(path, &bytes, k)?;
+    match key {
+        Some(k) => {
+            let bytes = crate::sign::sign(path, &patched.to_vec(), k)?;
+            kbtf_emit::write_atomic(path, &bytes)?;
+        }
+        None => kbtf_emit::write_atomic_with(path, |f| patched.write_to(source, f))?,
     }
-    kbtf_emit::write_atomic(path, &bytes)?;
-    Ok(rewritten.stripped_signature.is_some())
+    Ok(stripped.is_some())
 }
 
 /// Whether `elf` is an `ET_REL` object (a kernel module), by its header.

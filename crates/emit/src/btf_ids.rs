@@ -563,16 +563,21 @@ pub fn re_resolve(elf: &[u8], previous: &Btf, btf: &Btf) -> Result<Option<Resolv
     apply(&t.entries, compiled, t.le, btf).map(Some)
 }
 
-fn with_section(elf: &[u8], r: Resolved) -> Result<ResolvedElf, EmitError> {
-    let spec = SectionSpec {
+/// How `.BTF_ids` holding `data` is written ([`crate::elf::set_section_in`]): in place, at
+/// the same size.
+pub fn section_spec(data: &[u8]) -> SectionSpec<'_> {
+    SectionSpec {
         name: SECTION,
-        data: &r.data,
+        data,
         sh_type: SHT_PROGBITS,
         flags: SHF_ALLOC,
         align: 1,
-    };
+    }
+}
+
+fn with_section(elf: &[u8], r: Resolved) -> Result<ResolvedElf, EmitError> {
     Ok(ResolvedElf {
-        elf: set_section(elf, &spec)?,
+        elf: set_section(elf, &section_spec(&r.data))?,
         unresolved: r.unresolved,
     })
 }
