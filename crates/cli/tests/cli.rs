@@ -492,8 +492,54 @@ fn load_dry_run_passes_signed_module_through() {
     );
 }
 
-/// `kbtf load` refuses, with one line and exit 2, what it cannot load: a compressed module,
-/// a file that is not a module, a missing base (it never loads a module without its BTF).
+/// `kbtf load` on a module compressed as `make modules_install` compresses it (the commands
+/// of the kernel's scripts/Makefile.modinst): decompressed in memory, it passes through as the
+/// plain module does, signature included.
+#[test]
+fn load_dry_run_decompresses_modules_as_kbuild_compresses_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = std::fs::read(testdata("modules-6.1/dummy.ko")).unwrap();
+    let ko = dir.path().join("dummy.ko");
+    std::fs::write(&ko, &plain).unwrap();
+    let ko_s = ko.display().to_string();
+    for (tool, args, ext) in [
+        ("xz", &["--check=crc32", "--lzma2=dict=1MiB", "-c"][..], "xz"),
+        ("zstd", &["-T0", "-q", "-c"][..], "zst"),
+        ("gzip", &["-n", "-c"][..], "gz"),
+    ] {
+        let packed = std::process::Command::new(tool)
+            .args(args)
+            .arg(&ko)
+            .output()
+            .unwrap_or_else(|e| panic!("{tool} (install it: .ci/run does): {e}"));
+        assert!(packed.status.success(), "{tool} failed");
+        let z = format!("{ko_s}.{ext}");
+        std::fs::write(&z, &packed.stdout).unwrap();
+        let out = dir.path().join(format!("out-{ext}.ko"));
+        let out_s = out.display().to_string();
+        let (code, stdout, stderr) = kbtf(&[
+            "load",
+            "--dry-run",
+            "-o",
+            &out_s,
+            "--base",
+            &testdata("vmlinux-6.1.btf"),
+            &z,
+        ]);
+        assert_eq!(code, 0, "{tool}: {stdout}{stderr}");
+        assert!(
+            stdout.contains("signature: kept, on unchanged bytes"),
+            "{tool}: {stdout}"
+        );
+        assert!(
+            std::fs::read(&out).unwrap() == plain,
+            "{tool}: the decompressed module is not the plain one"
+        );
+    }
+}
+
+/// `kbtf load` refuses, with one line and exit 2, what it cannot load: a compressed module
+/// that does not decompress, a file that is not a module, a missing base (it never loads a module without its BTF).
 #[test]
 fn load_bad_inputs_give_one_line_and_exit_2() {
     let dir = tempfile::tempdir().unwrap();

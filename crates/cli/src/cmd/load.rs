@@ -25,7 +25,8 @@ use crate::kmod::{self, SigPolicy};
 /// against its own keys, as for any module).
 #[derive(clap::Args)]
 pub struct Args {
-    /// The module file (.ko; decompress .ko.xz/.ko.zst/.ko.gz first).
+    /// The module file: .ko, or .ko.xz/.ko.zst/.ko.gz as the kernel's `make modules_install`
+    /// compresses them (decompressed in memory).
     module: PathBuf,
     /// Module parameters, as for insmod: NAME=VALUE ...
     params: Vec<String>,
@@ -53,12 +54,7 @@ pub fn run(args: Args) -> Result<u8> {
     let path = &args.module;
     let key = args.sign.load()?;
     let input = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    if let Some(kind) = compression(&input) {
-        bail!(
-            "{}: the module is {kind}-compressed; kbtf load takes a plain .ko (decompress it first, e.g. `{kind} -dk FILE`)",
-            path.display()
-        );
-    }
+    let input = decompress(path, input)?;
     if !input.starts_with(b"\x7fELF") {
         bail!(
             "{}: not an ELF file, so not a kernel module",
@@ -132,6 +128,73 @@ pub fn run(args: Args) -> Result<u8> {
     kmod::load(&bytes, &params)
         .map_err(|e| anyhow::anyhow!("{}", explain(&e, &info, resigned.as_deref())))?;
     Ok(crate::EXIT_OK)
+}
+
+/// Largest decompressed module accepted: far above any real module (a -dbg mlx5_core.ko is
+/// 61 MB), low enough that a crafted file cannot exhaust memory.
+const MAX_DECOMPRESSED: u64 = 1 << 30;
+
+/// The module's bytes: `data` itself, or decompressed when it is xz, zstd or gzip data (as
+/// kbuild's `modules_install` compresses modules with `CONFIG_MODULE_COMPRESS_*`). A signed
+/// module was signed before it was compressed, so its signature comes out whole.
+fn decompress(path: &Path, data: Vec<u8>) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let Some(kind) = compression(&data) else {
+        return Ok(data);
+    };
+    let mut out = Vec::new();
+    let bad = |e: &dyn std::fmt::Display| {
+        anyhow::anyhow!(
+            "{}: the module is {kind}-compressed and does not decompress: {e}",
+            path.display()
+        )
+    };
+    let read = match kind {
+        "xz" => {
+            let mut w = Limited(&mut out);
+            lzma_rs::xz_decompress(&mut &data[..], &mut w).map_err(|e| bad(&e))
+        }
+        "zstd" => ruzstd::decoding::StreamingDecoder::new(&data[..])
+            .map_err(|e| bad(&e))
+            .and_then(|d| {
+                d.take(MAX_DECOMPRESSED + 1)
+                    .read_to_end(&mut out)
+                    .map(drop)
+                    .map_err(|e| bad(&e))
+            }),
+        _ => flate2::read::GzDecoder::new(&data[..])
+            .take(MAX_DECOMPRESSED + 1)
+            .read_to_end(&mut out)
+            .map(drop)
+            .map_err(|e| bad(&e)),
+    };
+    if out.len() as u64 > MAX_DECOMPRESSED {
+        bail!(
+            "{}: the module is {kind}-compressed and decompresses to more than {} MiB",
+            path.display(),
+            MAX_DECOMPRESSED >> 20
+        );
+    }
+    read?;
+    Ok(out)
+}
+
+/// A writer into a vector that refuses to grow it past [`MAX_DECOMPRESSED`].
+struct Limited<'a>(&'a mut Vec<u8>);
+
+impl std::io::Write for Limited<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let room = (MAX_DECOMPRESSED as usize + 1).saturating_sub(self.0.len());
+        let n = buf.len().min(room);
+        self.0.extend_from_slice(buf.get(..n).unwrap_or_default());
+        if n < buf.len() {
+            return Err(std::io::Error::other("output too large"));
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The compression a module file is in, by magic, if any.
