@@ -2,7 +2,6 @@
 //! codes and output, as a user sees them.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use expect_test::{expect, Expect};
 
@@ -13,18 +12,10 @@ fn testdata(rel: &str) -> String {
 
 /// Runs kbtf; returns (exit code, stdout, stderr) with the testdata path shortened.
 fn kbtf(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_kbtf"))
-        .args(args)
-        .output()
-        .expect("run kbtf");
-    let root = PathBuf::from(testdata(""));
-    let clean =
-        |b: &[u8]| String::from_utf8_lossy(b).replace(&root.display().to_string(), "testdata/");
-    (
-        out.status.code().unwrap_or(-1),
-        clean(&out.stdout),
-        clean(&out.stderr),
-    )
+    let (code, stdout, stderr) = kbtf_testkit::run(env!("CARGO_BIN_EXE_kbtf"), args);
+    let root = PathBuf::from(testdata("")).display().to_string();
+    let clean = |s: String| s.replace(&root, "testdata/");
+    (code, clean(stdout), clean(stderr))
 }
 
 /// Checks the exit code and the combined output (stdout, then stderr after `--- stderr`).
@@ -457,6 +448,14 @@ fn invoked_as_pahole() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown pahole flag --reorganize"));
 }
 
+/// `kbtf load --dry-run -o OUT --base <the 6.1 vmlinux BTF> MODULE PARAMS...`.
+fn load_dry_run(out: &str, module: &str, params: &[&str]) -> (i32, String, String) {
+    let base = testdata("vmlinux-6.1.btf");
+    let mut args = vec!["load", "--dry-run", "-o", out, "--base", &base, module];
+    args.extend_from_slice(params);
+    kbtf(&args)
+}
+
 /// `kbtf load --dry-run -o` on a signed module without `.BTF.base`: the module passes through
 /// unchanged, signature included, and nothing is loaded. (The kernel's signature policy is not
 /// printed: it matters only for modules without a valid signature.)
@@ -465,16 +464,8 @@ fn load_dry_run_passes_signed_module_through() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.ko");
     let out_s = out.display().to_string();
-    let (code, stdout, stderr) = kbtf(&[
-        "load",
-        "--dry-run",
-        "-o",
-        &out_s,
-        "--base",
-        &testdata("vmlinux-6.1.btf"),
-        &testdata("modules-6.1/dummy.ko"),
-        "numdummies=2",
-    ]);
+    let (code, stdout, stderr) =
+        load_dry_run(&out_s, &testdata("modules-6.1/dummy.ko"), &["numdummies=2"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert_eq!(stderr, "");
     expect![[r#"
@@ -517,15 +508,7 @@ fn load_dry_run_decompresses_modules_as_kbuild_compresses_them() {
         std::fs::write(&z, &packed.stdout).unwrap();
         let out = dir.path().join(format!("out-{ext}.ko"));
         let out_s = out.display().to_string();
-        let (code, stdout, stderr) = kbtf(&[
-            "load",
-            "--dry-run",
-            "-o",
-            &out_s,
-            "--base",
-            &testdata("vmlinux-6.1.btf"),
-            &z,
-        ]);
+        let (code, stdout, stderr) = load_dry_run(&out_s, &z, &[]);
         assert_eq!(code, 0, "{tool}: {stdout}{stderr}");
         assert!(
             stdout.contains("signature: kept, on unchanged bytes"),

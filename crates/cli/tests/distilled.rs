@@ -2,7 +2,6 @@
 //! with a kfunc set (testdata/modules-6.1/tcp_bbr.ko, see testdata/PROVENANCE).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn testdata(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -11,15 +10,7 @@ fn testdata(rel: &str) -> PathBuf {
 }
 
 fn kbtf(args: &[&std::ffi::OsStr]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_kbtf"))
-        .args(args)
-        .output()
-        .expect("run kbtf");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    kbtf_testkit::run(env!("CARGO_BIN_EXE_kbtf"), args)
 }
 
 macro_rules! run {

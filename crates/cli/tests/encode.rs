@@ -8,15 +8,7 @@ use std::process::Command;
 use kbtf_testkit::{files_with_ext, testdata};
 
 fn kbtf(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_kbtf"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    kbtf_testkit::run(env!("CARGO_BIN_EXE_kbtf"), args)
 }
 
 #[test]

@@ -15,15 +15,7 @@ use std::sync::Mutex;
 use kbtf_testkit::{env_path, modules, testdata};
 
 fn kbtf(args: &[&std::ffi::OsStr]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_kbtf"))
-        .args(args)
-        .output()
-        .expect("run kbtf");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    kbtf_testkit::run(env!("CARGO_BIN_EXE_kbtf"), args)
 }
 
 macro_rules! run {

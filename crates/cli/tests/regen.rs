@@ -4,20 +4,11 @@
 //! with its reason and the others are still done.
 
 use std::path::Path;
-use std::process::Command;
 
 use kbtf_testkit::testdata;
 
 fn kbtf(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_kbtf"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    kbtf_testkit::run(env!("CARGO_BIN_EXE_kbtf"), args)
 }
 
 fn s(p: &Path) -> String {

@@ -5,20 +5,11 @@
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use kbtf_testkit::testdata;
 
 fn kbtf(args: &[&OsStr]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_kbtf"))
-        .args(args)
-        .output()
-        .expect("run kbtf");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    kbtf_testkit::run(env!("CARGO_BIN_EXE_kbtf"), args)
 }
 
 macro_rules! run {

@@ -42,3 +42,17 @@ pub fn files_with_ext(dir: &Path, exts: &[&str]) -> Vec<PathBuf> {
 pub fn modules(dir: &Path) -> Vec<PathBuf> {
     files_with_ext(dir, &["ko"])
 }
+
+/// Runs the program `bin` (a test's `env!("CARGO_BIN_EXE_kbtf")`) with `args`: its exit code
+/// (-1 when killed by a signal), stdout and stderr (invalid UTF-8 replaced).
+pub fn run<S: AsRef<std::ffi::OsStr>>(bin: &str, args: &[S]) -> (i32, String, String) {
+    let out = std::process::Command::new(bin)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("running {bin}: {e}"));
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
