@@ -635,7 +635,7 @@ mod tests {
         let types = &std_bytes[24..24 + h.type_len as usize];
         let strs = &std_bytes[24 + h.type_len as usize..];
         // Strings, padded to 4 bytes, then types.
-        let type_off = (h.str_len + 3) / 4 * 4;
+        let type_off = h.str_len.div_ceil(4) * 4;
         let mut moved = std_bytes[..24].to_vec();
         moved[8..12].copy_from_slice(&type_off.to_le_bytes());
         moved[16..20].copy_from_slice(&0u32.to_le_bytes());

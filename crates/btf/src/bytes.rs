@@ -145,7 +145,7 @@ mod tests {
         b.make_mut().push(b'!');
         assert!(!b.is_shared());
         assert_eq!(&*b, b"world!");
-        assert_eq!(&*(*owner).as_ref(), b"hello world");
+        assert_eq!((*owner).as_ref(), b"hello world");
         assert!(Bytes::shared(owner, 5..12).is_none());
     }
 }

@@ -494,7 +494,11 @@ fn load_dry_run_decompresses_modules_as_kbuild_compresses_them() {
     std::fs::write(&ko, &plain).unwrap();
     let ko_s = ko.display().to_string();
     for (tool, args, ext) in [
-        ("xz", &["--check=crc32", "--lzma2=dict=1MiB", "-c"][..], "xz"),
+        (
+            "xz",
+            &["--check=crc32", "--lzma2=dict=1MiB", "-c"][..],
+            "xz",
+        ),
         ("zstd", &["-T0", "-q", "-c"][..], "zst"),
         ("gzip", &["-n", "-c"][..], "gz"),
     ] {

@@ -213,75 +213,76 @@ fn every_module_equals_pahole_and_shipped() {
             let (kos, next, bad, base, dir) = (&kos, &next, &bad, &base, &dir);
             let (dbg, shipped, reference, base_path) = (&dbg, &shipped, &reference, &base_path);
             let not_as_shipped = &not_as_shipped;
-            s.spawn(move || loop {
-                let Some(ko) = kos.get(next.fetch_add(1, Ordering::Relaxed)) else {
-                    break;
-                };
-                let rel = ko.strip_prefix(dbg).unwrap();
-                let copy: PathBuf = dir.path().join(format!("w{worker}.ko"));
-                std::fs::copy(ko, &copy).unwrap();
-                let out = Command::new(env!("CARGO_BIN_EXE_kbtf"))
-                    .args([
-                        "-J",
-                        "-j1",
-                        "--btf_gen_floats",
-                        "--lang_exclude=rust",
-                        "--btf_base",
-                    ])
-                    .arg(base_path)
-                    .arg(&copy)
-                    .output()
-                    .unwrap();
-                let mut problems = Vec::new();
-                if !out.status.success() {
-                    problems.push(format!(
-                        "kbtf -J failed: {}",
-                        String::from_utf8_lossy(&out.stderr)
-                    ));
-                } else {
-                    let ours = read_file(&copy, Some(base.clone())).unwrap();
-                    let pahole = read_file(
-                        &reference.join(rel).with_extension("btf"),
-                        Some(base.clone()),
-                    )
-                    .unwrap();
-                    let d = diff(&ours.btf, &pahole.btf, &DiffOptions::default());
-                    if !d.is_empty() {
-                        problems.push(format!("differs from pahole 1.24:\n{d}"));
-                    }
-                    let theirs = read_file(&shipped.join(rel), Some(base.clone())).unwrap();
-                    let d = diff(&ours.btf, &theirs.btf, &DiffOptions::default());
-                    if !d.is_empty() {
-                        not_as_shipped.fetch_add(1, Ordering::Relaxed);
-                        if !only_pahole_j_effects(&d) {
-                            problems.push(format!("differs from Debian's .BTF:\n{d}"));
-                        }
-                    }
-                    if !validate(&ours.btf).is_empty() {
-                        problems.push("kbtf check finds problems".into());
-                    }
-                    if ours.base_fingerprint.is_none() {
-                        problems.push("no base fingerprint note".into());
-                    }
-                    if elf_summary(ko) != elf_summary(&copy) {
-                        problems.push("sections, symbols or relocations changed".into());
-                    }
-                    // Its .BTF_ids (kfunc sets, id lists) name the right types in the new BTF.
-                    let check = Command::new(env!("CARGO_BIN_EXE_kbtf"))
-                        .args(["check", "--base"])
+            s.spawn(move || {
+                while let Some(ko) = kos.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let rel = ko.strip_prefix(dbg).unwrap();
+                    let copy: PathBuf = dir.path().join(format!("w{worker}.ko"));
+                    std::fs::copy(ko, &copy).unwrap();
+                    let out = Command::new(env!("CARGO_BIN_EXE_kbtf"))
+                        .args([
+                            "-J",
+                            "-j1",
+                            "--btf_gen_floats",
+                            "--lang_exclude=rust",
+                            "--btf_base",
+                        ])
                         .arg(base_path)
                         .arg(&copy)
                         .output()
                         .unwrap();
-                    let text = String::from_utf8_lossy(&check.stdout);
-                    if text.contains(".BTF_ids: ") && !text.contains("each names its type") {
-                        problems.push(format!("kbtf check on its .BTF_ids:\n{text}"));
+                    let mut problems = Vec::new();
+                    if !out.status.success() {
+                        problems.push(format!(
+                            "kbtf -J failed: {}",
+                            String::from_utf8_lossy(&out.stderr)
+                        ));
+                    } else {
+                        let ours = read_file(&copy, Some(base.clone())).unwrap();
+                        let pahole = read_file(
+                            &reference.join(rel).with_extension("btf"),
+                            Some(base.clone()),
+                        )
+                        .unwrap();
+                        let d = diff(&ours.btf, &pahole.btf, &DiffOptions::default());
+                        if !d.is_empty() {
+                            problems.push(format!("differs from pahole 1.24:\n{d}"));
+                        }
+                        let theirs = read_file(&shipped.join(rel), Some(base.clone())).unwrap();
+                        let d = diff(&ours.btf, &theirs.btf, &DiffOptions::default());
+                        if !d.is_empty() {
+                            not_as_shipped.fetch_add(1, Ordering::Relaxed);
+                            if !only_pahole_j_effects(&d) {
+                                problems.push(format!("differs from Debian's .BTF:\n{d}"));
+                            }
+                        }
+                        if !validate(&ours.btf).is_empty() {
+                            problems.push("kbtf check finds problems".into());
+                        }
+                        if ours.base_fingerprint.is_none() {
+                            problems.push("no base fingerprint note".into());
+                        }
+                        if elf_summary(ko) != elf_summary(&copy) {
+                            problems.push("sections, symbols or relocations changed".into());
+                        }
+                        // Its .BTF_ids (kfunc sets, id lists) name the right types in the new BTF.
+                        let check = Command::new(env!("CARGO_BIN_EXE_kbtf"))
+                            .args(["check", "--base"])
+                            .arg(base_path)
+                            .arg(&copy)
+                            .output()
+                            .unwrap();
+                        let text = String::from_utf8_lossy(&check.stdout);
+                        if text.contains(".BTF_ids: ") && !text.contains("each names its type") {
+                            problems.push(format!("kbtf check on its .BTF_ids:\n{text}"));
+                        }
                     }
-                }
-                if !problems.is_empty() {
-                    bad.lock()
-                        .unwrap()
-                        .push(format!("{}: {}", rel.display(), problems.join("; ")));
+                    if !problems.is_empty() {
+                        bad.lock().unwrap().push(format!(
+                            "{}: {}",
+                            rel.display(),
+                            problems.join("; ")
+                        ));
+                    }
                 }
             });
         }
@@ -317,36 +318,35 @@ fn fingerprint_flags_every_module_built_against_the_other_vmlinux() {
     std::thread::scope(|s| {
         for worker in 0..2 {
             let (kos, next, missed, dir, right, old) = (&kos, &next, &missed, &dir, &right, &old);
-            s.spawn(move || loop {
-                let Some(ko) = kos.get(next.fetch_add(1, Ordering::Relaxed)) else {
-                    break;
-                };
-                let copy = dir.path().join(format!("f{worker}.ko"));
-                std::fs::copy(ko, &copy).unwrap();
-                let c = copy.display().to_string();
-                kbtf(&[
-                    "-J",
-                    "--btf_gen_floats",
-                    "--lang_exclude=rust",
-                    "--btf_base",
-                    old,
-                    &c,
-                ]);
-                let out = Command::new(env!("CARGO_BIN_EXE_kbtf"))
-                    .args(["check", "--base", right, &c])
-                    .output()
-                    .unwrap();
-                let text = String::from_utf8_lossy(&out.stdout);
-                if out.status.code() != Some(1)
-                    || !text
-                        .lines()
-                        .find(|l| !l.starts_with("signature: "))
-                        .is_some_and(|l| l.starts_with("built against a different vmlinux BTF"))
-                {
-                    missed
-                        .lock()
-                        .unwrap()
-                        .push(format!("{}: {text}", ko.display()));
+            s.spawn(move || {
+                while let Some(ko) = kos.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let copy = dir.path().join(format!("f{worker}.ko"));
+                    std::fs::copy(ko, &copy).unwrap();
+                    let c = copy.display().to_string();
+                    kbtf(&[
+                        "-J",
+                        "--btf_gen_floats",
+                        "--lang_exclude=rust",
+                        "--btf_base",
+                        old,
+                        &c,
+                    ]);
+                    let out = Command::new(env!("CARGO_BIN_EXE_kbtf"))
+                        .args(["check", "--base", right, &c])
+                        .output()
+                        .unwrap();
+                    let text = String::from_utf8_lossy(&out.stdout);
+                    if out.status.code() != Some(1)
+                        || !text
+                            .lines()
+                            .find(|l| !l.starts_with("signature: "))
+                            .is_some_and(|l| l.starts_with("built against a different vmlinux BTF"))
+                    {
+                        missed
+                            .lock()
+                            .unwrap()
+                            .push(format!("{}: {text}", ko.display()));
+                    }
                 }
             });
         }

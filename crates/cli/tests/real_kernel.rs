@@ -58,12 +58,11 @@ fn dump_tree(vmlinux_var: &str, modules_var: &str) {
     let bad = Mutex::new(Vec::new());
     std::thread::scope(|s| {
         for _ in 0..2 {
-            s.spawn(|| loop {
-                let Some(ko) = kos.get(next.fetch_add(1, Ordering::Relaxed)) else {
-                    break;
-                };
-                if let Err(e) = same_dump(ko, Some(&vmlinux)) {
-                    bad.lock().unwrap().push(e);
+            s.spawn(|| {
+                while let Some(ko) = kos.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    if let Err(e) = same_dump(ko, Some(&vmlinux)) {
+                        bad.lock().unwrap().push(e);
+                    }
                 }
             });
         }

@@ -89,10 +89,10 @@ fn tiny_pair(vm_size: u32, mod_size: u32) -> (Arc<Btf>, Btf) {
     // The module was built against a vmlinux whose struct foo had `mod_size` bytes.
     let mut o = B::new();
     let int = o.int("int", 4);
-    let foo = o.strukt("foo", mod_size, &[("a", int, 0)]);
+    let foo_id = o.strukt("foo", mod_size, &[("a", int, 0)]);
     let old = Arc::new(o.btf);
     let mut s = B::split(old.clone());
-    let p = s.ptr(foo);
+    let p = s.ptr(foo_id);
     let proto = s.proto(int, &[("f", p)]);
     s.func("use_foo", proto);
     let m = s.btf;

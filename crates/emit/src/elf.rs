@@ -287,7 +287,10 @@ fn out_of_bounds(s: &Shdr) -> EmitError {
 
 /// That a section's data lies inside the file, without reading it.
 fn check_bounds(elf: &Patched<'_>, s: &Shdr) -> Result<(), EmitError> {
-    let end = s.offset.checked_add(s.size).ok_or_else(|| out_of_bounds(s))?;
+    let end = s
+        .offset
+        .checked_add(s.size)
+        .ok_or_else(|| out_of_bounds(s))?;
     if end > elf.len() as u64 {
         return Err(out_of_bounds(s));
     }

@@ -59,7 +59,9 @@ impl<'a> Patched<'a> {
             return None;
         }
         if off >= self.keep {
-            return Some(Cow::Owned(self.tail[off - self.keep..end - self.keep].to_vec()));
+            return Some(Cow::Owned(
+                self.tail[off - self.keep..end - self.keep].to_vec(),
+            ));
         }
         let touched = self.edits_touching(off, end.min(self.keep));
         if end <= self.keep && touched.is_empty() {
@@ -217,7 +219,7 @@ mod tests {
         let old: Vec<u8> = (0..40).collect();
         let mut p = Patched::new(&old);
         let mut model = old.clone();
-        let mut step = |p: &mut Patched<'_>, model: &mut Vec<u8>, off: usize, data: &[u8]| {
+        let step = |p: &mut Patched<'_>, model: &mut Vec<u8>, off: usize, data: &[u8]| {
             p.write(off, data).unwrap();
             model[off..off + data.len()].copy_from_slice(data);
             check(p, model);

@@ -84,7 +84,11 @@ fn streamed_rewrite_equals_the_in_memory_rewrite() {
     for (btf, base, note) in [
         (&small, None, None),
         (&large, None, None),
-        (&large, Some(&b"distilled base"[..]), Some((".note.test", &note[..]))),
+        (
+            &large,
+            Some(&b"distilled base"[..]),
+            Some((".note.test", &note[..])),
+        ),
         (&small, Some(&b"distilled base"[..]), None),
     ] {
         let out = ElfOutput {
@@ -99,7 +103,10 @@ fn streamed_rewrite_equals_the_in_memory_rewrite() {
         let dst_path = dir.path().join("out.ko");
         kbtf_emit::write_atomic_with(&dst_path, |f| patched.write_to(Some(&src), f)).unwrap();
         let streamed = std::fs::read(&dst_path).unwrap();
-        assert!(streamed == in_memory, "streamed and in-memory rewrites differ");
+        assert!(
+            streamed == in_memory,
+            "streamed and in-memory rewrites differ"
+        );
         assert_eq!(section(&streamed, ".BTF").unwrap(), Some(&btf[..]));
     }
 }
