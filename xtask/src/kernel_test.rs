@@ -398,6 +398,27 @@ fn build_initramfs(
     script.push_str(INIT_FUNCTIONS);
     let mut tree_modules = Vec::new();
     for (i, m) in modules.iter().enumerate() {
+        // `kbtf load` takes a compressed module as kmod installs it (it decompresses in
+        // memory): hand it over as it is, unless its signature is to be stripped first.
+        let src_name = m.src.to_string_lossy();
+        let compressed = ktree::MODULE_SUFFIXES
+            .iter()
+            .find(|(suffix, tool)| tool.is_some() && src_name.ends_with(suffix));
+        if let (Some((suffix, _)), Some(_), true, false, false) =
+            (compressed, kbtf, m.requested, o.strip_sig, o.install_rule)
+        {
+            let file = format!("{i:02}-{}{suffix}", m.name);
+            println!(
+                "{}: handed to kbtf load as it is, compressed (/mod/{file})",
+                m.name
+            );
+            c.file(&format!("mod/{file}"), 0o644, &util::read(&m.src)?);
+            script.push_str(&format!(
+                "load {} /bin/kbtf load /mod/{file}{args}\n",
+                m.name
+            ));
+            continue;
+        }
         let file = format!("{i:02}-{}.ko", m.name);
         let tmp = work.join(&file);
         ktree::decompress_module(&m.src, &tmp)?;

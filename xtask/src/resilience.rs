@@ -508,13 +508,27 @@ fn oot(c: &Ctx, index: &Index) -> Result<Vec<String>> {
         util::run(Command::new(&c.kbtf).arg("check").arg(&ko))?;
         let vmlinux = index.path(&format!("kernel{kernel}_vmlinux_btf"))?;
         let kernel_dir = index.path(&format!("kernel{kernel}_dir"))?;
-        let how = if kbtf_load { "kbtf load" } else { "insmod" };
+        // For `kbtf load`, the module as DKMS installs it on a kernel whose modules are
+        // xz-compressed (compressed as kbuild's modules_install does); kbtf load decompresses.
+        let (given, how) = if kbtf_load {
+            let xz = dir.join("kbtf_sample.ko.xz");
+            let out = util::output(
+                Command::new("xz")
+                    .args(["--check=crc32", "--lzma2=dict=1MiB", "-c"])
+                    .arg(&ko),
+            )?;
+            std::fs::write(&xz, &out.stdout)
+                .with_context(|| format!("writing {}", xz.display()))?;
+            (xz, "kbtf load (xz-compressed)")
+        } else {
+            (ko.clone(), "insmod")
+        };
         println!("== {kernel}: out-of-tree kbtf_sample, --standalone, loaded by {how}");
         let keep = dir.join("kept");
         let _ = std::fs::remove_dir_all(&keep);
         let outcomes = boot(
             &kernel_dir,
-            vec![ko.display().to_string()],
+            vec![given.display().to_string()],
             kbtf_load,
             Some(keep.clone()),
         )?;
