@@ -331,7 +331,9 @@ fn regen_one(
     base: Option<Arc<Btf>>,
     key: Option<&kbtf_modsign::SigningKey>,
 ) -> Outcome {
-    let data = match std::fs::read(path) {
+    // Mapped, not read: the DWARF's pages are given back as units are done, and the new
+    // file is written as edits over the old one (the rest copied file to file).
+    let data = match kbtf_btf::file::map_file(path) {
         Ok(d) => d,
         Err(e) => return Outcome::Failed(format!("reading: {e}")),
     };
@@ -361,7 +363,16 @@ fn regen_one(
         (Ok(a), Ok(b)) => a.unwrap_or(0) + b.unwrap_or(0),
         (Err(e), _) | (_, Err(e)) => return Outcome::Failed(e),
     };
-    match crate::pahole::encode::encode_file(path, &data, None, &|_| {}, a, base, &[], key) {
+    match crate::pahole::encode::encode_file(
+        path,
+        &data,
+        data.file(),
+        &|part| data.release(part),
+        a,
+        base,
+        &[],
+        key,
+    ) {
         Ok(enc) => Outcome::Done {
             btf_before,
             btf_after: enc.btf_bytes,
@@ -378,7 +389,7 @@ fn regen_one(
 /// if any.
 fn check_vmlinux(vmlinux: &Path, linked: &Btf, a: &PaholeArgs) -> Result<Option<String>> {
     let t = Instant::now();
-    let data = std::fs::read(vmlinux).with_context(|| format!("reading {}", vmlinux.display()))?;
+    let data = kbtf_btf::file::map_file(vmlinux)?;
     let has_dwarf = kbtf_emit::elf::section(&data, ".debug_info")
         .with_context(|| format!("{}: reading ELF", vmlinux.display()))?
         .is_some();
@@ -389,7 +400,7 @@ fn check_vmlinux(vmlinux: &Path, linked: &Btf, a: &PaholeArgs) -> Result<Option<
         );
         return Ok(None);
     }
-    let fresh = crate::pahole::encode::encode_btf(vmlinux, &data, &|_| {}, None, a)?;
+    let fresh = crate::pahole::encode::encode_btf(vmlinux, &data, &|part| data.release(part), None, a)?;
     let (old, new) = (linked.to_bytes(), fresh.to_bytes());
     let secs = t.elapsed().as_secs_f64();
     if old == new {
