@@ -1,8 +1,9 @@
 //! The ELF section writer on mutated objects: replace, add and drop sections, strip the module
-//! signature. Whatever it writes must read back with the new contents.
+//! signature. Whatever it writes must read back with the new contents, and the rewrite held
+//! as edits over the old bytes must read as the file it assembles to.
 #![no_main]
 use kbtf_emit::elf::{drop_section, section, set_section, SectionSpec};
-use kbtf_emit::output::{rewrite, ElfOutput};
+use kbtf_emit::output::{rewrite, rewrite_patched, ElfOutput};
 use libfuzzer_sys::fuzz_target;
 
 fn check(elf: &[u8], name: &str, data: &[u8]) {
@@ -37,12 +38,23 @@ fuzz_target!(|data: &[u8]| {
     check(elf, ".BTF", &[0x5a; 3000]);
     check(elf, ".BTF.base", b"");
     let _ = drop_section(elf, ".BTF");
-    let _ = rewrite(
-        data,
-        &ElfOutput {
-            btf: b"btf",
-            btf_base: Some(b"base"),
-            fingerprint_note: Some((".note.kbtf.btf_base", &[0; 16])),
-        },
-    );
+    let out = ElfOutput {
+        btf: b"btf",
+        btf_base: Some(b"base"),
+        fingerprint_note: Some((".note.kbtf.btf_base", &[0; 16])),
+    };
+    let _ = rewrite(data, &out);
+    // The edits over the old bytes read back as the assembled file does, at any range.
+    if let Ok((patched, _)) = rewrite_patched(data, &out) {
+        let whole = patched.to_vec();
+        assert_eq!(patched.len(), whole.len());
+        let step = (whole.len() / 64).max(1);
+        for off in (0..whole.len()).step_by(step) {
+            for n in [1, 7, 64, 4096] {
+                let end = (off + n).min(whole.len());
+                let got = patched.read(off, end - off).expect("in bounds");
+                assert_eq!(&got[..], &whole[off..end], "read at {off:#x}+{n}");
+            }
+        }
+    }
 });
