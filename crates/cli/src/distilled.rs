@@ -97,9 +97,9 @@ fn hint_index(hint: &Btf) -> std::collections::HashSet<(Kind, String, Option<u32
 /// `.BTF_ids` that cannot be resolved is an error; otherwise (plain split BTF, where kbuild
 /// runs resolve_btfids afterwards anyway) a warning that leaves the section as it was.
 /// With `key`, the module is signed (it must be a module). Returns whether a signature was
-/// stripped. `source`, the open file `elf` is mapped from, lets a vmlinux be rewritten
-/// without its bytes passing through memory: only headers and new sections are written from
-/// here, the rest is copied file to file.
+/// stripped. `source`, the open file `elf` is mapped from, lets the file be rewritten without
+/// its bytes passing through memory (unless it is signed): only headers and new sections are
+/// written from here, the rest is copied file to file.
 #[allow(clippy::too_many_arguments)]
 pub fn write_module(
     path: &Path,

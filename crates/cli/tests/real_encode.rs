@@ -16,15 +16,8 @@ use kbtf_btf::{read_base, read_file, Btf};
 use kbtf_testkit::{env_path, modules};
 
 fn kbtf(args: &[&str]) {
-    let out = Command::new(env!("CARGO_BIN_EXE_kbtf"))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "kbtf {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (code, _, stderr) = kbtf_testkit::run(env!("CARGO_BIN_EXE_kbtf"), args);
+    assert_eq!(code, 0, "kbtf {args:?}: {stderr}");
 }
 
 /// The only ways kbtf may differ from what Debian shipped, both from pahole 1.24's `-j`

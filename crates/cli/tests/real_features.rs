@@ -9,7 +9,6 @@
 //! Ignored by default: `cargo xtask test` runs them with the cache paths in `KBTF_*`.
 
 use std::collections::BTreeSet;
-use std::process::Command;
 
 use kbtf_btf::validate::validate;
 use kbtf_btf::{read_file, Btf, TypeData};
@@ -21,16 +20,17 @@ fn encode(features: &str, jobs: &str, out: &std::path::Path) -> Btf {
     let vmlinux = env_path("KBTF_VMLINUX");
     let features = format!("--btf_features={FLAGS}{features}");
     let detached = format!("--btf_encode_detached={}", out.display());
-    let res = Command::new(env!("CARGO_BIN_EXE_kbtf"))
-        .args(["-J", "--lang_exclude=rust", jobs, &features, &detached])
-        .arg(&vmlinux)
-        .output()
-        .unwrap();
-    assert!(
-        res.status.success(),
-        "kbtf -J {features}: {}",
-        String::from_utf8_lossy(&res.stderr)
-    );
+    let vmlinux = vmlinux.display().to_string();
+    let args = [
+        "-J",
+        "--lang_exclude=rust",
+        jobs,
+        &features,
+        &detached,
+        &vmlinux,
+    ];
+    let (code, _, stderr) = kbtf_testkit::run(env!("CARGO_BIN_EXE_kbtf"), &args);
+    assert_eq!(code, 0, "kbtf -J {features}: {stderr}");
     read_file(out, None).unwrap().btf
 }
 

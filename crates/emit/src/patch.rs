@@ -46,11 +46,6 @@ impl<'a> Patched<'a> {
         self.len() == 0
     }
 
-    /// Whether nothing was changed.
-    pub fn is_unchanged(&self) -> bool {
-        self.keep == self.old.len() && self.edits.is_empty() && self.tail.is_empty()
-    }
-
     /// The bytes `[off, off + n)` of the new contents, or `None` past the end. Borrowed from
     /// the old bytes where no edit touches them.
     pub fn read(&self, off: usize, n: usize) -> Option<Cow<'a, [u8]>> {

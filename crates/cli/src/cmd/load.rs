@@ -149,24 +149,19 @@ fn decompress(path: &Path, data: Vec<u8>) -> Result<Vec<u8>> {
             path.display()
         )
     };
-    let read = match kind {
-        "xz" => {
-            let mut w = Limited(&mut out);
-            lzma_rs::xz_decompress(&mut &data[..], &mut w).map_err(|e| bad(&e))
-        }
-        "zstd" => ruzstd::decoding::StreamingDecoder::new(&data[..])
-            .map_err(|e| bad(&e))
-            .and_then(|d| {
-                d.take(MAX_DECOMPRESSED + 1)
-                    .read_to_end(&mut out)
-                    .map(drop)
-                    .map_err(|e| bad(&e))
-            }),
-        _ => flate2::read::GzDecoder::new(&data[..])
+    let read = if kind == "xz" {
+        lzma_rs::xz_decompress(&mut &data[..], &mut Limited(&mut out)).map_err(|e| bad(&e))
+    } else {
+        let reader: Box<dyn Read + '_> = if kind == "zstd" {
+            Box::new(ruzstd::decoding::StreamingDecoder::new(&data[..]).map_err(|e| bad(&e))?)
+        } else {
+            Box::new(flate2::read::GzDecoder::new(&data[..]))
+        };
+        reader
             .take(MAX_DECOMPRESSED + 1)
             .read_to_end(&mut out)
             .map(drop)
-            .map_err(|e| bad(&e)),
+            .map_err(|e| bad(&e))
     };
     if out.len() as u64 > MAX_DECOMPRESSED {
         bail!(
