@@ -1,11 +1,15 @@
-//! Encoding units on worker threads while the calling thread merges them in order.
+//! Encoding units on `threads` threads, the calling thread among them, while the calling
+//! thread also merges them in order.
 //!
-//! Workers take units in CU order (the next one not taken) and send each result back; the
-//! calling thread keeps the results that arrive early and merges each unit as soon as all
-//! units before it are merged. A worker does not start a unit more than [`WINDOW`] units
-//! ahead of the merge, so that at most that many encoded units wait in memory. On the first
-//! error in CU order the workers stop taking units and that error is returned, as the
-//! sequential path would return it.
+//! `threads - 1` workers take units in CU order (the next one not taken) and send each
+//! result back. The calling thread merges each unit as soon as all units before it are
+//! merged, and keeps the results that arrive early. When the next unit to merge is not
+//! ready, it takes the next unit not taken and encodes it itself rather than wait, so that
+//! `-j2` runs two threads, not three on two cores: an idle merging thread would otherwise
+//! need its own core, and a busy one would share a core with the workers and fall behind.
+//! No unit is started more than [`WINDOW`] units ahead of the merge, so that at most that
+//! many encoded units wait in memory. On the first error in CU order the workers stop
+//! taking units and that error is returned, as the sequential path would return it.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -16,9 +20,30 @@ use crate::error::ErrorKind;
 /// How many units may be encoded ahead of the merge.
 const WINDOW: usize = 64;
 
-/// Runs `encode` on every item on `threads` workers, and `merge` on the results in item order
-/// (with the item's index) on the calling thread. `encode` gets the worker's own scratch
-/// state.
+/// The units not yet taken, handed out in order.
+struct Queue<I> {
+    items: Vec<Mutex<Option<I>>>,
+    next: AtomicUsize,
+}
+
+impl<I> Queue<I> {
+    /// The next unit not taken and its index, if any is left.
+    fn take(&self) -> Option<(usize, I)> {
+        let i = self.next.fetch_add(1, Ordering::Relaxed);
+        let slot = self.items.get(i)?;
+        let item = slot.lock().unwrap_or_else(|p| p.into_inner()).take()?;
+        Some((i, item))
+    }
+
+    /// The index the next [`Queue::take`] would hand out.
+    fn peek(&self) -> usize {
+        self.next.load(Ordering::Relaxed)
+    }
+}
+
+/// Runs `encode` on every item on `threads` threads (the calling thread one of them), and
+/// `merge` on the results in item order (with the item's index) on the calling thread.
+/// `encode` gets the thread's own scratch state.
 pub fn run<I, S, O, E, M>(
     items: Vec<I>,
     threads: usize,
@@ -33,36 +58,38 @@ where
     M: FnMut(usize, Option<O>) -> Result<(), ErrorKind>,
 {
     let n = items.len();
-    let items: Vec<Mutex<Option<I>>> = items.into_iter().map(|i| Mutex::new(Some(i))).collect();
-    let next = AtomicUsize::new(0);
+    let queue = Queue {
+        items: items.into_iter().map(|i| Mutex::new(Some(i))).collect(),
+        next: AtomicUsize::new(0),
+    };
     let stop = AtomicBool::new(false);
     // The number of items merged, for the window.
     let merged = Mutex::new(0usize);
     let progress = Condvar::new();
     let (tx, rx) = mpsc::channel::<(usize, Result<Option<O>, ErrorKind>)>();
     std::thread::scope(|scope| {
-        for _ in 0..threads {
+        for _ in 1..threads.max(1) {
             let tx = tx.clone();
-            let (items, next, stop, merged, progress, encode) =
-                (&items, &next, &stop, &merged, &progress, &encode);
+            let (queue, stop, merged, progress, encode) =
+                (&queue, &stop, &merged, &progress, &encode);
             scope.spawn(move || {
                 let mut scratch = S::default();
                 loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= n || stop.load(Ordering::Relaxed) {
-                        break;
-                    }
+                    // Wait for the window before taking, so that the calling thread can
+                    // take a unit meanwhile.
                     {
                         let mut m = merged.lock().unwrap_or_else(|p| p.into_inner());
-                        while i >= *m + WINDOW && !stop.load(Ordering::Relaxed) {
+                        while queue.peek() < n
+                            && queue.peek() >= *m + WINDOW
+                            && !stop.load(Ordering::Relaxed)
+                        {
                             m = progress.wait(m).unwrap_or_else(|p| p.into_inner());
                         }
                     }
                     if stop.load(Ordering::Relaxed) {
                         break;
                     }
-                    let item = items[i].lock().unwrap_or_else(|p| p.into_inner()).take();
-                    let Some(item) = item else { break };
+                    let Some((i, item)) = queue.take() else { break };
                     if tx.send((i, encode(item, &mut scratch))).is_err() {
                         break;
                     }
@@ -80,25 +107,81 @@ where
             }
         }
         let _stop = StopOnDrop(&stop, &merged, &progress);
+        let mut scratch = S::default();
         let mut pending = BTreeMap::new();
         let mut want = 0usize;
-        let mut result = Ok(());
-        for (i, out) in rx.iter() {
-            pending.insert(i, out);
-            while let Some(out) = pending.remove(&want) {
-                let step = out.and_then(|o| merge(want, o));
-                if let Err(e) = step {
-                    result = Err(e);
-                    break;
-                }
+        while want < n {
+            while let Ok((i, out)) = rx.try_recv() {
+                pending.insert(i, out);
+            }
+            if let Some(out) = pending.remove(&want) {
+                out.and_then(|o| merge(want, o))?;
                 want += 1;
                 *merged.lock().unwrap_or_else(|p| p.into_inner()) = want;
                 progress.notify_all();
+                continue;
             }
-            if result.is_err() {
-                break;
+            // The next unit is still being encoded elsewhere: encode one meanwhile.
+            if queue.peek() < (want + WINDOW).min(n) {
+                if let Some((i, item)) = queue.take() {
+                    pending.insert(i, encode(item, &mut scratch));
+                    continue;
+                }
+            }
+            // Nothing to take: wait for a worker. Every worker gone with units left
+            // unmerged cannot happen (each taken unit is sent), but must not hang.
+            match rx.recv() {
+                Ok((i, out)) => {
+                    pending.insert(i, out);
+                }
+                Err(_) => break,
             }
         }
-        result
+        Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every item is merged once, in order, for any thread count, and the first error in
+    /// item order is the one returned.
+    #[test]
+    fn merges_in_order_and_reports_the_first_error() {
+        for threads in [1, 2, 3, 8] {
+            let mut seen = Vec::new();
+            run(
+                (0..500u32).collect(),
+                threads,
+                |x, _: &mut ()| Ok(Some(x * 2)),
+                |i, o| {
+                    seen.push((i, o));
+                    Ok(())
+                },
+            )
+            .unwrap();
+            let want: Vec<_> = (0..500usize).map(|i| (i, Some(i as u32 * 2))).collect();
+            assert_eq!(seen, want, "threads {threads}");
+
+            let mut last = None;
+            let r = run(
+                (0..500u32).collect(),
+                threads,
+                |x, _: &mut ()| {
+                    if x == 300 || x == 400 {
+                        Err(ErrorKind::NoDwarf)
+                    } else {
+                        Ok(Some(x))
+                    }
+                },
+                |i, _| {
+                    last = Some(i);
+                    Ok(())
+                },
+            );
+            assert!(matches!(r, Err(ErrorKind::NoDwarf)), "threads {threads}");
+            assert_eq!(last, Some(299), "threads {threads}");
+        }
+    }
 }
