@@ -228,7 +228,7 @@ pub fn encode_flat_with(
     let mut released = 0usize;
     let mut merge_time = std::time::Duration::ZERO;
     let mut hook_time = std::time::Duration::ZERO;
-    let mut add = |index: usize, unit| {
+    let mut add = unit_merger(|index, unit| {
         if let Some(unit) = unit {
             let t0 = std::time::Instant::now();
             merger.add_unit(unit)?;
@@ -245,12 +245,12 @@ pub fn encode_flat_with(
             released = end;
         }
         Ok(())
-    };
+    });
     if threads <= 1 || headers.len() <= 1 {
         let mut scratch = loader::Scratch::default();
         for (i, header) in headers.into_iter().enumerate() {
-            let unit = encode(header, &mut scratch).map_err(err)?;
-            add(i, unit).map_err(err)?;
+            let mut unit = encode(header, &mut scratch).map_err(err)?;
+            add(i, unit.as_mut()).map_err(err)?;
         }
     } else {
         pipeline::run(headers, threads, encode, add).map_err(err)?;
@@ -291,6 +291,14 @@ pub mod bench {
 /// also covering this margin below it again.
 const RELEASE_STEP: usize = 1 << 20;
 const RELEASE_MARGIN: usize = 128 << 10;
+
+/// Ties the lifetimes of a unit-merging closure together (closures cannot name them).
+fn unit_merger<'d, F>(f: F) -> F
+where
+    F: FnMut(usize, Option<&mut merge::UnitOutput<'d>>) -> Result<(), ErrorKind>,
+{
+    f
+}
 
 /// Ties the lifetimes of a unit-encoding closure together (closures cannot name them).
 fn unit_encoder<'d, F>(f: F) -> F

@@ -116,8 +116,7 @@ struct Interner<'d> {
     debug_str: &'d [u8],
     /// For split BTF: the base's strings, which keep the base's offsets.
     base: Option<StringIndex>,
-    /// 1 + output offset by `.debug_str` offset (0: not yet seen; zeroed memory costs
-    /// nothing until touched, and a module touches little of it).
+    /// Output offset by `.debug_str` offset (`u32::MAX`: not yet seen).
     memo: Vec<u32>,
     /// Output offset by index of the current unit's list.
     unit_memo: Vec<u32>,
@@ -197,11 +196,15 @@ impl<'d> Interner<'d> {
         }
         if h & DEBUG_STR != 0 {
             if self.memo.is_empty() {
-                self.memo = vec![0; self.debug_str.len()];
+                // Not zero for "not seen", so that the memory is written now: calloc'd
+                // pages read before written map the zero page and fault again on the
+                // write, and with workers running that second fault flushes their TLBs
+                // too (an interrupt to every core).
+                self.memo = vec![u32::MAX; self.debug_str.len()];
             }
             if let Some(&m) = self.memo.get((h & !DEBUG_STR) as usize) {
-                if m != 0 {
-                    return m - 1;
+                if m != u32::MAX {
+                    return m;
                 }
             }
         } else if let Some(&m) = self.unit_memo.get(h as usize) {
@@ -240,7 +243,7 @@ impl<'d> Interner<'d> {
         };
         if h & DEBUG_STR != 0 {
             if let Some(m) = self.memo.get_mut((h & !DEBUG_STR) as usize) {
-                *m = off.wrapping_add(1);
+                *m = off;
             }
         } else if let Some(m) = self.unit_memo.get_mut(h as usize) {
             *m = off;
@@ -295,7 +298,7 @@ impl<'d> Merger<'d> {
         }
     }
 
-    pub fn add_unit(&mut self, unit: UnitOutput<'d>) -> Result<(), ErrorKind> {
+    pub fn add_unit(&mut self, unit: &mut UnitOutput<'d>) -> Result<(), ErrorKind> {
         let list = &unit.strings;
         self.strings.start_unit(list.len());
         // pahole's type_id_off: the number of types so far, base included.
@@ -314,8 +317,7 @@ impl<'d> Merger<'d> {
             INDEX_TYPE => index_id,
             i => off + i,
         };
-        let mut types = unit.types;
-        self.add_flat(&mut types, &remap, list)?;
+        self.add_flat(&mut unit.types, &remap, list)?;
         if unit.has_arrays {
             self.need_index_type = true;
         }
@@ -334,11 +336,11 @@ impl<'d> Merger<'d> {
             ));
             self.has_index_type = true;
         }
-        for t in unit.decl_tags {
-            self.add_type(t, &remap, list)?;
+        for t in &unit.decl_tags {
+            self.add_type(t.clone(), &remap, list)?;
         }
         let mut to_save = Vec::new();
-        for f in unit.functions {
+        for f in &unit.functions {
             if f.saved {
                 to_save.push(f);
                 continue;
@@ -346,7 +348,7 @@ impl<'d> Merger<'d> {
             if !self.generated.insert(f.name.clone()) {
                 continue;
             }
-            let proto = self.add_type(f.proto, &remap, list)?;
+            let proto = self.add_type(f.proto.clone(), &remap, list)?;
             let name = self.strings.add(&mut self.out.strings, f.name.as_bytes());
             let func = self.out.types.push(&Type::new(
                 name,
@@ -355,7 +357,7 @@ impl<'d> Merger<'d> {
                     linkage: kbtf_btf::FUNC_STATIC,
                 },
             ));
-            for (value, component_idx) in f.decl_tags {
+            for &(value, component_idx) in &f.decl_tags {
                 let value = self.strings.intern(&mut self.out.strings, value, list);
                 self.out.types.push(&Type::new(
                     value,
@@ -366,7 +368,7 @@ impl<'d> Merger<'d> {
                 ));
             }
         }
-        for v in unit.vars {
+        for v in &unit.vars {
             if let Some(kept) = self.kept_ranges.as_mut() {
                 let ranges = kept.entry(v.section).or_default();
                 let start = v.offset as u64;
@@ -386,7 +388,7 @@ impl<'d> Merger<'d> {
                     linkage: v.linkage,
                 },
             ));
-            for (value, component_idx) in v.decl_tags {
+            for &(value, component_idx) in &v.decl_tags {
                 let value = self.strings.intern(&mut self.out.strings, value, list);
                 self.out.types.push(&Type::new(
                     value,
@@ -469,7 +471,7 @@ impl<'d> Merger<'d> {
 
     /// `btf_encoder__save_func`: keeps the first definition of a saved name and merges what
     /// the later ones show.
-    fn save(&mut self, f: Candidate, remap: &impl Fn(u32) -> u32, list: &[Cow<'d, [u8]>]) {
+    fn save(&mut self, f: &Candidate, remap: &impl Fn(u32) -> u32, list: &[Cow<'d, [u8]>]) {
         let interner = &self.strings;
         let text = |h: u32| interner.text(h, list);
         if f.flags.optimized_parms {
@@ -477,7 +479,7 @@ impl<'d> Merger<'d> {
         }
         if let Some(s) = self.saved.get_mut(&f.name) {
             s.unexpected_reg |= f.flags.unexpected_reg;
-            if !s.unexpected_reg && !s.inconsistent && !funcs_match(s, &f) {
+            if !s.unexpected_reg && !s.inconsistent && !funcs_match(s, f) {
                 s.inconsistent = true;
             }
             return;
@@ -500,11 +502,11 @@ impl<'d> Merger<'d> {
             decl_tags: f.decl_tags.iter().map(|&(v, c)| (text(v), c)).collect(),
             nr_parms: f.nr_parms,
             ret_small: f.ret,
-            proto_text: f.proto_text,
+            proto_text: f.proto_text.clone(),
             unexpected_reg: f.flags.unexpected_reg,
             inconsistent: false,
         };
-        self.saved.insert(f.name, saved);
+        self.saved.insert(f.name.clone(), saved);
     }
 
     /// Reserves room for the types of `info_len` bytes of `.debug_info` (vmlinux: about one

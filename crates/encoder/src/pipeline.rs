@@ -8,7 +8,9 @@
 //! `-j2` runs two threads, not three on two cores: an idle merging thread would otherwise
 //! need its own core, and a busy one would share a core with the workers and fall behind.
 //! No unit is started more than [`WINDOW`] units ahead of the merge, so that at most that
-//! many encoded units wait in memory. On the first error in CU order the workers stop
+//! many encoded units wait in memory. A merged unit's output goes back to the worker that
+//! made it, to be freed there: freeing on the merging thread what another thread allocated
+//! takes that thread's malloc arena lock while it allocates, and they wait on each other. On the first error in CU order the workers stop
 //! taking units and that error is returned, as the sequential path would return it.
 
 use std::collections::BTreeMap;
@@ -43,7 +45,8 @@ impl<I> Queue<I> {
 
 /// Runs `encode` on every item on `threads` threads (the calling thread one of them), and
 /// `merge` on the results in item order (with the item's index) on the calling thread.
-/// `encode` gets the thread's own scratch state.
+/// `encode` gets the thread's own scratch state. `merge` may take from a result but not
+/// keep it: the result is dropped afterwards by the thread that encoded it.
 pub fn run<I, S, O, E, M>(
     items: Vec<I>,
     threads: usize,
@@ -55,7 +58,7 @@ where
     S: Default,
     O: Send,
     E: Fn(I, &mut S) -> Result<Option<O>, ErrorKind> + Sync,
-    M: FnMut(usize, Option<O>) -> Result<(), ErrorKind>,
+    M: FnMut(usize, Option<&mut O>) -> Result<(), ErrorKind>,
 {
     let n = items.len();
     let queue = Queue {
@@ -66,15 +69,23 @@ where
     // The number of items merged, for the window.
     let merged = Mutex::new(0usize);
     let progress = Condvar::new();
-    let (tx, rx) = mpsc::channel::<(usize, Result<Option<O>, ErrorKind>)>();
+    // Results with the worker that made them (`None`: the calling thread).
+    let (tx, rx) = mpsc::channel::<(usize, Option<usize>, Result<Option<O>, ErrorKind>)>();
+    let mut give_back = Vec::new();
     std::thread::scope(|scope| {
-        for _ in 1..threads.max(1) {
+        for w in 0..threads.max(1) - 1 {
             let tx = tx.clone();
+            let (spent_tx, spent) = mpsc::channel::<O>();
+            give_back.push(spent_tx);
             let (queue, stop, merged, progress, encode) =
                 (&queue, &stop, &merged, &progress, &encode);
             scope.spawn(move || {
                 let mut scratch = S::default();
                 loop {
+                    // Free what the merge is done with, in this thread's own arena.
+                    while let Ok(o) = spent.try_recv() {
+                        drop(o);
+                    }
                     // Wait for the window before taking, so that the calling thread can
                     // take a unit meanwhile.
                     {
@@ -90,7 +101,7 @@ where
                         break;
                     }
                     let Some((i, item)) = queue.take() else { break };
-                    if tx.send((i, encode(item, &mut scratch))).is_err() {
+                    if tx.send((i, Some(w), encode(item, &mut scratch))).is_err() {
                         break;
                     }
                 }
@@ -111,11 +122,16 @@ where
         let mut pending = BTreeMap::new();
         let mut want = 0usize;
         while want < n {
-            while let Ok((i, out)) = rx.try_recv() {
-                pending.insert(i, out);
+            while let Ok((i, w, out)) = rx.try_recv() {
+                pending.insert(i, (w, out));
             }
-            if let Some(out) = pending.remove(&want) {
-                out.and_then(|o| merge(want, o))?;
+            if let Some((w, out)) = pending.remove(&want) {
+                let mut out = out?;
+                merge(want, out.as_mut())?;
+                if let (Some(o), Some(w)) = (out, w) {
+                    // A worker that has stopped cannot take it: then it is freed here.
+                    let _ = give_back[w].send(o);
+                }
                 want += 1;
                 *merged.lock().unwrap_or_else(|p| p.into_inner()) = want;
                 progress.notify_all();
@@ -124,15 +140,15 @@ where
             // The next unit is still being encoded elsewhere: encode one meanwhile.
             if queue.peek() < (want + WINDOW).min(n) {
                 if let Some((i, item)) = queue.take() {
-                    pending.insert(i, encode(item, &mut scratch));
+                    pending.insert(i, (None, encode(item, &mut scratch)));
                     continue;
                 }
             }
             // Nothing to take: wait for a worker. Every worker gone with units left
             // unmerged cannot happen (each taken unit is sent), but must not hang.
             match rx.recv() {
-                Ok((i, out)) => {
-                    pending.insert(i, out);
+                Ok((i, w, out)) => {
+                    pending.insert(i, (w, out));
                 }
                 Err(_) => break,
             }
@@ -155,8 +171,8 @@ mod tests {
                 (0..500u32).collect(),
                 threads,
                 |x, _: &mut ()| Ok(Some(x * 2)),
-                |i, o| {
-                    seen.push((i, o));
+                |i, o: Option<&mut u32>| {
+                    seen.push((i, o.copied()));
                     Ok(())
                 },
             )
@@ -175,7 +191,7 @@ mod tests {
                         Ok(Some(x))
                     }
                 },
-                |i, _| {
+                |i, _: Option<&mut u32>| {
                     last = Some(i);
                     Ok(())
                 },
