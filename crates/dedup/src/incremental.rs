@@ -225,16 +225,20 @@ impl Incremental {
             };
             return crate::dedup_flat(input, &self.opts);
         }
-        let _t = kbtf_btf::timing::stage("dedup: finish");
+        let t = kbtf_btf::timing::stage("dedup: fwds");
         self.s.flat = flat;
         let s = &mut self.s;
         fwds::resolve_fwds(s);
+        drop(t);
+        let t = kbtf_btf::timing::stage("dedup: refs");
         // libbpf files references after every primitive and struct representative.
         let earlier = self.tables[0].size() + self.tables[1].size() - 2 * self.base_entries;
         let mut refs_table = std::mem::take(&mut self.tables[2]);
         refs_table.skip(earlier);
         s.table = refs_table;
         refs::dedup_ref_types(s)?;
+        drop(t);
+        let _t = kbtf_btf::timing::stage("dedup: compact");
         let (btf, id_map) = compact::compact(s, base, endian, strings)?;
         Ok(Deduped { btf, id_map })
     }
