@@ -211,33 +211,58 @@ impl CandTable {
             &mut more
         };
         debug_assert!(newest_first.windows(2).all(|w| w[0].1 > w[1].1));
-        // Replay: oldest first, prepend, reversing at each growth in between.
+        // Whether libbpf's map grew an odd number of times between insertions `a` and `b`
+        // (each growth reverses the lists).
+        let flips = |a: u32, b: u32| (grows_through(b) - grows_through(a)) % 2 == 1;
+        // Growths before the insertions after the newest one, up to the next.
+        let now = self.size.saturating_sub(1) as u32;
+        let newest = newest_first[0].1;
+        let flip_after = now > newest && flips(newest, now);
+        if n == 1 {
+            // Most lookups: one candidate, whatever the growths.
+            c.small[0] = newest_first[0].0;
+            c.len = 1;
+            return c;
+        }
+        // Replay: oldest first, prepend, reversing at each growth in between. A short list
+        // is replayed in place, the slice `small[8 - len..]` being the list.
+        if n <= c.small.len() {
+            let cap = c.small.len();
+            let mut len = 0usize;
+            let mut last_pos = None;
+            for &(id, pos) in newest_first.iter().rev() {
+                if let Some(p) = last_pos {
+                    if flips(p, pos) {
+                        c.small[cap - len..].reverse();
+                    }
+                }
+                len += 1;
+                c.small[cap - len] = id;
+                last_pos = Some(pos);
+            }
+            if flip_after {
+                c.small[cap - len..].reverse();
+            }
+            c.small.copy_within(cap - len.., 0);
+            c.len = len;
+            return c;
+        }
         let mut list: std::collections::VecDeque<u32> = std::collections::VecDeque::new();
         let mut last_pos = None;
         for &(id, pos) in newest_first.iter().rev() {
             if let Some(p) = last_pos {
-                if (grows_through(pos) - grows_through(p)) % 2 == 1 {
+                if flips(p, pos) {
                     list.make_contiguous().reverse();
                 }
             }
             list.push_front(id);
             last_pos = Some(pos);
         }
-        if let Some(p) = last_pos {
-            // Growths before the insertions after the last one, up to the next.
-            let now = self.size.saturating_sub(1) as u32;
-            if now > p && (grows_through(now) - grows_through(p)) % 2 == 1 {
-                list.make_contiguous().reverse();
-            }
+        if flip_after {
+            list.make_contiguous().reverse();
         }
         c.len = list.len();
-        if c.len <= c.small.len() {
-            for (i, id) in list.into_iter().enumerate() {
-                c.small[i] = id;
-            }
-        } else {
-            c.big = list.into();
-        }
+        c.big = list.into();
         c
     }
 
@@ -339,28 +364,32 @@ mod tests {
         assert_eq!(t.candidates(5).collect::<Vec<_>>(), vec![2, 1]);
     }
 
+    /// Long lists (few keys, crossing many grows) and short ones (many keys, each with a
+    /// handful of entries, replayed in place), some keys negative as libbpf's signed hashes
+    /// can be.
     #[test]
     fn visiting_order_matches_libbpf_hashmap_model() {
-        let mut rng = kbtf_btf::diff::testing::Rng::new(7);
-        let mut t = CandTable::new();
-        let mut m = Model {
-            buckets: Vec::new(),
-            bits: 0,
-            size: 0,
-        };
-        for id in 0..5000u32 {
-            // Few distinct keys, so that lists are long and cross many grows; some keys
-            // are negative, as libbpf's signed hashes can be.
-            let key = rng.below(40) as i64 - 20;
-            t.add(key, id);
-            m.add(key, id);
-            if id % 97 == 0 || id > 4990 {
-                for k in -20..20 {
-                    let ours: Vec<u32> = t.candidates(k).collect();
-                    assert_eq!(ours, m.candidates(k), "key {k} after {id} insertions");
-                    assert_eq!(t.count(k), ours.len());
-                    for (i, &c) in ours.iter().enumerate() {
-                        assert_eq!(t.get(k, i), c);
+        for (keys, seed) in [(40usize, 7u64), (1500, 8), (400, 9)] {
+            let mut rng = kbtf_btf::diff::testing::Rng::new(seed);
+            let mut t = CandTable::new();
+            let mut m = Model {
+                buckets: Vec::new(),
+                bits: 0,
+                size: 0,
+            };
+            let half = (keys / 2) as i64;
+            for id in 0..5000u32 {
+                let key = rng.below(keys) as i64 - half;
+                t.add(key, id);
+                m.add(key, id);
+                if id % 97 == 0 || id > 4990 {
+                    for k in -half..half {
+                        let ours: Vec<u32> = t.candidates(k).collect();
+                        assert_eq!(ours, m.candidates(k), "key {k} after {id} insertions");
+                        assert_eq!(t.count(k), ours.len());
+                        for (i, &c) in ours.iter().enumerate() {
+                            assert_eq!(t.get(k, i), c);
+                        }
                     }
                 }
             }
