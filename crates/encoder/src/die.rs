@@ -79,7 +79,7 @@ impl<'d> Name<'d> {
 }
 
 /// The interesting attributes of a DIE. Missing numbers are 0, as with pahole.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct Attrs<'d> {
     /// `DW_AT_name`, borrowed from the input (`.debug_str` or `.debug_info`).
     pub name: Option<Name<'d>>,
@@ -291,7 +291,7 @@ pub fn record<'d>(
         }
     }
     match attr.name() {
-        dw::DW_AT_name => a.name = Some(string(dwarf, unit, v)?),
+        dw::DW_AT_name => a.name = Some(string(dwarf, unit, &v)?),
         dw::DW_AT_type => a.type_ref = reference(&v, dwarf, unit)?,
         dw::DW_AT_abstract_origin => a.abstract_origin = reference(&v, dwarf, unit)?,
         dw::DW_AT_specification => a.specification = reference(&v, dwarf, unit)?,
@@ -307,7 +307,7 @@ pub fn record<'d>(
         dw::DW_AT_count => a.count = Some(formudata(&v).unwrap_or(0)),
         dw::DW_AT_const_value => {
             if tag == crate::die::DW_TAG_LLVM_ANNOTATION {
-                a.const_str = Some(string(dwarf, unit, v)?);
+                a.const_str = Some(string(dwarf, unit, &v)?);
             } else {
                 a.const_value = numeric(&v);
             }
@@ -323,16 +323,17 @@ pub fn record<'d>(
 }
 
 /// A string attribute: `.debug_str` references as views into the section (no scan for the
-/// NUL), anything else as gimli reads it.
+/// NUL), anything else as gimli reads it. Taken by reference: moving the value just read
+/// copies it with loads wider than the stores that wrote it, which stall.
 fn string<'d>(
     dwarf: &gimli::Dwarf<PlainReader<'d>>,
     unit: &gimli::Unit<PlainReader<'d>>,
-    v: AttributeValue<PlainReader<'d>>,
+    v: &AttributeValue<PlainReader<'d>>,
 ) -> gimli::Result<Name<'d>> {
-    let off = match v {
+    let off = match *v {
         AttributeValue::DebugStrRef(off) => off,
         AttributeValue::DebugStrOffsetsIndex(index) => dwarf.string_offset(unit, index)?,
-        v => return Ok(Name(dwarf.attr_string(unit, v)?.slice())),
+        _ => return Ok(Name(dwarf.attr_string(unit, v.clone())?.slice())),
     };
     let s = dwarf.debug_str.reader().slice();
     match s.get(off.0..) {

@@ -38,7 +38,7 @@ pub const MAX_DEPTH: usize = 256;
 const MAX_TABLE_UNIT: usize = 64 << 20;
 
 /// One DIE of the unit.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct Node<'d> {
     /// Offset in `.debug_info`.
     pub offset: usize,
@@ -318,6 +318,15 @@ pub fn load_unit<'d>(
     stack.clear();
     let plans = &mut scratch.plans;
     plans.clear();
+    let template = Node {
+        offset: 0,
+        tag: gimli::DwTag(0),
+        in_tags: false,
+        first_child: NONE,
+        next_sibling: NONE,
+        type_id: 0,
+        a: Attrs::default(),
+    };
     let mut raw = unit.entries_raw(None).map_err(dwarf_err(None))?;
     while !raw.is_empty() {
         let unit_offset = raw.next_offset();
@@ -341,17 +350,15 @@ pub fn load_unit<'d>(
             skip_subtree(&unit, &mut raw, abbrev, unit_offset).map_err(dwarf_err(Some(offset)))?;
             continue;
         }
-        // Built in place: a node is large, and there are millions.
+        // Copied from a template made once: a node is large, and there are millions. A
+        // node built afresh each time goes through the stack, and loading the just-written
+        // parts back stalls (store forwarding of mismatched sizes).
         let index = nodes.len() as u32;
-        nodes.push(Node {
-            offset,
-            tag,
-            in_tags: false,
-            first_child: NONE,
-            next_sibling: NONE,
-            type_id: 0,
-            a: Attrs::default(),
-        });
+        nodes.push(template);
+        if let Some(n) = nodes.last_mut() {
+            n.offset = offset;
+            n.tag = tag;
+        }
         if table {
             node_at[offset - cu_offset] = index;
         }
@@ -364,10 +371,13 @@ pub fn load_unit<'d>(
                     .map_err(dwarf_err(Some(offset)))?;
                 continue;
             }
-            let attr = raw
-                .read_attribute(specs[from])
-                .map_err(dwarf_err(Some(offset)))?;
-            die::record(a, tag, &attr, dwarf, &unit, locations).map_err(dwarf_err(Some(offset)))?;
+            // Matched where it lies: moving the attribute out first copies it with loads
+            // wider than the stores that wrote it, which stall.
+            match &raw.read_attribute(specs[from]) {
+                Ok(attr) => die::record(a, tag, attr, dwarf, &unit, locations),
+                Err(e) => Err(*e),
+            }
+            .map_err(dwarf_err(Some(offset)))?;
         }
         if let Some((parent, last)) = stack.last_mut() {
             if *last == NONE {
