@@ -14,12 +14,14 @@ use kbtf_btf::{Btf, Endian, StringTable, TypeId};
 use crate::error::DedupError;
 use crate::state::{State, MAX_ID, UNPROCESSED};
 
-/// Builds the output BTF from the final state. `strings` is the new string section.
+/// Builds the output BTF from the final state, and with `id_map` the map of every input id
+/// (else an empty one). `strings` is the new string section.
 pub(crate) fn compact(
     s: &State,
     base: Option<Arc<Btf>>,
     endian: Endian,
     strings: StringTable,
+    id_map: bool,
 ) -> Result<(Btf, Vec<TypeId>), DedupError> {
     let n = s.end();
     let mut new_id = vec![UNPROCESSED; n as usize];
@@ -69,7 +71,11 @@ pub(crate) fn compact(
         let new = out.add_type(t);
         out.set_int_ignored_bits(new, s.flat.int_ignored_bits(id));
     }
-    let id_map = (0..n).map(final_id).collect::<Result<Vec<_>, _>>()?;
+    let id_map = if id_map {
+        (0..n).map(final_id).collect::<Result<Vec<_>, _>>()?
+    } else {
+        Vec::new()
+    };
     if s.broken.get() {
         return Err(DedupError::Internal {
             id: 0,

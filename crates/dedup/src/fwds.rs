@@ -16,35 +16,30 @@ use crate::fx::FxHashMap;
 use crate::state::State;
 
 pub(crate) fn resolve_fwds(s: &mut State) {
-    // The own FWDs still alone; without any (most modules), nothing to look up.
-    let fwds: Vec<u32> = (s.start..s.end())
-        .filter(|&id| s.flat.kind(id) == FWD && s.map[id as usize] == id)
-        .collect();
-    if fwds.is_empty() {
-        return;
-    }
-    // Their names, to the single representative struct/union of that name (base types
-    // included), 0 if several, NONE if none.
-    const NONE: u32 = u32::MAX;
+    // One pass over the types: the own FWDs still alone, and per name the single
+    // representative struct/union of that name (base types included), 0 if several.
+    let mut fwds: Vec<u32> = Vec::new();
     let mut names: FxHashMap<u32, u32> = FxHashMap::default();
-    for &id in &fwds {
-        names.insert(s.flat.rec(id).name_off, NONE);
-    }
     for id in 1..s.end() {
         let r = s.flat.rec(id);
-        if !matches!(r.kind(), STRUCT | UNION) || s.map[id as usize] != id {
+        let kind = r.kind();
+        if !matches!(kind, FWD | STRUCT | UNION) || s.map[id as usize] != id {
             continue;
         }
-        if let Some(v) = names.get_mut(&r.name_off) {
-            *v = if *v == NONE { id } else { 0 };
+        if kind == FWD {
+            if id >= s.start {
+                fwds.push(id);
+            }
+            continue;
         }
+        names.entry(r.name_off).and_modify(|v| *v = 0).or_insert(id);
     }
     for id in fwds {
         let r = *s.flat.rec(id);
         let Some(&cand) = names.get(&r.name_off) else {
             continue;
         };
-        if cand == 0 || cand == NONE {
+        if cand == 0 {
             continue;
         }
         let want = if r.kflag() { UNION } else { STRUCT };

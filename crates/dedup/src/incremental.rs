@@ -239,7 +239,7 @@ impl Incremental {
         refs::dedup_ref_types(s)?;
         drop(t);
         let _t = kbtf_btf::timing::stage("dedup: compact");
-        let (btf, id_map) = compact::compact(s, base, endian, strings)?;
+        let (btf, id_map) = compact::compact(s, base, endian, strings, !self.opts.skip_id_map)?;
         Ok(Deduped { btf, id_map })
     }
 }

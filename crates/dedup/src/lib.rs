@@ -63,11 +63,21 @@ pub use relocate::{relocate, relocate_dedup, Relocated};
 
 use kbtf_btf::{Btf, FlatBtf, TypeId};
 
-/// Options of [`dedup`]. There are none yet; the type exists so that adding one (a thread
-/// count, say) does not change the signature.
+/// Options of [`dedup`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct DedupOptions {}
+pub struct DedupOptions {
+    /// Leave [`Deduped::id_map`] empty, for a caller that only wants the BTF: on a vmlinux
+    /// it is millions of entries, each resolved through the canonical map.
+    pub skip_id_map: bool,
+}
+
+impl DedupOptions {
+    /// The default options, but without [`Deduped::id_map`].
+    pub fn btf_only() -> DedupOptions {
+        DedupOptions { skip_id_map: true }
+    }
+}
 
 /// The result of [`dedup`].
 #[derive(Debug, Clone)]
@@ -80,7 +90,8 @@ pub struct Deduped {
     /// type it was merged with (a FWD's struct, an enum forward declaration's enum, an equal
     /// type, possibly a base type). Base ids map to themselves, except a base FWD that
     /// resolved to a struct of the split BTF, which maps to that struct. For patching
-    /// `.BTF_ids` and anything else that recorded input ids.
+    /// `.BTF_ids` and anything else that recorded input ids. Empty with
+    /// [`DedupOptions::skip_id_map`].
     pub id_map: Vec<TypeId>,
 }
 
@@ -103,7 +114,7 @@ pub fn dedup(input: &Btf, opts: &DedupOptions) -> Result<Deduped, DedupError> {
 
 /// [`dedup`] on BTF held in compact form (what the encoder builds), taking it over: no copy
 /// of its millions of types is made.
-pub fn dedup_flat(input: FlatBtf, _opts: &DedupOptions) -> Result<Deduped, DedupError> {
+pub fn dedup_flat(input: FlatBtf, opts: &DedupOptions) -> Result<Deduped, DedupError> {
     use kbtf_btf::timing::stage;
     let end = input.end_id();
     if end > state::MAX_ID {
@@ -152,7 +163,7 @@ pub fn dedup_flat(input: FlatBtf, _opts: &DedupOptions) -> Result<Deduped, Dedup
     refs::dedup_ref_types(&mut s)?;
     drop(t);
     let t = stage("dedup: compact");
-    let (btf, id_map) = compact::compact(&s, base, endian, strings)?;
+    let (btf, id_map) = compact::compact(&s, base, endian, strings, !opts.skip_id_map)?;
     drop(t);
     Ok(Deduped { btf, id_map })
 }

@@ -185,7 +185,8 @@ pub fn encode_btf(
     };
     // With worker threads, dedup's first passes run on each unit as it is merged, while the
     // workers read later units; on one thread that would only interleave the same work.
-    let dedup_opts = kbtf_dedup::DedupOptions::default();
+    // Only the BTF is wanted: `.BTF_ids` are patched by name, not through the id map.
+    let dedup_opts = kbtf_dedup::DedupOptions::btf_only();
     let mut dedup =
         (threads > 1).then(|| kbtf_dedup::Incremental::for_base(base.clone(), &dedup_opts));
     let hooks = kbtf_encoder::Hooks {
