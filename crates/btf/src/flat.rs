@@ -16,8 +16,9 @@
 use std::sync::Arc;
 
 use crate::btf::{Btf, Endian};
+use crate::kind::Kind;
 use crate::strings::StringTable;
-use crate::types::{Enum64Value, EnumValue, Member, Param, Type, TypeData, TypeId, VarSecinfo};
+use crate::types::{Type, TypeData, TypeId};
 
 /// Kind numbers as stored in bits 24..29 of `info` (see [`kbtf_btf::Kind`]).
 pub const INT: u32 = 1;
@@ -338,98 +339,9 @@ impl Flat {
     /// Type `id` in the model of [`Type`]; `None` for `void` or a record of no known kind.
     pub fn to_type(&self, id: TypeId) -> Option<Type> {
         let r = self.rec(id);
+        let kind = Kind::from_u32(r.kind())?;
         let w = self.words(id);
-        let st = r.st;
-        let data = match r.kind() {
-            INT => TypeData::Int {
-                size: st,
-                encoding: (w[0] >> 24) as u8,
-                offset: (w[0] >> 16) as u8,
-                bits: w[0] as u8,
-            },
-            PTR => TypeData::Ptr { ty: st },
-            ARRAY => TypeData::Array {
-                elem: w[0],
-                index: w[1],
-                nelems: w[2],
-            },
-            STRUCT | UNION => {
-                let members = w
-                    .chunks_exact(3)
-                    .map(|m| Member {
-                        name_off: m[0],
-                        ty: m[1],
-                        offset: m[2],
-                    })
-                    .collect();
-                if r.kind() == STRUCT {
-                    TypeData::Struct { size: st, members }
-                } else {
-                    TypeData::Union { size: st, members }
-                }
-            }
-            ENUM => TypeData::Enum {
-                size: st,
-                values: w
-                    .chunks_exact(2)
-                    .map(|v| EnumValue {
-                        name_off: v[0],
-                        val: v[1],
-                    })
-                    .collect(),
-            },
-            ENUM64 => TypeData::Enum64 {
-                size: st,
-                values: w
-                    .chunks_exact(3)
-                    .map(|v| Enum64Value {
-                        name_off: v[0],
-                        val: (v[2] as u64) << 32 | v[1] as u64,
-                    })
-                    .collect(),
-            },
-            FWD => TypeData::Fwd { raw: st },
-            TYPEDEF => TypeData::Typedef { ty: st },
-            VOLATILE => TypeData::Volatile { ty: st },
-            CONST => TypeData::Const { ty: st },
-            RESTRICT => TypeData::Restrict { ty: st },
-            FUNC => TypeData::Func {
-                proto: st,
-                linkage: (r.info & 0xffff) as u16,
-            },
-            FUNC_PROTO => TypeData::FuncProto {
-                ret: st,
-                params: w
-                    .chunks_exact(2)
-                    .map(|p| Param {
-                        name_off: p[0],
-                        ty: p[1],
-                    })
-                    .collect(),
-            },
-            VAR => TypeData::Var {
-                ty: st,
-                linkage: w[0],
-            },
-            DATASEC => TypeData::Datasec {
-                size: st,
-                vars: w
-                    .chunks_exact(3)
-                    .map(|v| VarSecinfo {
-                        ty: v[0],
-                        offset: v[1],
-                        size: v[2],
-                    })
-                    .collect(),
-            },
-            FLOAT => TypeData::Float { size: st },
-            DECL_TAG => TypeData::DeclTag {
-                ty: st,
-                component_idx: w[0] as i32,
-            },
-            TYPE_TAG => TypeData::TypeTag { ty: st },
-            _ => return None,
-        };
+        let data = TypeData::from_words(kind, r.st, r.vlen(), |i| w.get(i).copied().unwrap_or(0));
         Some(Type {
             name_off: r.name_off,
             kind_flag: r.kflag(),
@@ -530,6 +442,7 @@ impl FlatBtf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::types::{Enum64Value, EnumValue, Member, Param, VarSecinfo};
 
     /// Every kind survives the trip into the flat form and back unchanged.
     #[test]

@@ -309,103 +309,22 @@ fn parse_type(e: Endian, sec: &[u8], off: usize, id: TypeId) -> Result<(Type, us
     let kind_flag = info >> 31 != 0;
     let d = off + 12;
     let word = |i: usize| read_u32(e, sec, d + 4 * i);
-    let data = match kind {
-        Kind::Int => {
-            let w = word(0);
-            if w & !INT_DATA_MASK != 0 {
-                return Err(ParseError::BadIntData { id, off, data: w });
-            }
-            TypeData::Int {
-                size: st,
-                encoding: (w >> 24) as u8,
-                offset: (w >> 16) as u8,
-                bits: w as u8,
-            }
+    match kind {
+        Kind::Int if word(0) & !INT_DATA_MASK != 0 => {
+            return Err(ParseError::BadIntData {
+                id,
+                off,
+                data: word(0),
+            });
         }
-        Kind::Ptr => TypeData::Ptr { ty: st },
-        Kind::Array => {
-            // The kernel rejects a non-zero size word ("size != 0"); the model has no room for
-            // it, so it is refused here rather than silently dropped.
-            if st != 0 {
-                return Err(ParseError::ArraySizeNotZero { id, off, size: st });
-            }
-            TypeData::Array {
-                elem: word(0),
-                index: word(1),
-                nelems: word(2),
-            }
+        // The kernel rejects a non-zero size word ("size != 0"); the model has no room for
+        // it, so it is refused here rather than silently dropped.
+        Kind::Array if st != 0 => {
+            return Err(ParseError::ArraySizeNotZero { id, off, size: st });
         }
-        Kind::Struct | Kind::Union => {
-            let members = (0..vlen)
-                .map(|i| Member {
-                    name_off: word(3 * i),
-                    ty: word(3 * i + 1),
-                    offset: word(3 * i + 2),
-                })
-                .collect();
-            if kind == Kind::Struct {
-                TypeData::Struct { size: st, members }
-            } else {
-                TypeData::Union { size: st, members }
-            }
-        }
-        Kind::Enum => TypeData::Enum {
-            size: st,
-            values: (0..vlen)
-                .map(|i| EnumValue {
-                    name_off: word(2 * i),
-                    val: word(2 * i + 1),
-                })
-                .collect(),
-        },
-        Kind::Enum64 => TypeData::Enum64 {
-            size: st,
-            values: (0..vlen)
-                .map(|i| Enum64Value {
-                    name_off: word(3 * i),
-                    val: word(3 * i + 1) as u64 | (word(3 * i + 2) as u64) << 32,
-                })
-                .collect(),
-        },
-        Kind::Fwd => TypeData::Fwd { raw: st },
-        Kind::Typedef => TypeData::Typedef { ty: st },
-        Kind::Volatile => TypeData::Volatile { ty: st },
-        Kind::Const => TypeData::Const { ty: st },
-        Kind::Restrict => TypeData::Restrict { ty: st },
-        Kind::Func => TypeData::Func {
-            proto: st,
-            linkage: vlen as u16,
-        },
-        Kind::FuncProto => TypeData::FuncProto {
-            ret: st,
-            params: (0..vlen)
-                .map(|i| Param {
-                    name_off: word(2 * i),
-                    ty: word(2 * i + 1),
-                })
-                .collect(),
-        },
-        Kind::Var => TypeData::Var {
-            ty: st,
-            linkage: word(0),
-        },
-        Kind::Datasec => TypeData::Datasec {
-            size: st,
-            vars: (0..vlen)
-                .map(|i| VarSecinfo {
-                    ty: word(3 * i),
-                    offset: word(3 * i + 1),
-                    size: word(3 * i + 2),
-                })
-                .collect(),
-        },
-        Kind::Float => TypeData::Float { size: st },
-        Kind::DeclTag => TypeData::DeclTag {
-            ty: st,
-            component_idx: word(0) as i32,
-        },
-        Kind::TypeTag => TypeData::TypeTag { ty: st },
-    };
+        _ => {}
+    }
+    let data = TypeData::from_words(kind, st, vlen, word);
     Ok((
         Type {
             name_off,

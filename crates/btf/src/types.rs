@@ -175,6 +175,108 @@ pub struct VarSecinfo {
     pub size: u32,
 }
 
+impl TypeData {
+    /// The data of a type of `kind` from its wire words: `st` (the size/type word), `vlen`
+    /// (the low 16 bits of `info`) and `word(i)`, the `i`-th 32-bit word after the common
+    /// header. The one decoder of the wire layout, for BTF being read (`read.rs`) and for
+    /// the compact copy ([`crate::flat::Flat`]); the checks the kernel makes of the words
+    /// are the reader's.
+    pub(crate) fn from_words(
+        kind: Kind,
+        st: u32,
+        vlen: usize,
+        word: impl Fn(usize) -> u32,
+    ) -> TypeData {
+        match kind {
+            Kind::Int => {
+                let w = word(0);
+                TypeData::Int {
+                    size: st,
+                    encoding: (w >> 24) as u8,
+                    offset: (w >> 16) as u8,
+                    bits: w as u8,
+                }
+            }
+            Kind::Ptr => TypeData::Ptr { ty: st },
+            Kind::Array => TypeData::Array {
+                elem: word(0),
+                index: word(1),
+                nelems: word(2),
+            },
+            Kind::Struct | Kind::Union => {
+                let members = (0..vlen)
+                    .map(|i| Member {
+                        name_off: word(3 * i),
+                        ty: word(3 * i + 1),
+                        offset: word(3 * i + 2),
+                    })
+                    .collect();
+                if kind == Kind::Struct {
+                    TypeData::Struct { size: st, members }
+                } else {
+                    TypeData::Union { size: st, members }
+                }
+            }
+            Kind::Enum => TypeData::Enum {
+                size: st,
+                values: (0..vlen)
+                    .map(|i| EnumValue {
+                        name_off: word(2 * i),
+                        val: word(2 * i + 1),
+                    })
+                    .collect(),
+            },
+            Kind::Enum64 => TypeData::Enum64 {
+                size: st,
+                values: (0..vlen)
+                    .map(|i| Enum64Value {
+                        name_off: word(3 * i),
+                        val: word(3 * i + 1) as u64 | (word(3 * i + 2) as u64) << 32,
+                    })
+                    .collect(),
+            },
+            Kind::Fwd => TypeData::Fwd { raw: st },
+            Kind::Typedef => TypeData::Typedef { ty: st },
+            Kind::Volatile => TypeData::Volatile { ty: st },
+            Kind::Const => TypeData::Const { ty: st },
+            Kind::Restrict => TypeData::Restrict { ty: st },
+            Kind::Func => TypeData::Func {
+                proto: st,
+                linkage: vlen as u16,
+            },
+            Kind::FuncProto => TypeData::FuncProto {
+                ret: st,
+                params: (0..vlen)
+                    .map(|i| Param {
+                        name_off: word(2 * i),
+                        ty: word(2 * i + 1),
+                    })
+                    .collect(),
+            },
+            Kind::Var => TypeData::Var {
+                ty: st,
+                linkage: word(0),
+            },
+            Kind::Datasec => TypeData::Datasec {
+                size: st,
+                vars: (0..vlen)
+                    .map(|i| VarSecinfo {
+                        ty: word(3 * i),
+                        offset: word(3 * i + 1),
+                        size: word(3 * i + 2),
+                    })
+                    .collect(),
+            },
+            Kind::Float => TypeData::Float { size: st },
+            Kind::DeclTag => TypeData::DeclTag {
+                ty: st,
+                component_idx: word(0) as i32,
+            },
+            Kind::TypeTag => TypeData::TypeTag { ty: st },
+        }
+    }
+}
+
 impl Type {
     pub fn new(name_off: u32, data: TypeData) -> Type {
         Type {
