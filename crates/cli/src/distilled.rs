@@ -99,12 +99,13 @@ fn hint_index(hint: &Btf) -> std::collections::HashSet<(Kind, String, Option<u32
 /// With `key`, the module is signed (it must be a module). Returns whether a signature was
 /// stripped. `source`, the open file `elf` is mapped from, lets the file be rewritten without
 /// its bytes passing through memory (unless it is signed): only headers and new sections are
-/// written from here, the rest is copied file to file.
+/// written from here, the rest is copied file to file, or was already, by `pre`.
 #[allow(clippy::too_many_arguments)]
 pub fn write_module(
     path: &Path,
     elf: &[u8],
     source: Option<&std::fs::File>,
+    pre: Option<kbtf_emit::PreCopy>,
     out: &ElfOutput<'_>,
     new_btf: &Btf,
     bases: &[Arc<Btf>],
@@ -136,12 +137,13 @@ pub fn write_module(
             Err(e) => eprintln!("kbtf: warning: .BTF_ids left as it was: {e:#}"),
         }
     }
-    match key {
-        Some(k) => {
+    match (key, pre) {
+        (Some(k), _) => {
             let bytes = crate::sign::sign(path, &patched.to_vec(), k)?;
             kbtf_emit::write_atomic(path, &bytes)?;
         }
-        None => kbtf_emit::write_atomic_with(path, |f| patched.write_to(source, f))?,
+        (None, Some(pre)) => pre.finish(|f, copied| patched.write_over_copy(f, copied))?,
+        (None, None) => kbtf_emit::write_atomic_with(path, |f| patched.write_to(source, f))?,
     }
     Ok(stripped.is_some())
 }

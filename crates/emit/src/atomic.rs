@@ -24,10 +24,98 @@ pub fn write_atomic_with(
     path: &Path,
     fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
 ) -> Result<(), EmitError> {
-    let io = |err| EmitError::Io {
+    let (mut tmp, old_perm) = prepare(path)?;
+    fill(tmp.as_file_mut()).map_err(|err| io_error(path, err))?;
+    commit(path, tmp, old_perm)
+}
+
+/// A temp file beside `path` being filled, on a thread of its own, with a copy of the file
+/// `path` is read from, started before the new contents are known: for a large file (a
+/// 590 MB vmlinux) the copy then overlaps the work that decides them instead of following
+/// it. [`PreCopy::finish`] makes the copy the new contents and renames it over `path`.
+/// Dropped unfinished, it waits for the copy and removes the temp file. A process killed
+/// meanwhile leaves the temp file, as [`write_atomic`] does when killed before its rename.
+pub struct PreCopy {
+    path: std::path::PathBuf,
+    old_perm: Option<std::fs::Permissions>,
+    copy: Option<std::thread::JoinHandle<std::io::Result<(tempfile::NamedTempFile, u64)>>>,
+}
+
+impl PreCopy {
+    /// Starts copying `source` (the open file `path` is read from) to a temp file beside
+    /// `path`. Fails, as [`write_atomic`] would, if `path` may not be written.
+    pub fn start(path: &Path, source: &std::fs::File) -> Result<PreCopy, EmitError> {
+        let (mut tmp, old_perm) = prepare(path)?;
+        let mut src = source.try_clone().map_err(|err| io_error(path, err))?;
+        let copy = std::thread::Builder::new()
+            .name("kbtf-precopy".into())
+            .spawn(move || {
+                use std::io::{Seek, SeekFrom};
+                // A clone shares the offset: read from the start by position, not from
+                // wherever the source is.
+                src.seek(SeekFrom::Start(0))?;
+                let n = std::io::copy(&mut src, tmp.as_file_mut())?;
+                Ok((tmp, n))
+            })
+            .map_err(|err| io_error(path, err))?;
+        Ok(PreCopy {
+            path: path.to_owned(),
+            old_perm,
+            copy: Some(copy),
+        })
+    }
+
+    /// Waits for the copy, lets `fill` make it the new contents (given the temp file and the
+    /// number of bytes copied), then syncs and renames it over the path, keeping its mode.
+    pub fn finish(
+        mut self,
+        fill: impl FnOnce(&mut std::fs::File, u64) -> std::io::Result<()>,
+    ) -> Result<(), EmitError> {
+        let (mut tmp, copied) = self.wait()?;
+        fill(tmp.as_file_mut(), copied).map_err(|err| io_error(&self.path, err))?;
+        commit(&self.path, tmp, self.old_perm.take())
+    }
+
+    fn wait(&mut self) -> Result<(tempfile::NamedTempFile, u64), EmitError> {
+        let Some(copy) = self.copy.take() else {
+            return Err(io_error(
+                &self.path,
+                std::io::Error::other("the copy was already taken"),
+            ));
+        };
+        match copy.join() {
+            Ok(r) => r.map_err(|err| io_error(&self.path, err)),
+            Err(_) => Err(io_error(
+                &self.path,
+                std::io::Error::other("the thread copying the file panicked"),
+            )),
+        }
+    }
+}
+
+impl Drop for PreCopy {
+    fn drop(&mut self) {
+        // Not left running past the process's other work: the temp file is removed when the
+        // copy is dropped here.
+        if let Some(copy) = self.copy.take() {
+            let _ = copy.join();
+        }
+    }
+}
+
+fn io_error(path: &Path, err: std::io::Error) -> EmitError {
+    EmitError::Io {
         path: path.to_owned(),
         err,
-    };
+    }
+}
+
+/// Checks that `path` may be written and makes an empty temp file beside it; returns it and
+/// `path`'s permissions (if it exists).
+fn prepare(
+    path: &Path,
+) -> Result<(tempfile::NamedTempFile, Option<std::fs::Permissions>), EmitError> {
+    let io = |err| io_error(path, err);
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -50,12 +138,22 @@ pub fn write_atomic_with(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let mut tmp = tempfile::Builder::new()
+    let tmp = tempfile::Builder::new()
         .prefix(&format!(".{name}."))
         .suffix(".kbtf-tmp")
         .tempfile_in(dir)
         .map_err(io)?;
-    fill(tmp.as_file_mut()).map_err(io)?;
+    Ok((tmp, old_perm))
+}
+
+/// Syncs the filled temp file, gives it `old_perm` (or the usual mode of a new file) and
+/// renames it over `path`.
+fn commit(
+    path: &Path,
+    tmp: tempfile::NamedTempFile,
+    old_perm: Option<std::fs::Permissions>,
+) -> Result<(), EmitError> {
+    let io = |err| io_error(path, err);
     tmp.as_file().sync_all().map_err(io)?;
     match old_perm {
         Some(p) => tmp.as_file().set_permissions(p).map_err(io)?,

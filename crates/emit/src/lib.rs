@@ -17,7 +17,7 @@ pub mod modsig;
 pub mod output;
 pub mod patch;
 
-pub use atomic::{write_atomic, write_atomic_with};
+pub use atomic::{write_atomic, write_atomic_with, PreCopy};
 pub use elf::{set_section, set_section_in, SectionSpec};
 pub use error::EmitError;
 pub use output::{rewrite, rewrite_file, rewrite_patched, write_raw, ElfOutput, Rewritten};

@@ -170,6 +170,29 @@ impl<'a> Patched<'a> {
         Ok(())
     }
 
+    /// Makes `dst`, which holds a whole copy of the old file (`copied` bytes of it), the new
+    /// contents: cut to the kept bytes, the edits written over them and the appended bytes
+    /// after them. For a copy made before the new contents were known
+    /// ([`crate::atomic::PreCopy`]).
+    pub fn write_over_copy(&self, dst: &mut File, copied: u64) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        if copied < self.keep as u64 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "the input file is shorter than when it was read ({copied} of {} bytes)",
+                    self.keep
+                ),
+            ));
+        }
+        dst.set_len(self.keep as u64)?;
+        dst.write_all_at(&self.tail, self.keep as u64)?;
+        for (&at, d) in &self.edits {
+            dst.write_all_at(d, at as u64)?;
+        }
+        Ok(())
+    }
+
     /// The edits overlapping `[off, end)`, in order.
     fn edits_touching(&self, off: usize, end: usize) -> Vec<(usize, &[u8])> {
         if off >= end {
@@ -256,6 +279,35 @@ mod tests {
             drop(dst);
             assert_eq!(std::fs::read(&dst_path).unwrap(), expect);
         }
+        // Over a whole copy of the old file, as a pre-copy leaves it.
+        let copy_path = dir.path().join("copy");
+        std::fs::copy(&src_path, &copy_path).unwrap();
+        let mut copy = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&copy_path)
+            .unwrap();
+        p.write_over_copy(&mut copy, old.len() as u64).unwrap();
+        drop(copy);
+        assert_eq!(std::fs::read(&copy_path).unwrap(), expect);
+        // Keeping less than the old file (a stripped signature): the rest of the copy goes.
+        let mut q = Patched::new(&old[..50_000]);
+        q.write(40_000, b"edit").unwrap();
+        q.append(b"after");
+        let want = q.to_vec();
+        std::fs::copy(&src_path, &copy_path).unwrap();
+        let mut copy = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&copy_path)
+            .unwrap();
+        q.write_over_copy(&mut copy, old.len() as u64).unwrap();
+        drop(copy);
+        assert_eq!(std::fs::read(&copy_path).unwrap(), want);
+        // A copy shorter than the kept bytes is an error.
+        let mut copy = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&copy_path)
+            .unwrap();
+        assert!(p.write_over_copy(&mut copy, 5000).is_err());
         // A source file shorter than the kept bytes is an error, not a short output.
         std::fs::write(&src_path, &old[..5000]).unwrap();
         let src = std::fs::File::open(&src_path).unwrap();

@@ -333,7 +333,7 @@ fn string<'d>(
     let off = match *v {
         AttributeValue::DebugStrRef(off) => off,
         AttributeValue::DebugStrOffsetsIndex(index) => dwarf.string_offset(unit, index)?,
-        _ => return Ok(Name(dwarf.attr_string(unit, v.clone())?.slice())),
+        _ => return Ok(Name(dwarf.attr_string(unit, *v)?.slice())),
     };
     let s = dwarf.debug_str.reader().slice();
     match s.get(off.0..) {

@@ -57,6 +57,11 @@ pub fn run(a: &PaholeArgs) -> Result<()> {
     Ok(())
 }
 
+/// Files at least this large written into (a vmlinux, not a module) are copied to their
+/// temp file while their DWARF is encoded: 590 MB of vmlinux take 0.24 s to copy even on
+/// tmpfs, which would otherwise follow the encoding.
+const PRECOPY_MIN: usize = 64 << 20;
+
 /// What [`encode_file`] wrote.
 #[derive(Debug, Clone, Copy)]
 pub struct Encoded {
@@ -90,6 +95,14 @@ pub fn encode_file(
     if f.distilled_base && !f.standalone && base.is_none() {
         bail!("--btf_features=distilled_base needs --btf_base (the vmlinux the module is built against); without a vmlinux use --standalone");
     }
+    // A large file written into: its copy starts now, beside the encoding, rather than after
+    // it (`PreCopy`).
+    let pre = match source {
+        Some(src) if a.detached.is_none() && key.is_none() && data.len() >= PRECOPY_MIN => {
+            Some(kbtf_emit::PreCopy::start(file, src)?)
+        }
+        _ => None,
+    };
     let btf = encode_btf(file, data, done_with, base.clone(), a)?;
     let layout = if f.standalone {
         Layout::Distilled(crate::distilled::standalone(
@@ -139,8 +152,9 @@ pub fn encode_file(
     let mut bases = ids_bases.to_vec();
     bases.extend(base.iter().cloned());
     bases.extend(hint.iter().cloned());
-    let stripped_signature =
-        crate::distilled::write_module(file, data, source, &out, new_btf, &bases, strict, key)?;
+    let stripped_signature = crate::distilled::write_module(
+        file, data, source, pre, &out, new_btf, &bases, strict, key,
+    )?;
     Ok(Encoded {
         btf_bytes,
         stripped_signature,
