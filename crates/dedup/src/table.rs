@@ -67,6 +67,37 @@ fn grows_through(n: u32) -> u32 {
     }
 }
 
+/// Whether libbpf's map grew an odd number of times between insertions `a` and `b` (each
+/// growth reverses the lists).
+#[inline]
+fn flips(a: u32, b: u32) -> bool {
+    (grows_through(b) - grows_through(a)) % 2 == 1
+}
+
+/// Puts the ids of `newest_first` (id, insertion position; newest first) into `out`, which
+/// has room for exactly them, in libbpf's visiting order: replayed oldest first, each put
+/// at the head of the list, the list reversed at each growth between two insertions and, with
+/// `flip_after`, once more for growths since the newest. The list is the tail of `out` while
+/// it grows, so it ends up filling it, without an allocation of its own.
+fn replay(newest_first: &[(u32, u32)], flip_after: bool, out: &mut [u32]) {
+    let cap = out.len();
+    let mut len = 0usize;
+    let mut last_pos = None;
+    for &(id, pos) in newest_first.iter().rev().take(cap) {
+        if let Some(p) = last_pos {
+            if flips(p, pos) {
+                out[cap - len..].reverse();
+            }
+        }
+        len += 1;
+        out[cap - len] = id;
+        last_pos = Some(pos);
+    }
+    if flip_after {
+        out[cap - len..].reverse();
+    }
+}
+
 /// The candidates of one key in visiting order.
 pub(crate) struct Cands {
     small: [u32; 8],
@@ -205,64 +236,22 @@ impl CandTable {
         if n == 0 {
             return c;
         }
-        let newest_first: &mut [(u32, u32)] = if n <= found.len() {
-            &mut found[..n]
-        } else {
-            &mut more
-        };
+        let newest_first: &[(u32, u32)] = if n <= found.len() { &found[..n] } else { &more };
         debug_assert!(newest_first.windows(2).all(|w| w[0].1 > w[1].1));
-        // Whether libbpf's map grew an odd number of times between insertions `a` and `b`
-        // (each growth reverses the lists).
-        let flips = |a: u32, b: u32| (grows_through(b) - grows_through(a)) % 2 == 1;
         // Growths before the insertions after the newest one, up to the next.
         let now = self.size.saturating_sub(1) as u32;
         let newest = newest_first[0].1;
         let flip_after = now > newest && flips(newest, now);
+        c.len = n;
         if n == 1 {
             // Most lookups: one candidate, whatever the growths.
             c.small[0] = newest_first[0].0;
-            c.len = 1;
-            return c;
+        } else if n <= c.small.len() {
+            replay(newest_first, flip_after, &mut c.small[..n]);
+        } else {
+            c.big = vec![0; n];
+            replay(newest_first, flip_after, &mut c.big);
         }
-        // Replay: oldest first, prepend, reversing at each growth in between. A short list
-        // is replayed in place, the slice `small[8 - len..]` being the list.
-        if n <= c.small.len() {
-            let cap = c.small.len();
-            let mut len = 0usize;
-            let mut last_pos = None;
-            for &(id, pos) in newest_first.iter().rev() {
-                if let Some(p) = last_pos {
-                    if flips(p, pos) {
-                        c.small[cap - len..].reverse();
-                    }
-                }
-                len += 1;
-                c.small[cap - len] = id;
-                last_pos = Some(pos);
-            }
-            if flip_after {
-                c.small[cap - len..].reverse();
-            }
-            c.small.copy_within(cap - len.., 0);
-            c.len = len;
-            return c;
-        }
-        let mut list: std::collections::VecDeque<u32> = std::collections::VecDeque::new();
-        let mut last_pos = None;
-        for &(id, pos) in newest_first.iter().rev() {
-            if let Some(p) = last_pos {
-                if flips(p, pos) {
-                    list.make_contiguous().reverse();
-                }
-            }
-            list.push_front(id);
-            last_pos = Some(pos);
-        }
-        if flip_after {
-            list.make_contiguous().reverse();
-        }
-        c.len = list.len();
-        c.big = list.into();
         c
     }
 
