@@ -281,27 +281,22 @@ mod tests {
         }
         // Over a whole copy of the old file, as a pre-copy leaves it.
         let copy_path = dir.path().join("copy");
-        std::fs::copy(&src_path, &copy_path).unwrap();
-        let mut copy = std::fs::OpenOptions::new()
-            .write(true)
-            .open(&copy_path)
-            .unwrap();
-        p.write_over_copy(&mut copy, old.len() as u64).unwrap();
-        drop(copy);
-        assert_eq!(std::fs::read(&copy_path).unwrap(), expect);
+        let over_copy = |p: &Patched<'_>| {
+            std::fs::copy(&src_path, &copy_path).unwrap();
+            let mut copy = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&copy_path)
+                .unwrap();
+            p.write_over_copy(&mut copy, old.len() as u64).unwrap();
+            drop(copy);
+            std::fs::read(&copy_path).unwrap()
+        };
+        assert_eq!(over_copy(&p), expect);
         // Keeping less than the old file (a stripped signature): the rest of the copy goes.
         let mut q = Patched::new(&old[..50_000]);
         q.write(40_000, b"edit").unwrap();
         q.append(b"after");
-        let want = q.to_vec();
-        std::fs::copy(&src_path, &copy_path).unwrap();
-        let mut copy = std::fs::OpenOptions::new()
-            .write(true)
-            .open(&copy_path)
-            .unwrap();
-        q.write_over_copy(&mut copy, old.len() as u64).unwrap();
-        drop(copy);
-        assert_eq!(std::fs::read(&copy_path).unwrap(), want);
+        assert_eq!(over_copy(&q), q.to_vec());
         // A copy shorter than the kept bytes is an error.
         let mut copy = std::fs::OpenOptions::new()
             .write(true)
