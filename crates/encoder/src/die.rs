@@ -184,15 +184,18 @@ fn offset_value<'d>(v: &AttributeValue<PlainReader<'d>>) -> u64 {
     if let Some(x) = formudata(v) {
         return x;
     }
-    let block = match v {
-        AttributeValue::Exprloc(e) => e.0,
-        AttributeValue::Block(b) => *b,
-        _ => return 0,
-    };
-    let mut r = block;
-    match r.read_u8() {
-        Ok(op) if op == dw::DW_OP_plus_uconst.0 || op == dw::DW_OP_constu.0 => {
-            r.read_uleb128().unwrap_or(u64::MAX)
+    match v {
+        AttributeValue::Exprloc(e) => offset_expr(e.0.slice()),
+        AttributeValue::Block(b) => offset_expr(b.slice()),
+        _ => 0,
+    }
+}
+
+/// [`offset_value`] of an expression.
+pub(crate) fn offset_expr(block: &[u8]) -> u64 {
+    match block.split_first() {
+        Some((&op, rest)) if op == dw::DW_OP_plus_uconst.0 || op == dw::DW_OP_constu.0 => {
+            crate::fastattr::uleb(rest, &mut 0).unwrap_or(u64::MAX)
         }
         _ => u64::MAX,
     }

@@ -31,6 +31,7 @@
 
 mod die;
 mod error;
+mod fastattr;
 mod functions;
 mod input;
 mod loader;

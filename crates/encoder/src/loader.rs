@@ -22,9 +22,11 @@
 use std::collections::HashMap;
 
 use gimli::constants as dw;
+use gimli::{Reader, Section};
 
 use crate::die::{self, Attrs};
 use crate::error::{DwarfLocation, ErrorKind};
+use crate::fastattr;
 use crate::input::PlainReader;
 
 /// No node.
@@ -75,57 +77,93 @@ pub struct Scratch<'d> {
     variables: Vec<u32>,
     stack: Vec<(u32, u32)>,
     plans: Plans,
+    /// Read every DIE through gimli (for tests comparing the two ways).
+    #[cfg(test)]
+    gimli_only: bool,
 }
 
-/// How to read the attributes of each abbreviation of a unit: runs of attributes to skip
-/// (one gimli call for the run) and single attributes to read, worked out once per
-/// abbreviation code instead of once per DIE.
+/// How to read the attributes of each abbreviation of a unit, worked out once per
+/// abbreviation code instead of once per DIE: straight from the bytes ([`fastattr`]) when
+/// the forms allow, else through gimli in runs of attributes to skip (one gimli call for
+/// the run) and single attributes to read.
 #[derive(Default)]
 struct Plans {
-    /// By abbreviation code: `(read, first, end)` steps over the attribute specs, or empty
-    /// when not worked out yet in this unit.
-    by_code: Vec<Vec<(bool, u16, u16)>>,
+    /// By abbreviation code; `made` is false when not worked out yet in this unit.
+    by_code: Vec<Plan>,
     /// Plans made for earlier units, kept for their allocations.
-    spare: Vec<Vec<(bool, u16, u16)>>,
+    spare: Vec<Plan>,
     /// The plan of an abbreviation whose code is too large to index by.
-    other: Vec<(bool, u16, u16)>,
+    other: Plan,
+}
+
+#[derive(Default)]
+struct Plan {
+    made: bool,
+    /// The steps through gimli: `(read, first, end)` over the attribute specs.
+    steps: Vec<(bool, u16, u16)>,
+    /// The steps straight from the bytes, if `fast`.
+    fast_steps: Vec<fastattr::Step>,
+    fast: bool,
+}
+
+impl Plan {
+    fn make(
+        &mut self,
+        specs: &[gimli::AttributeSpecification],
+        tag: gimli::DwTag,
+        locations: bool,
+        fast_allowed: bool,
+        header: &gimli::UnitHeader<PlainReader<'_>>,
+    ) {
+        self.steps.clear();
+        self.fast_steps.clear();
+        plan_into(&mut self.steps, specs, tag);
+        self.fast = fast_allowed
+            && fastattr::plan_into(&mut self.fast_steps, specs, tag, locations, header);
+        self.made = true;
+    }
 }
 
 impl Plans {
     fn clear(&mut self) {
         for mut p in self.by_code.drain(..) {
-            if p.capacity() > 0 {
-                p.clear();
+            if p.steps.capacity() > 0 || p.fast_steps.capacity() > 0 {
+                p.made = false;
                 self.spare.push(p);
             }
         }
     }
 
     #[inline]
-    fn get(&mut self, abbrev: &gimli::Abbreviation, tag: gimli::DwTag) -> &[(bool, u16, u16)] {
+    fn get(
+        &mut self,
+        abbrev: &gimli::Abbreviation,
+        locations: bool,
+        fast_allowed: bool,
+        header: &gimli::UnitHeader<PlainReader<'_>>,
+    ) -> &Plan {
         let code = usize::try_from(abbrev.code()).unwrap_or(usize::MAX);
-        let specs = abbrev.attributes();
+        let (specs, tag) = (abbrev.attributes(), abbrev.tag());
         if code >= 1 << 16 {
             // Not what compilers emit: no cache.
-            self.other.clear();
-            plan_into(&mut self.other, specs, tag);
+            self.other.make(specs, tag, locations, fast_allowed, header);
             return &self.other;
         }
         if code >= self.by_code.len() {
-            self.by_code.resize_with(code + 1, Vec::new);
+            self.by_code.resize_with(code + 1, Plan::default);
         }
         let plan = &mut self.by_code[code];
-        if plan.is_empty() && !specs.is_empty() {
+        if !plan.made {
             if let Some(p) = self.spare.pop() {
                 *plan = p;
             }
-            plan_into(plan, specs, tag);
+            plan.make(specs, tag, locations, fast_allowed, header);
         }
         plan
     }
 }
 
-/// The steps reading the attributes `specs` of a DIE of `tag`.
+/// The gimli steps reading the attributes `specs` of a DIE of `tag`.
 fn plan_into(
     plan: &mut Vec<(bool, u16, u16)>,
     specs: &[gimli::AttributeSpecification],
@@ -327,12 +365,54 @@ pub fn load_unit<'d>(
         type_id: 0,
         a: Attrs::default(),
     };
-    let mut raw = unit.entries_raw(None).map_err(dwarf_err(None))?;
-    while !raw.is_empty() {
-        let unit_offset = raw.next_offset();
-        let offset = unit_offset.to_unit_section_offset(&unit.header).0;
-        let abbrev = raw.read_abbreviation().map_err(dwarf_err(Some(offset)))?;
+    let info = dwarf.debug_info.reader().slice();
+    // The fast path reads little-endian numbers only.
+    let fast_allowed = dwarf.debug_info.reader().endian() == gimli::RunTimeEndian::Little;
+    #[cfg(test)]
+    let fast_allowed = fast_allowed && !scratch.gimli_only;
+    let header_size = unit.header.header_size();
+    let ctx = fastattr::Ctx {
+        info,
+        debug_str: dwarf.debug_str.reader().slice(),
+        unit_offset: cu_offset,
+        refs: header_size as u64..unit_len as u64,
+        end: cu_offset + unit_len,
+        address_size: unit.header.address_size(),
+    };
+    // gimli's reader at the DIE at `.debug_info` offset `at`, for what the fast path does
+    // not do.
+    let raw_at = |at: usize| {
+        unit.entries_raw(Some(gimli::UnitOffset(at - cu_offset)))
+            .map_err(dwarf_err(Some(at)))
+    };
+    let section_offset =
+        |raw: &gimli::EntriesRaw<'_, PlainReader<'d>>| cu_offset + raw.next_offset().0;
+    let mut pos = cu_offset + header_size;
+    while pos < ctx.end {
+        let offset = pos;
+        // The abbreviation code, read here; gimli reads it again when anything is wrong,
+        // and reports it.
+        let mut after = pos;
+        let abbrev = match fastattr::uleb(info, &mut after) {
+            Some(0) => None,
+            Some(code) if after <= ctx.end => match unit.abbreviations.get(code) {
+                Some(a) => Some(a),
+                None => {
+                    let mut raw = raw_at(offset)?;
+                    let a = raw.read_abbreviation().map_err(dwarf_err(Some(offset)))?;
+                    after = section_offset(&raw);
+                    a
+                }
+            },
+            _ => {
+                let mut raw = raw_at(offset)?;
+                let a = raw.read_abbreviation().map_err(dwarf_err(Some(offset)))?;
+                after = section_offset(&raw);
+                a
+            }
+        };
         let Some(abbrev) = abbrev else {
+            pos = after;
             // A null entry closes the innermost open parent; the unit ends with its root.
             if stack.pop().is_none() || stack.is_empty() {
                 break;
@@ -347,7 +427,16 @@ pub fn load_unit<'d>(
         }
         let tag = abbrev.tag();
         if skipped_subtree(tag) && !stack.is_empty() {
-            skip_subtree(&unit, &mut raw, abbrev, unit_offset).map_err(dwarf_err(Some(offset)))?;
+            let mut raw = raw_at(offset)?;
+            raw.read_abbreviation().map_err(dwarf_err(Some(offset)))?;
+            skip_subtree(
+                &unit,
+                &mut raw,
+                abbrev,
+                gimli::UnitOffset(offset - cu_offset),
+            )
+            .map_err(dwarf_err(Some(offset)))?;
+            pos = section_offset(&raw);
             continue;
         }
         // Copied from a template made once: a node is large, and there are millions. A
@@ -362,22 +451,38 @@ pub fn load_unit<'d>(
         if table {
             node_at[offset - cu_offset] = index;
         }
-        let specs = abbrev.attributes();
+        let plan = plans.get(abbrev, locations, fast_allowed, &unit.header);
         let a = &mut nodes[index as usize].a;
-        for &(read, from, to) in plans.get(abbrev, tag) {
-            let (from, to) = (from as usize, to as usize);
-            if !read {
-                raw.skip_attributes(&specs[from..to])
+        let fast = if plan.fast && fast_allowed {
+            fastattr::read(&plan.fast_steps, &ctx, after, a)
+        } else {
+            None
+        };
+        match fast {
+            Some(next) => pos = next,
+            None => {
+                // Through gimli, from the start of the DIE.
+                *a = template.a;
+                let mut raw = raw_at(offset)?;
+                raw.read_abbreviation().map_err(dwarf_err(Some(offset)))?;
+                let specs = abbrev.attributes();
+                for &(read, from, to) in &plan.steps {
+                    let (from, to) = (from as usize, to as usize);
+                    if !read {
+                        raw.skip_attributes(&specs[from..to])
+                            .map_err(dwarf_err(Some(offset)))?;
+                        continue;
+                    }
+                    // Matched where it lies: moving the attribute out first copies it with
+                    // loads wider than the stores that wrote it, which stall.
+                    match &raw.read_attribute(specs[from]) {
+                        Ok(attr) => die::record(a, tag, attr, dwarf, &unit, locations),
+                        Err(e) => Err(*e),
+                    }
                     .map_err(dwarf_err(Some(offset)))?;
-                continue;
+                }
+                pos = section_offset(&raw);
             }
-            // Matched where it lies: moving the attribute out first copies it with loads
-            // wider than the stores that wrote it, which stall.
-            match &raw.read_attribute(specs[from]) {
-                Ok(attr) => die::record(a, tag, attr, dwarf, &unit, locations),
-                Err(e) => Err(*e),
-            }
-            .map_err(dwarf_err(Some(offset)))?;
         }
         if let Some((parent, last)) = stack.last_mut() {
             if *last == NONE {
@@ -710,4 +815,184 @@ impl<'d> Walker<'_, 'd> {
 /// Bytes as text, invalid UTF-8 replaced.
 pub fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+
+    /// Everything loading a unit decided, as text, or the error.
+    fn load_all(path: &Path, data: &[u8], opts: &crate::EncodeOptions, gimli_only: bool) -> String {
+        let input = match crate::input::Input::load(path, data, Default::default()) {
+            Ok(i) => i,
+            Err(e) => return format!("input: {e:?}"),
+        };
+        let dwarf = input.plain_dwarf();
+        let mut units = dwarf.units();
+        let mut scratch = Scratch {
+            gimli_only,
+            ..Scratch::default()
+        };
+        let mut out = String::new();
+        loop {
+            let h = match units.next() {
+                Ok(Some(h)) => h,
+                Ok(None) => break,
+                Err(e) => {
+                    out += &format!("units: {}\n", without_addresses(&format!("{e:?}")));
+                    break;
+                }
+            };
+            match load_unit(&dwarf, h, opts, &mut scratch) {
+                Ok(Loaded::Cu(cu)) => {
+                    for n in &cu.nodes {
+                        // Names are views that run on past their NUL: compared as strings.
+                        let mut a = n.a;
+                        let (name, const_str) = (a.name.take(), a.const_str.take());
+                        let mut n = *n;
+                        n.a = a;
+                        out += &format!(
+                            "{n:?} {:?} {:?}\n",
+                            name.map(|s| s.bytes()),
+                            const_str.map(|s| s.bytes())
+                        );
+                    }
+                    out += &format!(
+                        "{:?}\n{:?}\n{:?}\n{:?}\n",
+                        cu.types, cu.functions, cu.variables, cu.pointer_tags
+                    );
+                    scratch.recycle(cu);
+                }
+                Ok(Loaded::Skipped) => out += "skipped\n",
+                Err(e) => out += &format!("error: {}\n", without_addresses(&format!("{e:?}"))),
+            }
+        }
+        out
+    }
+
+    /// `s` without the addresses in gimli's `ReaderOffsetId`s, which differ between two
+    /// loads of the same bytes.
+    fn without_addresses(s: &str) -> String {
+        let mut out = String::new();
+        let mut rest = s;
+        while let Some(i) = rest.find("ReaderOffsetId(") {
+            let (head, tail) = rest.split_at(i + "ReaderOffsetId(".len());
+            out += head;
+            rest = tail.trim_start_matches(|c: char| c.is_ascii_digit());
+        }
+        out + rest
+    }
+
+    /// The objects of the fixtures; with `modules`, the real kernel modules too.
+    fn fixtures(modules: bool) -> Vec<PathBuf> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata");
+        let mut v = Vec::new();
+        let dirs: &[&str] = if modules {
+            &["dwarf", "encoder", "c", "modules-6.1-dbg", "oot"]
+        } else {
+            &["dwarf", "encoder", "c"]
+        };
+        for dir in dirs {
+            let Ok(rd) = std::fs::read_dir(root.join(dir)) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                let p = e.path();
+                if matches!(p.extension().and_then(|x| x.to_str()), Some("o" | "ko")) {
+                    v.push(p);
+                }
+            }
+        }
+        v.sort();
+        v
+    }
+
+    fn opts_both() -> [crate::EncodeOptions; 2] {
+        let locations = crate::EncodeOptions {
+            optimized_func: true,
+            consistent_func: true,
+            ..Default::default()
+        };
+        [crate::EncodeOptions::default(), locations]
+    }
+
+    /// The bytes straight and through gimli load the same DIEs with the same attributes.
+    #[test]
+    fn fast_attributes_read_as_gimli_does() {
+        let files = fixtures(true);
+        assert!(
+            files.iter().any(|f| f.ends_with("dummy.ko")),
+            "no dummy.ko: {files:?}"
+        );
+        assert!(files.len() >= 20, "fixtures not found: {files:?}");
+        for path in &files {
+            let data = std::fs::read(path).unwrap();
+            for opts in &opts_both() {
+                let fast = load_all(path, &data, opts, false);
+                let slow = load_all(path, &data, opts, true);
+                assert!(
+                    fast.contains("offset"),
+                    "{}: nothing loaded",
+                    path.display()
+                );
+                assert!(fast == slow, "{}: the two ways differ", path.display());
+            }
+        }
+    }
+
+    /// With `.debug_info` damaged, both ways still agree: the same DIEs, or the same error.
+    /// (The small objects only: a damaged unit length makes a module's units slow to load.)
+    #[test]
+    fn fast_attributes_fail_as_gimli_does() {
+        use object::{Object, ObjectSection};
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let mut differ = Vec::new();
+        let mut errors = 0;
+        for path in fixtures(false) {
+            let data = std::fs::read(&path).unwrap();
+            let range = {
+                let obj = object::File::parse(&*data).unwrap();
+                match obj.section_by_name(".debug_info") {
+                    Some(s)
+                        if s.compressed_file_range().map(|r| r.format)
+                            == Ok(object::CompressionFormat::None) =>
+                    {
+                        s.file_range()
+                    }
+                    _ => None,
+                }
+            };
+            let Some((start, len)) = range else { continue };
+            for _ in 0..150 {
+                let mut bad = data.clone();
+                for _ in 0..1 + next() % 4 {
+                    let at = start + next() % len;
+                    bad[at as usize] = next() as u8;
+                }
+                let opts = &opts_both()[(next() % 2) as usize];
+                let fast = load_all(&path, &bad, opts, false);
+                let slow = load_all(&path, &bad, opts, true);
+                errors += fast.contains("error:") as usize;
+                if fast != slow {
+                    differ.push(path.display().to_string());
+                }
+            }
+        }
+        assert!(
+            differ.is_empty(),
+            "the two ways differ on damaged input: {differ:?}"
+        );
+        assert!(
+            errors > 200,
+            "too few damaged inputs gave errors ({errors})"
+        );
+    }
 }
