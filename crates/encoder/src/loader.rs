@@ -39,9 +39,10 @@ pub const MAX_DEPTH: usize = 256;
 /// of one entry per byte of the unit.
 const MAX_TABLE_UNIT: usize = 64 << 20;
 
-/// One DIE of the unit.
+/// One DIE of the unit: its place in the tree. Its attributes are kept apart, at the same
+/// index (`Cu::attrs`): the walks over the tree then touch a tenth of the memory.
 #[derive(Debug, Clone, Copy)]
-pub struct Node<'d> {
+pub struct Node {
     /// Offset in `.debug_info`.
     pub offset: usize,
     pub tag: gimli::DwTag,
@@ -51,7 +52,14 @@ pub struct Node<'d> {
     pub next_sibling: u32,
     /// The types-table small id of this DIE (0: none, or an unspecified type).
     pub type_id: u32,
-    pub a: Attrs<'d>,
+}
+
+/// A DIE with its attributes, as [`Cu::node`] gives it.
+#[derive(Debug, Clone, Copy)]
+pub struct NodeRef<'a, 'd> {
+    pub offset: usize,
+    pub tag: gimli::DwTag,
+    pub a: &'a Attrs<'d>,
 }
 
 /// What a types-table entry is.
@@ -68,7 +76,8 @@ pub enum Entry {
 /// faults in) almost nothing.
 #[derive(Default)]
 pub struct Scratch<'d> {
-    nodes: Vec<Node<'d>>,
+    nodes: Vec<Node>,
+    attrs: Vec<Attrs<'d>>,
     /// Unit-relative DIE offset to node index; entries are checked against the node's
     /// offset, so stale ones from earlier units are harmless and never cleared.
     node_at: Vec<u32>,
@@ -191,6 +200,7 @@ impl<'d> Scratch<'d> {
     pub fn recycle(&mut self, cu: Cu<'d>) {
         let Cu {
             mut nodes,
+            mut attrs,
             node_at,
             mut types,
             mut functions,
@@ -198,10 +208,12 @@ impl<'d> Scratch<'d> {
             ..
         } = cu;
         nodes.clear();
+        attrs.clear();
         types.clear();
         functions.clear();
         variables.clear();
         self.nodes = nodes;
+        self.attrs = attrs;
         self.node_at = node_at;
         self.types = types;
         self.functions = functions;
@@ -214,7 +226,9 @@ pub struct Cu<'d> {
     /// Offset of the unit header in `.debug_info`.
     pub offset: usize,
     pub addr_size: u8,
-    pub nodes: Vec<Node<'d>>,
+    pub nodes: Vec<Node>,
+    /// The attributes of each node.
+    pub attrs: Vec<Attrs<'d>>,
     node_at: Vec<u32>,
     /// Whether `node_at` covers the unit (else nodes are found by binary search).
     table: bool,
@@ -230,15 +244,20 @@ pub struct Cu<'d> {
 
 impl<'d> Cu<'d> {
     /// The children of `node`.
-    pub fn children(&self, node: u32) -> Children<'_, 'd> {
+    pub fn children(&self, node: u32) -> Children<'_> {
         Children {
             nodes: &self.nodes,
             next: self.nodes[node as usize].first_child,
         }
     }
 
-    pub fn node(&self, i: u32) -> &Node<'d> {
-        &self.nodes[i as usize]
+    pub fn node(&self, i: u32) -> NodeRef<'_, 'd> {
+        let n = &self.nodes[i as usize];
+        NodeRef {
+            offset: n.offset,
+            tag: n.tag,
+            a: &self.attrs[i as usize],
+        }
     }
 
     /// The node of the DIE at `.debug_info` offset `o`, if it is one of the unit's loaded
@@ -280,12 +299,12 @@ impl<'d> Cu<'d> {
     }
 }
 
-pub struct Children<'a, 'd> {
-    nodes: &'a [Node<'d>],
+pub struct Children<'a> {
+    nodes: &'a [Node],
     next: u32,
 }
 
-impl Iterator for Children<'_, '_> {
+impl Iterator for Children<'_> {
     type Item = u32;
     fn next(&mut self) -> Option<u32> {
         if self.next == NONE {
@@ -298,6 +317,8 @@ impl Iterator for Children<'_, '_> {
 }
 
 /// What loading decided about the unit.
+// Made once per unit and moved once: boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 pub enum Loaded<'d> {
     Cu(Cu<'d>),
     /// A unit pahole skips: partial and skeleton units, type units, excluded languages.
@@ -344,6 +365,7 @@ pub fn load_unit<'d>(
     let unit = dwarf.unit(header).map_err(dwarf_err(Some(root)))?;
     let locations = opts.optimized_func || opts.consistent_func;
     let mut nodes = std::mem::take(&mut scratch.nodes);
+    let mut attrs = std::mem::take(&mut scratch.attrs);
     let mut node_at = std::mem::take(&mut scratch.node_at);
     let table = unit_len <= MAX_TABLE_UNIT;
     if table && node_at.len() < unit_len {
@@ -351,6 +373,7 @@ pub fn load_unit<'d>(
     }
     // A first guess of the unit's DIE count, so that the vector rarely grows.
     nodes.reserve(unit_len / 12);
+    attrs.reserve(unit_len / 12);
     // The open parents, each with its last child so far.
     let stack = &mut scratch.stack;
     stack.clear();
@@ -363,8 +386,8 @@ pub fn load_unit<'d>(
         first_child: NONE,
         next_sibling: NONE,
         type_id: 0,
-        a: Attrs::default(),
     };
+    let no_attrs = Attrs::default();
     let info = dwarf.debug_info.reader().slice();
     // The fast path reads little-endian numbers only.
     let fast_allowed = dwarf.debug_info.reader().endian() == gimli::RunTimeEndian::Little;
@@ -439,20 +462,21 @@ pub fn load_unit<'d>(
             pos = section_offset(&raw);
             continue;
         }
-        // Copied from a template made once: a node is large, and there are millions. A
-        // node built afresh each time goes through the stack, and loading the just-written
-        // parts back stalls (store forwarding of mismatched sizes).
+        // Attributes are copied from a template made once: they are large, and there are
+        // millions. Built afresh each time they go through the stack, and loading the
+        // just-written parts back stalls (store forwarding of mismatched sizes).
         let index = nodes.len() as u32;
-        nodes.push(template);
-        if let Some(n) = nodes.last_mut() {
-            n.offset = offset;
-            n.tag = tag;
-        }
+        nodes.push(Node {
+            offset,
+            tag,
+            ..template
+        });
+        attrs.push(no_attrs);
         if table {
             node_at[offset - cu_offset] = index;
         }
         let plan = plans.get(abbrev, locations, fast_allowed, &unit.header);
-        let a = &mut nodes[index as usize].a;
+        let Some(a) = attrs.last_mut() else { break };
         let fast = if plan.fast && fast_allowed {
             fastattr::read(&plan.fast_steps, &ctx, after, a)
         } else {
@@ -462,7 +486,7 @@ pub fn load_unit<'d>(
             Some(next) => pos = next,
             None => {
                 // Through gimli, from the start of the DIE.
-                *a = template.a;
+                *a = no_attrs;
                 let mut raw = raw_at(offset)?;
                 raw.read_abbreviation().map_err(dwarf_err(Some(offset)))?;
                 let specs = abbrev.attributes();
@@ -506,12 +530,18 @@ pub fn load_unit<'d>(
         // Partial units (dwz), skeleton units (split DWARF) and type units: pahole skips
         // the first two with a warning and reads type units only through references.
         Some(root) if root.tag != dw::DW_TAG_compile_unit => true,
-        Some(root) => opts.lang_exclude_rust && root.a.language == dw::DW_LANG_Rust.0 as u64,
+        Some(_) => {
+            opts.lang_exclude_rust
+                && attrs
+                    .first()
+                    .is_some_and(|a| a.language == dw::DW_LANG_Rust.0 as u64)
+        }
     };
     let mut cu = Cu {
         offset: cu_offset,
         addr_size: unit.header.address_size(),
         nodes,
+        attrs,
         node_at,
         table,
         types: std::mem::take(&mut scratch.types),
@@ -847,14 +877,12 @@ mod tests {
             };
             match load_unit(&dwarf, h, opts, &mut scratch) {
                 Ok(Loaded::Cu(cu)) => {
-                    for n in &cu.nodes {
+                    for (n, a) in cu.nodes.iter().zip(&cu.attrs) {
                         // Names are views that run on past their NUL: compared as strings.
-                        let mut a = n.a;
+                        let mut a = *a;
                         let (name, const_str) = (a.name.take(), a.const_str.take());
-                        let mut n = *n;
-                        n.a = a;
                         out += &format!(
-                            "{n:?} {:?} {:?}\n",
+                            "{n:?} {a:?} {:?} {:?}\n",
                             name.map(|s| s.bytes()),
                             const_str.map(|s| s.bytes())
                         );
