@@ -208,15 +208,22 @@ pub fn encode_flat_with(
     let registers = registers::register_params(input.machine);
     let section_names = input.elf_sections.iter().map(|s| s.name.clone()).collect();
     let debug_str: &[u8] = &input.sections[2];
-    let mut merger = merge::Merger::new(base, section_names, opts.global_var, debug_str);
+    let memo = merge::StrMemo::new(debug_str.len());
+    let mut merger = merge::Merger::new(base, section_names, opts.global_var, debug_str, &memo);
     merger.reserve_for(input.sections[0].len());
     let threads = match opts.threads {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     };
     let t = kbtf_btf::timing::stage("encode and merge units");
+    // With workers, they resolve the strings already interned (see `StrMemo`).
+    let resolve = (threads > 1 && headers.len() > 1).then_some(&memo);
     let encode = unit_encoder(|header, scratch| {
-        encode_unit(&dwarf, header, &input, &registers, opts, scratch)
+        let mut unit = encode_unit(&dwarf, header, &input, &registers, opts, scratch)?;
+        if let (Some(memo), Some(unit)) = (resolve, unit.as_mut()) {
+            memo.resolve_unit(unit);
+        }
+        Ok(unit)
     });
     // Where each unit ends in `.debug_info`, to give back what was read (reading the unit
     // headers above already mapped most of it, see `MappedFile::release`).

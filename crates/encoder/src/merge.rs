@@ -52,13 +52,14 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use kbtf_btf::{Btf, Flat, FlatBtf, Param, StringIndex, StringTable, Type, TypeData, VarSecinfo};
 
 use crate::error::ErrorKind;
 use crate::functions::Candidate;
-use crate::types::{DEBUG_STR, INDEX_TYPE};
+use crate::types::{DEBUG_STR, INDEX_TYPE, RESOLVED};
 use crate::variables::VarOut;
 
 /// libbpf's `BTF_MAX_NR_TYPES`.
@@ -116,13 +117,62 @@ struct Interner<'d> {
     debug_str: &'d [u8],
     /// For split BTF: the base's strings, which keep the base's offsets.
     base: Option<StringIndex>,
-    /// Output offset by `.debug_str` offset (`u32::MAX`: not yet seen).
-    memo: Vec<u32>,
+    /// Output offset by `.debug_str` offset.
+    memo: &'d StrMemo,
     /// Output offset by index of the current unit's list.
     unit_memo: Vec<u32>,
     /// Output offset by content, for strings of the input: a module's `.debug_str` is not
     /// merged across its units, so the same names come at many offsets.
     by_content: HashMap<&'d [u8], u32, std::hash::BuildHasherDefault<BytesHasher>>,
+}
+
+/// The output offset of each `.debug_str` string interned so far, by its `.debug_str`
+/// offset. Only the merging thread sets entries, each once; workers read them to resolve
+/// their unit's handles before the merge ([`StrMemo::resolve_unit`]), taking those memory
+/// accesses off the merging thread. What a worker sees depends on timing, but an entry never
+/// changes once set, so the output does not.
+pub struct StrMemo(Vec<AtomicU32>);
+
+/// A memo entry not set yet.
+const UNSEEN: u32 = u32::MAX;
+
+impl StrMemo {
+    /// A memo for a `.debug_str` of `len` bytes. Every entry is written now: calloc'd pages
+    /// read before written map the zero page and fault again on the write, and with workers
+    /// running that second fault flushes their TLBs too (an interrupt to every core).
+    pub fn new(len: usize) -> StrMemo {
+        StrMemo((0..len).map(|_| AtomicU32::new(UNSEEN)).collect())
+    }
+
+    #[inline]
+    fn get(&self, off: u32) -> Option<u32> {
+        let m = self.0.get(off as usize)?.load(Ordering::Relaxed);
+        (m != UNSEEN).then_some(m)
+    }
+
+    #[inline]
+    fn set(&self, off: u32, v: u32) {
+        if let Some(m) = self.0.get(off as usize) {
+            m.store(v, Ordering::Relaxed);
+        }
+    }
+
+    /// Replaces the `.debug_str` handles of `unit`'s types whose strings are already
+    /// interned by `DEBUG_STR | RESOLVED | offset` (offsets that fit).
+    pub fn resolve_unit(&self, unit: &mut UnitOutput<'_>) {
+        let types = &mut unit.types;
+        for id in 1..types.len() as u32 {
+            types.for_each_str_mut(id, |h| {
+                if *h & (DEBUG_STR | RESOLVED) == DEBUG_STR {
+                    if let Some(m) = self.get(*h & !DEBUG_STR) {
+                        if m < RESOLVED {
+                            *h = DEBUG_STR | RESOLVED | m;
+                        }
+                    }
+                }
+            });
+        }
+    }
 }
 
 /// Hashes byte strings with [`kbtf_btf::strings::hash_bytes`].
@@ -143,11 +193,11 @@ impl std::hash::Hasher for BytesHasher {
 }
 
 impl<'d> Interner<'d> {
-    fn new(debug_str: &'d [u8], base: Option<StringIndex>) -> Interner<'d> {
+    fn new(debug_str: &'d [u8], base: Option<StringIndex>, memo: &'d StrMemo) -> Interner<'d> {
         Interner {
             debug_str,
             base,
-            memo: Vec::new(),
+            memo,
             unit_memo: Vec::new(),
             by_content: HashMap::default(),
         }
@@ -158,7 +208,8 @@ impl<'d> Interner<'d> {
         self.unit_memo.resize(list_len, u32::MAX);
     }
 
-    /// The bytes of a handle.
+    /// The bytes of a handle (not of a `RESOLVED` one: those are only in a unit's types,
+    /// which only [`Interner::intern`] sees).
     fn bytes<'a>(&'a self, h: u32, list: &'a [Cow<'d, [u8]>]) -> &'a [u8] {
         if h & DEBUG_STR != 0 {
             let tail = self
@@ -195,17 +246,12 @@ impl<'d> Interner<'d> {
             return 0;
         }
         if h & DEBUG_STR != 0 {
-            if self.memo.is_empty() {
-                // Not zero for "not seen", so that the memory is written now: calloc'd
-                // pages read before written map the zero page and fault again on the
-                // write, and with workers running that second fault flushes their TLBs
-                // too (an interrupt to every core).
-                self.memo = vec![u32::MAX; self.debug_str.len()];
+            if h & RESOLVED != 0 {
+                // Resolved by the worker (only in a unit's types).
+                return h & !(DEBUG_STR | RESOLVED);
             }
-            if let Some(&m) = self.memo.get((h & !DEBUG_STR) as usize) {
-                if m != u32::MAX {
-                    return m;
-                }
+            if let Some(m) = self.memo.get(h & !DEBUG_STR) {
+                return m;
             }
         } else if let Some(&m) = self.unit_memo.get(h as usize) {
             if m != u32::MAX {
@@ -242,9 +288,7 @@ impl<'d> Interner<'d> {
             }
         };
         if h & DEBUG_STR != 0 {
-            if let Some(m) = self.memo.get_mut((h & !DEBUG_STR) as usize) {
-                *m = off;
-            }
+            self.memo.set(h & !DEBUG_STR, off);
         } else if let Some(m) = self.unit_memo.get_mut(h as usize) {
             *m = off;
         }
@@ -280,9 +324,10 @@ impl<'d> Merger<'d> {
         section_names: Vec<String>,
         drop_overlaps: bool,
         debug_str: &'d [u8],
+        memo: &'d StrMemo,
     ) -> Merger<'d> {
         Merger {
-            strings: Interner::new(debug_str, base.clone().map(StringIndex::new)),
+            strings: Interner::new(debug_str, base.clone().map(StringIndex::new), memo),
             out: FlatBtf::new(base),
             generated: HashSet::new(),
             has_index_type: false,

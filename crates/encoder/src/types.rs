@@ -55,6 +55,10 @@ pub const INDEX_TYPE: u32 = u32::MAX;
 /// Strings named by offset into `.debug_str` carry this bit in their handle.
 pub const DEBUG_STR: u32 = 1 << 31;
 
+/// With [`DEBUG_STR`]: a string already interned, the handle holding its output offset
+/// (`merge::StrMemo::resolve_unit`). `.debug_str` offsets in handles stay below this bit.
+pub const RESOLVED: u32 = 1 << 30;
+
 /// A unit's strings, as *handles* that `merge` turns into offsets of the BTF string
 /// section: 0 is the empty string; `DEBUG_STR | off` is the string at `off` in
 /// `.debug_str` (most names, and the same string of every unit has the same offset, the
@@ -90,7 +94,7 @@ impl<'d> Strings<'d> {
             return 0;
         }
         let off = (s.as_ptr() as usize).wrapping_sub(self.debug_str.as_ptr() as usize);
-        if off < self.debug_str.len() && off < DEBUG_STR as usize {
+        if off < self.debug_str.len() && off < RESOLVED as usize {
             return DEBUG_STR | off as u32;
         }
         self.list.push(Cow::Borrowed(s));
@@ -101,7 +105,7 @@ impl<'d> Strings<'d> {
     pub fn add_name(&mut self, s: Option<Name<'d>>) -> u32 {
         let Some(Name(view)) = s else { return 0 };
         let off = (view.as_ptr() as usize).wrapping_sub(self.debug_str.as_ptr() as usize);
-        if off < self.debug_str.len() && off < DEBUG_STR as usize {
+        if off < self.debug_str.len() && off < RESOLVED as usize {
             if !matches!(view.first(), Some(&b) if b != 0) {
                 return 0;
             }
