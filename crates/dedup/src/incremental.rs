@@ -128,12 +128,17 @@ impl Incremental {
                 from = from.max(self.s.start);
             }
         }
-        // Every reference of the new types must name a type that is already there.
-        for id in from.max(1)..end {
-            let mut bad = false;
-            self.s.flat.for_each_ref(id, |r| bad |= r >= end);
-            if bad {
-                kbtf_btf::timing::note(|| format!("incremental dedup: type [{id}] refers ahead"));
+        // Every reference of the new types must name a type that is already there: checked
+        // here for the base's types, and for the others in the same pass as the primitives
+        // (which refer to nothing), before the struct pass follows any reference. Giving up
+        // halfway is harmless: `finish` then starts from scratch.
+        let first_new = if self.done == 0 {
+            self.s.start
+        } else {
+            self.done
+        };
+        for id in from.max(1)..first_new.min(end) {
+            if refers_ahead(&self.s.flat, id, end) {
                 return Ok(false);
             }
         }
@@ -145,10 +150,18 @@ impl Incremental {
         let range = self.done..end;
         let s = &mut self.s;
         std::mem::swap(&mut s.table, &mut self.tables[0]);
+        let mut ahead = false;
         for id in range.clone() {
+            if refers_ahead(&s.flat, id, end) {
+                ahead = true;
+                break;
+            }
             crate::prim::dedup_prim_type(s, id);
         }
         std::mem::swap(&mut s.table, &mut self.tables[0]);
+        if ahead {
+            return Ok(false);
+        }
         std::mem::swap(&mut s.table, &mut self.tables[1]);
         let mut result = Ok(true);
         for id in range {
@@ -242,4 +255,15 @@ impl Incremental {
         let (btf, id_map) = compact::compact(s, base, endian, strings, !self.opts.skip_id_map)?;
         Ok(Deduped { btf, id_map })
     }
+}
+
+/// Whether type `id` refers to an id at or past `end` (noted for the timing report).
+#[inline]
+fn refers_ahead(flat: &Flat, id: u32, end: u32) -> bool {
+    let mut bad = false;
+    flat.for_each_ref(id, |r| bad |= r >= end);
+    if bad {
+        kbtf_btf::timing::note(|| format!("incremental dedup: type [{id}] refers ahead"));
+    }
+    bad
 }
