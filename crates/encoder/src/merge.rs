@@ -475,21 +475,39 @@ impl<'d> Merger<'d> {
         list: &[Cow<'d, [u8]>],
     ) -> Result<(), ErrorKind> {
         let out = &mut self.out;
-        out.types.recs.reserve(types.len() - 1);
-        out.types.extra.reserve(types.extra.len());
-        for id in 1..types.len() as u32 {
-            // libbpf's in-memory limit: the un-deduplicated BTF of vmlinux is over the
-            // kernel's 2^20 types; dedup brings it back under.
-            if out.end_id() >= MAX_TYPES {
-                return Err(ErrorKind::TooManyTypes(MAX_TYPES));
-            }
-            let (table, strings) = (&mut out.strings, &mut self.strings);
-            types.for_each_str_mut(id, |h| *h = strings.intern(table, *h, list));
-            types.for_each_ref_mut(id, |r| *r = remap(*r));
-            let r = *types.rec(id);
-            out.types
-                .push_words(r.name_off, r.info, r.st, types.words(id));
+        // libbpf's in-memory limit: the un-deduplicated BTF of vmlinux is over the kernel's
+        // 2^20 types; dedup brings it back under.
+        let n = types.len().saturating_sub(1);
+        if out.end_id() as usize + n > MAX_TYPES as usize {
+            return Err(ErrorKind::TooManyTypes(MAX_TYPES));
         }
+        // Rewritten in place, then appended in two copies. The trailing words keep their
+        // layout, shifted.
+        let (table, strings) = (&mut out.strings, &mut self.strings);
+        for id in 1..types.len() as u32 {
+            types.for_each_str_mut(id, |h| {
+                *h = if *h & (DEBUG_STR | RESOLVED) == DEBUG_STR | RESOLVED {
+                    *h & !(DEBUG_STR | RESOLVED)
+                } else {
+                    strings.intern(table, *h, list)
+                }
+            });
+            types.for_each_ref_mut(id, |r| *r = remap(*r));
+        }
+        let shift = out.types.extra.len();
+        let Ok(shift) = u32::try_from(shift) else {
+            return Err(ErrorKind::TooManyTypes(MAX_TYPES));
+        };
+        if u32::try_from(shift as usize + types.extra.len()).is_err() {
+            return Err(ErrorKind::TooManyTypes(MAX_TYPES));
+        }
+        let dst = &mut out.types;
+        dst.recs
+            .extend(types.recs.iter().skip(1).map(|r| kbtf_btf::flat::Rec {
+                extra: r.extra + shift,
+                ..*r
+            }));
+        dst.extra.extend_from_slice(&types.extra);
         Ok(())
     }
 
