@@ -35,6 +35,7 @@ use kbtf_btf::flat::Flat;
 use kbtf_btf::FlatBtf;
 
 use crate::error::DedupError;
+use crate::flat::{STRUCT, UNION};
 use crate::state::{State, MAX_ID};
 use crate::table::CandTable;
 use crate::{compact, fwds, prep, refs, structs, DedupOptions, Deduped};
@@ -63,6 +64,8 @@ pub struct Incremental {
     failed: bool,
     stack: Vec<(u32, u32)>,
     passing: Vec<u32>,
+    /// The structs and unions of the step being run.
+    structs: Vec<u32>,
 }
 
 impl Incremental {
@@ -80,6 +83,7 @@ impl Incremental {
             failed: false,
             stack: Vec::new(),
             passing: Vec::new(),
+            structs: Vec::new(),
         }
     }
 
@@ -151,12 +155,19 @@ impl Incremental {
         let s = &mut self.s;
         std::mem::swap(&mut s.table, &mut self.tables[0]);
         let mut ahead = false;
-        for id in range.clone() {
+        // The structs and unions, for the struct pass not to visit every id again.
+        let structs = &mut self.structs;
+        structs.clear();
+        for id in range {
             if refers_ahead(&s.flat, id, end) {
                 ahead = true;
                 break;
             }
-            crate::prim::dedup_prim_type(s, id);
+            if matches!(s.flat.kind(id), STRUCT | UNION) {
+                structs.push(id);
+            } else {
+                crate::prim::dedup_prim_type(s, id);
+            }
         }
         std::mem::swap(&mut s.table, &mut self.tables[0]);
         if ahead {
@@ -164,7 +175,7 @@ impl Incremental {
         }
         std::mem::swap(&mut s.table, &mut self.tables[1]);
         let mut result = Ok(true);
-        for id in range {
+        for &id in structs.iter() {
             match structs::dedup_struct_type_any_order(s, id, &mut self.stack, &mut self.passing) {
                 Ok(true) => {}
                 other => {
