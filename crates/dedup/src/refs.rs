@@ -23,6 +23,11 @@ use crate::state::{State, IN_PROGRESS, MAX_ID};
 pub(crate) fn dedup_ref_types(s: &mut State) -> Result<(), DedupError> {
     let mut stack = Vec::new();
     for id in s.start..s.end() {
+        // Primitives, structs and the references already met as someone's target have
+        // their representative: `dedup_ref_type` would only look it up.
+        if s.map[id as usize] <= MAX_ID {
+            continue;
+        }
         dedup_ref_type(s, id, &mut stack)?;
     }
     Ok(())
@@ -118,6 +123,18 @@ fn dedup_ref_type(
         IN_PROGRESS => return Err(DedupError::ReferenceLoop { id: root }),
         m if m <= MAX_ID => return Ok(s.resolve(root)),
         _ => {}
+    }
+    // Most references refer to one type that already has its representative (a pointer to
+    // a struct, a typedef of an int): done here, as the walk below would do it.
+    let r = *s.flat.rec(root);
+    if matches!(
+        r.kind(),
+        CONST | VOLATILE | RESTRICT | PTR | TYPEDEF | FUNC | TYPE_TAG | DECL_TAG
+    ) && s.map.get(r.st as usize).is_some_and(|&m| m <= MAX_ID)
+    {
+        let rep = s.resolve(r.st);
+        s.flat.recs[root as usize].st = rep;
+        return Ok(finish(s, root));
     }
     begin(s, root)?;
     stack.clear();
