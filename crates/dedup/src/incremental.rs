@@ -262,8 +262,11 @@ impl Incremental {
         s.table = refs_table;
         refs::dedup_ref_types(s)?;
         drop(t);
-        let _t = kbtf_btf::timing::stage("dedup: compact");
+        let t = kbtf_btf::timing::stage("dedup: compact");
         let (btf, id_map) = compact::compact(s, base, endian, strings, !self.opts.skip_id_map)?;
+        drop(t);
+        let n = self.s.map.len();
+        crate::free_in_background(self, n);
         Ok(Deduped { btf, id_map })
     }
 }

@@ -165,7 +165,24 @@ pub fn dedup_flat(input: FlatBtf, opts: &DedupOptions) -> Result<Deduped, DedupE
     let t = stage("dedup: compact");
     let (btf, id_map) = compact::compact(&s, base, endian, strings, !opts.skip_id_map)?;
     drop(t);
+    let n = s.map.len();
+    free_in_background(s, n);
     Ok(Deduped { btf, id_map })
+}
+
+/// Frees what dedup worked on (`types` of them) on a thread of its own when it is large: for
+/// a vmlinux it is the whole un-deduplicated BTF and the maps, about 160 MB, and giving that
+/// back to the kernel takes a while the caller, writing the result, need not wait for. A
+/// module's is freed at once (a thread would cost more). If no thread can be started, the
+/// closure, and with it `x`, is dropped right here.
+pub(crate) fn free_in_background<T: Send + 'static>(x: T, types: usize) {
+    const LARGE: usize = 1 << 20;
+    if types < LARGE {
+        return drop(x);
+    }
+    let _ = std::thread::Builder::new()
+        .name("kbtf-free".into())
+        .spawn(move || drop(x));
 }
 
 /// Entry points for the micro-benchmarks (`benches/`): internal stages, not an API.
