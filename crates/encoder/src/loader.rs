@@ -416,18 +416,14 @@ pub fn load_unit<'d>(
         // The abbreviation code, read here; gimli reads it again when anything is wrong,
         // and reports it.
         let mut after = pos;
-        let abbrev = match fastattr::uleb(info, &mut after) {
-            Some(0) => None,
-            Some(code) if after <= ctx.end => match unit.abbreviations.get(code) {
-                Some(a) => Some(a),
-                None => {
-                    let mut raw = raw_at(offset)?;
-                    let a = raw.read_abbreviation().map_err(dwarf_err(Some(offset)))?;
-                    after = section_offset(&raw);
-                    a
-                }
-            },
-            _ => {
+        let fast = match fastattr::uleb(info, &mut after) {
+            Some(0) => Some(None),
+            Some(code) if after <= ctx.end => unit.abbreviations.get(code).map(Some),
+            _ => None,
+        };
+        let abbrev = match fast {
+            Some(a) => a,
+            None => {
                 let mut raw = raw_at(offset)?;
                 let a = raw.read_abbreviation().map_err(dwarf_err(Some(offset)))?;
                 after = section_offset(&raw);
@@ -476,7 +472,7 @@ pub fn load_unit<'d>(
             node_at[offset - cu_offset] = index;
         }
         let plan = plans.get(abbrev, locations, fast_allowed, &unit.header);
-        let Some(a) = attrs.last_mut() else { break };
+        let a = &mut attrs[index as usize];
         let fast = if plan.fast && fast_allowed {
             fastattr::read(&plan.fast_steps, &ctx, after, a)
         } else {

@@ -241,15 +241,22 @@ impl<'d> Interner<'d> {
         }
     }
 
+    /// The output offset of handle `h`: inlined for the handles a worker resolved (most of a
+    /// unit's, with workers), the rest in [`Interner::intern_new`].
+    #[inline]
     fn intern(&mut self, table: &mut StringTable, h: u32, list: &[Cow<'d, [u8]>]) -> u32 {
+        if h & (DEBUG_STR | RESOLVED) == DEBUG_STR | RESOLVED {
+            // Resolved by the worker (only in a unit's types).
+            return h & !(DEBUG_STR | RESOLVED);
+        }
+        self.intern_new(table, h, list)
+    }
+
+    fn intern_new(&mut self, table: &mut StringTable, h: u32, list: &[Cow<'d, [u8]>]) -> u32 {
         if h == 0 {
             return 0;
         }
         if h & DEBUG_STR != 0 {
-            if h & RESOLVED != 0 {
-                // Resolved by the worker (only in a unit's types).
-                return h & !(DEBUG_STR | RESOLVED);
-            }
             if let Some(m) = self.memo.get(h & !DEBUG_STR) {
                 return m;
             }
@@ -485,13 +492,7 @@ impl<'d> Merger<'d> {
         // layout, shifted.
         let (table, strings) = (&mut out.strings, &mut self.strings);
         for id in 1..types.len() as u32 {
-            types.for_each_str_mut(id, |h| {
-                *h = if *h & (DEBUG_STR | RESOLVED) == DEBUG_STR | RESOLVED {
-                    *h & !(DEBUG_STR | RESOLVED)
-                } else {
-                    strings.intern(table, *h, list)
-                }
-            });
+            types.for_each_str_mut(id, |h| *h = strings.intern(table, *h, list));
             types.for_each_ref_mut(id, |r| *r = remap(*r));
         }
         let shift = out.types.extra.len();
