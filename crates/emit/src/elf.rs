@@ -259,6 +259,13 @@ fn parse(elf: &Patched<'_>) -> Result<Parsed, EmitError> {
         }
     }
     let shdrs = (0..shnum).map(read_shdr).collect::<Result<Vec<_>, _>>()?;
+    // `SHN_UNDEF`: the file has no section name table. Section 0 is reserved (with extended
+    // numbering its `sh_size` holds the section count), so it cannot hold one either.
+    if shstrndx == 0 {
+        return Err(EmitError::BadElf(
+            "no section name table (e_shstrndx is SHN_UNDEF)".into(),
+        ));
+    }
     if shstrndx as usize >= shnum {
         return Err(EmitError::BadElf(format!(
             "section name table index {shstrndx} out of range"
@@ -341,7 +348,8 @@ fn check_names(p: &Parsed, strtab: &[u8]) -> Result<(), EmitError> {
 }
 
 /// No two of the ELF header, the section header table and the sections' data (but for
-/// SHT_NULL, SHT_NOBITS and empty sections) share a byte. Linkers never make such files (none
+/// SHT_NULL, SHT_NOBITS and empty sections; the name table counts whatever its type) share a
+/// byte. Linkers never make such files (none
 /// of Debian's 6.1 and 6.12 modules or vmlinux has one); in one, replacing a section in place or
 /// updating the headers would change another section's bytes too.
 fn check_layout(p: &Parsed) -> Result<(), EmitError> {
@@ -358,7 +366,9 @@ fn check_layout(p: &Parsed) -> Result<(), EmitError> {
         ),
     ];
     for (i, s) in p.shdrs.iter().enumerate() {
-        if s.ty == SHT_NULL || s.ty == SHT_NOBITS || s.size == 0 {
+        // The name table is read as data whatever its type says.
+        let data = i == p.shstrndx || (s.ty != SHT_NULL && s.ty != SHT_NOBITS);
+        if !data || s.size == 0 {
             continue;
         }
         ranges.push((

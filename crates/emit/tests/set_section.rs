@@ -287,3 +287,41 @@ fn huge_section_header_offset_is_an_error() {
     let err = set_section(&obj, &SectionSpec::progbits(".BTF", b"x")).unwrap_err();
     assert!(err.to_string().contains("out of bounds"), "{err}");
 }
+
+/// Found by the elf_write fuzz target: with extended numbering, `e_shstrndx` 0 made section 0
+/// both the holder of the section count (its `sh_size`) and the name table, so adding a
+/// section overwrote one with the other and the new section could not be found by name.
+/// `SHN_UNDEF` means the file has no section name table; such a file is refused.
+#[test]
+fn no_section_name_table_is_refused() {
+    let mut obj = testdata("c/kinds.o");
+    let n = shdr_fields64(&obj).len() as u64;
+    let (_, _, _, size0) = shdr_fields64(&obj)[0];
+    obj[size0..size0 + 8].copy_from_slice(&n.to_le_bytes());
+    obj[0x3c..0x3e].copy_from_slice(&0u16.to_le_bytes());
+    obj[0x3e..0x40].copy_from_slice(&0u16.to_le_bytes());
+    let err = set_section(&obj, &SectionSpec::progbits(".BTF", b"x")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "ELF: no section name table (e_shstrndx is SHN_UNDEF)"
+    );
+    assert!(section(&obj, ".text").is_err());
+}
+
+/// A name table typed SHT_NULL is still read as the names: its data may not overlap a
+/// section that is rewritten in place, or the rewrite would rename sections.
+#[test]
+fn name_table_over_a_section_is_refused() {
+    let ko = testdata("modules-6.1-dbg/dummy.ko");
+    let file = object::File::parse(&*ko).unwrap();
+    let btf = file.section_by_name(".BTF").unwrap();
+    let (btf_off, _) = btf.file_range().unwrap();
+    let shstrndx = u16::from_le_bytes(ko[0x3e..0x40].try_into().unwrap()) as usize;
+    let (_, _, off_at, _) = shdr_fields64(&ko)[shstrndx];
+    let mut bad = ko.clone();
+    // The name table typed SHT_NULL and moved over `.BTF`'s data.
+    bad[off_at - 20..off_at - 16].copy_from_slice(&0u32.to_le_bytes());
+    bad[off_at..off_at + 8].copy_from_slice(&btf_off.to_le_bytes());
+    let err = set_section(&bad, &SectionSpec::progbits(".BTF", b"x")).unwrap_err();
+    assert!(err.to_string().contains("overlaps"), "{err}");
+}
