@@ -422,6 +422,7 @@ pub fn set_section_in(out: &mut Patched<'_>, spec: &SectionSpec<'_>) -> Result<(
     let shdr_at = |i: usize| p.shoff + i * l.shdr_size();
 
     if let Some(i) = existing {
+        refuse_name_table(&p, i, spec.name)?;
         let s = p.shdrs[i];
         if s.ty != spec.sh_type {
             return Err(EmitError::WrongSectionType {
@@ -507,6 +508,17 @@ pub fn set_section_in(out: &mut Patched<'_>, spec: &SectionSpec<'_>) -> Result<(
     Ok(())
 }
 
+/// Section `i`, called `name`, must not be the section name table: rewriting or dropping
+/// it would rename every section.
+fn refuse_name_table(p: &Parsed, i: usize, name: &str) -> Result<(), EmitError> {
+    if i == p.shstrndx {
+        return Err(EmitError::BadElf(format!(
+            "section {i} ({name}) is the section name table"
+        )));
+    }
+    Ok(())
+}
+
 fn refuse_signed(out: &Patched<'_>) -> Result<(), EmitError> {
     let n = MODULE_SIG_MAGIC.len();
     let signed = out.len() >= n
@@ -541,6 +553,7 @@ pub fn drop_section(elf: &[u8], name: &str) -> Result<Option<Vec<u8>>, EmitError
     else {
         return Ok(None);
     };
+    refuse_name_table(&p, i, name)?;
     let s = p.shdrs[i];
     if s.flags & SHF_ALLOC != 0 {
         return Err(EmitError::BadElf(format!(

@@ -325,3 +325,17 @@ fn name_table_over_a_section_is_refused() {
     let err = set_section(&bad, &SectionSpec::progbits(".BTF", b"x")).unwrap_err();
     assert!(err.to_string().contains("overlaps"), "{err}");
 }
+
+/// Found by the elf_write fuzz target: the section name table was itself called `.BTF`, so
+/// replacing `.BTF` replaced the names. Rewriting or dropping the name table is refused,
+/// whatever it is called.
+#[test]
+fn rewriting_the_name_table_is_refused() {
+    let obj = testdata("c/kinds.o");
+    let shstrndx = u16::from_le_bytes(obj[0x3e..0x40].try_into().unwrap()) as usize;
+    let want = format!("ELF: section {shstrndx} (.shstrtab) is the section name table");
+    let err = set_section(&obj, &SectionSpec::progbits(".shstrtab", b"x")).unwrap_err();
+    assert_eq!(err.to_string(), want);
+    let err = kbtf_emit::elf::drop_section(&obj, ".shstrtab").unwrap_err();
+    assert_eq!(err.to_string(), want);
+}
