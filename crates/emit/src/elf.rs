@@ -309,13 +309,15 @@ fn name_at(strtab: &[u8], off: u32) -> &[u8] {
     &rest[..rest.iter().position(|&b| b == 0).unwrap_or(rest.len())]
 }
 
-/// The contents of the section called `name`, if the file has one.
+/// The contents of the section called `name`, if the file has one. An `SHT_NULL` header is
+/// inactive (its other fields mean nothing) and names no section; an `SHT_NOBITS` section has
+/// no contents in the file.
 pub fn section<'a>(elf: &'a [u8], name: &str) -> Result<Option<&'a [u8]>, EmitError> {
     let whole = Patched::new(elf);
     let p = parse(&whole)?;
     let strtab = section_bytes(&whole, &p.shdrs[p.shstrndx])?;
     for s in &p.shdrs {
-        if name_at(&strtab, s.name) == name.as_bytes() && s.ty != SHT_NOBITS {
+        if name_at(&strtab, s.name) == name.as_bytes() && s.ty != SHT_NOBITS && s.ty != SHT_NULL {
             let (off, size) = (s.offset as usize, s.size as usize);
             return elf
                 .get(off..off.saturating_add(size))
@@ -418,7 +420,7 @@ pub fn set_section_in(out: &mut Patched<'_>, spec: &SectionSpec<'_>) -> Result<(
     let existing = p
         .shdrs
         .iter()
-        .position(|s| name_at(&strtab, s.name) == spec.name.as_bytes());
+        .position(|s| s.ty != SHT_NULL && name_at(&strtab, s.name) == spec.name.as_bytes());
     let shdr_at = |i: usize| p.shoff + i * l.shdr_size();
 
     if let Some(i) = existing {
@@ -549,7 +551,7 @@ pub fn drop_section(elf: &[u8], name: &str) -> Result<Option<Vec<u8>>, EmitError
     let Some(i) = p
         .shdrs
         .iter()
-        .position(|s| name_at(&strtab, s.name) == name.as_bytes())
+        .position(|s| s.ty != SHT_NULL && name_at(&strtab, s.name) == name.as_bytes())
     else {
         return Ok(None);
     };

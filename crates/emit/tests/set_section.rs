@@ -339,3 +339,23 @@ fn rewriting_the_name_table_is_refused() {
     let err = kbtf_emit::elf::drop_section(&obj, ".shstrtab").unwrap_err();
     assert_eq!(err.to_string(), want);
 }
+
+/// Found by the elf_write fuzz target: a `.text`-named `SHT_NULL` header over the ELF header
+/// "changed" when a section was added. An `SHT_NULL` header is inactive: it names no section
+/// to read, replace or drop, and adding a section of its name adds a new one.
+#[test]
+fn null_headers_name_no_section() {
+    let mut obj = testdata("c/kinds.o");
+    let (_, name_at, off_at, size_at) = shdr_fields64(&obj)[1];
+    let ty_at = name_at + 4;
+    // Section 1 (.text): inactive, over the ELF header.
+    obj[ty_at..ty_at + 4].copy_from_slice(&0u32.to_le_bytes());
+    obj[off_at..off_at + 8].copy_from_slice(&0u64.to_le_bytes());
+    obj[size_at..size_at + 8].copy_from_slice(&0x40u64.to_le_bytes());
+    assert_eq!(section(&obj, ".text").unwrap(), None);
+    assert_eq!(kbtf_emit::elf::drop_section(&obj, ".text").unwrap(), None);
+    let out = set_section(&obj, &SectionSpec::progbits(".text", b"new")).unwrap();
+    assert_eq!(section(&out, ".text").unwrap(), Some(&b"new"[..]));
+    let f = object::File::parse(&*out).unwrap();
+    assert_eq!(f.sections().filter(|s| s.name() == Ok(".text")).count(), 2);
+}
