@@ -61,6 +61,10 @@ where
     M: FnMut(usize, Option<&mut O>) -> Result<(), ErrorKind>,
 {
     let n = items.len();
+    let window: usize = std::env::var("KBTF_WINDOW")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(WINDOW);
     let queue = Queue {
         items: items.into_iter().map(|i| Mutex::new(Some(i))).collect(),
         next: AtomicUsize::new(0),
@@ -72,13 +76,18 @@ where
     // Results with the worker that made them (`None`: the calling thread).
     let (tx, rx) = mpsc::channel::<(usize, Option<usize>, Result<Option<O>, ErrorKind>)>();
     let mut give_back = Vec::new();
-    std::thread::scope(|scope| {
+    // Time spent waiting, in microseconds: workers on the window, the calling thread on them.
+    let worker_wait = AtomicUsize::new(0);
+    let mut merger_wait = std::time::Duration::ZERO;
+    let last_exit = Mutex::new(None::<std::time::Instant>);
+    let r = std::thread::scope(|scope| {
         for w in 0..threads.max(1) - 1 {
             let tx = tx.clone();
             let (spent_tx, spent) = mpsc::channel::<O>();
             give_back.push(spent_tx);
-            let (queue, stop, merged, progress, encode) =
-                (&queue, &stop, &merged, &progress, &encode);
+            let (queue, stop, merged, progress, encode, worker_wait) =
+                (&queue, &stop, &merged, &progress, &encode, &worker_wait);
+            let last_exit = &last_exit;
             scope.spawn(move || {
                 let mut scratch = S::default();
                 loop {
@@ -90,17 +99,24 @@ where
                     // take a unit meanwhile.
                     {
                         let mut m = merged.lock().unwrap_or_else(|p| p.into_inner());
+                        let t = std::time::Instant::now();
                         while queue.peek() < n
-                            && queue.peek() >= *m + WINDOW
+                            && queue.peek() >= *m + window
                             && !stop.load(Ordering::Relaxed)
                         {
                             m = progress.wait(m).unwrap_or_else(|p| p.into_inner());
                         }
+                        let waited = t.elapsed().as_micros() as usize;
+                        worker_wait.fetch_add(waited, Ordering::Relaxed);
                     }
                     if stop.load(Ordering::Relaxed) {
                         break;
                     }
-                    let Some((i, item)) = queue.take() else { break };
+                    let Some((i, item)) = queue.take() else {
+                        *last_exit.lock().unwrap_or_else(|p| p.into_inner()) =
+                            Some(std::time::Instant::now());
+                        break;
+                    };
                     if tx.send((i, Some(w), encode(item, &mut scratch))).is_err() {
                         break;
                     }
@@ -138,7 +154,7 @@ where
                 continue;
             }
             // The next unit is still being encoded elsewhere: encode one meanwhile.
-            if queue.peek() < (want + WINDOW).min(n) {
+            if queue.peek() < (want + window).min(n) {
                 if let Some((i, item)) = queue.take() {
                     pending.insert(i, (None, encode(item, &mut scratch)));
                     continue;
@@ -146,15 +162,28 @@ where
             }
             // Nothing to take: wait for a worker. Every worker gone with units left
             // unmerged cannot happen (each taken unit is sent), but must not hang.
-            match rx.recv() {
+            let t = std::time::Instant::now();
+            let got = rx.recv();
+            merger_wait += t.elapsed();
+            match got {
                 Ok((i, w, out)) => {
                     pending.insert(i, (w, out));
                 }
                 Err(_) => break,
             }
         }
+        let end = std::time::Instant::now();
+        let worker_done = *last_exit.lock().unwrap_or_else(|p| p.into_inner());
+        kbtf_btf::timing::note(|| {
+            format!(
+                "pipeline waits: workers on the window {:?}, merging thread on workers {merger_wait:?}, merging alone at the end {:?}",
+                std::time::Duration::from_micros(worker_wait.load(Ordering::Relaxed) as u64),
+                worker_done.map(|t| end.saturating_duration_since(t))
+            )
+        });
         Ok(())
-    })
+    });
+    r
 }
 
 #[cfg(test)]
