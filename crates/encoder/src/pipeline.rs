@@ -61,10 +61,6 @@ where
     M: FnMut(usize, Option<&mut O>) -> Result<(), ErrorKind>,
 {
     let n = items.len();
-    let window: usize = std::env::var("KBTF_WINDOW")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(WINDOW);
     let queue = Queue {
         items: items.into_iter().map(|i| Mutex::new(Some(i))).collect(),
         next: AtomicUsize::new(0),
@@ -76,9 +72,12 @@ where
     // Results with the worker that made them (`None`: the calling thread).
     let (tx, rx) = mpsc::channel::<(usize, Option<usize>, Result<Option<O>, ErrorKind>)>();
     let mut give_back = Vec::new();
-    // Time spent waiting, in microseconds: workers on the window, the calling thread on them.
+    // For the timing report: time spent waiting (workers on the window, in microseconds;
+    // the calling thread on them), and on units the calling thread encoded itself.
     let worker_wait = AtomicUsize::new(0);
     let mut merger_wait = std::time::Duration::ZERO;
+    let mut stolen = std::time::Duration::ZERO;
+    let mut stolen_n = 0usize;
     let last_exit = Mutex::new(None::<std::time::Instant>);
     let r = std::thread::scope(|scope| {
         for w in 0..threads.max(1) - 1 {
@@ -101,7 +100,7 @@ where
                         let mut m = merged.lock().unwrap_or_else(|p| p.into_inner());
                         let t = std::time::Instant::now();
                         while queue.peek() < n
-                            && queue.peek() >= *m + window
+                            && queue.peek() >= *m + WINDOW
                             && !stop.load(Ordering::Relaxed)
                         {
                             m = progress.wait(m).unwrap_or_else(|p| p.into_inner());
@@ -154,9 +153,12 @@ where
                 continue;
             }
             // The next unit is still being encoded elsewhere: encode one meanwhile.
-            if queue.peek() < (want + window).min(n) {
+            if queue.peek() < (want + WINDOW).min(n) {
                 if let Some((i, item)) = queue.take() {
+                    let t = std::time::Instant::now();
                     pending.insert(i, (None, encode(item, &mut scratch)));
+                    stolen += t.elapsed();
+                    stolen_n += 1;
                     continue;
                 }
             }
@@ -176,7 +178,7 @@ where
         let worker_done = *last_exit.lock().unwrap_or_else(|p| p.into_inner());
         kbtf_btf::timing::note(|| {
             format!(
-                "pipeline waits: workers on the window {:?}, merging thread on workers {merger_wait:?}, merging alone at the end {:?}",
+                "pipeline waits: workers on the window {:?}, merging thread on workers {merger_wait:?}, merging alone at the end {:?}; the merging thread encoded {stolen_n} of {n} units in {stolen:?}",
                 std::time::Duration::from_micros(worker_wait.load(Ordering::Relaxed) as u64),
                 worker_done.map(|t| end.saturating_duration_since(t))
             )
