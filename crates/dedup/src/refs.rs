@@ -12,6 +12,19 @@
 //! element type before its index type, a FUNC_PROTO's return type before its parameters), so
 //! that representatives are chosen and candidates filed in the same order, and a long chain
 //! of references cannot overflow the call stack.
+//!
+//! # Candidates without libbpf's visiting order
+//!
+//! Reference types are compared with *equal*, which is exact: every field, referenced ids
+//! included (made canonical first). It never holds between types of different kinds, so no
+//! primitive or struct in the table can match, and two representatives are never equal to
+//! each other (the second would have found the first). So at most one candidate of a key
+//! can match, and the order in which they are tried cannot change which. Without a base,
+//! the pass therefore files its candidates in a table of its own ([`RefTable`]): open
+//! addressing, one probe sequence per type for both the lookup and the insertion, and no
+//! primitives or structs to walk past. With a base, the base's reference types are
+//! candidates too, and which of two equal base types wins depends on libbpf's order: the
+//! shared [`CandTable`](crate::table::CandTable) is used as before.
 
 use kbtf_btf::Kind;
 
@@ -22,15 +35,78 @@ use crate::state::{State, IN_PROGRESS, MAX_ID};
 
 pub(crate) fn dedup_ref_types(s: &mut State) -> Result<(), DedupError> {
     let mut stack = Vec::new();
+    let mut own = (s.start == 1).then(RefTable::new);
     for id in s.start..s.end() {
         // Primitives, structs and the references already met as someone's target have
         // their representative: `dedup_ref_type` would only look it up.
         if s.map[id as usize] <= MAX_ID {
             continue;
         }
-        dedup_ref_type(s, id, &mut stack)?;
+        dedup_ref_type(s, id, &mut stack, own.as_mut())?;
     }
     Ok(())
+}
+
+/// The representatives among reference types, by hash: open addressing with linear
+/// probing on the hash's low 32 bits. A slot holds those bits (to skip other keys without
+/// reading their types) above the id; 0 is an empty slot (no reference type is `void`).
+struct RefTable {
+    slots: Vec<u64>,
+    len: usize,
+}
+
+impl RefTable {
+    fn new() -> RefTable {
+        RefTable {
+            slots: vec![0; 1 << 14],
+            len: 0,
+        }
+    }
+
+    /// Where the probe for a key with low bits `tag` starts.
+    #[inline]
+    fn home(tag: u32, slots: usize) -> usize {
+        let bits = slots.trailing_zeros();
+        ((tag as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - bits)) as usize
+    }
+
+    /// The representative under `key` that `equal` accepts, or, if there is none, `id` filed
+    /// as a new one.
+    #[inline]
+    fn find_or_add(&mut self, key: i64, id: u32, equal: impl Fn(u32) -> bool) -> u32 {
+        let tag = key as u32;
+        let mask = self.slots.len() - 1;
+        let mut i = RefTable::home(tag, self.slots.len());
+        loop {
+            let slot = self.slots[i];
+            if slot == 0 {
+                break;
+            }
+            if (slot >> 32) as u32 == tag && equal(slot as u32) {
+                return slot as u32;
+            }
+            i = (i + 1) & mask;
+        }
+        self.slots[i] = (tag as u64) << 32 | id as u64;
+        self.len += 1;
+        if self.len * 2 > self.slots.len() {
+            self.grow();
+        }
+        id
+    }
+
+    /// Doubles the slots, keeping each entry's probe order among those of its key.
+    fn grow(&mut self) {
+        let n = self.slots.len() * 2;
+        let old = std::mem::replace(&mut self.slots, vec![0; n]);
+        for slot in old.into_iter().filter(|&s| s != 0) {
+            let mut i = RefTable::home((slot >> 32) as u32, n);
+            while self.slots[i] != 0 {
+                i = (i + 1) & (n - 1);
+            }
+            self.slots[i] = slot;
+        }
+    }
 }
 
 /// Number of referenced ids of a reference type, in the order they are deduplicated.
@@ -79,10 +155,20 @@ fn begin(s: &mut State, id: u32) -> Result<(), DedupError> {
 }
 
 /// With the referenced ids of `id` canonical: finds its representative among the candidates
-/// or makes it one.
-fn finish(s: &mut State, id: u32) -> u32 {
+/// or makes it one, in the pass's own table when it has one.
+fn finish(s: &mut State, id: u32, own: Option<&mut RefTable>) -> u32 {
     let f = &s.flat;
     let r = *f.rec(id);
+    if let Some(t) = own {
+        let new_id = match r.kind() {
+            DECL_TAG => t.find_or_add(hash_int_decl_tag(f, id), id, |c| equal_int_tag(f, id, c)),
+            ARRAY => t.find_or_add(hash_array(f, id), id, |c| equal_array(f, id, c)),
+            FUNC_PROTO => t.find_or_add(hash_fnproto(f, id), id, |c| equal_fnproto(f, id, c)),
+            _ => t.find_or_add(hash_common(&r), id, |c| equal_common(&r, f.rec(c))),
+        };
+        s.map[id as usize] = new_id;
+        return new_id;
+    }
     let (h, found) = match r.kind() {
         DECL_TAG => {
             let h = hash_int_decl_tag(f, id);
@@ -118,6 +204,7 @@ fn dedup_ref_type(
     s: &mut State,
     root: u32,
     stack: &mut Vec<(u32, usize)>,
+    mut own: Option<&mut RefTable>,
 ) -> Result<u32, DedupError> {
     match s.map[root as usize] {
         IN_PROGRESS => return Err(DedupError::ReferenceLoop { id: root }),
@@ -134,7 +221,7 @@ fn dedup_ref_type(
     {
         let rep = s.resolve(r.st);
         s.flat.recs[root as usize].st = rep;
-        return Ok(finish(s, root));
+        return Ok(finish(s, root, own));
     }
     begin(s, root)?;
     stack.clear();
@@ -164,7 +251,7 @@ fn dedup_ref_type(
             }
             continue;
         }
-        let rep = finish(s, id);
+        let rep = finish(s, id, own.as_deref_mut());
         stack.pop();
         match stack.last_mut() {
             None => return Ok(rep),
@@ -174,5 +261,32 @@ fn dedup_ref_type(
                 set_child(s, pid, pk, rep);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RefTable;
+
+    /// The table finds the one equal representative under a key (the first id of its
+    /// class), and files the others, through growths and keys that share their low 32 bits
+    /// or all their bits.
+    #[test]
+    fn ref_table_finds_the_first_of_each_class() {
+        let mut rng = kbtf_btf::diff::testing::Rng::new(5);
+        let mut t = RefTable::new();
+        let mut first = std::collections::HashMap::new();
+        // A type's content is a class number; 50,000 classes on 20,000 low halves of keys.
+        let class_of = |id: u32| (id.wrapping_mul(7919)) % 50_000;
+        let key_of = |class: u32| ((class as i64 % 3) << 40) | (class as i64 % 20_000);
+        for n in 1..60_000u32 {
+            let id = n * 3 + rng.below(3) as u32;
+            let class = class_of(id);
+            let want = *first.entry(class).or_insert(id);
+            let got = t.find_or_add(key_of(class), id, |c| class_of(c) == class);
+            assert_eq!(got, want, "id {id}");
+        }
+        assert!(t.slots.len() > 1 << 14, "the table grew");
+        assert_eq!(t.len, first.len());
     }
 }
