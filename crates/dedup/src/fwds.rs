@@ -16,11 +16,18 @@ use crate::fx::FxHashMap;
 use crate::state::State;
 
 pub(crate) fn resolve_fwds(s: &mut State) {
+    resolve_fwds_among(s, s.start..s.end());
+}
+
+/// [`resolve_fwds`] given `own`, ids of the own types that include every FWD, STRUCT and
+/// UNION among them (others are passed over), so that a caller who collected those need not
+/// visit every id.
+pub(crate) fn resolve_fwds_among(s: &mut State, own: impl IntoIterator<Item = u32>) {
     // One pass over the own types: the FWDs still alone, and per name the single
     // representative struct/union of that name, 0 if several.
     let mut fwds: Vec<u32> = Vec::new();
     let mut names: FxHashMap<u32, u32> = FxHashMap::default();
-    for id in s.start..s.end() {
+    for id in own {
         if file(s, &mut names, id) {
             fwds.push(id);
         }

@@ -35,7 +35,7 @@ use kbtf_btf::flat::Flat;
 use kbtf_btf::FlatBtf;
 
 use crate::error::DedupError;
-use crate::flat::{STRUCT, UNION};
+use crate::flat::{FWD, STRUCT, UNION};
 use crate::state::{State, MAX_ID};
 use crate::table::CandTable;
 use crate::{compact, fwds, prep, refs, structs, DedupOptions, Deduped};
@@ -66,6 +66,9 @@ pub struct Incremental {
     passing: Vec<u32>,
     /// The structs and unions of the step being run.
     structs: Vec<u32>,
+    /// Every FWD, STRUCT and UNION so far, for the forward declaration pass not to visit
+    /// every id.
+    named: Vec<u32>,
 }
 
 impl Incremental {
@@ -84,6 +87,7 @@ impl Incremental {
             stack: Vec::new(),
             passing: Vec::new(),
             structs: Vec::new(),
+            named: Vec::new(),
         }
     }
 
@@ -163,10 +167,17 @@ impl Incremental {
                 ahead = true;
                 break;
             }
-            if matches!(s.flat.kind(id), STRUCT | UNION) {
-                structs.push(id);
-            } else {
-                crate::prim::dedup_prim_type(s, id);
+            match s.flat.kind(id) {
+                STRUCT | UNION => {
+                    structs.push(id);
+                    self.named.push(id);
+                }
+                kind => {
+                    if kind == FWD {
+                        self.named.push(id);
+                    }
+                    crate::prim::dedup_prim_type(s, id);
+                }
             }
         }
         std::mem::swap(&mut s.table, &mut self.tables[0]);
@@ -252,7 +263,7 @@ impl Incremental {
         let t = kbtf_btf::timing::stage("dedup: fwds");
         self.s.flat = flat;
         let s = &mut self.s;
-        fwds::resolve_fwds(s);
+        fwds::resolve_fwds_among(s, self.named.iter().copied());
         drop(t);
         let t = kbtf_btf::timing::stage("dedup: refs");
         // libbpf files references after every primitive and struct representative.
