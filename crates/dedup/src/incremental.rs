@@ -107,11 +107,18 @@ impl Incremental {
     /// Runs the early passes on the types of `flat` not seen yet. `flat` must be the same
     /// growing object at every call, holding every id from 0 (base types included).
     pub fn advance(&mut self, flat: &mut Flat) {
+        self.advance_checked(flat, false)
+    }
+
+    /// [`Incremental::advance`], told by the caller whether every type added since the last
+    /// call refers only to types before the end (the encoder finds out while it merges a
+    /// unit): then that is not checked again.
+    pub fn advance_checked(&mut self, flat: &mut Flat, refs_below_end: bool) {
         if self.failed {
             return;
         }
         std::mem::swap(&mut self.s.flat, flat);
-        let ok = self.step();
+        let ok = self.step(refs_below_end);
         std::mem::swap(&mut self.s.flat, flat);
         if !matches!(ok, Ok(true)) {
             kbtf_btf::timing::note(|| format!("incremental dedup gives up: {ok:?}"));
@@ -119,7 +126,7 @@ impl Incremental {
         }
     }
 
-    fn step(&mut self) -> Result<bool, DedupError> {
+    fn step(&mut self, refs_below_end: bool) -> Result<bool, DedupError> {
         let end = self.s.flat.len() as u32;
         if end > MAX_ID || end < self.s.start {
             return Ok(false);
@@ -138,8 +145,9 @@ impl Incremental {
         }
         // Every reference of the new types must name a type that is already there: checked
         // here for the base's types, and for the others in the same pass as the primitives
-        // (which refer to nothing), before the struct pass follows any reference. Giving up
-        // halfway is harmless: `finish` then starts from scratch.
+        // (which refer to nothing), before the struct pass follows any reference, unless the
+        // caller already knows. Giving up halfway is harmless: `finish` then starts from
+        // scratch.
         let first_new = if self.done == 0 {
             self.s.start
         } else {
@@ -163,7 +171,7 @@ impl Incremental {
         let structs = &mut self.structs;
         structs.clear();
         for id in range {
-            if refers_ahead(&s.flat, id, end) {
+            if !refs_below_end && refers_ahead(&s.flat, id, end) {
                 ahead = true;
                 break;
             }

@@ -52,7 +52,7 @@ fn encode(b: divan::Bencher, threads: usize) {
     let (path, data, base) = input();
     b.bench(|| {
         let hooks = Hooks {
-            merged: &mut |_| {},
+            merged: &mut |_, _| {},
             done_with: &|_| {},
         };
         let (flat, _) =

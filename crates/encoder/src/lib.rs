@@ -145,7 +145,7 @@ pub fn encode_flat(
         base,
         opts,
         Hooks {
-            merged: &mut |_| {},
+            merged: &mut |_, _| {},
             done_with: &|_| {},
         },
     )
@@ -154,10 +154,11 @@ pub fn encode_flat(
 /// What [`encode_flat_with`] tells its caller while it works.
 pub struct Hooks<'a> {
     /// Called on the merging thread after each unit is merged, with the types merged so far
-    /// (every id from void, the base's included): the caller can start working on them
+    /// (every id from void, the base's included) and whether every type of the unit refers
+    /// only to types before the end: the caller can start working on them
     /// (`kbtf_dedup::Incremental`) while later units are still being read. It must not
     /// change them.
-    pub merged: &'a mut dyn FnMut(&mut Flat),
+    pub merged: &'a mut dyn FnMut(&mut Flat, bool),
     /// Called on the merging thread with a part of the input that is not needed for now
     /// (`.debug_info` of the units done, and the whole of it once the unit headers are
     /// read): a caller that mapped the file can give the pages back
@@ -241,7 +242,8 @@ pub fn encode_flat_with(
             let t0 = std::time::Instant::now();
             merger.add_unit(unit)?;
             let t1 = std::time::Instant::now();
-            merged(merger.types_mut());
+            let refs_below_end = merger.unit_refs_below_end();
+            merged(merger.types_mut(), refs_below_end);
             merge_time += t1 - t0;
             hook_time += t1.elapsed();
         }

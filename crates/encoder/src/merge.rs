@@ -320,6 +320,8 @@ pub struct Merger<'d> {
     stats: SavedStats,
     /// With `global_var`: per section, the byte ranges (start to end) of the VARs encoded.
     kept_ranges: Option<HashMap<usize, BTreeMap<u64, u64>>>,
+    /// The highest id that a type of the last unit merged refers to.
+    unit_ref_max: u32,
 }
 
 impl<'d> Merger<'d> {
@@ -347,7 +349,14 @@ impl<'d> Merger<'d> {
             saved_optimized: HashSet::new(),
             stats: SavedStats::default(),
             kept_ranges: drop_overlaps.then(HashMap::new),
+            unit_ref_max: 0,
         }
+    }
+
+    /// Whether every type of the last unit merged refers only to types before the end (the
+    /// check that early deduplication needs, made while the references were rewritten).
+    pub fn unit_refs_below_end(&self) -> bool {
+        self.unit_ref_max < self.out.end_id()
     }
 
     pub fn add_unit(&mut self, unit: &mut UnitOutput<'d>) -> Result<(), ErrorKind> {
@@ -364,10 +373,17 @@ impl<'d> Merger<'d> {
             }
         }
         let index_id = self.index_id;
-        let remap = |id: u32| match id {
-            0 => 0,
-            INDEX_TYPE => index_id,
-            i => off + i,
+        // Every referenced id of the unit goes through `remap` (the others are of types
+        // just added), which keeps the highest.
+        let ref_max = std::cell::Cell::new(0u32);
+        let remap = |id: u32| {
+            let to = match id {
+                0 => 0,
+                INDEX_TYPE => index_id,
+                i => off.saturating_add(i),
+            };
+            ref_max.set(ref_max.get().max(to));
+            to
         };
         self.add_flat(&mut unit.types, &remap, list)?;
         if unit.has_arrays {
@@ -469,6 +485,7 @@ impl<'d> Merger<'d> {
         for f in to_save {
             self.save(f, &remap, list);
         }
+        self.unit_ref_max = ref_max.get();
         Ok(())
     }
 

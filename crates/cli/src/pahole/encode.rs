@@ -204,9 +204,9 @@ pub fn encode_btf(
     let mut dedup =
         (threads > 1).then(|| kbtf_dedup::Incremental::for_base(base.clone(), &dedup_opts));
     let hooks = kbtf_encoder::Hooks {
-        merged: &mut |flat| {
+        merged: &mut |flat, refs_below_end| {
             if let Some(d) = dedup.as_mut() {
-                d.advance(flat)
+                d.advance_checked(flat, refs_below_end)
             }
         },
         // A vmlinux's DWARF is hundreds of megabytes: what was read gives its memory back.
