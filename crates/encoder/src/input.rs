@@ -105,15 +105,19 @@ impl Percpu {
     }
 }
 
+/// A set of byte strings, hashed with the interner's hash (the default SipHash was a fifth
+/// of reading a vmlinux's ELF before the first unit).
+pub type ByteSet = HashSet<Vec<u8>, std::hash::BuildHasherDefault<crate::merge::BytesHasher>>;
+
 /// The `STT_FUNC` symbols of `.symtab`, as pahole's function table matches DWARF names
 /// against them.
 #[derive(Debug, Clone, Default)]
 pub struct FunctionSymbols {
     /// Every name, for exact matches.
-    pub names: HashSet<Vec<u8>>,
+    pub names: ByteSet,
     /// For the names with a dot (`foo.isra.0`, `foo.constprop.0`, `foo.part.0`,
     /// `foo.cold`): the part before the first dot, when not empty (pahole's `prefixlen`).
-    pub clone_prefixes: HashSet<Vec<u8>>,
+    pub clone_prefixes: ByteSet,
     /// Whether any name has a dot (pahole's `suffix_cnt != 0`).
     pub has_suffixed: bool,
 }
@@ -305,6 +309,7 @@ where
         .map(|s| s.index().0)
         .filter(|_| has_symtab);
     let mut percpu_vars = Vec::new();
+    functions.names.reserve(symtab.symbols().len() / 2);
     for (i, sym) in symtab.symbols().iter().enumerate() {
         let index = object::SymbolIndex(i);
         let st_type = sym.st_type();

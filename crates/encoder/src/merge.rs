@@ -177,7 +177,7 @@ impl StrMemo {
 
 /// Hashes byte strings with [`kbtf_btf::strings::hash_bytes`].
 #[derive(Default)]
-struct BytesHasher(u64);
+pub(crate) struct BytesHasher(u64);
 
 impl std::hash::Hasher for BytesHasher {
     fn write(&mut self, bytes: &[u8]) {
