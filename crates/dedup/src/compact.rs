@@ -28,11 +28,14 @@ pub(crate) fn compact(
     for (id, slot) in new_id.iter_mut().enumerate().take(s.start as usize) {
         *slot = id as u32;
     }
+    // The representatives, in order: the output's types.
+    let mut kept = Vec::new();
     let mut next = s.start;
     for id in s.start..n {
         if s.map[id as usize] == id {
             new_id[id as usize] = next;
             next += 1;
+            kept.push(id);
         }
     }
     let final_id = |id: u32| -> Result<u32, DedupError> {
@@ -52,10 +55,7 @@ pub(crate) fn compact(
     };
     out.set_endian(endian);
     *out.strings_mut() = strings;
-    for id in s.start..n {
-        if s.map[id as usize] != id {
-            continue;
-        }
+    for id in kept {
         let mut t = s.flat.to_type(id).ok_or(DedupError::Internal {
             id,
             what: "unknown kind in the flat copy",
