@@ -351,9 +351,9 @@ fn check_names(p: &Parsed, strtab: &[u8]) -> Result<(), EmitError> {
 
 /// No two of the ELF header, the section header table and the sections' data (but for
 /// SHT_NULL, SHT_NOBITS and empty sections; the name table counts whatever its type) share a
-/// byte. Linkers never make such files (none
-/// of Debian's 6.1 and 6.12 modules or vmlinux has one); in one, replacing a section in place or
-/// updating the headers would change another section's bytes too.
+/// byte. Linkers never make such files (none of Debian's 6.1 and 6.12 modules or vmlinux has
+/// one); in one, replacing a section in place or updating the headers would change another
+/// section's bytes too.
 fn check_layout(p: &Parsed) -> Result<(), EmitError> {
     let ehdr = if p.l.is64 { 64 } else { 52 };
     let table_end = p
@@ -417,10 +417,7 @@ pub fn set_section_in(out: &mut Patched<'_>, spec: &SectionSpec<'_>) -> Result<(
     let strtab = section_bytes(out, &p.shdrs[p.shstrndx])?.into_owned();
     check_names(&p, &strtab)?;
     check_layout(&p)?;
-    let existing = p
-        .shdrs
-        .iter()
-        .position(|s| s.ty != SHT_NULL && name_at(&strtab, s.name) == spec.name.as_bytes());
+    let existing = find_named(&p, &strtab, spec.name);
     let shdr_at = |i: usize| p.shoff + i * l.shdr_size();
 
     if let Some(i) = existing {
@@ -510,6 +507,13 @@ pub fn set_section_in(out: &mut Patched<'_>, spec: &SectionSpec<'_>) -> Result<(
     Ok(())
 }
 
+/// The index of the first active (not `SHT_NULL`) section called `name`.
+fn find_named(p: &Parsed, strtab: &[u8], name: &str) -> Option<usize> {
+    p.shdrs
+        .iter()
+        .position(|s| s.ty != SHT_NULL && name_at(strtab, s.name) == name.as_bytes())
+}
+
 /// Section `i`, called `name`, must not be the section name table: rewriting or dropping
 /// it would rename every section.
 fn refuse_name_table(p: &Parsed, i: usize, name: &str) -> Result<(), EmitError> {
@@ -548,11 +552,7 @@ pub fn drop_section(elf: &[u8], name: &str) -> Result<Option<Vec<u8>>, EmitError
     let f = shdr_fields(l);
     let strtab = section_bytes(&out, &p.shdrs[p.shstrndx])?;
     check_layout(&p)?;
-    let Some(i) = p
-        .shdrs
-        .iter()
-        .position(|s| s.ty != SHT_NULL && name_at(&strtab, s.name) == name.as_bytes())
-    else {
+    let Some(i) = find_named(&p, &strtab, name) else {
         return Ok(None);
     };
     refuse_name_table(&p, i, name)?;
