@@ -46,15 +46,15 @@ impl PreCopy {
     /// `path`. Fails, as [`write_atomic`] would, if `path` may not be written.
     pub fn start(path: &Path, source: &std::fs::File) -> Result<PreCopy, EmitError> {
         let (mut tmp, old_perm) = prepare(path)?;
-        let mut src = source.try_clone().map_err(|err| io_error(path, err))?;
+        let src = source.try_clone().map_err(|err| io_error(path, err))?;
         let copy = std::thread::Builder::new()
             .name("kbtf-precopy".into())
             .spawn(move || {
-                use std::io::{Seek, SeekFrom};
-                // A clone shares the offset: read from the start by position, not from
-                // wherever the source is.
-                src.seek(SeekFrom::Start(0))?;
-                let n = std::io::copy(&mut src, tmp.as_file_mut())?;
+                // The copy goes to disk now, while the new contents are still being worked
+                // out: the sync before the rename then has only what `finish` changed to
+                // write, not the whole file.
+                let tmp_path = tmp.path().to_owned();
+                let n = crate::copy::copy_durable(&src, tmp.as_file_mut(), &tmp_path)?;
                 Ok((tmp, n))
             })
             .map_err(|err| io_error(path, err))?;

@@ -11,6 +11,7 @@
 
 pub mod atomic;
 pub mod btf_ids;
+mod copy;
 pub mod elf;
 pub mod error;
 pub mod modsig;
