@@ -121,7 +121,7 @@ struct Interner<'d> {
     memo: &'d StrMemo,
     /// Output offset by index of the current unit's list.
     unit_memo: Vec<u32>,
-    /// Output offset by content, for strings of the input: a module's `.debug_str` is not
+    /// Output offset by content, for `.debug_str` strings: a module's `.debug_str` is not
     /// merged across its units, so the same names come at many offsets.
     by_content: HashMap<&'d [u8], u32, std::hash::BuildHasherDefault<BytesHasher>>,
 }
@@ -265,7 +265,11 @@ impl<'d> Interner<'d> {
                 return m;
             }
         }
-        // Input strings (not the few generated ones) are cached by content.
+        // `.debug_str` strings are cached by content. The unit's other strings are not: an
+        // inline name (`DW_FORM_string`) lies in `.debug_info`, and a cache key there would
+        // read its page again (with its neighbours, up to a 2 MiB folio) at every later
+        // lookup of the same name, after the encoder gave those pages back. They are short,
+        // and `add` finds them in the output table, whose bytes are its own.
         let input: Option<&'d [u8]> = if h & DEBUG_STR != 0 {
             let tail = self
                 .debug_str
@@ -273,10 +277,7 @@ impl<'d> Interner<'d> {
                 .unwrap_or_default();
             Some(&tail[..tail.iter().position(|&b| b == 0).unwrap_or(tail.len())])
         } else {
-            match list.get(h as usize) {
-                Some(Cow::Borrowed(b)) => Some(b),
-                _ => None,
-            }
+            None
         };
         let cached = input.and_then(|b| self.by_content.get(b).copied());
         let off = match cached {
