@@ -79,7 +79,16 @@ fn copy_direct(src: &File, dst: &File, dst_path: &Path) -> io::Result<Option<u64
         let Some(chunk) = data.get(at..end) else {
             break;
         };
-        match direct.write_at(chunk, at as u64) {
+        let written = direct.write_at(chunk, at as u64);
+        // The write mapped the chunk's pages into this process; they are not read again, so
+        // they are given back, and the copy adds one chunk to the resident size, not the
+        // whole file. (A read-only shared mapping: MADV_DONTNEED only unmaps.)
+        // SAFETY: nothing borrows the chunk past this point; a later read would map the
+        // file's bytes again, unchanged.
+        let _ = unsafe {
+            map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, at, end - at)
+        };
+        match written {
             Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero)),
             // A short direct write ends on a block boundary; the loop goes on from there.
             Ok(n) => at += n,
