@@ -85,9 +85,8 @@ fn copy_direct(src: &File, dst: &File, dst_path: &Path) -> io::Result<Option<u64
         // whole file. (A read-only shared mapping: MADV_DONTNEED only unmaps.)
         // SAFETY: nothing borrows the chunk past this point; a later read would map the
         // file's bytes again, unchanged.
-        let _ = unsafe {
-            map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, at, end - at)
-        };
+        let _ =
+            unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, at, end - at) };
         match written {
             Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero)),
             // A short direct write ends on a block boundary; the loop goes on from there.
