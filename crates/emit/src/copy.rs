@@ -4,11 +4,13 @@
 //! (`copy_file_range` on a filesystem that cannot share extents) costs the CPU twice: the
 //! kernel copies every page into new page-cache pages, then writes those back. Written with
 //! `O_DIRECT` from a mapping of the source, the disk reads the source's own pages and no new
-//! pages are made: about a fifth of the CPU, which matters when the copy runs beside the
-//! encoding on a machine whose every core is busy (`-j2` on two cores).
+//! pages are made. That matters when the copy runs beside the encoding on a machine whose
+//! every core is busy (`-j2` on two cores): a vmlinux written into on ext4 took 0.42 s of
+//! system time with the buffered copy, 0.25 s with this one.
 //!
-//! Where `O_DIRECT` is refused (tmpfs, some network filesystems, an unaligned device), the
-//! copy falls back to the buffered one; the bytes written are the same either way.
+//! Where `O_DIRECT` is refused (tmpfs before Linux 6.6, some network filesystems, a device
+//! with blocks larger than 4 KiB), the copy falls back to the buffered one, from the start
+//! or from where the direct writes stopped; the bytes written are the same either way.
 
 use std::fs::File;
 use std::io;
@@ -92,6 +94,8 @@ fn copy_direct(src: &File, dst: &File, dst_path: &Path) -> io::Result<Option<u64
             // A short direct write ends on a block boundary; the loop goes on from there.
             Ok(n) => at += n,
             Err(e) if at == 0 && refused(&e) => return Ok(None),
+            // Refused further on: the rest goes through the page cache, below.
+            Err(e) if refused(&e) => break,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
@@ -99,8 +103,8 @@ fn copy_direct(src: &File, dst: &File, dst_path: &Path) -> io::Result<Option<u64
             break;
         }
     }
-    // The unaligned rest (and anything after a short write that left an unaligned offset)
-    // through the page cache.
+    // The unaligned rest (and anything after a short write that left an unaligned offset,
+    // or after a refused write) through the page cache.
     if let Some(rest) = data.get(at..) {
         dst.write_all_at(rest, at as u64)?;
     }
