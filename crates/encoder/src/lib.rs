@@ -187,6 +187,7 @@ pub fn encode_flat_with(
     }
     let dwarf = input.plain_dwarf();
     let err = |kind| EncodeError::new(path, kind);
+    let t = kbtf_btf::timing::stage("unit headers");
     let mut headers = Vec::new();
     let mut iter = dwarf.units();
     loop {
@@ -206,6 +207,8 @@ pub fn encode_flat_with(
             }
         }
     }
+    drop(t);
+    let t = kbtf_btf::timing::stage("merge setup");
     let registers = registers::register_params(input.machine);
     let section_names = input.elf_sections.iter().map(|s| s.name.clone()).collect();
     let debug_str: &[u8] = &input.sections[2];
@@ -216,6 +219,7 @@ pub fn encode_flat_with(
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     };
+    drop(t);
     let t = kbtf_btf::timing::stage("encode and merge units");
     // With workers, they resolve the strings already interned (see `StrMemo`).
     let resolve = (threads > 1 && headers.len() > 1).then_some(&memo);
