@@ -212,14 +212,16 @@ impl<'d> Interner<'d> {
     /// which only [`Interner::intern`] sees).
     fn bytes<'a>(&'a self, h: u32, list: &'a [Cow<'d, [u8]>]) -> &'a [u8] {
         if h & DEBUG_STR != 0 {
-            let tail = self
-                .debug_str
-                .get((h & !DEBUG_STR) as usize..)
-                .unwrap_or_default();
-            &tail[..tail.iter().position(|&b| b == 0).unwrap_or(tail.len())]
+            self.debug_str_at(h & !DEBUG_STR)
         } else {
             list.get(h as usize).map_or(&[][..], |c| c)
         }
+    }
+
+    /// The string at `off` in `.debug_str`, without its NUL (empty past the end).
+    fn debug_str_at(&self, off: u32) -> &'d [u8] {
+        let tail = self.debug_str.get(off as usize..).unwrap_or_default();
+        &tail[..tail.iter().position(|&b| b == 0).unwrap_or(tail.len())]
     }
 
     /// A handle's text, invalid UTF-8 replaced.
@@ -270,15 +272,7 @@ impl<'d> Interner<'d> {
         // read its page again (with its neighbours, up to a 2 MiB folio) at every later
         // lookup of the same name, after the encoder gave those pages back. They are short,
         // and `add` finds them in the output table, whose bytes are its own.
-        let input: Option<&'d [u8]> = if h & DEBUG_STR != 0 {
-            let tail = self
-                .debug_str
-                .get((h & !DEBUG_STR) as usize..)
-                .unwrap_or_default();
-            Some(&tail[..tail.iter().position(|&b| b == 0).unwrap_or(tail.len())])
-        } else {
-            None
-        };
+        let input = (h & DEBUG_STR != 0).then(|| self.debug_str_at(h & !DEBUG_STR));
         let cached = input.and_then(|b| self.by_content.get(b).copied());
         let off = match cached {
             Some(off) => off,
