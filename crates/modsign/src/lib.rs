@@ -20,6 +20,8 @@
 //! only inside [`SigningKey`] (zeroized on drop by `rsa`), never written, printed or put into an
 //! error message.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod cert;
 pub mod error;
 pub mod hash;
