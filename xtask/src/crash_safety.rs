@@ -22,10 +22,11 @@ use std::time::{Duration, Instant};
 pub const USAGE: &str = "\
 cargo xtask crash-safety [--kills N] [--races N] [--seed S] [--kbtf PATH]
 
-Kills `kbtf -J` and `kbtf relocate` (each N times, default 200) with SIGKILL at random
-points while they rewrite a module, and checks the module is always either the old or the
-new complete bytes; then runs 4 kbtf at once on one module N/8 times (--races) and checks
-the result is the new bytes. Uses the release kbtf (built here) unless --kbtf.";
+Kills `kbtf -J`, `kbtf -J` by the pre-copy path of a large file (KBTF_PRECOPY_MIN=0) and
+`kbtf relocate` (each N times, default 200) with SIGKILL at random points while they
+rewrite a module, and checks the module is always either the old or the new complete
+bytes; then runs 4 `kbtf -J` at once on one module N/8 times (--races), with and without
+the pre-copy, and checks the result is the new bytes. Uses the release kbtf (built here) unless --kbtf.";
 
 struct Rng(u64);
 impl Rng {
@@ -47,6 +48,8 @@ impl Rng {
 struct Case {
     name: &'static str,
     args: Vec<String>,
+    /// Environment variables set for kbtf.
+    env: Vec<(&'static str, &'static str)>,
     old: Vec<u8>,
     new: Vec<u8>,
     /// How long an undisturbed run takes.
@@ -67,10 +70,16 @@ fn temp_files(dir: &Path) -> Result<Vec<PathBuf>> {
         .collect())
 }
 
-fn run_to_end(kbtf: &Path, args: &[String], module: &Path) -> Result<Duration> {
+fn run_to_end(
+    kbtf: &Path,
+    args: &[String],
+    env: &[(&str, &str)],
+    module: &Path,
+) -> Result<Duration> {
     let t = Instant::now();
     let out = Command::new(kbtf)
         .args(args)
+        .envs(env.iter().copied())
         .arg(module)
         .output()
         .context("running kbtf")?;
@@ -97,16 +106,40 @@ fn prepare(kbtf: &Path, work: &Path) -> Result<Vec<Case>> {
     std::fs::write(&m, &old)?;
     let mut args = vec!["-J".to_string()];
     args.extend(base.iter().cloned());
-    let took = run_to_end(kbtf, &args, &m)?;
+    let took = run_to_end(kbtf, &args, &[], &m)?;
     let new = std::fs::read(&m)?;
     ensure!(new != old, "kbtf -J left {} unchanged", module.display());
+
+    // kbtf -J by the path a vmlinux written into takes (`PreCopy`: the temp file made first
+    // and filled with a copy of the old file while the DWARF is encoded, by direct I/O where
+    // the file system allows it), forced on the module by lowering its size threshold.
+    let env = vec![("KBTF_PRECOPY_MIN", "0")];
+    let p = work.join("precopy.ko");
+    std::fs::write(&p, &old)?;
+    let ptook = run_to_end(kbtf, &args, &env, &p)?;
+    ensure!(
+        std::fs::read(&p)? == new,
+        "kbtf -J with the pre-copy gave other bytes than without"
+    );
     cases.push(Case {
-        name: "kbtf -J",
-        args,
-        old,
-        new,
-        took,
+        name: "kbtf -J (pre-copy)",
+        args: args.clone(),
+        env,
+        old: old.clone(),
+        new: new.clone(),
+        took: ptook,
     });
+    cases.insert(
+        0,
+        Case {
+            name: "kbtf -J",
+            args,
+            env: Vec::new(),
+            old,
+            new,
+            took,
+        },
+    );
 
     // kbtf relocate: the same module with distilled BTF, relocated in place.
     let d = work.join("distilled.ko");
@@ -116,19 +149,20 @@ fn prepare(kbtf: &Path, work: &Path) -> Result<Vec<Case>> {
         "--btf_features=+distilled_base".to_string(),
     ];
     dargs.extend(base.iter().cloned());
-    run_to_end(kbtf, &dargs, &d)?;
+    run_to_end(kbtf, &dargs, &[], &d)?;
     let old = std::fs::read(&d)?;
     let args = vec![
         "relocate".to_string(),
         "--base".to_string(),
         vmlinux.display().to_string(),
     ];
-    let took = run_to_end(kbtf, &args, &d)?;
+    let took = run_to_end(kbtf, &args, &[], &d)?;
     let new = std::fs::read(&d)?;
     ensure!(new != old, "kbtf relocate left the module unchanged");
     cases.push(Case {
         name: "kbtf relocate",
         args,
+        env: Vec::new(),
         old,
         new,
         took,
@@ -148,6 +182,7 @@ fn kill_runs(kbtf: &Path, case: &Case, dir: &Path, kills: usize, rng: &mut Rng) 
         std::fs::write(&module, &case.old)?;
         let mut child = Command::new(kbtf)
             .args(&case.args)
+            .envs(case.env.iter().copied())
             .arg(&module)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -207,6 +242,7 @@ fn races(kbtf: &Path, case: &Case, dir: &Path, rounds: usize) -> Result<()> {
             .map(|_| {
                 Command::new(kbtf)
                     .args(&case.args)
+                    .envs(case.env.iter().copied())
                     .arg(&module)
                     .stdout(Stdio::null())
                     .stderr(Stdio::piped())
@@ -278,8 +314,8 @@ pub fn main(raw: &[String]) -> Result<()> {
             case.name
         );
     }
-    if let Some(case) = cases.iter().find(|c| c.name == "kbtf -J") {
-        let dir = work.path.join("races");
+    for case in cases.iter().filter(|c| c.name.starts_with("kbtf -J")) {
+        let dir = work.path.join(format!("races-{}", case.env.len()));
         std::fs::create_dir_all(&dir)?;
         races(&kbtf, case, &dir, rounds)?;
         println!(

@@ -62,6 +62,17 @@ pub fn run(a: &PaholeArgs) -> Result<()> {
 /// tmpfs, which would otherwise follow the encoding.
 const PRECOPY_MIN: usize = 64 << 20;
 
+/// Overrides [`PRECOPY_MIN`] (bytes), so that `cargo xtask crash-safety` can kill the pre-copy
+/// path on a module; the output is the same bytes either way.
+const PRECOPY_MIN_ENV: &str = "KBTF_PRECOPY_MIN";
+
+fn precopy_min() -> usize {
+    std::env::var(PRECOPY_MIN_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(PRECOPY_MIN)
+}
+
 /// What [`encode_file`] wrote.
 #[derive(Debug, Clone, Copy)]
 pub struct Encoded {
@@ -98,7 +109,7 @@ pub fn encode_file(
     // A large file written into: its copy starts now, beside the encoding, rather than after
     // it (`PreCopy`).
     let pre = match source {
-        Some(src) if a.detached.is_none() && key.is_none() && data.len() >= PRECOPY_MIN => {
+        Some(src) if a.detached.is_none() && key.is_none() && data.len() >= precopy_min() => {
             Some(kbtf_emit::PreCopy::start(file, src)?)
         }
         _ => None,
