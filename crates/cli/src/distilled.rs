@@ -97,15 +97,12 @@ fn hint_index(hint: &Btf) -> std::collections::HashSet<(Kind, String, Option<u32
 /// `.BTF_ids` that cannot be resolved is an error; otherwise (plain split BTF, where kbuild
 /// runs resolve_btfids afterwards anyway) a warning that leaves the section as it was.
 /// With `key`, the module is signed (it must be a module). Returns whether a signature was
-/// stripped. `source`, the open file `elf` is mapped from, lets the file be rewritten without
-/// its bytes passing through memory (unless it is signed): only headers and new sections are
-/// written from here, the rest is copied file to file, or was already, by `pre`.
+/// stripped. `from` says where the bytes that do not change come from ([`Unchanged`]).
 #[allow(clippy::too_many_arguments)]
 pub fn write_module(
     path: &Path,
     elf: &[u8],
-    source: Option<&std::fs::File>,
-    pre: Option<kbtf_emit::PreCopy>,
+    from: Unchanged<'_>,
     out: &ElfOutput<'_>,
     new_btf: &Btf,
     bases: &[Arc<Btf>],
@@ -137,15 +134,35 @@ pub fn write_module(
             Err(e) => eprintln!("kbtf: warning: .BTF_ids left as it was: {e:#}"),
         }
     }
-    match (key, pre) {
+    match (key, from) {
+        // A signed module is assembled in memory: the signature covers all of it. (A copy
+        // made already is dropped, which removes it.)
         (Some(k), _) => {
             let bytes = crate::sign::sign(path, &patched.to_vec(), k)?;
             kbtf_emit::write_atomic(path, &bytes)?;
         }
-        (None, Some(pre)) => pre.finish(|f, copied| patched.write_over_copy(f, copied))?,
-        (None, None) => kbtf_emit::write_atomic_with(path, |f| patched.write_to(source, f))?,
+        (None, Unchanged::Copied(pre)) => {
+            pre.finish(|f, copied| patched.write_over_copy(f, copied))?
+        }
+        (None, Unchanged::File(src)) => {
+            kbtf_emit::write_atomic_with(path, |f| patched.write_to(Some(src), f))?
+        }
+        (None, Unchanged::Bytes) => {
+            kbtf_emit::write_atomic_with(path, |f| patched.write_to(None, f))?
+        }
     }
     Ok(stripped.is_some())
+}
+
+/// Where [`write_module`] takes the bytes of the file that do not change from. Of a large
+/// file (vmlinux, a -dbg module) only headers and new sections then pass through memory.
+pub enum Unchanged<'a> {
+    /// From the mapped bytes only.
+    Bytes,
+    /// Copied file to file from the open file the bytes are mapped from.
+    File(&'a std::fs::File),
+    /// Already copied beside the file, while the DWARF was encoded ([`kbtf_emit::PreCopy`]).
+    Copied(kbtf_emit::PreCopy),
 }
 
 /// Whether `elf` is an `ET_REL` object (a kernel module), by its header.

@@ -108,11 +108,13 @@ pub fn encode_file(
     }
     // A large file written into: its copy starts now, beside the encoding, rather than after
     // it (`PreCopy`).
-    let pre = match source {
+    use crate::distilled::Unchanged;
+    let from = match source {
         Some(src) if a.detached.is_none() && key.is_none() && data.len() >= precopy_min() => {
-            Some(kbtf_emit::PreCopy::start(file, src)?)
+            Unchanged::Copied(kbtf_emit::PreCopy::start(file, src)?)
         }
-        _ => None,
+        Some(src) => Unchanged::File(src),
+        None => Unchanged::Bytes,
     };
     let btf = encode_btf(file, data, done_with, base.clone(), a)?;
     let layout = if f.standalone {
@@ -163,9 +165,8 @@ pub fn encode_file(
     let mut bases = ids_bases.to_vec();
     bases.extend(base.iter().cloned());
     bases.extend(hint.iter().cloned());
-    let stripped_signature = crate::distilled::write_module(
-        file, data, source, pre, &out, new_btf, &bases, strict, key,
-    )?;
+    let stripped_signature =
+        crate::distilled::write_module(file, data, from, &out, new_btf, &bases, strict, key)?;
     Ok(Encoded {
         btf_bytes,
         stripped_signature,
