@@ -126,8 +126,18 @@ pub fn check_lines(module: &[u8], certs: &[Cert]) -> (Vec<String>, bool) {
             kbtf_modsign::hash::hex(&signed),
             kbtf_modsign::hash::hex(&actual)
         ),
-        Verdict::OtherKey { cert } => format!(
+        Verdict::OtherKey { cert, why: None } => format!(
             "signature: signed, does not verify: by {by}, but it does not open with the key of the certificate {cert}: made with another key, or damaged"
+        ),
+        Verdict::OtherKey {
+            cert,
+            why: Some(why),
+        } => format!(
+            "signature: signed, does not verify: by {by}, but it is no signature by the key of the certificate {cert} ({why}): made with another key, or damaged"
+        ),
+        Verdict::StaleOrOtherKey { cert, hash, actual } => format!(
+            "signature: signed, does not verify: by {by}, with the key of the certificate {cert}; either the module changed after signing (its bytes now hash to {hash} {}) or another key made the signature, and an ECDSA signature does not record which (re-sign the module, or strip the signature)",
+            kbtf_modsign::hash::hex(&actual)
         ),
         Verdict::UnknownSigner { given } => format!(
             "signature: signed, not verified: by {by}, and none of the {given} certificate(s) given is the signer's (a kernel with only these keys refuses it under enforcement)"

@@ -47,6 +47,8 @@ const RSA_WITH_HASH: &[&str] = &[
 
 /// Other signature algorithms the kernel knows for modules, by name, for messages.
 const OTHER_SIG_ALGS: &[(&str, &str)] = &[
+    ("1.2.840.10045.4.1", "ecdsa-with-SHA1"),
+    ("1.2.840.10045.4.3.1", "ecdsa-with-SHA224"),
     ("1.2.840.10045.4.3.2", "ecdsa-with-SHA256"),
     ("1.2.840.10045.4.3.3", "ecdsa-with-SHA384"),
     ("1.2.840.10045.4.3.4", "ecdsa-with-SHA512"),
@@ -94,6 +96,9 @@ pub struct Signer {
     pub sig_oid: ObjectIdentifier,
     /// Whether the signature algorithm is RSA PKCS#1 v1.5.
     pub rsa: bool,
+    /// Whether the signature algorithm is ECDSA (`ecdsa-with-SHA*`; the value is a DER
+    /// `Ecdsa-Sig-Value`).
+    pub ecdsa: bool,
     /// The DER of the signed attributes (as signed: a SET OF), if any.
     pub signed_attrs: Option<Vec<u8>>,
     /// The `messageDigest` signed attribute, if any.
@@ -199,6 +204,7 @@ fn signer(si: &SignerInfo) -> Result<Signer, ModsignError> {
         hash: HashAlg::from_oid(&si.digest_alg.oid),
         sig_oid,
         rsa,
+        ecdsa: crate::ec::is_ecdsa(&sig_oid),
         signed_attrs,
         message_digest,
         signature: si.signature.as_bytes().to_vec(),
