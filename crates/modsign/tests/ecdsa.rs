@@ -9,7 +9,7 @@ use kbtf_modsign::{inspect, verify, HashAlg, SigningKey, Verdict};
 use kbtf_testkit::openssl::{ec_key, new_key, sign_module, SignOpts, TestKey};
 use kbtf_testkit::testdata;
 
-const SUBJECT: &str = "/CN=kbtf ECDSA test key (public, never trust it)";
+const SUBJECT: &str = "/CN=kbtf ECDSA test key (public and never trusted)";
 const SERIAL: &str = "0x5eed0001";
 
 /// dummy.ko without its signature: the bytes to sign.
