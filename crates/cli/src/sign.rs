@@ -11,9 +11,10 @@ use kbtf_modsign::{Cert, HashAlg, Signature, SigningKey, Verdict};
 /// Re-signing a rewritten module, as the kernel's scripts/sign-file does.
 #[derive(clap::Args, Debug, Default, Clone)]
 pub struct SignArgs {
-    /// Sign the rewritten module with this private key (unencrypted PEM: PRIVATE KEY or RSA
-    /// PRIVATE KEY), as the kernel's scripts/sign-file does. Needs --sign-cert. The key is only
-    /// read, never written or printed.
+    /// Sign the rewritten module with this private key (unencrypted PEM: PRIVATE KEY, RSA
+    /// PRIVATE KEY or EC PRIVATE KEY; RSA, or ECDSA on P-256 or P-384), as the kernel's
+    /// scripts/sign-file does. Needs --sign-cert. The key is only read, never written or
+    /// printed.
     #[arg(long, value_name = "KEY", requires = "sign_cert")]
     pub sign_key: Option<PathBuf>,
     /// The signing key's X.509 certificate (DER or PEM; e.g. kbuild's certs/signing_key.x509).

@@ -342,3 +342,86 @@ fn check_reports_ecdsa_signatures() {
     );
     assert!(out.contains("no problems"), "the BTF itself is fine: {out}");
 }
+
+/// `--sign-key` with an ECDSA key (P-384, as kbuild makes them for
+/// CONFIG_MODULE_SIG_KEY_TYPE_ECDSA): distill signs what it writes, check verifies it, and
+/// relocate's signed bytes are its unsigned result with kbtf's signature of them.
+#[test]
+fn distill_and_relocate_sign_with_an_ecdsa_key() {
+    use kbtf_testkit::openssl::ec_key;
+    let dir = tempfile::tempdir().unwrap();
+    let vmlinux = testdata("vmlinux-6.1.btf");
+    let ec = ec_key(
+        dir.path(),
+        "p384",
+        "P-384",
+        "/CN=kbtf ECDSA test key (public and never trusted)",
+        "0x5eed0384",
+    );
+    let m = copy(
+        &testdata("modules-6.1/tcp_bbr.ko"),
+        dir.path(),
+        "tcp_bbr.ko",
+    );
+    let (code, out, err) = run!(
+        "distill",
+        "-B",
+        &vmlinux,
+        "--sign-key",
+        &ec.key,
+        "--sign-cert",
+        &ec.cert,
+        "--sign-hash",
+        "sha384",
+        &m
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        err.contains("signed with CN=kbtf ECDSA test key (public and never trusted), serial 5eed0384 (sha384)"),
+        "{err}"
+    );
+    let (code, out, _) = run!("check", "--cert", &ec.cert, &m);
+    assert_eq!(code, 0, "{out}");
+    let line = signature_line(&out);
+    assert!(
+        line.starts_with("signature: signed, valid:")
+            && line.contains("(sha384, ecdsa-with-SHA384)"),
+        "{line}"
+    );
+    let plain = dir.path().join("plain.ko");
+    let signed = dir.path().join("signed.ko");
+    let (code, out, err) = run!("relocate", "-B", &vmlinux, &m, "-o", &plain);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = run!(
+        "relocate",
+        "-B",
+        &vmlinux,
+        &m,
+        "-o",
+        &signed,
+        "--sign-key",
+        &ec.key,
+        "--sign-cert",
+        &ec.cert
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let plain = std::fs::read(&plain).unwrap();
+    let signed = std::fs::read(&signed).unwrap();
+    let k =
+        kbtf_modsign::SigningKey::load(&ec.key, &ec.cert, kbtf_modsign::HashAlg::Sha256).unwrap();
+    assert!(signed == k.sign_module(&plain).unwrap());
+    // The RSA test key with this certificate: refused, naming no key material.
+    let (code, _, err) = run!(
+        "relocate",
+        "-B",
+        &vmlinux,
+        &m,
+        "--sign-key",
+        &key(),
+        "--sign-cert",
+        &ec.cert
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("does not belong to the certificate"), "{err}");
+    assert!(!err.contains("BEGIN"), "{err}");
+}

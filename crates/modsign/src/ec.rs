@@ -19,6 +19,8 @@ use der::oid::ObjectIdentifier;
 use der::{Decode, Reader, SliceReader};
 use p256::ecdsa::signature::hazmat::PrehashVerifier;
 
+use crate::hash::HashAlg;
+
 /// `1.2.840.10045.2.1`, id-ecPublicKey.
 pub const OID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
 /// `1.2.840.10045.3.1.7`, secp256r1 (P-256).
@@ -35,6 +37,20 @@ const ECDSA_WITH_HASH: &[&str] = &[
     "1.2.840.10045.4.3.3", // sha384
     "1.2.840.10045.4.3.4", // sha512
 ];
+
+/// `ecdsa-with-<hash>`, the signature algorithm OpenSSL (so sign-file) names for ECDSA.
+pub fn ecdsa_with(hash: HashAlg) -> ObjectIdentifier {
+    const SHA224: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.1");
+    const SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
+    const SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
+    const SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.4");
+    match hash {
+        HashAlg::Sha224 => SHA224,
+        HashAlg::Sha256 => SHA256,
+        HashAlg::Sha384 => SHA384,
+        HashAlg::Sha512 => SHA512,
+    }
+}
 
 /// Whether a SignerInfo's signature algorithm is ECDSA.
 pub fn is_ecdsa(sig_oid: &ObjectIdentifier) -> bool {

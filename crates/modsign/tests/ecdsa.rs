@@ -248,3 +248,113 @@ fn hex(s: &str) -> Vec<u8> {
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
         .collect()
 }
+
+/// kbtf signs with ECDSA keys: what sign-file (OpenSSL's CMS) makes, but for the signature
+/// value itself, which OpenSSL draws with a random nonce and kbtf with RFC 6979's.
+#[test]
+fn kbtf_signs_with_ecdsa_keys_as_sign_file_does() {
+    use kbtf_modsign::pkcs7::{self, SigAlg};
+    use kbtf_testkit::openssl::{cms_sign, cms_verify, openssl};
+    let dir = tempfile::tempdir().unwrap();
+    let unsigned = module();
+    for curve in ["P-256", "P-384"] {
+        let key = ec_key(dir.path(), curve, curve, SUBJECT, SERIAL);
+        // The same key as SEC 1 (`EC PRIVATE KEY`), as `openssl ec` writes it.
+        let sec1 = dir.path().join(format!("{curve}.sec1.pem"));
+        openssl(&[
+            "ec".as_ref(),
+            "-in".as_ref(),
+            key.key.as_os_str(),
+            "-out".as_ref(),
+            sec1.as_os_str(),
+        ]);
+        assert!(std::fs::read_to_string(&sec1)
+            .unwrap()
+            .starts_with("-----BEGIN EC PRIVATE KEY-----"));
+        for h in ["sha256", "sha384", "sha512"] {
+            let k = SigningKey::load(&key.key, &key.cert, hash(h)).unwrap();
+            let signed = k.sign_module(&unsigned).unwrap();
+            assert!(signed.starts_with(&unsigned));
+            let sig = inspect(&signed).unwrap().unwrap();
+            let s = sig.signer();
+            assert!(s.ecdsa && s.hash == Some(hash(h)), "{s:?}");
+            assert!(sig.kernel_problems().is_empty());
+            assert!(matches!(
+                verify(&signed, &sig, &certs(&key)),
+                Verdict::Valid { .. }
+            ));
+            // Deterministic, and the same from the SEC 1 form of the key.
+            assert!(k.sign_module(&unsigned).unwrap() == signed);
+            let k1 = SigningKey::load(&sec1, &key.cert, hash(h)).unwrap();
+            assert!(k1.sign_module(&unsigned).unwrap() == signed);
+            // OpenSSL accepts it.
+            let blob = kbtf_emit::modsig::blob(&signed, &sig.trailer);
+            assert!(cms_verify(&unsigned, blob, &key.cert), "{curve} {h}");
+            // OpenSSL's own signature of the same bytes is the same DER around its value.
+            let theirs = cms_sign(&unsigned, &key, h, SignOpts::default());
+            let their_value = pkcs7::parse(&theirs).unwrap().signers[0].signature.clone();
+            let c = &certs(&key)[0];
+            let rebuilt =
+                pkcs7::build(hash(h), SigAlg::Ecdsa, c.issuer(), c.serial(), their_value).unwrap();
+            assert!(
+                rebuilt == theirs,
+                "{curve} {h}: the DER differs from OpenSSL's"
+            );
+        }
+    }
+}
+
+#[test]
+fn ecdsa_keys_that_do_not_belong_to_the_certificate() {
+    use kbtf_testkit::openssl::openssl;
+    let dir = tempfile::tempdir().unwrap();
+    let p256 = ec_key(dir.path(), "p256", "P-256", SUBJECT, SERIAL);
+    let p384 = ec_key(dir.path(), "p384", "P-384", SUBJECT, SERIAL);
+    let other384 = ec_key(dir.path(), "other384", "P-384", SUBJECT, SERIAL);
+    let rsa_key = testdata("sign/test-key.pem");
+    let rsa_cert = testdata("sign/test-cert.pem");
+    let sec1 = dir.path().join("p256.sec1.pem");
+    openssl(&[
+        "ec".as_ref(),
+        "-in".as_ref(),
+        p256.key.as_os_str(),
+        "-out".as_ref(),
+        sec1.as_os_str(),
+    ]);
+    let p521 = dir.path().join("p521.pem");
+    openssl(&[
+        "genpkey".as_ref(),
+        "-algorithm".as_ref(),
+        "EC".as_ref(),
+        "-pkeyopt".as_ref(),
+        "ec_paramgen_curve:P-521".as_ref(),
+        "-out".as_ref(),
+        p521.as_os_str(),
+    ]);
+    let err = |key: &std::path::Path, cert: &std::path::Path| {
+        let e = SigningKey::load(key, cert, HashAlg::Sha256)
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("BEGIN"), "{e}");
+        e
+    };
+    for (key, cert) in [
+        (&p256.key, &p384.cert),
+        (&p384.key, &p256.cert),
+        (&p384.key, &other384.cert),
+        (&p384.key, &rsa_cert),
+        (&rsa_key, &p384.cert),
+        (&sec1, &p384.cert),
+    ] {
+        let e = err(key, cert);
+        assert!(e.contains("does not belong to the certificate"), "{e}");
+    }
+    let e = err(&sec1, &rsa_cert);
+    assert!(e.contains("the certificate's key is RSA"), "{e}");
+    let e = err(&p521, &p384.cert);
+    assert!(e.contains("an EC key on P-521"), "{e}");
+    // Its Debug names the certificate, never the key.
+    let k = SigningKey::load(&p384.key, &p384.cert, HashAlg::Sha384).unwrap();
+    let debug = format!("{k:?}");
+    assert!(debug.contains("kbtf ECDSA test key") && !debug.contains("PRIVATE"));
+}

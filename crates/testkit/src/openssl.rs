@@ -119,6 +119,37 @@ pub fn cms_sign(content: &[u8], key: &TestKey, hash: &str, opts: SignOpts) -> Ve
     sig
 }
 
+/// Whether `openssl cms -verify` accepts the DER PKCS#7 `sig` as a detached signature of
+/// `content` by the certificate at `cert` (not checked against any CA: `-noverify`).
+pub fn cms_verify(content: &[u8], sig: &[u8], cert: &Path) -> bool {
+    let dir = tempfile_dir();
+    let (c, p7s) = (dir.join("content"), dir.join("sig.p7s"));
+    std::fs::write(&c, content).unwrap();
+    std::fs::write(&p7s, sig).unwrap();
+    let ok = Command::new("openssl")
+        .args([
+            "cms",
+            "-verify",
+            "-binary",
+            "-noverify",
+            "-inform",
+            "DER",
+            "-in",
+        ])
+        .arg(&p7s)
+        .arg("-content")
+        .arg(&c)
+        .arg("-certfile")
+        .arg(cert)
+        .args(["-out", "/dev/null"])
+        .output()
+        .unwrap_or_else(|e| panic!("running openssl (needed by this test): {e}"))
+        .status
+        .success();
+    let _ = std::fs::remove_dir_all(&dir);
+    ok
+}
+
 /// `module` with the PKCS#7 `sig` appended as sign-file appends it: the blob, then `struct
 /// module_signature` (algo, hash, id_type 2 = PKEY_ID_PKCS7, signer_len, key_id_len, 3 bytes of
 /// padding, sig_len as big-endian u32), then the magic. Written here by hand, apart from kbtf's
