@@ -13,7 +13,9 @@
 //!   signature, and a certificate of the signer's name holding another P-384 key, "do not
 //!   verify", with the digest of the bytes now: an ECDSA signature cannot say which of the two
 //!   happened. A certificate of that name on P-256, or RSA, is no key of the signature at all.
-//!   What Debian's 6.12 `sign-file` makes with P-256 and P-384 keys checks as valid.
+//!   What Debian's 6.12 `sign-file` makes with P-256 and P-384 keys checks as valid, and kbtf
+//!   signing the same bytes with the same keys makes the same DER but for the signature value
+//!   (OpenSSL's nonce is random, kbtf's RFC 6979's), which `openssl cms -verify` accepts.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -387,7 +389,7 @@ fn check_612_modules_with_certificates_of_other_keys() {
 
 #[test]
 #[ignore]
-fn what_debians_612_sign_file_makes_with_ecdsa_keys_checks_as_valid() {
+fn debians_612_sign_file_and_kbtf_sign_alike_with_ecdsa_keys() {
     use kbtf_testkit::openssl::ec_key;
     let dir = tempfile::tempdir().unwrap();
     let sign_file = env_path("KBTF_612_SIGN_FILE");
@@ -428,7 +430,46 @@ fn what_debians_612_sign_file_makes_with_ecdsa_keys_checks_as_valid() {
                             .contains(&format!("({hash}, ecdsa-with-{})", hash.to_uppercase())),
                     "{stem} {curve} {hash}: exit {code}: {out}{err}"
                 );
-                let mut t = std::fs::read(&signed).unwrap();
+                // kbtf signing the same bytes with the same key: the same DER as sign-file's
+                // around the signature value (OpenSSL's nonce is random, kbtf's RFC 6979's),
+                // and openssl and kbtf check accept it.
+                let theirs = std::fs::read(&signed).unwrap();
+                let their_sig = kbtf_modsign::inspect(&theirs).unwrap().unwrap();
+                let h = kbtf_modsign::HashAlg::from_name(hash).unwrap();
+                let k = kbtf_modsign::SigningKey::load(&key.key, &key.cert, h).unwrap();
+                let ours = k.sign_module(&shipped).unwrap();
+                let c = k.cert();
+                let rebuilt = kbtf_modsign::pkcs7::build(
+                    h,
+                    kbtf_modsign::pkcs7::SigAlg::Ecdsa,
+                    c.issuer(),
+                    c.serial(),
+                    their_sig.signer().signature.clone(),
+                )
+                .unwrap();
+                assert!(
+                    kbtf_emit::modsig::append(kbtf_emit::modsig::strip(&theirs).unwrap(), &rebuilt)
+                        .unwrap()
+                        == theirs,
+                    "{stem} {curve} {hash}: sign-file's module is not kbtf's DER around its value"
+                );
+                let ours_sig = kbtf_modsign::inspect(&ours).unwrap().unwrap();
+                assert!(
+                    kbtf_testkit::openssl::cms_verify(
+                        &ours[..ours_sig.trailer.module_len],
+                        kbtf_emit::modsig::blob(&ours, &ours_sig.trailer),
+                        &key.cert
+                    ),
+                    "{stem} {curve} {hash}: openssl refuses kbtf's signature"
+                );
+                let ours_path = dir.path().join(format!("{stem}.{curve}.{hash}.kbtf.ko"));
+                std::fs::write(&ours_path, &ours).unwrap();
+                let (code, out, _) = run!("check", "-B", &btf, "--cert", &key.cert, &ours_path);
+                assert!(
+                    code == 0 && first_line(&out).starts_with("signature: signed, valid:"),
+                    "{stem} {curve} {hash} kbtf-signed: {out}"
+                );
+                let mut t = theirs;
                 t[100] ^= 1;
                 std::fs::write(&signed, &t).unwrap();
                 let (code, out, _) = run!("check", "-B", &btf, "--cert", &key.cert, &signed);
@@ -442,5 +483,5 @@ fn what_debians_612_sign_file_makes_with_ecdsa_keys_checks_as_valid() {
         }
     }
     assert!(checked >= 60, "{checked}");
-    eprintln!("{checked} 6.12 modules signed by Debian's 6.12 sign-file with P-256 and P-384 keys: valid, and not once a byte changed");
+    eprintln!("{checked} 6.12 modules signed by Debian's 6.12 sign-file with P-256 and P-384 keys: valid, and not once a byte changed; kbtf's signatures of them: the same DER around the value, openssl and kbtf check accept them");
 }
