@@ -17,13 +17,14 @@
 //!   digest it covers, so one that fails is either, and [`Verdict::StaleOrOtherKey`] says so,
 //!   unless it is no signature by the key at all (another curve or algorithm, a damaged value:
 //!   [`Verdict::OtherKey`]).
-//! - [`SigningKey`] signs module bytes exactly as sign-file does (same DER, byte for byte), with
-//!   RSA keys.
+//! - [`SigningKey`] signs module bytes as sign-file does: with an RSA key the same DER byte for
+//!   byte; with an ECDSA key (P-256, P-384) the same DER around a signature value whose nonce
+//!   is RFC 6979's, where OpenSSL's is random.
 //!
 //! The cryptography is RustCrypto's (`rsa`, `p256`, `p384`, `cms`, `x509-cert`, `der`, `sha2`);
 //! nothing here is hand-written cryptography. A private key is read from its file into zeroized
-//! memory, kept only inside [`SigningKey`] (zeroized on drop by `rsa`), never written, printed
-//! or put into an error message.
+//! memory, kept only inside [`SigningKey`] (zeroized on drop by `rsa`, `p256`, `p384`), never
+//! written, printed or put into an error message.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
