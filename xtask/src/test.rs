@@ -32,6 +32,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("KBTF_OLD_VMLINUX_BTF", "kernel61_old_vmlinux_btf"),
     ("KBTF_612_VMLINUX_BTF", "kernel612_vmlinux_btf"),
     ("KBTF_612_MODULES_DIR", "kernel612_modules_dir"),
+    ("KBTF_612_VMLINUX", "kernel612_vmlinux"),
     ("KBTF_KERNEL61_DIR", "kernel61_dir"),
     ("KBTF_WRONG_BASE_DIR", "wrong_base_dir"),
     ("KBTF_PAHOLE_REF_VMLINUX_BTF", "pahole_ref_vmlinux_btf"),
@@ -56,6 +57,30 @@ pub fn sign_file(index: &Index) -> Result<std::path::PathBuf> {
         p.display()
     );
     Ok(p)
+}
+
+/// Debian's `scripts/sign-file` from the 6.12 kernel's linux-kbuild package (its name carries
+/// the ABI: linux-kbuild-6.12.117+deb12), unpacked with the headers.
+pub fn sign_file_612(index: &Index) -> Result<std::path::PathBuf> {
+    let lib = index.path("kernel612_headers_root")?.join("usr/lib");
+    let mut found = Vec::new();
+    for e in std::fs::read_dir(&lib).with_context(|| format!("reading {}", lib.display()))? {
+        let p = e?.path().join("scripts/sign-file");
+        let kbuild = p
+            .parent()
+            .and_then(|d| d.parent())
+            .and_then(|d| d.file_name())
+            .is_some_and(|n| n.to_string_lossy().starts_with("linux-kbuild-6.12"));
+        if kbuild && p.is_file() {
+            found.push(p);
+        }
+    }
+    anyhow::ensure!(
+        found.len() == 1,
+        "{}: expected one linux-kbuild-6.12*/scripts/sign-file, found {found:?}",
+        lib.display()
+    );
+    Ok(found.swap_remove(0))
 }
 
 fn cargo() -> Command {
@@ -161,6 +186,7 @@ pub fn main(raw: &[String]) -> Result<()> {
         real.env(var, index.path(key)?);
     }
     real.env("KBTF_SIGN_FILE", sign_file(&index)?);
+    real.env("KBTF_612_SIGN_FILE", sign_file_612(&index)?);
     step("real-kernel tier", &mut real)?;
 
     if !args.flag("no-qemu") {

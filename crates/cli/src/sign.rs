@@ -11,9 +11,10 @@ use kbtf_modsign::{Cert, HashAlg, Signature, SigningKey, Verdict};
 /// Re-signing a rewritten module, as the kernel's scripts/sign-file does.
 #[derive(clap::Args, Debug, Default, Clone)]
 pub struct SignArgs {
-    /// Sign the rewritten module with this private key (unencrypted PEM: PRIVATE KEY or RSA
-    /// PRIVATE KEY), as the kernel's scripts/sign-file does. Needs --sign-cert. The key is only
-    /// read, never written or printed.
+    /// Sign the rewritten module with this private key (unencrypted PEM: PRIVATE KEY, RSA
+    /// PRIVATE KEY or EC PRIVATE KEY; RSA, or ECDSA on P-256 or P-384), as the kernel's
+    /// scripts/sign-file does. Needs --sign-cert. The key is only read, never written or
+    /// printed.
     #[arg(long, value_name = "KEY", requires = "sign_cert")]
     pub sign_key: Option<PathBuf>,
     /// The signing key's X.509 certificate (DER or PEM; e.g. kbuild's certs/signing_key.x509).
@@ -126,8 +127,18 @@ pub fn check_lines(module: &[u8], certs: &[Cert]) -> (Vec<String>, bool) {
             kbtf_modsign::hash::hex(&signed),
             kbtf_modsign::hash::hex(&actual)
         ),
-        Verdict::OtherKey { cert } => format!(
+        Verdict::OtherKey { cert, why: None } => format!(
             "signature: signed, does not verify: by {by}, but it does not open with the key of the certificate {cert}: made with another key, or damaged"
+        ),
+        Verdict::OtherKey {
+            cert,
+            why: Some(why),
+        } => format!(
+            "signature: signed, does not verify: by {by}, but it is no signature by the key of the certificate {cert} ({why}): made with another key, or damaged"
+        ),
+        Verdict::StaleOrOtherKey { cert, hash, actual } => format!(
+            "signature: signed, does not verify: by {by}, with the key of the certificate {cert}; either the module changed after signing (its bytes now hash to {hash} {}) or another key made the signature, and an ECDSA signature does not record which (re-sign the module, or strip the signature)",
+            kbtf_modsign::hash::hex(&actual)
         ),
         Verdict::UnknownSigner { given } => format!(
             "signature: signed, not verified: by {by}, and none of the {given} certificate(s) given is the signer's (a kernel with only these keys refuses it under enforcement)"

@@ -1,5 +1,6 @@
-//! Module signatures on Debian's real 6.1 kernel (issue 9's acceptance). Ignored by default:
-//! `cargo xtask test` runs them with the cache paths in `KBTF_*` variables.
+//! Module signatures on Debian's real 6.1 kernel (issue 9's acceptance, RSA) and 6.12 kernel
+//! (ECDSA, P-384). Ignored by default: `cargo xtask test` runs them with the cache paths in
+//! `KBTF_*` variables.
 //!
 //! - `kbtf check --cert` says "signed, valid" for every shipped module, with the certificate of
 //!   the build key, which exists only in the kernel image (here from the `-dbg` vmlinux).
@@ -7,6 +8,14 @@
 //!   longer matches", exit 1.
 //! - What kbtf signs equals what Debian's `scripts/sign-file` (linux-kbuild-6.1) makes for the
 //!   same key, hash and input, byte for byte, and `openssl cms -verify` accepts it.
+//! - 6.12: every shipped module checks as "signed, valid" with `--cert` the vmlinux (its one
+//!   built-in certificate, a P-384 key, found in `.init.data`). A module patched under its
+//!   signature, and a certificate of the signer's name holding another P-384 key, "do not
+//!   verify", with the digest of the bytes now: an ECDSA signature cannot say which of the two
+//!   happened. A certificate of that name on P-256, or RSA, is no key of the signature at all.
+//!   What Debian's 6.12 `sign-file` makes with P-256 and P-384 keys checks as valid, and kbtf
+//!   signing the same bytes with the same keys makes the same DER but for the signature value
+//!   (OpenSSL's nonce is random, kbtf's RFC 6979's), which `openssl cms -verify` accepts.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -223,4 +232,256 @@ fn kbtf_signs_as_debians_sign_file_and_openssl_verifies_it() {
     }
     assert!(checked >= 20, "{checked}");
     eprintln!("{checked} relocated modules: kbtf's signature == sign-file's, openssl verifies it");
+}
+
+/// The 6.12 build's one certificate, read from the vmlinux extracted from vmlinuz (found in
+/// `.init.data`: that vmlinux has no symbols): a P-384 key.
+fn build_cert_612() -> kbtf_modsign::Cert {
+    let mut certs = kbtf_modsign::cert::load(&env_path("KBTF_612_VMLINUX")).unwrap();
+    assert_eq!(
+        certs.len(),
+        1,
+        "Debian's 6.12 kernel has one built-in certificate"
+    );
+    let c = certs.swap_remove(0);
+    match c.public_key() {
+        Ok(kbtf_modsign::cert::PublicKey::Ec(k)) => {
+            assert_eq!(k.curve(), kbtf_modsign::ec::Curve::P384)
+        }
+        k => panic!("expected the build's P-384 key, got {k:?}"),
+    }
+    c
+}
+
+/// Every 50th shipped 6.12 module.
+fn some_612_modules() -> Vec<PathBuf> {
+    modules(&env_path("KBTF_612_MODULES_DIR"))
+        .into_iter()
+        .step_by(50)
+        .collect()
+}
+
+/// `kbtf check`'s signature line: the first line of its output.
+fn first_line(out: &str) -> &str {
+    out.lines().next().unwrap_or("")
+}
+
+#[test]
+#[ignore]
+fn check_says_signed_valid_for_every_shipped_612_module() {
+    let cert = build_cert_612();
+    let vmlinux = env_path("KBTF_612_VMLINUX");
+    let btf = env_path("KBTF_612_VMLINUX_BTF");
+    let kos = modules(&env_path("KBTF_612_MODULES_DIR"));
+    assert!(kos.len() > 1000, "{} modules", kos.len());
+    let expected = format!("signature: signed, valid: by {}", cert.describe());
+    // The vmlinux itself is the --cert: its built-in keyring, as a user would check.
+    let bad = par(&kos, |ko| {
+        let (code, out, err) = run!("check", "-B", &btf, "--cert", &vmlinux, ko);
+        let line = first_line(&out);
+        (code != 0
+            || !line.starts_with(&expected)
+            || !line.contains("(sha256, ecdsa-with-SHA256); verified with the certificate from"))
+        .then(|| format!("{}: exit {code}: {out}{err}", ko.display()))
+    });
+    assert!(bad.is_empty(), "{} modules:\n{}", bad.len(), bad.join("\n"));
+    eprintln!(
+        "{} shipped 6.12 modules: signed, valid (ECDSA P-384)",
+        kos.len()
+    );
+}
+
+#[test]
+#[ignore]
+fn check_says_612_modules_patched_under_the_signature_do_not_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let vmlinux = env_path("KBTF_612_VMLINUX");
+    let btf = env_path("KBTF_612_VMLINUX_BTF");
+    let kos = some_612_modules();
+    let bad = par(&kos, |ko| {
+        let mut elf = std::fs::read(ko).unwrap();
+        let sig = kbtf_emit::modsig::parse(&elf).unwrap().unwrap();
+        let sec = kbtf_emit::elf::section(&elf, ".BTF").unwrap()?;
+        let end = sec.as_ptr() as usize - elf.as_ptr() as usize + sec.len();
+        // A letter of the last name in the string table: valid BTF, other bytes.
+        elf[end - 2] ^= 0x20;
+        let now = kbtf_modsign::HashAlg::Sha256.digest(&elf[..sig.module_len]);
+        let patched = dir.path().join(ko.file_name().unwrap());
+        std::fs::write(&patched, &elf).unwrap();
+        let (code, out, _) = run!("check", "-B", &btf, "--cert", &vmlinux, &patched);
+        let line = first_line(&out);
+        (code != 1
+            || !line.starts_with("signature: signed, does not verify:")
+            || !line.contains(&format!(
+                "either the module changed after signing (its bytes now hash to sha256 {})",
+                kbtf_modsign::hash::hex(&now)
+            )))
+        .then(|| format!("{}: exit {code}: {out}", ko.display()))
+    });
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+    eprintln!(
+        "{} patched 6.12 modules: does not verify, the digest of the bytes now given",
+        kos.len()
+    );
+}
+
+#[test]
+#[ignore]
+fn check_612_modules_with_certificates_of_other_keys() {
+    use kbtf_testkit::openssl::{ec_key, new_key};
+    let dir = tempfile::tempdir().unwrap();
+    let real = build_cert_612();
+    let btf = env_path("KBTF_612_VMLINUX_BTF");
+    // Certificates with the build certificate's subject, issuer and serial: they name the
+    // signer, with other keys.
+    let subject = "/CN=Build time autogenerated kernel key";
+    let serial = format!("0x{}", kbtf_modsign::hash::hex(real.serial().as_bytes()));
+    let p384 = ec_key(dir.path(), "p384", "P-384", subject, &serial);
+    let p256 = ec_key(dir.path(), "p256", "P-256", subject, &serial);
+    let rsa = new_key(dir.path(), "rsa", &["rsa:2048"], subject, &serial);
+    for k in [&p384, &p256, &rsa] {
+        let c = kbtf_modsign::cert::load(&k.cert).unwrap();
+        assert!(
+            c[0].describe() == real.describe(),
+            "the same name: {}",
+            c[0].describe()
+        );
+    }
+    let kos = some_612_modules();
+    let cases: [(&Path, &[&str]); 3] = [
+        (
+            &p384.cert,
+            &[
+                "signature: signed, does not verify:",
+                "either the module changed after signing",
+            ],
+        ),
+        (
+            &p256.cert,
+            &[
+                "signature: signed, does not verify:",
+                "it is no signature by the key of the certificate",
+                "wider than any of P-256: made on a larger curve",
+            ],
+        ),
+        (
+            &rsa.cert,
+            &[
+                "signature: signed, does not verify:",
+                "(an ECDSA signature, and the certificate holds an RSA key)",
+            ],
+        ),
+    ];
+    for (cert, wanted) in cases {
+        let bad = par(&kos, |ko| {
+            let (code, out, _) = run!("check", "-B", &btf, "--cert", cert, ko);
+            let line = first_line(&out);
+            (code != 1 || !wanted.iter().all(|w| line.contains(w)))
+                .then(|| format!("{}: exit {code}: {out}", ko.display()))
+        });
+        assert!(bad.is_empty(), "{}: {}", cert.display(), bad.join("\n"));
+    }
+    eprintln!(
+        "{} shipped 6.12 modules against certificates of the signer's name with another P-384, a P-256 and an RSA key: does not verify",
+        kos.len()
+    );
+}
+
+#[test]
+#[ignore]
+fn debians_612_sign_file_and_kbtf_sign_alike_with_ecdsa_keys() {
+    use kbtf_testkit::openssl::ec_key;
+    let dir = tempfile::tempdir().unwrap();
+    let sign_file = env_path("KBTF_612_SIGN_FILE");
+    assert!(sign_file.is_file(), "{}: no sign-file", sign_file.display());
+    let btf = env_path("KBTF_612_VMLINUX_BTF");
+    let subject = "/CN=kbtf ECDSA test key (public and never trusted)";
+    let keys = [
+        ec_key(dir.path(), "p256", "P-256", subject, "0x5eed0256"),
+        ec_key(dir.path(), "p384", "P-384", subject, "0x5eed0384"),
+    ];
+    let kos: Vec<PathBuf> = modules(&env_path("KBTF_612_MODULES_DIR"))
+        .into_iter()
+        .step_by(100)
+        .collect();
+    let mut checked = 0;
+    for ko in &kos {
+        let stem = ko.file_stem().unwrap().to_string_lossy().into_owned();
+        let plain = dir.path().join(format!("{stem}.plain.ko"));
+        let shipped = std::fs::read(ko).unwrap();
+        std::fs::write(&plain, kbtf_emit::modsig::strip(&shipped).unwrap()).unwrap();
+        for (key, curve) in keys.iter().zip(["P-256", "P-384"]) {
+            for hash in ["sha256", "sha384", "sha512"] {
+                let signed = dir.path().join(format!("{stem}.{curve}.{hash}.ko"));
+                let st = Command::new(&sign_file)
+                    .arg(hash)
+                    .arg(&key.key)
+                    .arg(&key.cert)
+                    .arg(&plain)
+                    .arg(&signed)
+                    .status()
+                    .unwrap();
+                assert!(st.success(), "sign-file failed on {}", plain.display());
+                let (code, out, err) = run!("check", "-B", &btf, "--cert", &key.cert, &signed);
+                assert!(
+                    code == 0
+                        && first_line(&out).starts_with("signature: signed, valid:")
+                        && first_line(&out)
+                            .contains(&format!("({hash}, ecdsa-with-{})", hash.to_uppercase())),
+                    "{stem} {curve} {hash}: exit {code}: {out}{err}"
+                );
+                // kbtf signing the same bytes with the same key: the same DER as sign-file's
+                // around the signature value (OpenSSL's nonce is random, kbtf's RFC 6979's),
+                // and openssl and kbtf check accept it.
+                let theirs = std::fs::read(&signed).unwrap();
+                let their_sig = kbtf_modsign::inspect(&theirs).unwrap().unwrap();
+                let h = kbtf_modsign::HashAlg::from_name(hash).unwrap();
+                let k = kbtf_modsign::SigningKey::load(&key.key, &key.cert, h).unwrap();
+                let ours = k.sign_module(&shipped).unwrap();
+                let c = k.cert();
+                let rebuilt = kbtf_modsign::pkcs7::build(
+                    h,
+                    kbtf_modsign::pkcs7::SigAlg::Ecdsa,
+                    c.issuer(),
+                    c.serial(),
+                    their_sig.signer().signature.clone(),
+                )
+                .unwrap();
+                assert!(
+                    kbtf_emit::modsig::append(kbtf_emit::modsig::strip(&theirs).unwrap(), &rebuilt)
+                        .unwrap()
+                        == theirs,
+                    "{stem} {curve} {hash}: sign-file's module is not kbtf's DER around its value"
+                );
+                let ours_sig = kbtf_modsign::inspect(&ours).unwrap().unwrap();
+                assert!(
+                    kbtf_testkit::openssl::cms_verify(
+                        &ours[..ours_sig.trailer.module_len],
+                        kbtf_emit::modsig::blob(&ours, &ours_sig.trailer),
+                        &key.cert
+                    ),
+                    "{stem} {curve} {hash}: openssl refuses kbtf's signature"
+                );
+                let ours_path = dir.path().join(format!("{stem}.{curve}.{hash}.kbtf.ko"));
+                std::fs::write(&ours_path, &ours).unwrap();
+                let (code, out, _) = run!("check", "-B", &btf, "--cert", &key.cert, &ours_path);
+                assert!(
+                    code == 0 && first_line(&out).starts_with("signature: signed, valid:"),
+                    "{stem} {curve} {hash} kbtf-signed: {out}"
+                );
+                let mut t = theirs;
+                t[100] ^= 1;
+                std::fs::write(&signed, &t).unwrap();
+                let (code, out, _) = run!("check", "-B", &btf, "--cert", &key.cert, &signed);
+                assert!(
+                    code == 1
+                        && first_line(&out).starts_with("signature: signed, does not verify:"),
+                    "{stem} {curve} {hash} tampered: {out}"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 60, "{checked}");
+    eprintln!("{checked} 6.12 modules signed by Debian's 6.12 sign-file with P-256 and P-384 keys: valid, and not once a byte changed; kbtf's signatures of them: the same DER around the value, openssl and kbtf check accept them");
 }

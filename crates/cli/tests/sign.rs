@@ -284,3 +284,144 @@ fn encode_signs_the_module_it_writes() {
     assert_eq!(code, 2);
     assert!(err.contains("no signature"), "{err}");
 }
+
+/// ECDSA signatures (Debian's 6.12 kernels sign with a P-384 key) through `kbtf check`, on
+/// dummy.ko signed at test time by `openssl cms` as sign-file signs (kbtf_testkit::openssl).
+#[test]
+fn check_reports_ecdsa_signatures() {
+    use kbtf_testkit::openssl::{ec_key, sign_module, SignOpts};
+    let dir = tempfile::tempdir().unwrap();
+    let vmlinux = testdata("vmlinux-6.1.btf");
+    let subject = "/CN=kbtf ECDSA test key (public and never trusted)";
+    let p384 = ec_key(dir.path(), "p384", "P-384", subject, "0x5eed0001");
+    let p256 = ec_key(dir.path(), "p256", "P-256", subject, "0x5eed0001");
+    let shipped = std::fs::read(testdata("modules-6.1/dummy.ko")).unwrap();
+    let unsigned = kbtf_emit::modsig::strip(&shipped).unwrap();
+    let mut elf = sign_module(unsigned, &p384, "sha384", SignOpts::default());
+    let m = dir.path().join("dummy.ko");
+    std::fs::write(&m, &elf).unwrap();
+    let (code, out, err) = run!("check", "-B", &vmlinux, "--cert", &p384.cert, &m);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        signature_line(&out).starts_with(
+            "signature: signed, valid: by CN=kbtf ECDSA test key (public and never trusted), serial 5eed0001 (sha384, ecdsa-with-SHA384); verified with the certificate from"
+        ),
+        "{out}"
+    );
+    // Without a certificate: who signed, nothing verified, not a problem.
+    let (code, out, _) = run!("check", "-B", &vmlinux, &m);
+    assert_eq!(code, 0, "{out}");
+    assert!(signature_line(&out).contains("not verified"), "{out}");
+    // A certificate of the signer's name on P-256: no signature by that key, whatever the bytes.
+    let (code, out, _) = run!("check", "-B", &vmlinux, "--cert", &p256.cert, &m);
+    assert_eq!(code, 1, "{out}");
+    let line = signature_line(&out);
+    assert!(
+        line.starts_with("signature: signed, does not verify:")
+            && line.contains("it is no signature by the key of the certificate")
+            && line.contains("larger curve"),
+        "{line}"
+    );
+    // .BTF patched under the signature: does not verify, and an ECDSA signature cannot say
+    // whether the bytes changed or another key signed; the digest of the bytes now is given.
+    let range = btf_range(&elf);
+    elf[range.end - 2] ^= 0x20;
+    std::fs::write(&m, &elf).unwrap();
+    let now = kbtf_modsign::HashAlg::Sha384.digest(&elf[..unsigned.len()]);
+    let (code, out, _) = run!("check", "-B", &vmlinux, "--cert", &p384.cert, &m);
+    assert_eq!(code, 1, "{out}");
+    let line = signature_line(&out);
+    assert!(
+        line.starts_with("signature: signed, does not verify:")
+            && line.contains(&format!(
+                "either the module changed after signing (its bytes now hash to sha384 {})",
+                kbtf_modsign::hash::hex(&now)
+            ))
+            && line.contains("does not record which"),
+        "{line}"
+    );
+    assert!(out.contains("no problems"), "the BTF itself is fine: {out}");
+}
+
+/// `--sign-key` with an ECDSA key (P-384, as kbuild makes them for
+/// CONFIG_MODULE_SIG_KEY_TYPE_ECDSA): distill signs what it writes, check verifies it, and
+/// relocate's signed bytes are its unsigned result with kbtf's signature of them.
+#[test]
+fn distill_and_relocate_sign_with_an_ecdsa_key() {
+    use kbtf_testkit::openssl::ec_key;
+    let dir = tempfile::tempdir().unwrap();
+    let vmlinux = testdata("vmlinux-6.1.btf");
+    let ec = ec_key(
+        dir.path(),
+        "p384",
+        "P-384",
+        "/CN=kbtf ECDSA test key (public and never trusted)",
+        "0x5eed0384",
+    );
+    let m = copy(
+        &testdata("modules-6.1/tcp_bbr.ko"),
+        dir.path(),
+        "tcp_bbr.ko",
+    );
+    let (code, out, err) = run!(
+        "distill",
+        "-B",
+        &vmlinux,
+        "--sign-key",
+        &ec.key,
+        "--sign-cert",
+        &ec.cert,
+        "--sign-hash",
+        "sha384",
+        &m
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        err.contains("signed with CN=kbtf ECDSA test key (public and never trusted), serial 5eed0384 (sha384)"),
+        "{err}"
+    );
+    let (code, out, _) = run!("check", "--cert", &ec.cert, &m);
+    assert_eq!(code, 0, "{out}");
+    let line = signature_line(&out);
+    assert!(
+        line.starts_with("signature: signed, valid:")
+            && line.contains("(sha384, ecdsa-with-SHA384)"),
+        "{line}"
+    );
+    let plain = dir.path().join("plain.ko");
+    let signed = dir.path().join("signed.ko");
+    let (code, out, err) = run!("relocate", "-B", &vmlinux, &m, "-o", &plain);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = run!(
+        "relocate",
+        "-B",
+        &vmlinux,
+        &m,
+        "-o",
+        &signed,
+        "--sign-key",
+        &ec.key,
+        "--sign-cert",
+        &ec.cert
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let plain = std::fs::read(&plain).unwrap();
+    let signed = std::fs::read(&signed).unwrap();
+    let k =
+        kbtf_modsign::SigningKey::load(&ec.key, &ec.cert, kbtf_modsign::HashAlg::Sha256).unwrap();
+    assert!(signed == k.sign_module(&plain).unwrap());
+    // The RSA test key with this certificate: refused, naming no key material.
+    let (code, _, err) = run!(
+        "relocate",
+        "-B",
+        &vmlinux,
+        &m,
+        "--sign-key",
+        &key(),
+        "--sign-cert",
+        &ec.cert
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("does not belong to the certificate"), "{err}");
+    assert!(!err.contains("BEGIN"), "{err}");
+}

@@ -20,9 +20,27 @@ use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::Certificate;
 
+use crate::ec::{self, Curve, EcKey};
 use crate::error::ModsignError;
 use crate::hash::hex;
-use crate::pkcs7::SignerId;
+use crate::pkcs7::{SignerId, OID_RSA_ENCRYPTION};
+
+/// A certificate's public key, of a kind kbtf verifies with.
+#[derive(Debug, Clone)]
+pub enum PublicKey {
+    Rsa(RsaPublicKey),
+    Ec(EcKey),
+}
+
+impl PublicKey {
+    /// `RSA` or `ECDSA P-384`, for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            PublicKey::Rsa(_) => "RSA".into(),
+            PublicKey::Ec(k) => format!("ECDSA {}", k.curve()),
+        }
+    }
+}
 
 /// One certificate, and where it came from.
 #[derive(Debug, Clone)]
@@ -79,6 +97,39 @@ impl Cert {
                 spki.algorithm.oid
             )
         })
+    }
+
+    /// The certificate's public key, RSA or ECDSA on P-256 or P-384; an error saying what it
+    /// is otherwise.
+    pub fn public_key(&self) -> Result<PublicKey, String> {
+        let spki = &self.cert.tbs_certificate.subject_public_key_info;
+        let alg = &spki.algorithm;
+        if alg.oid == OID_RSA_ENCRYPTION {
+            return self.rsa_public_key().map(PublicKey::Rsa);
+        }
+        if alg.oid != ec::OID_EC_PUBLIC_KEY {
+            return Err(format!(
+                "its public key algorithm {} is neither RSA nor EC (id-ecPublicKey)",
+                alg.oid
+            ));
+        }
+        let curve_oid = alg
+            .parameters
+            .as_ref()
+            .ok_or_else(|| "its EC public key has no curve parameters".to_string())?
+            .decode_as::<der::oid::ObjectIdentifier>()
+            .map_err(|e| format!("its EC public key does not name its curve (namedCurve): {e}"))?;
+        let Some(curve) = Curve::from_oid(&curve_oid) else {
+            return Err(format!(
+                "its public key is on the curve {}; kbtf verifies ECDSA on P-256 and P-384",
+                ec::curve_name(&curve_oid)
+            ));
+        };
+        let point = spki
+            .subject_public_key
+            .as_bytes()
+            .ok_or_else(|| "its EC public key is not a whole number of bytes".to_string())?;
+        EcKey::from_sec1(curve, point).map(PublicKey::Ec)
     }
 
     /// Whether this is the certificate a signer names.

@@ -7,12 +7,11 @@
 //!   version 1, digestAlgorithms { hash (no parameters) },
 //!   encapContentInfo { data } (detached: no content), no certificates, no CRLs,
 //!   signerInfos { SignerInfo { version 1, issuerAndSerialNumber of the certificate,
-//!     digestAlgorithm hash, no signedAttrs, signatureAlgorithm rsaEncryption (NULL),
-//!     signature } } } }
+//!     digestAlgorithm hash, no signedAttrs, signatureAlgorithm rsaEncryption (NULL)
+//!     or ecdsa-with-<hash> (no parameters), signature } } } }
 //! ```
 //!
-//! in DER, so the bytes are determined by the certificate, the hash and the (deterministic)
-//! RSA PKCS#1 v1.5 signature.
+//! in DER, so the bytes are determined by the certificate, the hash and the signature.
 
 use cms::cert::IssuerAndSerialNumber;
 use cms::content_info::{CmsVersion, ContentInfo};
@@ -47,6 +46,8 @@ const RSA_WITH_HASH: &[&str] = &[
 
 /// Other signature algorithms the kernel knows for modules, by name, for messages.
 const OTHER_SIG_ALGS: &[(&str, &str)] = &[
+    ("1.2.840.10045.4.1", "ecdsa-with-SHA1"),
+    ("1.2.840.10045.4.3.1", "ecdsa-with-SHA224"),
     ("1.2.840.10045.4.3.2", "ecdsa-with-SHA256"),
     ("1.2.840.10045.4.3.3", "ecdsa-with-SHA384"),
     ("1.2.840.10045.4.3.4", "ecdsa-with-SHA512"),
@@ -94,6 +95,9 @@ pub struct Signer {
     pub sig_oid: ObjectIdentifier,
     /// Whether the signature algorithm is RSA PKCS#1 v1.5.
     pub rsa: bool,
+    /// Whether the signature algorithm is ECDSA (`ecdsa-with-SHA*`; the value is a DER
+    /// `Ecdsa-Sig-Value`).
+    pub ecdsa: bool,
     /// The DER of the signed attributes (as signed: a SET OF), if any.
     pub signed_attrs: Option<Vec<u8>>,
     /// The `messageDigest` signed attribute, if any.
@@ -199,16 +203,43 @@ fn signer(si: &SignerInfo) -> Result<Signer, ModsignError> {
         hash: HashAlg::from_oid(&si.digest_alg.oid),
         sig_oid,
         rsa,
+        ecdsa: crate::ec::is_ecdsa(&sig_oid),
         signed_attrs,
         message_digest,
         signature: si.signature.as_bytes().to_vec(),
     })
 }
 
+/// A signature algorithm of [`build`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SigAlg {
+    /// RSA PKCS#1 v1.5: `rsaEncryption` with NULL parameters, as OpenSSL writes it.
+    Rsa,
+    /// ECDSA: `ecdsa-with-<hash>` without parameters, as OpenSSL writes it; the signature is a
+    /// DER `Ecdsa-Sig-Value`.
+    Ecdsa,
+}
+
+impl SigAlg {
+    fn identifier(self, hash: HashAlg) -> AlgorithmIdentifierOwned {
+        match self {
+            SigAlg::Rsa => AlgorithmIdentifierOwned {
+                oid: OID_RSA_ENCRYPTION,
+                parameters: Some(Any::null()),
+            },
+            SigAlg::Ecdsa => AlgorithmIdentifierOwned {
+                oid: crate::ec::ecdsa_with(hash),
+                parameters: None,
+            },
+        }
+    }
+}
+
 /// The DER `SignedData` sign-file makes: detached, no certificates, no signed attributes, one
-/// RSA signer named by `issuer` and `serial`, with `signature` over the content's `hash`.
+/// signer named by `issuer` and `serial`, with the `alg` `signature` over the content's `hash`.
 pub fn build(
     hash: HashAlg,
+    alg: SigAlg,
     issuer: &Name,
     serial: &SerialNumber,
     signature: Vec<u8>,
@@ -226,10 +257,7 @@ pub fn build(
         }),
         digest_alg: digest_alg.clone(),
         signed_attrs: None,
-        signature_algorithm: AlgorithmIdentifierOwned {
-            oid: OID_RSA_ENCRYPTION,
-            parameters: Some(Any::null()),
-        },
+        signature_algorithm: alg.identifier(hash),
         signature: OctetString::new(signature).map_err(|e| err("the signature", e))?,
         unsigned_attrs: None,
     };

@@ -4,22 +4,30 @@
 //! The kernel (`mod_verify_sig`, then `pkcs7_verify` for `VERIFYING_MODULE_SIGNATURE`) hashes the
 //! module bytes before the signature, requires the PKCS#7 content type to be `data` and the
 //! signer to have no authenticated (signed) attributes, finds the signer's key in its keyrings by
-//! issuer and serial (or key id) and checks the RSA signature of the digest with it. kbtf does
-//! the same with the certificates it is given.
+//! issuer and serial (or key id) and checks the RSA or ECDSA signature of the digest with it.
+//! kbtf does the same with the certificates it is given.
 //!
 //! Without signed attributes (every module signature the kernel accepts), the only record of
-//! the digest is inside the RSA signature, so proving a signature stale takes the signer's
-//! public key. With it, a signature that does not verify is told apart: if the signature opens
-//! (`s^e mod n`) to a well-formed PKCS#1 v1.5 block for the same digest algorithm, the module
-//! bytes changed after signing ([`Verdict::Stale`], with both digests); otherwise it was made
-//! with another key or is damaged ([`Verdict::OtherKey`]). The accept/reject decision itself is
-//! `rsa`'s PKCS#1 v1.5 verification; opening the block only explains a rejection.
+//! the digest is inside the signature, so proving an RSA signature stale takes the signer's
+//! public key. With it, an RSA signature that does not verify is told apart: if the signature
+//! opens (`s^e mod n`) to a well-formed PKCS#1 v1.5 block for the same digest algorithm, the
+//! module bytes changed after signing ([`Verdict::Stale`], with both digests); otherwise it was
+//! made with another key or is damaged ([`Verdict::OtherKey`]). The accept/reject decision
+//! itself is `rsa`'s PKCS#1 v1.5 verification; opening the block only explains a rejection.
+//!
+//! An ECDSA signature records no digest that a public key can recover: for any key of the
+//! curve some digest verifies, so a failure after bytes changed and one by another key of the
+//! same curve are the same to any verifier ([`Verdict::StaleOrOtherKey`]). Only a signature
+//! that is none by this key whatever the bytes (of another curve or algorithm, or damaged) is
+//! [`Verdict::OtherKey`]; see [`crate::ec`]. The decision is `p256`'s or `p384`'s ECDSA
+//! verification of the digest, cut to the curve's size as the kernel does.
 
 use kbtf_emit::modsig::{self, ModuleSignature};
 use rsa::traits::PublicKeyParts;
 use rsa::{BigUint, RsaPublicKey};
 
-use crate::cert::Cert;
+use crate::cert::{Cert, PublicKey};
+use crate::ec::EcRefusal;
 use crate::error::ModsignError;
 use crate::hash::HashAlg;
 use crate::pkcs7::{self, Pkcs7, Signer};
@@ -85,8 +93,19 @@ pub enum Verdict {
         actual: Vec<u8>,
     },
     /// The signer's certificate was found but the signature does not open with its key: made
-    /// with another key, or damaged.
-    OtherKey { cert: String },
+    /// with another key, or damaged; `why`, when more is known (a signature of another
+    /// algorithm or curve than the key's, or a malformed ECDSA value).
+    OtherKey { cert: String, why: Option<String> },
+    /// An ECDSA signature that does not verify with the signer's certificate, where nothing
+    /// tells why: either the module changed after signing (`actual` is the digest of its bytes
+    /// now) or another key of the same curve made the signature. Unlike RSA's, an ECDSA
+    /// signature cannot be opened to the digest it covers: for any key there is a digest it
+    /// verifies against, so the two cases look the same (see [`crate::ec`]).
+    StaleOrOtherKey {
+        cert: String,
+        hash: HashAlg,
+        actual: Vec<u8>,
+    },
     /// Certificates were given, and none is the signer's.
     UnknownSigner { given: usize },
     /// Nothing can be said (no certificate, an algorithm kbtf does not compute): why.
@@ -99,7 +118,10 @@ impl Verdict {
     pub fn is_problem(&self) -> bool {
         matches!(
             self,
-            Verdict::Stale { .. } | Verdict::OtherKey { .. } | Verdict::UnknownSigner { .. }
+            Verdict::Stale { .. }
+                | Verdict::OtherKey { .. }
+                | Verdict::StaleOrOtherKey { .. }
+                | Verdict::UnknownSigner { .. }
         )
     }
 }
@@ -125,9 +147,9 @@ pub fn verify(module: &[u8], sig: &Signature, certs: &[Cert]) -> Verdict {
             };
         }
     }
-    if !s.rsa {
+    if !s.rsa && !s.ecdsa {
         return Verdict::NotVerified(format!(
-            "a {} signature: kbtf verifies RSA signatures only",
+            "a {} signature: kbtf verifies RSA and ECDSA signatures",
             s.sig_alg_name()
         ));
     }
@@ -139,7 +161,7 @@ pub fn verify(module: &[u8], sig: &Signature, certs: &[Cert]) -> Verdict {
     let Some(cert) = certs.iter().find(|c| c.matches(&s.id)) else {
         return Verdict::UnknownSigner { given: certs.len() };
     };
-    let public = match cert.rsa_public_key() {
+    let public = match cert.public_key() {
         Ok(k) => k,
         Err(e) => {
             return Verdict::NotVerified(format!("the signer's certificate: {e}"));
@@ -149,24 +171,53 @@ pub fn verify(module: &[u8], sig: &Signature, certs: &[Cert]) -> Verdict {
         Some(attrs) => hash.digest(attrs),
         None => actual.clone(),
     };
-    if public
-        .verify(hash.pkcs1v15(), &signed_input, &s.signature)
-        .is_ok()
-    {
-        return Verdict::Valid {
-            cert: cert.describe(),
-            origin: cert.origin.clone(),
-        };
-    }
-    match (open(&public, hash, &s.signature), &s.signed_attrs) {
-        (Some(signed), None) => Verdict::Stale {
-            hash,
-            signed,
-            actual,
-        },
-        _ => Verdict::OtherKey {
-            cert: cert.describe(),
-        },
+    let valid = || Verdict::Valid {
+        cert: cert.describe(),
+        origin: cert.origin.clone(),
+    };
+    let other_key = |why: Option<String>| Verdict::OtherKey {
+        cert: cert.describe(),
+        why,
+    };
+    match public {
+        PublicKey::Rsa(public) if s.rsa => {
+            if public
+                .verify(hash.pkcs1v15(), &signed_input, &s.signature)
+                .is_ok()
+            {
+                return valid();
+            }
+            match (open(&public, hash, &s.signature), &s.signed_attrs) {
+                (Some(signed), None) => Verdict::Stale {
+                    hash,
+                    signed,
+                    actual,
+                },
+                _ => other_key(None),
+            }
+        }
+        PublicKey::Ec(public) if s.ecdsa => {
+            match (
+                public.verify_prehash(&signed_input, &s.signature),
+                &s.signed_attrs,
+            ) {
+                (Ok(()), _) => valid(),
+                (Err(EcRefusal::Undecided), None) => Verdict::StaleOrOtherKey {
+                    cert: cert.describe(),
+                    hash,
+                    actual,
+                },
+                // With signed attributes, their messageDigest is the module's digest (checked
+                // above), so what fails is the key (or the signature is damaged).
+                (Err(EcRefusal::Undecided), Some(_)) => other_key(None),
+                (Err(EcRefusal::NotThisKey(why)), _) => other_key(Some(why)),
+            }
+        }
+        public => other_key(Some(format!(
+            "an {} signature, and the certificate holds an {} key",
+            if s.rsa { "RSA" } else { "ECDSA" },
+            public.describe()
+        ))),
     }
 }
 

@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod openssl;
+
 /// A path under the repository's `testdata/` (see testdata/PROVENANCE).
 pub fn testdata(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
