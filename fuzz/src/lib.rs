@@ -69,3 +69,29 @@ pub fn c_dump_is_small(btf: &Btf) -> bool {
 pub fn mode(data: &[u8]) -> Option<(u8, &[u8])> {
     data.split_first().map(|(m, rest)| (*m, rest))
 }
+
+/// The certificates of `$KBTF_FUZZ_CERTS` (every `*.der` in that directory, which
+/// `cargo xtask fuzz` fills with certificates of the keys that signed the `modsign` seeds);
+/// none without it.
+pub fn certs() -> &'static [kbtf_modsign::Cert] {
+    static C: OnceLock<Vec<kbtf_modsign::Cert>> = OnceLock::new();
+    C.get_or_init(|| {
+        let Some(dir) = std::env::var_os("KBTF_FUZZ_CERTS") else {
+            return Vec::new();
+        };
+        let mut paths: Vec<_> = std::fs::read_dir(&dir)
+            .expect("$KBTF_FUZZ_CERTS is a directory")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "der"))
+            .collect();
+        paths.sort();
+        paths
+            .iter()
+            .map(|p| {
+                let der = std::fs::read(p).expect("a certificate of $KBTF_FUZZ_CERTS reads");
+                kbtf_modsign::Cert::from_der(&der, p.display().to_string())
+                    .expect("a certificate of $KBTF_FUZZ_CERTS parses")
+            })
+            .collect()
+    })
+}

@@ -34,6 +34,7 @@ pub const TARGETS: &[&str] = &[
     "elf_write",
     "btf_ids",
     "dwarf",
+    "modsign",
 ];
 
 /// The small base of `dedup` and `distill_relocate` (must match fuzz/src/lib.rs).
@@ -182,7 +183,8 @@ pub fn run(
             .arg("-malloc_limit_mb=2048")
             .arg("-max_len=65536")
             .arg("-print_final_stats=1")
-            .arg(format!("-artifact_prefix={}/", artifacts.display()));
+            .arg(format!("-artifact_prefix={}/", artifacts.display()))
+            .env("KBTF_FUZZ_CERTS", &seeds.certs);
         if let Some(seed) = seed {
             cmd.arg(format!("-seed={seed}"));
         }
@@ -244,6 +246,8 @@ type Seed = (String, Vec<u8>);
 /// Seed inputs, by target, made from the committed fixtures.
 struct Seeds {
     by_target: Vec<(&'static str, Vec<Seed>)>,
+    /// The certificates (DER) of the keys that signed the `modsign` seeds.
+    certs: PathBuf,
 }
 
 impl Seeds {
@@ -320,7 +324,14 @@ impl Seeds {
         }
         let mut elves = modules.clone();
         elves.extend(objects.iter().take(4).cloned());
+        // Signed modules: Debian's dummy.ko, and a small payload signed as sign-file signs
+        // with RSA, P-256 and P-384 test keys (mode 0); the keys' certificates (mode 1).
+        let (signed, certs_der, certs) = modsign_seeds(work)?;
+        let mut modsign = vec![prefixed(0, &modules[0])];
+        modsign.extend(signed.iter().map(|s| prefixed(0, s)));
+        modsign.extend(certs_der.iter().map(|s| prefixed(1, s)));
         Ok(Seeds {
+            certs,
             by_target: vec![
                 ("btf_parse", base_btf),
                 ("btf_split", split_vmlinux),
@@ -329,6 +340,7 @@ impl Seeds {
                 ("elf_write", elves),
                 ("btf_ids", modules),
                 ("dwarf", dwarf),
+                ("modsign", modsign),
             ],
         })
     }
@@ -342,6 +354,116 @@ impl Seeds {
         }
         Ok(())
     }
+}
+
+/// Test keys (RSA 2048, P-256, P-384) and their certificates, made with openssl once and
+/// kept in `WORK/modsign/` (the corpus signed with them stays valid across runs); a 1 KiB
+/// payload signed by each as `scripts/sign-file` signs (CMS, detached, no certificates, no
+/// signed attributes; by issuer and serial, and one by subject key id), with the module
+/// signature trailer appended. Returns the signed payloads, the certificates' DER and the
+/// directory holding them (`$KBTF_FUZZ_CERTS` of the target).
+fn modsign_seeds(work: &Path) -> Result<(Vec<Seed>, Vec<Seed>, PathBuf)> {
+    let dir = work.join("modsign");
+    let certs = dir.join("certs");
+    std::fs::create_dir_all(&certs)?;
+    let openssl = |args: &[&std::ffi::OsStr]| -> Result<()> {
+        crate::util::run(Command::new("openssl").args(args))
+    };
+    let os = |s: &'static str| std::ffi::OsStr::new(s);
+    let payload: Vec<u8> = (0..1024u32).map(|i| (i * 7 + i / 256) as u8).collect();
+    let payload_path = dir.join("payload");
+    std::fs::write(&payload_path, &payload)?;
+    let mut signed = Vec::new();
+    let mut der = Vec::new();
+    for (name, newkey) in [
+        ("rsa", &["rsa:2048"][..]),
+        ("p256", &["ec", "-pkeyopt", "ec_paramgen_curve:P-256"][..]),
+        ("p384", &["ec", "-pkeyopt", "ec_paramgen_curve:P-384"][..]),
+    ] {
+        let key = dir.join(format!("{name}.key"));
+        let crt = dir.join(format!("{name}.crt"));
+        let cert_der = certs.join(format!("{name}.der"));
+        if !cert_der.is_file() || !key.is_file() {
+            let subj = format!("/CN=kbtf fuzz {name}");
+            let mut args: Vec<&std::ffi::OsStr> = [
+                "req", "-new", "-x509", "-nodes", "-batch", "-days", "36500", "-sha256",
+            ]
+            .iter()
+            .map(|a| std::ffi::OsStr::new(*a))
+            .collect();
+            args.extend([
+                os("-subj"),
+                std::ffi::OsStr::new(&subj),
+                os("-set_serial"),
+                os("0x1234"),
+            ]);
+            args.extend([
+                os("-addext"),
+                os("subjectKeyIdentifier=hash"),
+                os("-newkey"),
+            ]);
+            args.extend(newkey.iter().map(std::ffi::OsStr::new));
+            args.extend([os("-keyout"), key.as_os_str(), os("-out"), crt.as_os_str()]);
+            openssl(&args)?;
+            openssl(&[
+                os("x509"),
+                os("-in"),
+                crt.as_os_str(),
+                os("-outform"),
+                os("DER"),
+                os("-out"),
+                cert_der.as_os_str(),
+            ])?;
+        }
+        der.push((format!("{name}.der"), std::fs::read(&cert_der)?));
+        let hashes: &[&str] = if name == "p384" {
+            &["sha256", "sha384"]
+        } else {
+            &["sha256"]
+        };
+        for (i, hash) in hashes.iter().enumerate() {
+            for keyid in [false, true] {
+                if keyid && (name != "rsa" || i > 0) {
+                    continue;
+                }
+                let sig = dir.join(format!("{name}-{hash}-{keyid}.p7s"));
+                let mut args = vec![
+                    os("cms"),
+                    os("-sign"),
+                    os("-binary"),
+                    os("-noattr"),
+                    os("-nocerts"),
+                    os("-nosmimecap"),
+                    os("-outform"),
+                    os("DER"),
+                    os("-md"),
+                    std::ffi::OsStr::new(*hash),
+                    os("-signer"),
+                    crt.as_os_str(),
+                    os("-inkey"),
+                    key.as_os_str(),
+                    os("-in"),
+                    payload_path.as_os_str(),
+                    os("-out"),
+                    sig.as_os_str(),
+                ];
+                if keyid {
+                    args.push(os("-keyid"));
+                }
+                openssl(&args)?;
+                let sig = std::fs::read(&sig)?;
+                let mut module = payload.clone();
+                module.extend_from_slice(&sig);
+                // struct module_signature: algo, hash, id_type (2, PKCS#7), signer_len,
+                // key_id_len, 3 bytes of padding, then the signature's length (big endian).
+                module.extend_from_slice(&[0, 0, 2, 0, 0, 0, 0, 0]);
+                module.extend_from_slice(&(sig.len() as u32).to_be_bytes());
+                module.extend_from_slice(b"~Module signature appended~\n");
+                signed.push((format!("{name}-{hash}-{keyid}.signed"), module));
+            }
+        }
+    }
+    Ok((signed, der, certs))
 }
 
 /// Split BTF on the small base for each DWARF fixture (`kbtf -J --btf_base ...
