@@ -26,7 +26,8 @@ Kills `kbtf -J`, `kbtf -J` by the pre-copy path of a large file (KBTF_PRECOPY_MI
 `kbtf relocate` (each N times, default 200) with SIGKILL at random points while they
 rewrite a module, and checks the module is always either the old or the new complete
 bytes; then runs 4 `kbtf -J` at once on one module N/8 times (--races), with and without
-the pre-copy, and checks the result is the new bytes. Uses the release kbtf (built here) unless --kbtf.";
+the pre-copy, and checks the result is the new bytes. Uses the release kbtf (built here)
+unless --kbtf.";
 
 struct Rng(u64);
 impl Rng {
@@ -109,6 +110,14 @@ fn prepare(kbtf: &Path, work: &Path) -> Result<Vec<Case>> {
     let took = run_to_end(kbtf, &args, &[], &m)?;
     let new = std::fs::read(&m)?;
     ensure!(new != old, "kbtf -J left {} unchanged", module.display());
+    cases.push(Case {
+        name: "kbtf -J",
+        args: args.clone(),
+        env: Vec::new(),
+        old: old.clone(),
+        new: new.clone(),
+        took,
+    });
 
     // kbtf -J by the path a vmlinux written into takes (`PreCopy`: the temp file made first
     // and filled with a copy of the old file while the DWARF is encoded, by direct I/O where
@@ -116,30 +125,19 @@ fn prepare(kbtf: &Path, work: &Path) -> Result<Vec<Case>> {
     let env = vec![("KBTF_PRECOPY_MIN", "0")];
     let p = work.join("precopy.ko");
     std::fs::write(&p, &old)?;
-    let ptook = run_to_end(kbtf, &args, &env, &p)?;
+    let took = run_to_end(kbtf, &args, &env, &p)?;
     ensure!(
         std::fs::read(&p)? == new,
         "kbtf -J with the pre-copy gave other bytes than without"
     );
     cases.push(Case {
         name: "kbtf -J (pre-copy)",
-        args: args.clone(),
+        args,
         env,
-        old: old.clone(),
-        new: new.clone(),
-        took: ptook,
+        old,
+        new,
+        took,
     });
-    cases.insert(
-        0,
-        Case {
-            name: "kbtf -J",
-            args,
-            env: Vec::new(),
-            old,
-            new,
-            took,
-        },
-    );
 
     // kbtf relocate: the same module with distilled BTF, relocated in place.
     let d = work.join("distilled.ko");
@@ -308,8 +306,11 @@ pub fn main(raw: &[String]) -> Result<()> {
             "{}: {kills} SIGKILLs (an undisturbed run takes {:?}): {} left the old module untouched, {} the old module and a temp file (killed while writing or before the rename), {} the new module; none corrupt or missing",
             case.name, case.took, t.old_clean, t.old_with_temp, t.new
         );
+        // The pre-copy makes its temp file within the first milliseconds, so a kill that
+        // leaves no temp file behind is rare there and not required.
+        let pre_copy = !case.env.is_empty();
         ensure!(
-            t.old_clean > 0 && t.old_with_temp > 0 && t.new > 0,
+            (t.old_clean > 0 || pre_copy) && t.old_with_temp > 0 && t.new > 0,
             "{}: the kills did not reach every phase ({t:?}); the delays need retuning",
             case.name
         );
