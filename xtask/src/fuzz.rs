@@ -358,62 +358,41 @@ impl Seeds {
 
 /// Test keys (RSA 2048, P-256, P-384) and their certificates, made with openssl once and
 /// kept in `WORK/modsign/` (the corpus signed with them stays valid across runs); a 1 KiB
-/// payload signed by each as `scripts/sign-file` signs (CMS, detached, no certificates, no
-/// signed attributes; by issuer and serial, and one by subject key id), with the module
-/// signature trailer appended. Returns the signed payloads, the certificates' DER and the
-/// directory holding them (`$KBTF_FUZZ_CERTS` of the target).
+/// payload signed by each as `scripts/sign-file` signs (`kbtf_testkit::openssl`, as the tests
+/// sign; by issuer and serial, and once by subject key id), with the module signature
+/// trailer appended. Returns the signed payloads, the certificates' DER and the directory
+/// holding them (`$KBTF_FUZZ_CERTS` of the target).
 fn modsign_seeds(work: &Path) -> Result<(Vec<Seed>, Vec<Seed>, PathBuf)> {
+    use kbtf_testkit::openssl::{ec_key, new_key, openssl, sign_module, SignOpts, TestKey};
     let dir = work.join("modsign");
     let certs = dir.join("certs");
     std::fs::create_dir_all(&certs)?;
-    let openssl = |args: &[&std::ffi::OsStr]| -> Result<()> {
-        crate::util::run(Command::new("openssl").args(args))
-    };
-    let os = |s: &'static str| std::ffi::OsStr::new(s);
     let payload: Vec<u8> = (0..1024u32).map(|i| (i * 7 + i / 256) as u8).collect();
-    let payload_path = dir.join("payload");
-    std::fs::write(&payload_path, &payload)?;
     let mut signed = Vec::new();
     let mut der = Vec::new();
-    for (name, newkey) in [
-        ("rsa", &["rsa:2048"][..]),
-        ("p256", &["ec", "-pkeyopt", "ec_paramgen_curve:P-256"][..]),
-        ("p384", &["ec", "-pkeyopt", "ec_paramgen_curve:P-384"][..]),
-    ] {
-        let key = dir.join(format!("{name}.key"));
-        let crt = dir.join(format!("{name}.crt"));
+    for name in ["rsa", "p256", "p384"] {
+        let key = TestKey {
+            key: dir.join(format!("{name}.key")),
+            cert: dir.join(format!("{name}.crt")),
+        };
         let cert_der = certs.join(format!("{name}.der"));
-        if !cert_der.is_file() || !key.is_file() {
-            let subj = format!("/CN=kbtf fuzz {name}");
-            let mut args: Vec<&std::ffi::OsStr> = [
-                "req", "-new", "-x509", "-nodes", "-batch", "-days", "36500", "-sha256",
-            ]
-            .iter()
-            .map(|a| std::ffi::OsStr::new(*a))
-            .collect();
-            args.extend([
-                os("-subj"),
-                std::ffi::OsStr::new(&subj),
-                os("-set_serial"),
-                os("0x1234"),
-            ]);
-            args.extend([
-                os("-addext"),
-                os("subjectKeyIdentifier=hash"),
-                os("-newkey"),
-            ]);
-            args.extend(newkey.iter().map(std::ffi::OsStr::new));
-            args.extend([os("-keyout"), key.as_os_str(), os("-out"), crt.as_os_str()]);
-            openssl(&args)?;
+        if !cert_der.is_file() || !key.key.is_file() {
+            let subject = format!("/CN=kbtf fuzz {name}");
+            match name {
+                "rsa" => new_key(&dir, name, &["rsa:2048"], &subject, "0x1234"),
+                "p256" => ec_key(&dir, name, "P-256", &subject, "0x1234"),
+                _ => ec_key(&dir, name, "P-384", &subject, "0x1234"),
+            };
+            let (crt, out) = (key.cert.as_os_str(), cert_der.as_os_str());
             openssl(&[
-                os("x509"),
-                os("-in"),
-                crt.as_os_str(),
-                os("-outform"),
-                os("DER"),
-                os("-out"),
-                cert_der.as_os_str(),
-            ])?;
+                "x509".as_ref(),
+                "-in".as_ref(),
+                crt,
+                "-outform".as_ref(),
+                "DER".as_ref(),
+                "-out".as_ref(),
+                out,
+            ]);
         }
         der.push((format!("{name}.der"), std::fs::read(&cert_der)?));
         let hashes: &[&str] = if name == "p384" {
@@ -426,39 +405,11 @@ fn modsign_seeds(work: &Path) -> Result<(Vec<Seed>, Vec<Seed>, PathBuf)> {
                 if keyid && (name != "rsa" || i > 0) {
                     continue;
                 }
-                let sig = dir.join(format!("{name}-{hash}-{keyid}.p7s"));
-                let mut args = vec![
-                    os("cms"),
-                    os("-sign"),
-                    os("-binary"),
-                    os("-noattr"),
-                    os("-nocerts"),
-                    os("-nosmimecap"),
-                    os("-outform"),
-                    os("DER"),
-                    os("-md"),
-                    std::ffi::OsStr::new(*hash),
-                    os("-signer"),
-                    crt.as_os_str(),
-                    os("-inkey"),
-                    key.as_os_str(),
-                    os("-in"),
-                    payload_path.as_os_str(),
-                    os("-out"),
-                    sig.as_os_str(),
-                ];
-                if keyid {
-                    args.push(os("-keyid"));
-                }
-                openssl(&args)?;
-                let sig = std::fs::read(&sig)?;
-                let mut module = payload.clone();
-                module.extend_from_slice(&sig);
-                // struct module_signature: algo, hash, id_type (2, PKCS#7), signer_len,
-                // key_id_len, 3 bytes of padding, then the signature's length (big endian).
-                module.extend_from_slice(&[0, 0, 2, 0, 0, 0, 0, 0]);
-                module.extend_from_slice(&(sig.len() as u32).to_be_bytes());
-                module.extend_from_slice(b"~Module signature appended~\n");
+                let opts = SignOpts {
+                    keyid,
+                    ..SignOpts::default()
+                };
+                let module = sign_module(&payload, &key, hash, opts);
                 signed.push((format!("{name}-{hash}-{keyid}.signed"), module));
             }
         }
