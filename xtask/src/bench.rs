@@ -19,12 +19,14 @@ use std::time::Instant;
 
 pub const USAGE: &str = "\
 cargo xtask bench [--runs N] [--quick] [--jobs 1,2] [--only vmlinux,large,modules]
-                  [--every K] [--kbtf PATH] [--out FILE] [--no-write]
+                  [--every K] [--kbtf PATH] [--out FILE] [--no-write] [--elf-dir DIR]
 
 Runs kbtf and pahole 1.24 interleaved on the 6.1 -dbg vmlinux and modules (copies in
 /dev/shm), one warm-up round then --runs rounds (default 5), and writes medians and ratios
 (wall, CPU = user + system, peak RSS) to docs/benchmarks.md (--out). --quick: 1 round and
-every 10th module. --every K: only every K-th module of the module set.";
+every 10th module. --every K: only every K-th module of the module set. --elf-dir DIR:
+also write into a copy of the vmlinux ELF in DIR (another filesystem: btrfs or XFS, where kbtf
+clones the old file's extents rather than copying them; the rows name the filesystem).";
 
 /// Debian 6.1's pahole flags for BTF (scripts/pahole-flags.sh), less `-j`.
 const FLAGS: &[&str] = &["-J", "--btf_gen_floats", "--lang_exclude=rust"];
@@ -105,6 +107,8 @@ struct Ctx {
     kbtf: PathBuf,
     vmlinux: PathBuf,
     work: PathBuf,
+    /// `--elf-dir`: where the vmlinux written into goes, and its filesystem's name.
+    elf_dir: Option<(PathBuf, String)>,
     runs: usize,
 }
 
@@ -186,6 +190,19 @@ fn copy(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The name of the filesystem `dir` is on, as `stat -f` prints it (`xfs`, `btrfs`, `tmpfs`).
+fn fs_type(dir: &Path) -> Result<String> {
+    let out = Command::new("stat")
+        .args(["-f", "-c", "%T"])
+        .arg(dir)
+        .output()
+        .with_context(|| format!("stat -f {}", dir.display()))?;
+    if !out.status.success() {
+        bail!("stat -f {} failed", dir.display());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
 /// The `.debug_info` size of an ELF file.
 fn debug_info_size(p: &Path) -> u64 {
     crate::elf::Elf::open(p)
@@ -197,7 +214,7 @@ fn debug_info_size(p: &Path) -> u64 {
 pub fn main(raw: &[String]) -> Result<()> {
     let a = Args::parse(
         raw,
-        &["runs", "jobs", "only", "every", "kbtf", "out"],
+        &["runs", "jobs", "only", "every", "kbtf", "out", "elf-dir"],
         &["help", "quick", "no-write"],
     )?;
     if a.flag("help") {
@@ -247,16 +264,29 @@ pub fn main(raw: &[String]) -> Result<()> {
     let mods_dir = index.path("kernel61_dbg_modules_dir")?;
     let work = Path::new("/dev/shm").join(format!("kbtf-bench-{}", std::process::id()));
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
+    let elf_dir = match a.opt("elf-dir") {
+        Some(d) => {
+            let dir = PathBuf::from(d).join(format!("kbtf-bench-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            let fs = fs_type(&dir)?;
+            Some((dir, fs))
+        }
+        None => None,
+    };
     let ctx = Ctx {
         kbtf,
         vmlinux: vmlinux.clone(),
         work: work.clone(),
+        elf_dir: elf_dir.clone(),
         runs,
     };
     let load_before = loadavg();
     let started = Instant::now();
     let result = run_all(&ctx, &only, &jobs, every, &mods_dir);
     let _ = std::fs::remove_dir_all(&work);
+    if let Some((dir, _)) = &elf_dir {
+        let _ = std::fs::remove_dir_all(dir);
+    }
     let (rows, fit, large_note, n_mods) = result?;
     let load_after = loadavg();
     let text = render(
@@ -313,17 +343,28 @@ fn run_all(
                 },
             )?);
         }
-        let copy_path = ctx.work.join("vmlinux");
-        for &j in jobs {
-            rows.push(interleave(
-                ctx,
-                "vmlinux, into the ELF",
-                j,
-                |_| copy(&ctx.vmlinux, &copy_path),
-                |t| measure(ctx.command(t, j).arg(&copy_path)),
-            )?);
+        let mut targets = vec![(
+            ctx.work.join("vmlinux"),
+            "vmlinux, into the ELF".to_string(),
+        )];
+        if let Some((dir, fs)) = &ctx.elf_dir {
+            targets.push((
+                dir.join("vmlinux"),
+                format!("vmlinux, into the ELF on {fs}"),
+            ));
         }
-        let _ = std::fs::remove_file(&copy_path);
+        for (copy_path, label) in &targets {
+            for &j in jobs {
+                rows.push(interleave(
+                    ctx,
+                    label,
+                    j,
+                    |_| copy(&ctx.vmlinux, copy_path),
+                    |t| measure(ctx.command(t, j).arg(copy_path)),
+                )?);
+            }
+            let _ = std::fs::remove_file(copy_path);
+        }
     }
     let all = crate::encode_test::find_modules(mods_dir)?;
     let mut large_note = String::new();
@@ -499,6 +540,15 @@ fn render(
             String::new()
         },
     );
+    if let Some((dir, fs)) = &ctx.elf_dir {
+        let _ = writeln!(
+            o,
+            "\nThe vmlinux is written into on /dev/shm (tmpfs: the whole file is copied) and \
+             on {} ({fs}; where the filesystem shares extents, \
+             kbtf clones the old file instead of copying it; pahole's objcopy copies it).",
+            dir.parent().unwrap_or(dir).display()
+        );
+    }
     if !large_note.is_empty() {
         let _ = writeln!(o, "\n{large_note}");
     }
