@@ -69,6 +69,34 @@ pub struct Incremental {
     /// Every FWD, STRUCT and UNION so far, for the forward declaration pass not to visit
     /// every id.
     named: Vec<u32>,
+    /// Where each call of [`Incremental::advance_unit`] started, and whether its types
+    /// were closed (see [`Added::own_refs_only`]): the reference pass may split there.
+    chunks: Vec<(u32, bool)>,
+    /// The fewest types the reference pass's second thread takes ([`MIN_SPLIT`]).
+    min_split: u32,
+}
+
+/// What the caller of [`Incremental::advance_unit`] knows of the types added since the
+/// last call (the encoder finds it out while it merges a unit).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Added {
+    /// Every added type refers only to types before the end.
+    pub refs_below_end: bool,
+    /// Every added type refers only to added types, to `void`, and to earlier types of no
+    /// reference kind (INT, FLOAT, ENUM, STRUCT, UNION, FWD): what the encoder's units do
+    /// (the one reference out of a unit is the array index type, an INT). The reference
+    /// pass can then work on these types on a thread of its own.
+    pub own_refs_only: bool,
+}
+
+impl Added {
+    pub fn new(refs_below_end: bool, own_refs_only: bool) -> Added {
+        Added {
+            refs_below_end,
+            own_refs_only,
+        }
+    }
 }
 
 impl Incremental {
@@ -88,6 +116,8 @@ impl Incremental {
             passing: Vec::new(),
             structs: Vec::new(),
             named: Vec::new(),
+            chunks: Vec::new(),
+            min_split: MIN_SPLIT,
         }
     }
 
@@ -104,6 +134,14 @@ impl Incremental {
         }
     }
 
+    /// Lets the reference pass split off a second part of as few as `min` types (for
+    /// tests, whose inputs are small; the default is [`MIN_SPLIT`]).
+    #[doc(hidden)]
+    pub fn split_refs_from(mut self, min: u32) -> Incremental {
+        self.min_split = min;
+        self
+    }
+
     /// Runs the early passes on the types of `flat` not seen yet. `flat` must be the same
     /// growing object at every call, holding every id from 0 (base types included).
     pub fn advance(&mut self, flat: &mut Flat) {
@@ -114,9 +152,19 @@ impl Incremental {
     /// call refers only to types before the end (the encoder finds out while it merges a
     /// unit): then that is not checked again.
     pub fn advance_checked(&mut self, flat: &mut Flat, refs_below_end: bool) {
+        self.advance_unit(flat, Added::new(refs_below_end, false))
+    }
+
+    /// [`Incremental::advance`], told by the caller what it knows of the added types.
+    pub fn advance_unit(&mut self, flat: &mut Flat, added: Added) {
         if self.failed {
             return;
         }
+        let from = self.done.max(self.s.start);
+        if (flat.len() as u32) > from {
+            self.chunks.push((from, added.own_refs_only));
+        }
+        let refs_below_end = added.refs_below_end;
         std::mem::swap(&mut self.s.flat, flat);
         let ok = self.step(refs_below_end);
         std::mem::swap(&mut self.s.flat, flat);
@@ -257,6 +305,9 @@ impl Incremental {
             strings,
             strings_first_use,
         } = input;
+        // What the encoder adds after its last unit (functions kept for the end, sections)
+        // refers back into the units: the reference pass does that part last, on one thread.
+        let tail = self.done.max(self.s.start);
         self.advance(&mut flat);
         if self.failed {
             let input = FlatBtf {
@@ -279,7 +330,10 @@ impl Incremental {
         let mut refs_table = std::mem::take(&mut self.tables[2]);
         refs_table.skip(earlier);
         s.table = refs_table;
-        refs::dedup_ref_types(s)?;
+        match split_point(&self.chunks, tail, s.start, self.min_split) {
+            Some(p) => refs::dedup_ref_types_split(s, p, tail)?,
+            None => refs::dedup_ref_types(s)?,
+        }
         drop(t);
         let t = kbtf_btf::timing::stage("dedup: compact");
         let (btf, id_map) = compact::compact(s, base, endian, strings, !self.opts.skip_id_map)?;
@@ -288,6 +342,35 @@ impl Incremental {
         crate::free_in_background(self, n);
         Ok(Deduped { btf, id_map })
     }
+}
+
+/// Fewer types than this after the split point are not worth a thread.
+const MIN_SPLIT: u32 = 1 << 16;
+
+/// Where the reference pass can split `start..tail` in two for two threads: the start of
+/// the first chunk from the middle on after which every chunk up to `tail` is closed, if
+/// at least `min` types follow it. Only for BTF without a base (the order of a base's
+/// candidates is libbpf's, on one table).
+fn split_point(chunks: &[(u32, bool)], tail: u32, start: u32, min: u32) -> Option<u32> {
+    if start != 1 {
+        return None;
+    }
+    let mut lowest = tail;
+    for &(from, closed) in chunks.iter().rev() {
+        if from >= tail {
+            continue;
+        }
+        if !closed {
+            break;
+        }
+        lowest = from;
+    }
+    let middle = tail / 2;
+    let p = chunks
+        .iter()
+        .map(|&(from, _)| from)
+        .find(|&from| from >= lowest.max(middle) && from < tail)?;
+    (p > 1 && tail - p >= min.max(1)).then_some(p)
 }
 
 /// Whether type `id` refers to an id at or past `end` (noted for the timing report).

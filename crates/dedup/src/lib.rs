@@ -30,8 +30,9 @@
 //! because in rare ties the order decides which type survives. docs/dedup.md lists every rule
 //! and every deliberate difference from libbpf.
 //!
-//! Dedup is pure and deterministic: the same input gives the same output, byte for byte. It
-//! runs on one thread; see docs/dedup.md on what could run in parallel.
+//! Dedup is pure and deterministic: the same input gives the same output, byte for byte.
+//! [`dedup`] runs on one thread; [`Incremental`] runs its early passes while the encoder
+//! works, and the reference pass of a base BTF on two threads (docs/dedup.md).
 
 // No unwrap()/expect() outside tests: input must never panic (docs/reliability.md).
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
@@ -58,7 +59,7 @@ mod table;
 pub use baseindex::base_index;
 pub use distill::{distill, distill_standalone, Distilled};
 pub use error::{DedupError, DistillError, RelocateError};
-pub use incremental::Incremental;
+pub use incremental::{Added, Incremental};
 pub use relocate::{relocate, relocate_dedup, Relocated};
 
 use kbtf_btf::{Btf, FlatBtf, TypeId};

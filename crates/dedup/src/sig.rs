@@ -144,11 +144,6 @@ pub(crate) fn hash_fnproto(f: &Flat, id: u32) -> i64 {
     h
 }
 
-/// Two FUNC_PROTOs equal, types included (`btf_equal_fnproto`).
-pub(crate) fn equal_fnproto(f: &Flat, a: u32, b: u32) -> bool {
-    equal_common(f.rec(a), f.rec(b)) && f.words(a) == f.words(b)
-}
-
 /// Two FUNC_PROTOs with the same name, info and parameter names (`btf_compat_fnproto`).
 pub(crate) fn compat_fnproto(f: &Flat, a: u32, b: u32) -> bool {
     let (ra, rb) = (f.rec(a), f.rec(b));

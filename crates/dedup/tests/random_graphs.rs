@@ -9,8 +9,9 @@ mod common;
 
 use common::{append, raw, B};
 use kbtf_btf::diff::testing::{shuffle, Rng};
+use kbtf_btf::flat::{Flat, FlatBtf};
 use kbtf_btf::{Btf, Type, TypeData, TypeId};
-use kbtf_dedup::{dedup, DedupOptions};
+use kbtf_dedup::{dedup, dedup_flat, Added, DedupOptions, Incremental};
 
 const NAMES: &[&str] = &["", "", "a", "b", "c", "list", "node"];
 
@@ -185,6 +186,79 @@ fn random_graphs_dedup_like_libbpf() {
     // Both outcomes are exercised.
     eprintln!("{ok} ok, {failed} failed");
     assert!(ok > 100 && failed > 10, "{ok} ok, {failed} failed");
+}
+
+/// Deduplication fed unit by unit ([`Incremental`]), its reference pass split in two
+/// parts on two threads wherever the units allow, gives what [`dedup_flat`] gives on the
+/// whole input: the same bytes, or the same error.
+#[test]
+fn incremental_dedup_with_split_references_equals_dedup() {
+    let mut rng = Rng::new(77);
+    let (mut same, mut failed) = (0, 0);
+    for case in 0..300u64 {
+        let mut input = Btf::new();
+        let mut ends = Vec::new();
+        for _ in 0..2 + rng.below(5) {
+            let n = 5 + rng.below(40);
+            let cu = random_cu(&mut rng, n);
+            for copy in 0..1 + rng.below(3) {
+                let mut c = shuffle(&cu, case * 10 + copy as u64);
+                if rng.below(2) == 0 {
+                    c = declare_only(&c, &mut rng);
+                }
+                append(&mut input, &c, |_, _| true, |id| id);
+                ends.push(input.end_id());
+            }
+        }
+        let mut whole = FlatBtf::from_btf(&input);
+        // Both sides then skip the string pass alike.
+        whole.strings_first_use = true;
+        let opts = DedupOptions::default();
+        let want = dedup_flat(whole.clone(), &opts);
+        let mut inc = Incremental::new(1, &opts).split_refs_from(1);
+        let mut growing = Flat::new();
+        for &end in &ends {
+            let from = growing.recs.len();
+            let words_from = growing.extra.len();
+            let words_to = match whole.types.recs.get(end as usize) {
+                Some(r) => r.extra as usize,
+                None => whole.types.extra.len(),
+            };
+            growing
+                .recs
+                .extend_from_slice(&whole.types.recs[from..end as usize]);
+            growing
+                .extra
+                .extend_from_slice(&whole.types.extra[words_from..words_to]);
+            inc.advance_unit(&mut growing, Added::new(true, true));
+        }
+        let got = inc.finish(FlatBtf {
+            types: growing,
+            ..whole
+        });
+        match (&want, &got) {
+            (Ok(a), Ok(b)) => {
+                assert_eq!(
+                    a.btf.to_bytes(),
+                    b.btf.to_bytes(),
+                    "case {case}: differs\ninput:\n{}",
+                    raw(&input)
+                );
+                assert_eq!(a.id_map, b.id_map, "case {case}: id maps differ");
+                same += 1;
+            }
+            (Err(a), Err(b)) => {
+                assert_eq!(format!("{a:?}"), format!("{b:?}"), "case {case}");
+                failed += 1;
+            }
+            _ => panic!("case {case}: {want:?} against {got:?}"),
+        }
+    }
+    eprintln!("{same} equal, {failed} failed alike");
+    assert!(
+        same > 100 && failed > 10,
+        "{same} equal, {failed} failed alike"
+    );
 }
 
 /// Whether `t` may be referenced from a data type (not a VAR, DATASEC, DECL_TAG or FUNC).

@@ -151,14 +151,24 @@ pub fn encode_flat(
     )
 }
 
+/// What the merge found out about the references of a unit's types ([`Hooks::merged`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnitRefs {
+    /// Every type of the unit refers only to types before the end.
+    pub below_end: bool,
+    /// Every type of the unit refers only to the unit's own types, to `void`, and to the
+    /// array index type (an INT, possibly of an earlier unit).
+    pub own_only: bool,
+}
+
 /// What [`encode_flat_with`] tells its caller while it works.
 pub struct Hooks<'a> {
     /// Called on the merging thread after each unit is merged, with the types merged so far
-    /// (every id from void, the base's included) and whether every type of the unit refers
-    /// only to types before the end: the caller can start working on them
+    /// (every id from void, the base's included) and what is known of the unit's
+    /// references ([`UnitRefs`]): the caller can start working on them
     /// (`kbtf_dedup::Incremental`) while later units are still being read. It must not
     /// change them.
-    pub merged: &'a mut dyn FnMut(&mut Flat, bool),
+    pub merged: &'a mut dyn FnMut(&mut Flat, UnitRefs),
     /// Called on the merging thread with a part of the input that is not needed for now
     /// (`.debug_info` of the units done, and the whole of it once the unit headers are
     /// read): a caller that mapped the file can give the pages back
@@ -246,8 +256,11 @@ pub fn encode_flat_with(
             let t0 = std::time::Instant::now();
             merger.add_unit(unit)?;
             let t1 = std::time::Instant::now();
-            let refs_below_end = merger.unit_refs_below_end();
-            merged(merger.types_mut(), refs_below_end);
+            let refs = UnitRefs {
+                below_end: merger.unit_refs_below_end(),
+                own_only: merger.unit_refs_own(),
+            };
+            merged(merger.types_mut(), refs);
             merge_time += t1 - t0;
             hook_time += t1.elapsed();
         }

@@ -317,6 +317,9 @@ pub struct Merger<'d> {
     kept_ranges: Option<HashMap<usize, BTreeMap<u64, u64>>>,
     /// The highest id that a type of the last unit merged refers to.
     unit_ref_max: u32,
+    /// Whether the types of the last unit merged refer only to its own types, `void` and the
+    /// array index type (an INT).
+    unit_refs_own: bool,
 }
 
 impl<'d> Merger<'d> {
@@ -345,6 +348,7 @@ impl<'d> Merger<'d> {
             stats: SavedStats::default(),
             kept_ranges: drop_overlaps.then(HashMap::new),
             unit_ref_max: 0,
+            unit_refs_own: false,
         }
     }
 
@@ -352,6 +356,13 @@ impl<'d> Merger<'d> {
     /// check that early deduplication needs, made while the references were rewritten).
     pub fn unit_refs_below_end(&self) -> bool {
         self.unit_ref_max < self.out.end_id()
+    }
+
+    /// Whether every type of the last unit merged refers only to the unit's own types, to
+    /// `void`, and to the array index type, an INT (what lets dedup's reference pass take
+    /// the unit on another thread: `kbtf_dedup::Added::own_refs_only`).
+    pub fn unit_refs_own(&self) -> bool {
+        self.unit_refs_own
     }
 
     pub fn add_unit(&mut self, unit: &mut UnitOutput<'d>) -> Result<(), ErrorKind> {
@@ -371,11 +382,17 @@ impl<'d> Merger<'d> {
         // Every referenced id of the unit goes through `remap` (the others are of types
         // just added), which keeps the highest.
         let ref_max = std::cell::Cell::new(0u32);
+        // The lowest id a reference other than to void or the index type goes to.
+        let ref_min = std::cell::Cell::new(u32::MAX);
         let remap = |id: u32| {
             let to = match id {
                 0 => 0,
                 INDEX_TYPE => index_id,
-                i => off.saturating_add(i),
+                i => {
+                    let to = off.saturating_add(i);
+                    ref_min.set(ref_min.get().min(to));
+                    to
+                }
             };
             ref_max.set(ref_max.get().max(to));
             to
@@ -481,6 +498,11 @@ impl<'d> Merger<'d> {
             self.save(f, &remap, list);
         }
         self.unit_ref_max = ref_max.get();
+        // The index type is in this unit, or an INT of an earlier one.
+        let index_own = index_id > off
+            || (self.out.types.len() > index_id as usize
+                && self.out.types.kind(index_id) == kbtf_btf::flat::INT);
+        self.unit_refs_own = ref_min.get() > off && index_own;
         Ok(())
     }
 

@@ -216,9 +216,9 @@ pub fn encode_btf(
     let mut dedup =
         (threads > 1).then(|| kbtf_dedup::Incremental::for_base(base.clone(), &dedup_opts));
     let hooks = kbtf_encoder::Hooks {
-        merged: &mut |flat, refs_below_end| {
+        merged: &mut |flat, refs| {
             if let Some(d) = dedup.as_mut() {
-                d.advance_checked(flat, refs_below_end)
+                d.advance_unit(flat, kbtf_dedup::Added::new(refs.below_end, refs.own_only))
             }
         },
         // A vmlinux's DWARF is hundreds of megabytes: what was read gives its memory back.
