@@ -128,41 +128,44 @@ fn sign_with_test_key(dir: &Path) -> PathBuf {
     m
 }
 
-#[test]
-fn distill_and_relocate_sign_what_they_write() {
-    let dir = tempfile::tempdir().unwrap();
+/// Distills a copy of tcp_bbr.ko in `dir`, signing it with `key` and `cert` (hash `hash`):
+/// distill must say `said`, and `check --cert` find it signed and valid with `check_says`.
+/// Then relocates it twice, unsigned and signed: the signed bytes must be the unsigned result
+/// with sign-file's trailer for it. Returns the distilled module.
+fn distill_and_relocate_signed(
+    dir: &Path,
+    key: &Path,
+    cert: &Path,
+    hash: &str,
+    said: &str,
+    check_says: &str,
+) -> PathBuf {
     let vmlinux = testdata("vmlinux-6.1.btf");
-    let shipped = testdata("modules-6.1/tcp_bbr.ko");
-    let m = copy(&shipped, dir.path(), "tcp_bbr.ko");
+    let m = copy(&testdata("modules-6.1/tcp_bbr.ko"), dir, "tcp_bbr.ko");
     let (code, out, err) = run!(
         "distill",
         "-B",
         &vmlinux,
         "--sign-key",
-        &key(),
+        key,
         "--sign-cert",
-        &cert(),
+        cert,
         "--sign-hash",
-        "sha512",
+        hash,
         &m
     );
     assert_eq!(code, 0, "{out}{err}");
-    assert!(
-        err.contains("signed with CN=kbtf test module signing key"),
-        "{err}"
-    );
+    assert!(err.contains(said), "{err}");
     assert!(!err.contains("now unsigned"), "{err}");
-    let (code, out, _) = run!("check", "--cert", &cert(), &m);
+    let (code, out, _) = run!("check", "--cert", cert, &m);
     assert_eq!(code, 0, "{out}");
     let line = signature_line(&out);
     assert!(
-        line.starts_with("signature: signed, valid:") && line.contains("(sha512, RSA)"),
+        line.starts_with("signature: signed, valid:") && line.contains(check_says),
         "{line}"
     );
-
-    // relocate: signed bytes are the unsigned result with sign-file's trailer for it.
-    let plain = dir.path().join("plain.ko");
-    let signed = dir.path().join("signed.ko");
+    let plain = dir.join("plain.ko");
+    let signed = dir.join("signed.ko");
     let (code, out, err) = run!("relocate", "-B", &vmlinux, &m, "-o", &plain);
     assert_eq!(code, 0, "{out}{err}");
     assert!(err.contains("now unsigned"), "{err}");
@@ -174,17 +177,47 @@ fn distill_and_relocate_sign_what_they_write() {
         "-o",
         &signed,
         "--sign-key",
+        key,
+        "--sign-cert",
+        cert
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let plain = std::fs::read(&plain).unwrap();
+    let signed = std::fs::read(&signed).unwrap();
+    let k = kbtf_modsign::SigningKey::load(key, cert, kbtf_modsign::HashAlg::Sha256).unwrap();
+    assert!(signed == k.sign_module(&plain).unwrap());
+    assert!(signed.starts_with(&plain));
+    m
+}
+
+#[test]
+fn distill_and_relocate_sign_what_they_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let vmlinux = testdata("vmlinux-6.1.btf");
+    let m = distill_and_relocate_signed(
+        dir.path(),
+        &key(),
+        &cert(),
+        "sha512",
+        "signed with CN=kbtf test module signing key",
+        "(sha512, RSA)",
+    );
+    // The certificate in DER gives the bytes it gives in PEM.
+    let der = dir.path().join("signed-der.ko");
+    let (code, out, err) = run!(
+        "relocate",
+        "-B",
+        &vmlinux,
+        &m,
+        "-o",
+        &der,
+        "--sign-key",
         &key(),
         "--sign-cert",
         &testdata("sign/test-cert.der")
     );
     assert_eq!(code, 0, "{out}{err}");
-    let plain = std::fs::read(&plain).unwrap();
-    let signed = std::fs::read(&signed).unwrap();
-    let k = kbtf_modsign::SigningKey::load(&key(), &cert(), kbtf_modsign::HashAlg::Sha256).unwrap();
-    assert!(signed == k.sign_module(&plain).unwrap());
-    assert!(signed.starts_with(&plain));
-
+    assert!(std::fs::read(&der).unwrap() == std::fs::read(dir.path().join("signed.ko")).unwrap());
     // Flags that do not go together.
     let (code, _, err) = run!("relocate", "-B", &vmlinux, &m, "--sign-key", &key());
     assert_eq!(code, 2, "{err}");
@@ -358,58 +391,14 @@ fn distill_and_relocate_sign_with_an_ecdsa_key() {
         "/CN=kbtf ECDSA test key (public and never trusted)",
         "0x5eed0384",
     );
-    let m = copy(
-        &testdata("modules-6.1/tcp_bbr.ko"),
+    let m = distill_and_relocate_signed(
         dir.path(),
-        "tcp_bbr.ko",
-    );
-    let (code, out, err) = run!(
-        "distill",
-        "-B",
-        &vmlinux,
-        "--sign-key",
         &ec.key,
-        "--sign-cert",
         &ec.cert,
-        "--sign-hash",
         "sha384",
-        &m
+        "signed with CN=kbtf ECDSA test key (public and never trusted), serial 5eed0384 (sha384)",
+        "(sha384, ecdsa-with-SHA384)",
     );
-    assert_eq!(code, 0, "{out}{err}");
-    assert!(
-        err.contains("signed with CN=kbtf ECDSA test key (public and never trusted), serial 5eed0384 (sha384)"),
-        "{err}"
-    );
-    let (code, out, _) = run!("check", "--cert", &ec.cert, &m);
-    assert_eq!(code, 0, "{out}");
-    let line = signature_line(&out);
-    assert!(
-        line.starts_with("signature: signed, valid:")
-            && line.contains("(sha384, ecdsa-with-SHA384)"),
-        "{line}"
-    );
-    let plain = dir.path().join("plain.ko");
-    let signed = dir.path().join("signed.ko");
-    let (code, out, err) = run!("relocate", "-B", &vmlinux, &m, "-o", &plain);
-    assert_eq!(code, 0, "{out}{err}");
-    let (code, out, err) = run!(
-        "relocate",
-        "-B",
-        &vmlinux,
-        &m,
-        "-o",
-        &signed,
-        "--sign-key",
-        &ec.key,
-        "--sign-cert",
-        &ec.cert
-    );
-    assert_eq!(code, 0, "{out}{err}");
-    let plain = std::fs::read(&plain).unwrap();
-    let signed = std::fs::read(&signed).unwrap();
-    let k =
-        kbtf_modsign::SigningKey::load(&ec.key, &ec.cert, kbtf_modsign::HashAlg::Sha256).unwrap();
-    assert!(signed == k.sign_module(&plain).unwrap());
     // The RSA test key with this certificate: refused, naming no key material.
     let (code, _, err) = run!(
         "relocate",
