@@ -38,7 +38,10 @@ fuzz_target!(|data: &[u8]| {
     let again = Btf::parse(&bytes, base).expect("dedup output parses");
     let d2 = dedup(&again, &DedupOptions::default()).expect("dedup output dedups");
     let (before, after) = (again.own_types().len(), d2.btf.own_types().len());
-    assert!(after <= before, "a second dedup added types: {before} to {after}");
+    assert!(
+        after <= before,
+        "a second dedup added types: {before} to {after}"
+    );
     if after == before {
         assert!(
             diff(&again, &d2.btf, &DiffOptions::default()).is_empty(),
@@ -52,7 +55,14 @@ fn is_ref_kind(kind: u32) -> bool {
     use kbtf_btf::flat::*;
     matches!(
         kind,
-        PTR | TYPEDEF | VOLATILE | CONST | RESTRICT | FUNC | FUNC_PROTO | ARRAY | DECL_TAG
+        PTR | TYPEDEF
+            | VOLATILE
+            | CONST
+            | RESTRICT
+            | FUNC
+            | FUNC_PROTO
+            | ARRAY
+            | DECL_TAG
             | TYPE_TAG
     )
 }
@@ -81,17 +91,7 @@ fn incremental_is_dedup(btf: &Btf, chunk: u32) {
                 }
             });
         }
-        let words_from = growing.extra.len();
-        let words_to = match whole.types.recs.get(to as usize) {
-            Some(r) => r.extra as usize,
-            None => whole.types.extra.len(),
-        };
-        growing
-            .recs
-            .extend_from_slice(&whole.types.recs[from as usize..to as usize]);
-        growing
-            .extra
-            .extend_from_slice(&whole.types.extra[words_from..words_to]);
+        assert!(growing.grow_from(&whole.types, to));
         inc.advance_unit(&mut growing, Added::new(below_end, closed && below_end));
         from = to;
     }

@@ -256,6 +256,27 @@ impl Flat {
         }
     }
 
+    /// Grows this object, a prefix of `other` (its first ids and their trailing words), to
+    /// `other`'s ids up to `to`, as an encoder grows it unit by unit (for feeding
+    /// `kbtf_dedup::Incremental` in tests). `false`, and nothing added, if `to` is past
+    /// `other`'s end or before this one's.
+    pub fn grow_from(&mut self, other: &Flat, to: u32) -> bool {
+        let (from, to) = (self.recs.len(), to as usize);
+        let words_to = match other.recs.get(to) {
+            Some(r) => r.extra as usize,
+            None => other.extra.len(),
+        };
+        let (Some(recs), Some(words)) = (
+            other.recs.get(from..to),
+            other.extra.get(self.extra.len()..words_to),
+        ) else {
+            return false;
+        };
+        self.recs.extend_from_slice(recs);
+        self.extra.extend_from_slice(words);
+        true
+    }
+
     /// Number of ids, `void` included.
     #[allow(clippy::len_without_is_empty)]
     pub fn len(&self) -> usize {

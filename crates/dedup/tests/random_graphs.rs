@@ -218,18 +218,7 @@ fn incremental_dedup_with_split_references_equals_dedup() {
         let mut inc = Incremental::new(1, &opts).split_refs_from(1);
         let mut growing = Flat::new();
         for &end in &ends {
-            let from = growing.recs.len();
-            let words_from = growing.extra.len();
-            let words_to = match whole.types.recs.get(end as usize) {
-                Some(r) => r.extra as usize,
-                None => whole.types.extra.len(),
-            };
-            growing
-                .recs
-                .extend_from_slice(&whole.types.recs[from..end as usize]);
-            growing
-                .extra
-                .extend_from_slice(&whole.types.extra[words_from..words_to]);
+            assert!(growing.grow_from(&whole.types, end));
             inc.advance_unit(&mut growing, Added::new(true, true));
         }
         let got = inc.finish(FlatBtf {
