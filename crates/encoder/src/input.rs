@@ -1,5 +1,7 @@
 //! The ELF side of the input: debug sections (decompressed, and for relocatable objects with
-//! their relocations), and the symbol table facts pahole's encoder uses.
+//! their relocations) in [`Input`], and the symbol table facts pahole's encoder uses in
+//! [`Symbols`]. The two are read apart so that the encoder can read the symbols (a
+//! vmlinux has over 100,000) on a second thread while it reads the unit headers.
 //!
 //! # Sections
 //!
@@ -65,12 +67,9 @@ pub const DEBUG_SECTIONS: [&str; 9] = [
 /// How many of the last [`DEBUG_SECTIONS`] hold location lists.
 const LOCATION_SECTIONS: usize = 2;
 
-/// What [`Input::load`] collects besides the DWARF sections.
+/// What [`Input::load`] collects besides the always-read DWARF sections.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LoadOptions {
-    /// The per-CPU symbols (false with `--skip_encoding_btf_vars`, as pahole then does not
-    /// collect them).
-    pub percpu: bool,
     /// The location list sections (`optimized_func`, `consistent_func`).
     pub locations: bool,
 }
@@ -105,32 +104,33 @@ impl Percpu {
     }
 }
 
-/// A set of byte strings, hashed with the interner's hash (the default SipHash was a fifth
-/// of reading a vmlinux's ELF before the first unit).
-pub type ByteSet = HashSet<Vec<u8>, std::hash::BuildHasherDefault<crate::merge::BytesHasher>>;
+/// A set of byte strings borrowed from the input, hashed with the interner's hash (the
+/// default SipHash was a fifth of reading a vmlinux's ELF before the first unit).
+pub type ByteSet<'data> =
+    HashSet<&'data [u8], std::hash::BuildHasherDefault<crate::merge::BytesHasher>>;
 
 /// The `STT_FUNC` symbols of `.symtab`, as pahole's function table matches DWARF names
 /// against them.
 #[derive(Debug, Clone, Default)]
-pub struct FunctionSymbols {
+pub struct FunctionSymbols<'data> {
     /// Every name, for exact matches.
-    pub names: ByteSet,
+    pub names: ByteSet<'data>,
     /// For the names with a dot (`foo.isra.0`, `foo.constprop.0`, `foo.part.0`,
     /// `foo.cold`): the part before the first dot, when not empty (pahole's `prefixlen`).
-    pub clone_prefixes: ByteSet,
+    pub clone_prefixes: ByteSet<'data>,
     /// Whether any name has a dot (pahole's `suffix_cnt != 0`).
     pub has_suffixed: bool,
 }
 
-impl FunctionSymbols {
-    fn add(&mut self, name: &[u8]) {
+impl<'data> FunctionSymbols<'data> {
+    fn add(&mut self, name: &'data [u8]) {
         if let Some(dot) = name.iter().position(|&c| c == b'.') {
             self.has_suffixed = true;
             if dot > 0 {
-                self.clone_prefixes.insert(name[..dot].to_vec());
+                self.clone_prefixes.insert(&name[..dot]);
             }
         }
-        self.names.insert(name.to_vec());
+        self.names.insert(name);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -164,10 +164,6 @@ pub struct Input<'data> {
     /// Section data for each name of [`DEBUG_SECTIONS`] (empty when missing), relocated for
     /// `ET_REL`.
     pub sections: Vec<Cow<'data, [u8]>>,
-    /// The `STT_FUNC` symbols of `.symtab`.
-    pub functions: FunctionSymbols,
-    /// The per-CPU section, if the file has one and a symbol table.
-    pub percpu: Option<Percpu>,
     /// The section header table, index 0 included; empty without a symbol table (pahole's
     /// variable encoder gives up then).
     pub elf_sections: Vec<ElfSection>,
@@ -181,6 +177,30 @@ impl<'data> Input<'data> {
         match file {
             object::File::Elf32(f) => load_elf(path, &f, opts),
             object::File::Elf64(f) => load_elf(path, &f, opts),
+            _ => Err(err(ErrorKind::NotElf)),
+        }
+    }
+}
+
+/// What the encoder takes from the symbol table.
+#[derive(Debug, Default)]
+pub struct Symbols<'data> {
+    /// The `STT_FUNC` symbols of `.symtab`.
+    pub functions: FunctionSymbols<'data>,
+    /// The per-CPU section, if the file has one and a symbol table (and `percpu` was asked
+    /// for).
+    pub percpu: Option<Percpu>,
+}
+
+impl<'data> Symbols<'data> {
+    /// Reads the function symbols, and with `percpu` the per-CPU variable symbols (pahole
+    /// does not collect them with `--skip_encoding_btf_vars`).
+    pub fn read(path: &Path, data: &'data [u8], percpu: bool) -> Result<Self, EncodeError> {
+        let err = |kind| EncodeError::new(path, kind);
+        let file = object::File::parse(data).map_err(|e| err(ErrorKind::Elf(e)))?;
+        match file {
+            object::File::Elf32(f) => read_symbols(path, &f, percpu),
+            object::File::Elf64(f) => read_symbols(path, &f, percpu),
             _ => Err(err(ErrorKind::NotElf)),
         }
     }
@@ -235,23 +255,8 @@ where
         )
     };
 
-    // Section addresses: the file's own, or libdwfl's layout for relocatable files.
     let headers: Vec<&Elf::SectionHeader> = file.elf_section_table().iter().collect();
-    let mut addrs = vec![0u64; headers.len()];
-    let mut cursor = REL_LAYOUT_BASE;
-    for (i, sh) in headers.iter().enumerate() {
-        let addr: u64 = sh.sh_addr(endian).into();
-        let flags = sh.sh_flags(endian);
-        if is_rel && flags.contains(elf::SHF_ALLOC) && addr == 0 {
-            let align: u64 = sh.sh_addralign(endian).into();
-            let align = align.max(1);
-            let at = cursor.div_ceil(align).saturating_mul(align);
-            addrs[i] = at;
-            cursor = at.saturating_add(sh.sh_size(endian).into());
-        } else {
-            addrs[i] = addr;
-        }
-    }
+    let addrs = section_addrs(file, &headers);
 
     let symtab = file.elf_symbol_table();
     let mut sections = Vec::with_capacity(DEBUG_SECTIONS.len());
@@ -301,6 +306,77 @@ where
         sections.push(data);
     }
 
+    let has_symtab = !symtab.is_empty();
+    let mut elf_sections = Vec::new();
+    if has_symtab {
+        let table = file.elf_section_table();
+        for (i, sh) in headers.iter().enumerate() {
+            let name = table
+                .section_name(endian, sh)
+                .map(|n| String::from_utf8_lossy(n).into_owned())
+                .unwrap_or_default();
+            let sh_type = sh.sh_type(endian);
+            elf_sections.push(ElfSection {
+                name,
+                addr: addrs[i],
+                size: sh.sh_size(endian).into(),
+                kind: if sh_type == elf::SHT_PROGBITS || sh_type == elf::SHT_NOBITS {
+                    SectionKind::Data
+                } else {
+                    SectionKind::Other
+                },
+            });
+        }
+    }
+
+    Ok(Input {
+        little_endian: endian == Endianness::Little,
+        machine: file.elf_header().e_machine(endian),
+        sections,
+        elf_sections,
+    })
+}
+
+/// Section addresses: the file's own, or libdwfl's layout for relocatable files.
+fn section_addrs<'data, Elf>(
+    file: &ElfFile<'data, Elf>,
+    headers: &[&Elf::SectionHeader],
+) -> Vec<u64>
+where
+    Elf: FileHeader<Endian = Endianness>,
+{
+    let endian = file.endian();
+    let is_rel = file.elf_header().e_type(endian) == elf::ET_REL;
+    let mut addrs = vec![0u64; headers.len()];
+    let mut cursor = REL_LAYOUT_BASE;
+    for (i, sh) in headers.iter().enumerate() {
+        let addr: u64 = sh.sh_addr(endian).into();
+        let flags = sh.sh_flags(endian);
+        if is_rel && flags.contains(elf::SHF_ALLOC) && addr == 0 {
+            let align: u64 = sh.sh_addralign(endian).into();
+            let align = align.max(1);
+            let at = cursor.div_ceil(align).saturating_mul(align);
+            addrs[i] = at;
+            cursor = at.saturating_add(sh.sh_size(endian).into());
+        } else {
+            addrs[i] = addr;
+        }
+    }
+    addrs
+}
+
+fn read_symbols<'data, Elf>(
+    path: &Path,
+    file: &ElfFile<'data, Elf>,
+    percpu: bool,
+) -> Result<Symbols<'data>, EncodeError>
+where
+    Elf: FileHeader<Endian = Endianness>,
+{
+    let endian = file.endian();
+    let headers: Vec<&Elf::SectionHeader> = file.elf_section_table().iter().collect();
+    let addrs = section_addrs(file, &headers);
+    let symtab = file.elf_symbol_table();
     // The symbol table: pahole reads `.symtab` only.
     let has_symtab = !symtab.is_empty();
     let mut functions = FunctionSymbols::default();
@@ -318,7 +394,7 @@ where
                 functions.add(name);
             }
         }
-        let Some(percpu_index) = percpu_index.filter(|_| opts.percpu) else {
+        let Some(percpu_index) = percpu_index.filter(|_| percpu) else {
             continue;
         };
         let sec = symtab.symbol_section(endian, sym, index).ok().flatten();
@@ -364,36 +440,7 @@ where
         vars: percpu_vars,
     });
 
-    let mut elf_sections = Vec::new();
-    if has_symtab {
-        let table = file.elf_section_table();
-        for (i, sh) in headers.iter().enumerate() {
-            let name = table
-                .section_name(endian, sh)
-                .map(|n| String::from_utf8_lossy(n).into_owned())
-                .unwrap_or_default();
-            let sh_type = sh.sh_type(endian);
-            elf_sections.push(ElfSection {
-                name,
-                addr: addrs[i],
-                size: sh.sh_size(endian).into(),
-                kind: if sh_type == elf::SHT_PROGBITS || sh_type == elf::SHT_NOBITS {
-                    SectionKind::Data
-                } else {
-                    SectionKind::Other
-                },
-            });
-        }
-    }
-
-    Ok(Input {
-        little_endian: endian == Endianness::Little,
-        machine: file.elf_header().e_machine(endian),
-        sections,
-        functions,
-        percpu,
-        elf_sections,
-    })
+    Ok(Symbols { functions, percpu })
 }
 
 /// An unsigned field of 1, 2, 4 or 8 bytes in the file's byte order.

@@ -186,37 +186,40 @@ pub fn encode_flat_with(
 ) -> Result<(FlatBtf, SavedStats), EncodeError> {
     let Hooks { merged, done_with } = hooks;
     let load = input::LoadOptions {
-        percpu: !opts.skip_encoding_vars && !opts.global_var,
         locations: opts.optimized_func || opts.consistent_func,
+    };
+    let percpu = !opts.skip_encoding_vars && !opts.global_var;
+    let threads = match opts.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
     };
     let t = kbtf_btf::timing::stage("elf input");
     let input = input::Input::load(path, data, load)?;
     drop(t);
-    if input.sections[0].is_empty() {
-        return Err(EncodeError::new(path, ErrorKind::NoDwarf));
-    }
     let dwarf = input.plain_dwarf();
     let err = |kind| EncodeError::new(path, kind);
-    let t = kbtf_btf::timing::stage("unit headers");
-    let mut headers = Vec::new();
-    let mut iter = dwarf.units();
-    loop {
-        match iter.next() {
-            Ok(Some(h)) => headers.push(h),
-            Ok(None) => break,
-            Err(error) => {
-                return Err(err(ErrorKind::Dwarf {
-                    loc: DwarfLocation {
-                        cu: headers
-                            .last()
-                            .map(|h: &gimli::UnitHeader<_>| h.offset().0 as u64),
-                        die: None,
-                    },
-                    error,
-                }))
-            }
-        }
+    // With more than one thread, the symbol table of a large input is read on a second
+    // thread meanwhile.
+    let t = kbtf_btf::timing::stage("symbols, unit headers");
+    let read_symbols = || input::Symbols::read(path, data, percpu);
+    let (symbols, headers) = if threads > 1 && input.sections[0].len() >= SYMBOLS_ASIDE_MIN {
+        std::thread::scope(|scope| {
+            let symbols = scope.spawn(read_symbols);
+            let headers = unit_headers(&dwarf);
+            let symbols = symbols
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (symbols, headers)
+        })
+    } else {
+        (read_symbols(), unit_headers(&dwarf))
+    };
+    // The symbols' errors first, as when they were read before the headers.
+    let symbols = symbols?;
+    if input.sections[0].is_empty() {
+        return Err(err(ErrorKind::NoDwarf));
     }
+    let headers = headers.map_err(err)?;
     drop(t);
     let t = kbtf_btf::timing::stage("merge setup");
     let registers = registers::register_params(input.machine);
@@ -225,16 +228,12 @@ pub fn encode_flat_with(
     let memo = merge::StrMemo::new(debug_str.len());
     let mut merger = merge::Merger::new(base, section_names, opts.global_var, debug_str, &memo);
     merger.reserve_for(input.sections[0].len());
-    let threads = match opts.threads {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        n => n,
-    };
     drop(t);
     let t = kbtf_btf::timing::stage("encode and merge units");
     // With workers, they resolve the strings already interned (see `StrMemo`).
     let resolve = (threads > 1 && headers.len() > 1).then_some(&memo);
     let encode = unit_encoder(|header, scratch| {
-        let mut unit = encode_unit(&dwarf, header, &input, &registers, opts, scratch)?;
+        let mut unit = encode_unit(&dwarf, header, &input, &symbols, &registers, opts, scratch)?;
         if let (Some(memo), Some(unit)) = (resolve, unit.as_mut()) {
             memo.resolve_unit(unit);
         }
@@ -314,6 +313,36 @@ pub mod bench {
     }
 }
 
+/// The `.debug_info` size from which the symbol table is read on a thread of its own (with
+/// `-j2` and up) while the unit headers are read: a vmlinux's 120,000 symbols take as long
+/// as its 2,000 unit headers, a module's few hundred not the cost of starting a thread.
+const SYMBOLS_ASIDE_MIN: usize = 16 << 20;
+
+/// The headers of every unit of `dwarf`, in order.
+fn unit_headers<'d>(
+    dwarf: &gimli::Dwarf<input::PlainReader<'d>>,
+) -> Result<Vec<gimli::UnitHeader<input::PlainReader<'d>>>, ErrorKind> {
+    let mut headers = Vec::new();
+    let mut iter = dwarf.units();
+    loop {
+        match iter.next() {
+            Ok(Some(h)) => headers.push(h),
+            Ok(None) => return Ok(headers),
+            Err(error) => {
+                return Err(ErrorKind::Dwarf {
+                    loc: DwarfLocation {
+                        cu: headers
+                            .last()
+                            .map(|h: &gimli::UnitHeader<_>| h.offset().0 as u64),
+                        die: None,
+                    },
+                    error,
+                })
+            }
+        }
+    }
+}
+
 /// Input given back (`Hooks::done_with`) in steps of at least this many bytes, each step
 /// also covering this margin below it again.
 const RELEASE_STEP: usize = 1 << 20;
@@ -342,6 +371,7 @@ fn encode_unit<'d>(
     dwarf: &gimli::Dwarf<input::PlainReader<'d>>,
     header: gimli::UnitHeader<input::PlainReader<'d>>,
     input: &'d input::Input<'_>,
+    symbols: &'d input::Symbols<'_>,
     registers: &[Option<u8>],
     opts: &EncodeOptions,
     scratch: &mut loader::Scratch<'d>,
@@ -350,7 +380,7 @@ fn encode_unit<'d>(
         loader::Loaded::Cu(cu) => cu,
         loader::Loaded::Skipped => return Ok(None),
     };
-    let out = encode_loaded(&cu, input, registers, opts);
+    let out = encode_loaded(&cu, input, symbols, registers, opts);
     scratch.recycle(cu);
     out.map(Some)
 }
@@ -358,17 +388,18 @@ fn encode_unit<'d>(
 fn encode_loaded<'d>(
     cu: &loader::Cu<'d>,
     input: &'d input::Input<'_>,
+    symbols: &'d input::Symbols<'_>,
     registers: &[Option<u8>],
     opts: &EncodeOptions,
 ) -> Result<merge::UnitOutput<'d>, ErrorKind> {
     let debug_str: &'d [u8] = &input.sections[2];
     let mut strings = types::Strings::new(debug_str);
     let t = types::encode_types(cu, opts, input.little_endian, &mut strings)?;
-    let functions = functions::candidates(cu, &input.functions, registers, opts, &mut strings)?;
+    let functions = functions::candidates(cu, &symbols.functions, registers, opts, &mut strings)?;
     let vars = if opts.global_var {
         variables::global_vars(cu, &input.elf_sections, opts, &mut strings)?
     } else {
-        match (&input.percpu, opts.skip_encoding_vars) {
+        match (&symbols.percpu, opts.skip_encoding_vars) {
             (Some(percpu), false) => variables::percpu_vars(cu, percpu, opts, &mut strings)?,
             _ => Vec::new(),
         }
