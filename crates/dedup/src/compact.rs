@@ -15,16 +15,37 @@ use crate::error::DedupError;
 use crate::state::{State, MAX_ID, UNPROCESSED};
 
 /// Builds the output BTF from the final state, and with `id_map` the map of every input id
-/// (else an empty one). `strings` is the new string section.
+/// (else an empty one). `strings` is the new string section. The state's hypothetical map,
+/// unused after the struct pass, holds the new ids meanwhile.
 pub(crate) fn compact(
+    s: &mut State,
+    base: Option<Arc<Btf>>,
+    endian: Endian,
+    strings: StringTable,
+    id_map: bool,
+) -> Result<(Btf, Vec<TypeId>), DedupError> {
+    // Every entry is UNPROCESSED already: each check clears what it set. Reusing it saves
+    // writing, and faulting in, a fresh array as large as the input.
+    let mut new_id = std::mem::take(&mut s.hypot);
+    if new_id.len() != s.end() as usize || !s.hypot_list.is_empty() {
+        new_id.clear();
+        new_id.resize(s.end() as usize, UNPROCESSED);
+    }
+    let r = compact_with(s, &mut new_id, base, endian, strings, id_map);
+    // Given back to be freed with the state (on a thread of its own for a large input).
+    s.hypot = new_id;
+    r
+}
+
+fn compact_with(
     s: &State,
+    new_id: &mut [u32],
     base: Option<Arc<Btf>>,
     endian: Endian,
     strings: StringTable,
     id_map: bool,
 ) -> Result<(Btf, Vec<TypeId>), DedupError> {
     let n = s.end();
-    let mut new_id = vec![UNPROCESSED; n as usize];
     for (id, slot) in new_id.iter_mut().enumerate().take(s.start as usize) {
         *slot = id as u32;
     }

@@ -339,8 +339,11 @@ impl Incremental {
         let (btf, id_map) = compact::compact(s, base, endian, strings, !self.opts.skip_id_map)?;
         drop(t);
         let n = self.s.map.len();
-        crate::free_in_background(self, n);
-        Ok(Deduped { btf, id_map })
+        Ok(Deduped {
+            btf,
+            id_map,
+            spent: crate::Spent::new(self, n),
+        })
     }
 }
 

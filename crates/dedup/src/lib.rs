@@ -94,6 +94,62 @@ pub struct Deduped {
     /// `.BTF_ids` and anything else that recorded input ids. Empty with
     /// [`DedupOptions::skip_id_map`].
     pub id_map: Vec<TypeId>,
+    /// What dedup worked on, freed when this is dropped ([`Spent`]).
+    pub spent: Spent,
+}
+
+/// What dedup worked on: for a vmlinux the whole un-deduplicated BTF and the maps, about
+/// 160 MB. Dropped, it is given back on a thread of its own when it is large, which the
+/// caller need not wait for; a module's is freed at once (a thread would cost more).
+///
+/// When to drop it is the caller's choice: freeing on another thread interrupts this one
+/// (each unmapping flushes the TLBs of every core running the process), which slows the
+/// thread down while it faults in new memory (serializing the result) but not while it
+/// waits (writing and syncing the file). A clone holds nothing.
+#[derive(Default)]
+pub struct Spent {
+    what: Option<Box<dyn std::any::Any + Send>>,
+    types: usize,
+}
+
+impl Spent {
+    fn new<T: Send + 'static>(what: T, types: usize) -> Spent {
+        Spent {
+            what: Some(Box::new(what)),
+            types,
+        }
+    }
+}
+
+impl Drop for Spent {
+    fn drop(&mut self) {
+        const LARGE: usize = 1 << 20;
+        let Some(what) = self.what.take() else {
+            return;
+        };
+        if self.types < LARGE {
+            return drop(what);
+        }
+        // If no thread can be started, the closure, and with it `what`, is dropped here.
+        let _ = std::thread::Builder::new()
+            .name("kbtf-free".into())
+            .spawn(move || drop(what));
+    }
+}
+
+impl Clone for Spent {
+    fn clone(&self) -> Spent {
+        Spent::default()
+    }
+}
+
+impl std::fmt::Debug for Spent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Spent")
+            .field("holds", &self.what.is_some())
+            .field("types", &self.types)
+            .finish()
+    }
 }
 
 /// Deduplicates the own types of `input` (all types for a base BTF; the types after the base
@@ -164,26 +220,14 @@ pub fn dedup_flat(input: FlatBtf, opts: &DedupOptions) -> Result<Deduped, DedupE
     refs::dedup_ref_types(&mut s)?;
     drop(t);
     let t = stage("dedup: compact");
-    let (btf, id_map) = compact::compact(&s, base, endian, strings, !opts.skip_id_map)?;
+    let (btf, id_map) = compact::compact(&mut s, base, endian, strings, !opts.skip_id_map)?;
     drop(t);
     let n = s.map.len();
-    free_in_background(s, n);
-    Ok(Deduped { btf, id_map })
-}
-
-/// Frees what dedup worked on (`types` of them) on a thread of its own when it is large: for
-/// a vmlinux it is the whole un-deduplicated BTF and the maps, about 160 MB, and giving that
-/// back to the kernel takes a while the caller, writing the result, need not wait for. A
-/// module's is freed at once (a thread would cost more). If no thread can be started, the
-/// closure, and with it `x`, is dropped right here.
-pub(crate) fn free_in_background<T: Send + 'static>(x: T, types: usize) {
-    const LARGE: usize = 1 << 20;
-    if types < LARGE {
-        return drop(x);
-    }
-    let _ = std::thread::Builder::new()
-        .name("kbtf-free".into())
-        .spawn(move || drop(x));
+    Ok(Deduped {
+        btf,
+        id_map,
+        spent: Spent::new(s, n),
+    })
 }
 
 /// Entry points for the micro-benchmarks (`benches/`): internal stages, not an API.

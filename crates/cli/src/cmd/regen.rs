@@ -401,7 +401,7 @@ fn check_vmlinux(vmlinux: &Path, linked: &Btf, a: &PaholeArgs) -> Result<Option<
         return Ok(None);
     }
     let fresh =
-        crate::pahole::encode::encode_btf(vmlinux, &data, &|part| data.release(part), None, a)?;
+        crate::pahole::encode::encode_btf(vmlinux, &data, &|part| data.release(part), None, a)?.btf;
     let (old, new) = (linked.to_bytes(), fresh.to_bytes());
     let secs = t.elapsed().as_secs_f64();
     if old == new {

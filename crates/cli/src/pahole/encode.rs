@@ -116,7 +116,8 @@ pub fn encode_file(
         Some(src) => Unchanged::File(src),
         None => Unchanged::Bytes,
     };
-    let btf = encode_btf(file, data, done_with, base.clone(), a)?;
+    let kbtf_dedup::Deduped { btf, spent, .. } =
+        encode_btf(file, data, done_with, base.clone(), a)?;
     let layout = if f.standalone {
         Layout::Distilled(crate::distilled::standalone(
             file,
@@ -136,6 +137,9 @@ pub fn encode_file(
     };
     let btf_bytes = (bytes.len() + base_bytes.as_ref().map_or(0, Vec::len)) as u64;
     drop(t);
+    // Dedup's working memory goes back while the result is written and synced, not while it
+    // was serialized (see `Spent`).
+    drop(spent);
     let _t = kbtf_btf::timing::stage("write");
     if let Some(out) = &a.detached {
         if base_bytes.is_some() {
@@ -183,14 +187,14 @@ enum Layout {
 
 /// DWARF to deduplicated BTF, with `a`'s features and thread count (`a.btf_base` is not read).
 /// `done_with` is told of parts of `data` the encoder no longer needs
-/// ([`kbtf_encoder::Hooks::done_with`]).
+/// ([`kbtf_encoder::Hooks::done_with`]). The id map is not made.
 pub fn encode_btf(
     path: &Path,
     data: &[u8],
     done_with: &(dyn Fn(&[u8]) + Sync),
     base: Option<Arc<Btf>>,
     a: &PaholeArgs,
-) -> Result<Btf> {
+) -> Result<kbtf_dedup::Deduped> {
     let f = &a.features;
     let threads = match a.jobs {
         None => 1,
@@ -238,5 +242,5 @@ pub fn encode_btf(
         None => kbtf_dedup::dedup_flat(raw, &dedup_opts),
     }
     .with_context(|| format!("deduplicating the BTF of {}", path.display()))?;
-    Ok(deduped.btf)
+    Ok(deduped)
 }
