@@ -319,9 +319,9 @@ pub mod bench {
 const SYMBOLS_ASIDE_MIN: usize = 16 << 20;
 
 /// The headers of every unit of `dwarf`, in order.
-fn unit_headers<'d>(
-    dwarf: &gimli::Dwarf<input::PlainReader<'d>>,
-) -> Result<Vec<gimli::UnitHeader<input::PlainReader<'d>>>, ErrorKind> {
+pub(crate) fn unit_headers<R: gimli::Reader<Offset = usize>>(
+    dwarf: &gimli::Dwarf<R>,
+) -> Result<Vec<gimli::UnitHeader<R>>, ErrorKind> {
     let mut headers = Vec::new();
     let mut iter = dwarf.units();
     loop {
@@ -333,7 +333,7 @@ fn unit_headers<'d>(
                     loc: DwarfLocation {
                         cu: headers
                             .last()
-                            .map(|h: &gimli::UnitHeader<_>| h.offset().0 as u64),
+                            .map(|h: &gimli::UnitHeader<R>| h.offset().0 as u64),
                         die: None,
                     },
                     error,

@@ -146,25 +146,7 @@ fn read_units<R>(dwarf: &gimli::Dwarf<R>) -> Result<Vec<UnitFacts>, ErrorKind>
 where
     R: Reader<Offset = usize> + Send + Sync,
 {
-    let mut headers = Vec::new();
-    let mut iter = dwarf.units();
-    loop {
-        match iter.next() {
-            Ok(Some(h)) => headers.push(h),
-            Ok(None) => break,
-            Err(error) => {
-                return Err(ErrorKind::Dwarf {
-                    loc: DwarfLocation {
-                        cu: headers
-                            .last()
-                            .map(|h: &gimli::UnitHeader<R>| h.offset().0 as u64),
-                        die: None,
-                    },
-                    error,
-                })
-            }
-        }
-    }
+    let headers = crate::unit_headers(dwarf)?;
     headers
         .into_par_iter()
         .map(|h| read_unit(dwarf, h))
