@@ -227,7 +227,7 @@ impl Slots {
             .iter()
             .map(|b| count_nuls(b.strings().as_bytes()))
             .sum();
-        let mut slots = vec![(0u32, 0u32); (count * 2).next_power_of_two().max(16)];
+        let mut slots = crate::mem::written((count * 2).next_power_of_two().max(16), (0u32, 0u32));
         let mask = slots.len() - 1;
         for b in chain.iter().rev() {
             let table = b.strings();
@@ -489,7 +489,7 @@ impl Index {
 
     fn grow(&mut self, data: &[u8]) {
         let n = self.slots.len() * 2;
-        let old = std::mem::replace(&mut self.slots, vec![(0, 0); n]);
+        let old = std::mem::replace(&mut self.slots, crate::mem::written(n, (0, 0)));
         let mask = self.slots.len() - 1;
         for (off1, _) in old {
             if off1 == 0 {

@@ -395,7 +395,7 @@ struct RefTable {
 impl RefTable {
     fn new() -> RefTable {
         RefTable {
-            slots: vec![0; 1 << 14],
+            slots: kbtf_btf::mem::written(1 << 14, 0),
             len: 0,
             added: Vec::new(),
         }
@@ -437,7 +437,7 @@ impl RefTable {
     /// Doubles the slots, keeping each entry's probe order among those of its key.
     fn grow(&mut self) {
         let n = self.slots.len() * 2;
-        let old = std::mem::replace(&mut self.slots, vec![0; n]);
+        let old = std::mem::replace(&mut self.slots, kbtf_btf::mem::written(n, 0));
         for slot in old.into_iter().filter(|&s| s != 0) {
             let mut i = RefTable::home((slot >> 32) as u32, n);
             while self.slots[i] != 0 {
