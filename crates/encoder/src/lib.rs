@@ -199,20 +199,21 @@ pub fn encode_flat_with(
     let dwarf = input.plain_dwarf();
     let err = |kind| EncodeError::new(path, kind);
     // With more than one thread, the symbol table of a large input is read on a second
-    // thread meanwhile.
+    // thread meanwhile, which then also writes the string memo.
     let t = kbtf_btf::timing::stage("symbols, unit headers");
+    let debug_str: &[u8] = &input.sections[2];
     let read_symbols = || input::Symbols::read(path, data, percpu);
-    let (symbols, headers) = if threads > 1 && input.sections[0].len() >= SYMBOLS_ASIDE_MIN {
+    let (symbols, headers, memo) = if threads > 1 && input.sections[0].len() >= SYMBOLS_ASIDE_MIN {
         std::thread::scope(|scope| {
-            let symbols = scope.spawn(read_symbols);
+            let aside = scope.spawn(|| (read_symbols(), merge::StrMemo::new(debug_str.len())));
             let headers = unit_headers(&dwarf);
-            let symbols = symbols
+            let (symbols, memo) = aside
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            (symbols, headers)
+            (symbols, headers, Some(memo))
         })
     } else {
-        (read_symbols(), unit_headers(&dwarf))
+        (read_symbols(), unit_headers(&dwarf), None)
     };
     // The symbols' errors first, as when they were read before the headers.
     let symbols = symbols?;
@@ -224,8 +225,7 @@ pub fn encode_flat_with(
     let t = kbtf_btf::timing::stage("merge setup");
     let registers = registers::register_params(input.machine);
     let section_names = input.elf_sections.iter().map(|s| s.name.clone()).collect();
-    let debug_str: &[u8] = &input.sections[2];
-    let memo = merge::StrMemo::new(debug_str.len());
+    let memo = memo.unwrap_or_else(|| merge::StrMemo::new(debug_str.len()));
     let mut merger = merge::Merger::new(base, section_names, opts.global_var, debug_str, &memo);
     merger.reserve_for(input.sections[0].len());
     drop(t);
