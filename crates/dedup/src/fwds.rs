@@ -25,13 +25,40 @@ pub(crate) fn resolve_fwds(s: &mut State) {
 pub(crate) fn resolve_fwds_among(s: &mut State, own: impl IntoIterator<Item = u32>) {
     // One pass over the own types: the FWDs still alone, and per name the single
     // representative struct/union of that name, 0 if several.
+    let mut names = Names::default();
     let mut fwds: Vec<u32> = Vec::new();
-    let mut names: FxHashMap<u32, u32> = FxHashMap::default();
     for id in own {
-        if file(s, &mut names, id) {
+        if file(s, &mut names.0, id) {
             fwds.push(id);
         }
     }
+    resolve_filed(s, names, fwds);
+}
+
+/// Per name, the single representative struct or union of that name among the own types
+/// filed so far, 0 if several: what [`resolve_fwds_among`] gathers, gathered by a caller as
+/// it goes ([`Names::file_struct`]). A struct or union that is its own representative once
+/// the struct pass has looked at it stays one (only FWDs and types not yet mapped are mapped
+/// later), so it can be filed as soon as its own step of the struct pass is done.
+#[derive(Default)]
+pub(crate) struct Names(FxHashMap<u32, u32>);
+
+impl Names {
+    /// Files `id`, a STRUCT or UNION the struct pass is done with, if it is a representative.
+    #[inline]
+    pub(crate) fn file_struct(&mut self, s: &State, id: u32) {
+        file(s, &mut self.0, id);
+    }
+}
+
+/// [`resolve_fwds_among`] given `names`, every own representative struct and union filed,
+/// and `fwds`, which include every own FWD (those not alone any more are passed over).
+pub(crate) fn resolve_filed(s: &mut State, names: Names, fwds: impl IntoIterator<Item = u32>) {
+    let mut names = names.0;
+    let fwds: Vec<u32> = fwds
+        .into_iter()
+        .filter(|&id| s.flat.kind(id) == FWD && s.map[id as usize] == id)
+        .collect();
     // Without own FWDs left (most modules), the base's structs need not be looked at.
     if fwds.is_empty() {
         return;
@@ -57,7 +84,7 @@ pub(crate) fn resolve_fwds_among(s: &mut State, own: impl IntoIterator<Item = u3
 
 /// Files type `id` under its name in `names` if it is a representative struct or union (the
 /// id, or 0 once a second one has the name); says whether it is a FWD still alone.
-// Inlined into both loops: as a call it made the vmlinux's pass about a third slower.
+// Inlined into the loops: as a call it made the vmlinux's pass about a third slower.
 #[inline(always)]
 fn file(s: &State, names: &mut FxHashMap<u32, u32>, id: u32) -> bool {
     let r = s.flat.rec(id);

@@ -66,9 +66,12 @@ pub struct Incremental {
     passing: Vec<u32>,
     /// The structs and unions of the step being run.
     structs: Vec<u32>,
-    /// Every FWD, STRUCT and UNION so far, for the forward declaration pass not to visit
-    /// every id.
-    named: Vec<u32>,
+    /// The FWDs so far that were their own representatives after the primitive pass, and the
+    /// representative structs and unions by name, filed as each
+    /// step's struct pass is done: the forward declaration pass then visits neither every id
+    /// nor every struct.
+    fwds: Vec<u32>,
+    names: fwds::Names,
     /// Where each call of [`Incremental::advance_unit`] started, and whether its types
     /// were closed (see [`Added::own_refs_only`]): the reference pass may split there.
     chunks: Vec<(u32, bool)>,
@@ -115,7 +118,8 @@ impl Incremental {
             stack: Vec::new(),
             passing: Vec::new(),
             structs: Vec::new(),
-            named: Vec::new(),
+            fwds: Vec::new(),
+            names: fwds::Names::default(),
             chunks: Vec::new(),
             min_split: MIN_SPLIT,
         }
@@ -224,15 +228,13 @@ impl Incremental {
                 break;
             }
             match s.flat.kind(id) {
-                STRUCT | UNION => {
-                    structs.push(id);
-                    self.named.push(id);
-                }
+                STRUCT | UNION => structs.push(id),
                 kind => {
-                    if kind == FWD {
-                        self.named.push(id);
-                    }
                     crate::prim::dedup_prim_type(s, id);
+                    // One that is not its own representative now never is again.
+                    if kind == FWD && s.map[id as usize] == id {
+                        self.fwds.push(id);
+                    }
                 }
             }
         }
@@ -252,6 +254,11 @@ impl Incremental {
             }
         }
         std::mem::swap(&mut s.table, &mut self.tables[1]);
+        if matches!(result, Ok(true)) {
+            for &id in structs.iter() {
+                self.names.file_struct(s, id);
+            }
+        }
         self.done = end;
         result
     }
@@ -322,7 +329,8 @@ impl Incremental {
         let t = kbtf_btf::timing::stage("dedup: fwds");
         self.s.flat = flat;
         let s = &mut self.s;
-        fwds::resolve_fwds_among(s, self.named.iter().copied());
+        let names = std::mem::take(&mut self.names);
+        fwds::resolve_filed(s, names, self.fwds.iter().copied());
         drop(t);
         let t = kbtf_btf::timing::stage("dedup: refs");
         // libbpf files references after every primitive and struct representative.
