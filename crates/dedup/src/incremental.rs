@@ -27,6 +27,12 @@
 //!   when several pass the cheap filters, and gives up when more than one passes
 //!   ([`crate::structs::dedup_struct_type_any_order`]). On the 6.1 kernel this never
 //!   happens; when it does, [`Incremental::finish`] deduplicates from scratch.
+//! - **Forward declarations** are resolved after the last unit, but what that pass looks at
+//!   is filed as units go: a struct or union that is its own representative once its
+//!   unit's struct pass is done stays one (later steps only map FWDs and types not mapped
+//!   yet), and a FWD that is not its own representative after the primitive pass never
+//!   becomes one again. So each unit's representative structs are filed by name, and its
+//!   FWDs still alone kept, as the unit is done ([`crate::fwds::Names`]).
 //! - The string pass is skipped: the encoder interns strings in first-use order with base
 //!   strings at their base offsets ([`FlatBtf::strings_first_use`]), which is exactly what
 //!   the pass would produce.
