@@ -60,6 +60,7 @@ impl State {
             self.hypot[id as usize] = UNPROCESSED;
         }
         self.hypot_list.clear();
+        self.hypot_merge.clear();
         self.hypot_adjust_canon = false;
     }
 
@@ -122,6 +123,9 @@ impl State {
                 return Ok(false);
             }
             let (ck, kk) = (ct.kind(), kt.kind());
+            if matches!(ck, FWD | STRUCT | UNION) || matches!(kk, FWD | STRUCT | UNION) {
+                self.hypot_merge.push(canon_id);
+            }
             if (ck == FWD || kk == FWD) && ck != kk {
                 let (real_kind, fwd) = if ck == FWD {
                     (kk, fwd_kind(&ct))
@@ -212,9 +216,16 @@ impl State {
     }
 
     /// Records what a successful equivalence check found (`btf_dedup_merge_hypot_map`).
+    ///
+    /// libbpf visits every entry of the map; this visits those of [`State::hypot_merge`],
+    /// in the same order, which are all that can change anything. An entry does something
+    /// only when one side, followed through the canonical map, is a FWD, STRUCT or UNION.
+    /// Following the map changes no kind but a FWD's (to a STRUCT or UNION), and in a check
+    /// that succeeded both sides of an entry have one kind unless one of them is a FWD; so
+    /// an entry does something only if one side is a FWD, STRUCT or UNION as it was met.
     pub(crate) fn merge_hypot(&mut self) {
-        for i in 0..self.hypot_list.len() {
-            let canon = self.hypot_list[i];
+        for i in 0..self.hypot_merge.len() {
+            let canon = self.hypot_merge[i];
             let targ = self.hypot[canon as usize];
             let t_id = self.resolve(targ);
             let c_id = self.resolve(canon);

@@ -34,6 +34,9 @@ pub(crate) struct State {
     /// candidate-side id ([`UNPROCESSED`] when unset), and the ids set, in order.
     pub hypot: Vec<u32>,
     pub hypot_list: Vec<u32>,
+    /// The entries of `hypot_list` whose merge can change anything (a FWD, STRUCT or UNION
+    /// on either side), in the same order: see [`State::merge_hypot`].
+    pub hypot_merge: Vec<u32>,
     /// Set by the equivalence check when accepting it would need a base FWD resolved to a
     /// struct of the split BTF: the base is fixed, so the types are not merged.
     pub hypot_adjust_canon: bool,
@@ -62,6 +65,7 @@ impl State {
             map,
             hypot: vec![UNPROCESSED; n],
             hypot_list: Vec::new(),
+            hypot_merge: Vec::new(),
             hypot_adjust_canon: false,
             table: CandTable::new(),
             broken: Cell::new(false),
@@ -77,6 +81,7 @@ impl State {
             map: vec![0],
             hypot: vec![UNPROCESSED],
             hypot_list: Vec::new(),
+            hypot_merge: Vec::new(),
             hypot_adjust_canon: false,
             table: CandTable::new(),
             broken: Cell::new(false),
