@@ -41,7 +41,8 @@
 //!   stops the encoding with an error, as it stops pahole.
 
 use gimli::constants as dw;
-use kbtf_btf::{Enum64Value, EnumValue, Flat, Member, Param, Type, TypeData, INT_BOOL, INT_SIGNED};
+use kbtf_btf::flat::{self, Rec};
+use kbtf_btf::{Flat, Type, TypeData, INT_BOOL, INT_SIGNED};
 
 use crate::error::{DwarfLocation, ErrorKind};
 use std::borrow::Cow;
@@ -152,16 +153,15 @@ pub fn encode_types<'d>(
                 Type::new(name, TypeData::TypeTag { ty })
             }
             Entry::Die(node) => {
-                let t = encode_die(cu, node, opts, little_endian, strings)?;
-                if let TypeData::Int { .. } = t.data {
-                    if out.int_id.is_none()
-                        && cu.node(node).tag == dw::DW_TAG_base_type
-                        && cu.node(node).a.name.as_ref().is_some_and(|n| n.is(b"int"))
-                    {
-                        out.int_id = Some(id);
-                    }
+                let kind = encode_die(cu, node, opts, little_endian, strings, &mut out.types)?;
+                if kind == flat::INT
+                    && out.int_id.is_none()
+                    && cu.node(node).tag == dw::DW_TAG_base_type
+                    && cu.node(node).a.name.as_ref().is_some_and(|n| n.is(b"int"))
+                {
+                    out.int_id = Some(id);
                 }
-                if let TypeData::Array { .. } = t.data {
+                if kind == flat::ARRAY {
                     out.has_arrays = true;
                 }
                 if !opts.skip_decl_tag {
@@ -182,12 +182,31 @@ pub fn encode_types<'d>(
                         }
                     }
                 }
-                t
+                continue;
             }
         };
         out.types.push(&t);
     }
     Ok(out)
+}
+
+/// Appends a type with `vlen` trailing entries, written to `f.extra` from `start` on, as
+/// [`Flat::push`] would append it (`vlen` kept to 16 bits, as in `Type::info`).
+fn push_rec(
+    f: &mut Flat,
+    name_off: u32,
+    kind: u32,
+    kind_flag: bool,
+    vlen: u32,
+    st: u32,
+    start: usize,
+) {
+    f.recs.push(Rec {
+        name_off,
+        info: ((kind_flag as u32) << 31) | (kind << 24) | (vlen & 0xffff),
+        st,
+        extra: start as u32,
+    });
 }
 
 /// What the TYPE_TAG of small id `id`, one of `pointer`'s tags, refers to: the next tag
@@ -214,13 +233,16 @@ fn tag_name(tag: gimli::DwTag) -> String {
         .unwrap_or_else(|| format!("DW_TAG_{:#x}", tag.0))
 }
 
+/// Appends the BTF type of `node` to `f`, its trailing words written in place (no vector of
+/// members per struct); returns its kind.
 fn encode_die<'d>(
     cu: &Cu<'d>,
     node: u32,
     opts: &crate::EncodeOptions,
     little_endian: bool,
     strings: &mut Strings<'d>,
-) -> Result<Type, ErrorKind> {
+    f: &mut Flat,
+) -> Result<u32, ErrorKind> {
     let n = cu.node(node);
     let a = &n.a;
     let unsupported = |what: String| ErrorKind::Unsupported {
@@ -231,7 +253,7 @@ fn encode_die<'d>(
         Some(tags) => tags[0],
         None => cu.resolve(a.type_ref),
     };
-    Ok(match n.tag {
+    let t = match n.tag {
         dw::DW_TAG_base_type => {
             let Some(name) = a.name.map(Name::bytes) else {
                 return Err(unsupported("a base type without a name".into()));
@@ -257,51 +279,26 @@ fn encode_die<'d>(
                 if name == 0 {
                     return Err(unsupported("a declaration without a name".into()));
                 }
-                return Ok(Type {
+                Type {
                     name_off: name,
                     kind_flag: is_union,
                     data: TypeData::Fwd { raw: 0 },
-                });
-            }
-            let mut kind_flag = false;
-            let mut members = Vec::new();
-            for child in cu.children(node) {
-                let c = cu.node(child);
-                if c.tag != dw::DW_TAG_member || is_static_member(cu, child, is_union) {
-                    continue;
                 }
-                let (bit_offset, bitfield_size) = member_offset(cu, child, little_endian);
-                if bitfield_size > 255
-                    || (bitfield_size != 0 || bit_offset % 8 != 0) && bit_offset > 0xff_ffff
-                {
-                    return Err(ErrorKind::Unsupported {
-                        loc: loc(cu, child),
-                        what: format!(
-                            "a member at bit offset {bit_offset} with bitfield size {bitfield_size}"
-                        ),
-                    });
-                }
-                if bitfield_size != 0 || bit_offset % 8 != 0 {
-                    kind_flag = true;
-                }
-                members.push(Member {
-                    name_off: strings.add_name(c.a.name),
-                    ty: cu.resolve(c.a.type_ref),
-                    offset: bit_offset | (bitfield_size << 24),
-                });
-            }
-            let size = a.byte_size as u32;
-            Type {
-                name_off: name,
-                kind_flag,
-                data: if is_union {
-                    TypeData::Union { size, members }
-                } else {
-                    TypeData::Struct { size, members }
-                },
+            } else {
+                return Ok(encode_struct(
+                    cu,
+                    node,
+                    name,
+                    is_union,
+                    little_endian,
+                    strings,
+                    f,
+                )?);
             }
         }
-        dw::DW_TAG_enumeration_type => enumeration(cu, node, opts, strings),
+        dw::DW_TAG_enumeration_type => {
+            return Ok(enumeration(cu, node, opts, strings, f));
+        }
         dw::DW_TAG_array_type => {
             let mut nelems: u32 = 1;
             for child in cu.children(node) {
@@ -320,29 +317,28 @@ fn encode_die<'d>(
             )
         }
         dw::DW_TAG_subroutine_type => {
-            let mut params = Vec::new();
+            let start = f.extra.len();
+            let mut vlen = 0u32;
             let mut varargs = false;
             for child in cu.children(node) {
                 let c = cu.node(child);
                 match c.tag {
-                    dw::DW_TAG_formal_parameter => params.push(Param {
-                        name_off: strings.add_name(c.a.name),
-                        ty: cu.resolve(c.a.type_ref),
-                    }),
+                    dw::DW_TAG_formal_parameter => {
+                        let name_off = strings.add_name(c.a.name);
+                        f.extra.extend([name_off, cu.resolve(c.a.type_ref)]);
+                        vlen = vlen.wrapping_add(1);
+                    }
                     dw::DW_TAG_unspecified_parameters => varargs = true,
                     _ => {}
                 }
             }
             if varargs {
-                params.push(Param { name_off: 0, ty: 0 });
+                f.extra.extend([0, 0]);
+                vlen = vlen.wrapping_add(1);
             }
-            Type::new(
-                0,
-                TypeData::FuncProto {
-                    ret: cu.resolve(a.type_ref),
-                    params,
-                },
-            )
+            let ret = cu.resolve(a.type_ref);
+            push_rec(f, 0, flat::FUNC_PROTO, false, vlen, ret, start);
+            return Ok(flat::FUNC_PROTO);
         }
         other => {
             return Err(unsupported(format!(
@@ -350,7 +346,56 @@ fn encode_die<'d>(
                 tag_name(other)
             )))
         }
-    })
+    };
+    f.push(&t);
+    Ok(t.kind() as u32)
+}
+
+/// Appends a struct or union definition (not a declaration) to `f`: its members' words
+/// are written in place. Returns its kind.
+fn encode_struct<'d>(
+    cu: &Cu<'d>,
+    node: u32,
+    name: u32,
+    is_union: bool,
+    little_endian: bool,
+    strings: &mut Strings<'d>,
+    f: &mut Flat,
+) -> Result<u32, ErrorKind> {
+    let start = f.extra.len();
+    let mut vlen = 0u32;
+    let mut kind_flag = false;
+    for child in cu.children(node) {
+        let c = cu.node(child);
+        if c.tag != dw::DW_TAG_member || is_static_member(cu, child, is_union) {
+            continue;
+        }
+        let (bit_offset, bitfield_size) = member_offset(cu, child, little_endian);
+        if bitfield_size > 255
+            || (bitfield_size != 0 || bit_offset % 8 != 0) && bit_offset > 0xff_ffff
+        {
+            return Err(ErrorKind::Unsupported {
+                loc: loc(cu, child),
+                what: format!(
+                    "a member at bit offset {bit_offset} with bitfield size {bitfield_size}"
+                ),
+            });
+        }
+        if bitfield_size != 0 || bit_offset % 8 != 0 {
+            kind_flag = true;
+        }
+        let name_off = strings.add_name(c.a.name);
+        f.extra.extend([
+            name_off,
+            cu.resolve(c.a.type_ref),
+            bit_offset | (bitfield_size << 24),
+        ]);
+        vlen = vlen.wrapping_add(1);
+    }
+    let kind = if is_union { flat::UNION } else { flat::STRUCT };
+    let size = cu.node(node).a.byte_size as u32;
+    push_rec(f, name, kind, kind_flag, vlen, size, start);
+    Ok(kind)
 }
 
 /// A base type as INT or FLOAT (see the module documentation).
@@ -408,7 +453,8 @@ fn enumeration<'d>(
     node: u32,
     opts: &crate::EncodeOptions,
     strings: &mut Strings<'d>,
-) -> Type {
+    f: &mut Flat,
+) -> u32 {
     let a = &cu.node(node).a;
     let name = strings.add_name(a.name);
     let bits: u32 = if a.byte_size == 0 {
@@ -417,47 +463,36 @@ fn enumeration<'d>(
         a.byte_size.wrapping_mul(8) as u32
     };
     let size = bits.div_ceil(8);
-    let values: Vec<(u32, u64)> = cu
-        .children(node)
-        .filter(|&c| cu.node(c).tag == dw::DW_TAG_enumerator)
-        .map(|c| {
-            let c = cu.node(c);
-            (strings.add_name(c.a.name), c.a.const_value)
-        })
-        .collect();
-    if size <= 4 || opts.skip_enum64 {
-        let mut kind_flag = false;
-        let values = values
-            .into_iter()
-            .map(|(name_off, v)| {
-                let v = if opts.skip_enum64 { v as u32 as u64 } else { v };
-                if (v as i64) < 0 {
-                    kind_flag = true;
-                }
-                EnumValue {
-                    name_off,
-                    val: v as u32,
-                }
-            })
-            .collect();
-        Type {
-            name_off: name,
-            kind_flag,
-            data: TypeData::Enum { size, values },
+    let start = f.extra.len();
+    let mut vlen = 0u32;
+    let enum64 = !(size <= 4 || opts.skip_enum64);
+    let mut kind_flag = false;
+    for c in cu.children(node) {
+        let c = cu.node(c);
+        if c.tag != dw::DW_TAG_enumerator {
+            continue;
         }
-    } else {
-        Type {
-            name_off: name,
-            kind_flag: underlying_signed(cu, node),
-            data: TypeData::Enum64 {
-                size,
-                values: values
-                    .into_iter()
-                    .map(|(name_off, val)| Enum64Value { name_off, val })
-                    .collect(),
-            },
+        let name_off = strings.add_name(c.a.name);
+        let v = c.a.const_value;
+        if enum64 {
+            f.extra.extend([name_off, v as u32, (v >> 32) as u32]);
+        } else {
+            let v = if opts.skip_enum64 { v as u32 as u64 } else { v };
+            if (v as i64) < 0 {
+                kind_flag = true;
+            }
+            f.extra.extend([name_off, v as u32]);
         }
+        vlen = vlen.wrapping_add(1);
     }
+    let kind = if enum64 {
+        kind_flag = underlying_signed(cu, node);
+        flat::ENUM64
+    } else {
+        flat::ENUM
+    };
+    push_rec(f, name, kind, kind_flag, vlen, size, start);
+    kind
 }
 
 /// Whether an enum's `DW_AT_type` is a signed base type (pahole's `is_signed_enum`).
