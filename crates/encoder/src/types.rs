@@ -285,15 +285,7 @@ fn encode_die<'d>(
                     data: TypeData::Fwd { raw: 0 },
                 }
             } else {
-                return Ok(encode_struct(
-                    cu,
-                    node,
-                    name,
-                    is_union,
-                    little_endian,
-                    strings,
-                    f,
-                )?);
+                return encode_struct(cu, node, name, is_union, little_endian, strings, f);
             }
         }
         dw::DW_TAG_enumeration_type => {
