@@ -16,18 +16,11 @@ use crate::fx::FxHashMap;
 use crate::state::State;
 
 pub(crate) fn resolve_fwds(s: &mut State) {
-    resolve_fwds_among(s, s.start..s.end());
-}
-
-/// [`resolve_fwds`] given `own`, ids of the own types that include every FWD, STRUCT and
-/// UNION among them (others are passed over), so that a caller who collected those need not
-/// visit every id.
-pub(crate) fn resolve_fwds_among(s: &mut State, own: impl IntoIterator<Item = u32>) {
     // One pass over the own types: the FWDs still alone, and per name the single
     // representative struct/union of that name, 0 if several.
     let mut names = Names::default();
     let mut fwds: Vec<u32> = Vec::new();
-    for id in own {
+    for id in s.start..s.end() {
         if file(s, &mut names.0, id) {
             fwds.push(id);
         }
@@ -36,7 +29,7 @@ pub(crate) fn resolve_fwds_among(s: &mut State, own: impl IntoIterator<Item = u3
 }
 
 /// Per name, the single representative struct or union of that name among the own types
-/// filed so far, 0 if several: what [`resolve_fwds_among`] gathers, gathered by a caller as
+/// filed so far, 0 if several: what [`resolve_fwds`] gathers, gathered by a caller as
 /// it goes ([`Names::file_struct`]). A struct or union that is its own representative once
 /// the struct pass has looked at it stays one (only FWDs and types not yet mapped are mapped
 /// later), so it can be filed as soon as its own step of the struct pass is done.
@@ -51,8 +44,8 @@ impl Names {
     }
 }
 
-/// [`resolve_fwds_among`] given `names`, every own representative struct and union filed,
-/// and `fwds`, which include every own FWD (those not alone any more are passed over).
+/// [`resolve_fwds`] given `names`, every own representative struct and union filed,
+/// and `fwds`, which include every own FWD still alone (others are passed over).
 pub(crate) fn resolve_filed(s: &mut State, names: Names, fwds: impl IntoIterator<Item = u32>) {
     let mut names = names.0;
     let fwds: Vec<u32> = fwds

@@ -73,9 +73,8 @@ pub struct Incremental {
     /// The structs and unions of the step being run.
     structs: Vec<u32>,
     /// The FWDs so far that were their own representatives after the primitive pass, and the
-    /// representative structs and unions by name, filed as each
-    /// step's struct pass is done: the forward declaration pass then visits neither every id
-    /// nor every struct.
+    /// representative structs and unions by name, filed as each step's struct pass is done:
+    /// the forward declaration pass then visits neither every id nor every struct.
     fwds: Vec<u32>,
     names: fwds::Names,
     /// Where each call of [`Incremental::advance_unit`] started, and whether its types
