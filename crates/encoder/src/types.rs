@@ -39,6 +39,9 @@
 //!   `DW_TAG_unspecified_parameters` child adds the varargs parameter (name 0, type 0).
 //! - Anything else in the types table (C++ references, pointers to members, `_Atomic`)
 //!   stops the encoding with an error, as it stops pahole.
+//! - A struct, union, enum or subroutine type with more than 65535 members, enumerators or
+//!   parameters stops the encoding with an error: BTF's `vlen` has 16 bits (libbpf would
+//!   wrap it around and write a type that does not count its own records).
 
 use gimli::constants as dw;
 use kbtf_btf::flat::{self, Rec};
@@ -190,8 +193,20 @@ pub fn encode_types<'d>(
     Ok(out)
 }
 
+/// The most members, enumerators or parameters a BTF type holds (`vlen` has 16 bits).
+const MAX_VLEN: u32 = 0xffff;
+
+/// An error for a type of `node` with more entries than BTF can hold: libbpf's `btf__add_*`
+/// would wrap its `vlen` around and leave records the type does not count.
+fn too_many<'d>(cu: &Cu<'d>, node: u32, vlen: u32, what: &str) -> ErrorKind {
+    ErrorKind::Unsupported {
+        loc: loc(cu, node),
+        what: format!("a type with {vlen} {what} (BTF holds at most {MAX_VLEN})"),
+    }
+}
+
 /// Appends a type with `vlen` trailing entries, written to `f.extra` from `start` on, as
-/// [`Flat::push`] would append it (`vlen` kept to 16 bits, as in `Type::info`).
+/// [`Flat::push`] would append it (`vlen` at most [`MAX_VLEN`]).
 fn push_rec(
     f: &mut Flat,
     name_off: u32,
@@ -203,7 +218,7 @@ fn push_rec(
 ) {
     f.recs.push(Rec {
         name_off,
-        info: ((kind_flag as u32) << 31) | (kind << 24) | (vlen & 0xffff),
+        info: ((kind_flag as u32) << 31) | (kind << 24) | (vlen & MAX_VLEN),
         st,
         extra: start as u32,
     });
@@ -288,9 +303,7 @@ fn encode_die<'d>(
                 return encode_struct(cu, node, name, is_union, little_endian, strings, f);
             }
         }
-        dw::DW_TAG_enumeration_type => {
-            return Ok(enumeration(cu, node, opts, strings, f));
-        }
+        dw::DW_TAG_enumeration_type => return enumeration(cu, node, opts, strings, f),
         dw::DW_TAG_array_type => {
             let mut nelems: u32 = 1;
             for child in cu.children(node) {
@@ -327,6 +340,9 @@ fn encode_die<'d>(
             if varargs {
                 f.extra.extend([0, 0]);
                 vlen = vlen.wrapping_add(1);
+            }
+            if vlen > MAX_VLEN {
+                return Err(too_many(cu, node, vlen, "parameters"));
             }
             let ret = cu.resolve(a.type_ref);
             push_rec(f, 0, flat::FUNC_PROTO, false, vlen, ret, start);
@@ -383,6 +399,9 @@ fn encode_struct<'d>(
             bit_offset | (bitfield_size << 24),
         ]);
         vlen = vlen.wrapping_add(1);
+    }
+    if vlen > MAX_VLEN {
+        return Err(too_many(cu, node, vlen, "members"));
     }
     let kind = if is_union { flat::UNION } else { flat::STRUCT };
     let size = cu.node(node).a.byte_size as u32;
@@ -446,7 +465,7 @@ fn enumeration<'d>(
     opts: &crate::EncodeOptions,
     strings: &mut Strings<'d>,
     f: &mut Flat,
-) -> u32 {
+) -> Result<u32, ErrorKind> {
     let a = &cu.node(node).a;
     let name = strings.add_name(a.name);
     let bits: u32 = if a.byte_size == 0 {
@@ -477,6 +496,9 @@ fn enumeration<'d>(
         }
         vlen = vlen.wrapping_add(1);
     }
+    if vlen > MAX_VLEN {
+        return Err(too_many(cu, node, vlen, "enumerators"));
+    }
     let kind = if enum64 {
         kind_flag = underlying_signed(cu, node);
         flat::ENUM64
@@ -484,7 +506,7 @@ fn enumeration<'d>(
         flat::ENUM
     };
     push_rec(f, name, kind, kind_flag, vlen, size, start);
-    kind
+    Ok(kind)
 }
 
 /// Whether an enum's `DW_AT_type` is a signed base type (pahole's `is_signed_enum`).
