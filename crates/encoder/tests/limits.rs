@@ -2,7 +2,7 @@
 //! count of members wrapped around. The objects are built by `gcc` at test time (skipped,
 //! with a note, when there is none).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use kbtf_encoder::{encode, EncodeOptions, ErrorKind};
@@ -29,59 +29,54 @@ fn compile(source: &str) -> Option<(tempfile::TempDir, PathBuf)> {
     Some((dir, o))
 }
 
-fn encode_error(path: &Path) -> String {
-    let data = std::fs::read(path).unwrap();
-    match encode(path, &data, None, &EncodeOptions::default()) {
+/// A C source declaring a struct of `n` members and a variable of it.
+fn wide_struct(n: usize) -> String {
+    let members: String = (0..n).map(|i| format!("  char m{i};\n")).collect();
+    format!("struct wide {{\n{members}}};\nstruct wide w;\n")
+}
+
+/// A C source declaring an enum of `n` enumerators and a variable of it.
+fn wide_enum(n: usize) -> String {
+    let values: String = (0..n).map(|i| format!("  E{i},\n")).collect();
+    format!("enum wide {{\n{values}}};\nenum wide e;\n")
+}
+
+/// Compiles `source` and checks that encoding it fails with an `Unsupported` error whose
+/// message holds `message`.
+fn assert_refused(source: &str, message: &str) {
+    let Some((_dir, o)) = compile(source) else {
+        return;
+    };
+    let data = std::fs::read(&o).unwrap();
+    match encode(&o, &data, None, &EncodeOptions::default()) {
         Ok(_) => panic!("encoded a type BTF cannot hold"),
         Err(e) => {
             assert!(matches!(e.kind, ErrorKind::Unsupported { .. }), "{e}");
-            e.to_string()
+            let err = e.to_string();
+            assert!(err.contains(message), "{err}");
         }
     }
 }
 
 #[test]
 fn too_many_members() {
-    let mut src = String::from("struct wide {\n");
-    for i in 0..65_536 {
-        src.push_str(&format!("  char m{i};\n"));
-    }
-    src.push_str("};\nstruct wide w;\n");
-    let Some((_dir, o)) = compile(&src) else {
-        return;
-    };
-    let err = encode_error(&o);
-    assert!(
-        err.contains("a type with 65536 members (BTF holds at most 65535)"),
-        "{err}"
+    assert_refused(
+        &wide_struct(65_536),
+        "a type with 65536 members (BTF holds at most 65535)",
     );
 }
 
 #[test]
 fn too_many_enumerators() {
-    let mut src = String::from("enum wide {\n");
-    for i in 0..65_536 {
-        src.push_str(&format!("  E{i},\n"));
-    }
-    src.push_str("};\nenum wide e;\n");
-    let Some((_dir, o)) = compile(&src) else {
-        return;
-    };
-    let err = encode_error(&o);
-    assert!(
-        err.contains("a type with 65536 enumerators (BTF holds at most 65535)"),
-        "{err}"
+    assert_refused(
+        &wide_enum(65_536),
+        "a type with 65536 enumerators (BTF holds at most 65535)",
     );
 }
 
 #[test]
 fn the_most_members_btf_holds() {
-    let mut src = String::from("struct wide {\n");
-    for i in 0..65_535 {
-        src.push_str(&format!("  char m{i};\n"));
-    }
-    src.push_str("};\nstruct wide w;\n");
-    let Some((_dir, o)) = compile(&src) else {
+    let Some((_dir, o)) = compile(&wide_struct(65_535)) else {
         return;
     };
     let data = std::fs::read(&o).unwrap();
