@@ -16,12 +16,12 @@ denies unwrap/expect in the library crates), then, unless --fast, the reliabilit
 that need no download (`crash-safety`: 200 SIGKILLs each of kbtf -J and kbtf relocate;
 `fuzz --seconds N`, default 20 per target, 0 to skip), fetches the test kernels if needed
 (`cargo xtask testdata`) and runs the real-kernel tier: the ignored tests in release mode
-with KBTF_* paths set from the cache index, then kernel boots in qemu (unless --no-qemu):
-the harness self-test, shipped modules, BPF_BTF_LOAD of the vmlinux fixture, module BTF
-and broken blobs (`btf-load --acceptance`), wrong-base modules, kbtf's own BTF
-(`encode-test`), distilled BTF across rebuilds (`resilience`), module signature
-enforcement (`sig-enforce`), and the differential test of 10,000 mutated blobs
-(`differential`).";
+with KBTF_* paths set from the cache index, and the `mem::` tests of kbtf-btf optimized,
+then kernel boots in qemu (unless --no-qemu): the harness self-test, shipped modules,
+BPF_BTF_LOAD of the vmlinux fixture, module BTF and broken blobs (`btf-load --acceptance`),
+wrong-base modules, kbtf's own BTF (`encode-test`), distilled BTF across rebuilds
+(`resilience`), module signature enforcement (`sig-enforce`), and the differential test of
+10,000 mutated blobs (`differential`).";
 
 /// Environment variables the real-kernel tests read, and the index keys they come from.
 pub const ENV_KEYS: &[(&str, &str)] = &[
@@ -188,6 +188,14 @@ pub fn main(raw: &[String]) -> Result<()> {
     real.env("KBTF_SIGN_FILE", sign_file(&index)?);
     real.env("KBTF_612_SIGN_FILE", sign_file_612(&index)?);
     step("real-kernel tier", &mut real)?;
+    // The fast tier runs unoptimized; what `mem::written` guards against (a zero fill turned
+    // into `calloc`) happens only when optimized.
+    step(
+        "optimized build: mem::written maps every page",
+        cargo()
+            .current_dir(&root)
+            .args(["test", "--release", "-p", "kbtf-btf", "--lib", "mem::"]),
+    )?;
 
     if !args.flag("no-qemu") {
         step(
