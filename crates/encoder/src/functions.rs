@@ -49,7 +49,7 @@ use crate::error::{DwarfLocation, ErrorKind};
 use crate::input::FunctionSymbols;
 use crate::loader::{lossy, Cu};
 use crate::registers::FuncFlags;
-use crate::types::{decl_tag_value, Strings};
+use crate::types::{decl_tag_value, decl_tags_of, Strings};
 
 /// A function that passed the unit-local rules.
 pub struct Candidate {
@@ -192,13 +192,8 @@ pub fn candidates<'d>(
                 let c = cu.node(child);
                 match c.tag {
                     dw::DW_TAG_formal_parameter => {
-                        for g in cu.children(child) {
-                            if cu.node(g).tag == crate::die::DW_TAG_LLVM_ANNOTATION {
-                                if let Some(v) = decl_tag_value(cu, g) {
-                                    decl_tags.push((strings.add(v), param_idx));
-                                }
-                            }
-                        }
+                        decl_tags
+                            .extend(decl_tags_of(cu, child).map(|v| (strings.add(v), param_idx)));
                         param_idx += 1;
                     }
                     crate::die::DW_TAG_LLVM_ANNOTATION => {

@@ -671,19 +671,20 @@ fn type_annotations<'d>(cu: &Cu<'d>, node: u32) -> Vec<(String, i32)> {
                 }
             }
             dw::DW_TAG_member | dw::DW_TAG_inheritance => {
-                for g in cu.children(child) {
-                    if cu.node(g).tag == crate::die::DW_TAG_LLVM_ANNOTATION {
-                        if let Some(v) = decl_tag_value(cu, g) {
-                            out.push((v, member_idx));
-                        }
-                    }
-                }
+                out.extend(decl_tags_of(cu, child).map(|v| (v, member_idx)));
                 member_idx += 1;
             }
             _ => {}
         }
     }
     out
+}
+
+/// The values of the `btf_decl_tag` annotations among `node`'s children.
+pub fn decl_tags_of<'a, 'd>(cu: &'a Cu<'d>, node: u32) -> impl Iterator<Item = String> + 'a {
+    cu.children(node)
+        .filter(|&c| cu.node(c).tag == crate::die::DW_TAG_LLVM_ANNOTATION)
+        .filter_map(|c| decl_tag_value(cu, c))
 }
 
 /// The value of a `btf_decl_tag` annotation DIE.

@@ -53,7 +53,7 @@ use crate::die::Location;
 use crate::error::{DwarfLocation, ErrorKind};
 use crate::input::{btf_name_valid, ElfSection, Percpu, SectionKind};
 use crate::loader::Cu;
-use crate::types::{decl_tag_value, type_size, Strings};
+use crate::types::{decl_tags_of, type_size, Strings};
 
 /// A per-CPU variable to encode.
 pub struct VarOut {
@@ -113,16 +113,7 @@ pub fn percpu_vars<'d>(
         if type_size(cu, ty, 0) == 0 {
             continue;
         }
-        let mut decl_tags = Vec::new();
-        if !opts.skip_decl_tag {
-            for child in cu.children(var) {
-                if cu.node(child).tag == crate::die::DW_TAG_LLVM_ANNOTATION {
-                    if let Some(value) = decl_tag_value(cu, child) {
-                        decl_tags.push((strings.add(value), -1));
-                    }
-                }
-            }
-        }
+        let decl_tags = var_decl_tags(cu, var, opts, strings);
         out.push(VarOut {
             section: percpu.index,
             name: strings.add(sym.name.clone()),
@@ -221,16 +212,7 @@ pub fn global_vars<'d>(
         if size == 0 || size > u32::MAX as u64 || offset > u32::MAX as u64 {
             continue;
         }
-        let mut decl_tags = Vec::new();
-        if !opts.skip_decl_tag {
-            for child in cu.children(var) {
-                if cu.node(child).tag == crate::die::DW_TAG_LLVM_ANNOTATION {
-                    if let Some(value) = decl_tag_value(cu, child) {
-                        decl_tags.push((strings.add(value), -1));
-                    }
-                }
-            }
-        }
+        let decl_tags = var_decl_tags(cu, var, opts, strings);
         out.push(VarOut {
             section,
             name: strings.add(name),
@@ -246,4 +228,19 @@ pub fn global_vars<'d>(
         });
     }
     Ok(out)
+}
+
+/// A variable's `btf_decl_tag` annotations, unless they are skipped.
+fn var_decl_tags<'d>(
+    cu: &Cu<'d>,
+    var: u32,
+    opts: &crate::EncodeOptions,
+    strings: &mut Strings<'d>,
+) -> Vec<(u32, i32)> {
+    if opts.skip_decl_tag {
+        return Vec::new();
+    }
+    decl_tags_of(cu, var)
+        .map(|v| (strings.add(v), -1))
+        .collect()
 }
