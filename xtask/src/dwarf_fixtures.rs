@@ -2,7 +2,10 @@
 //! objects of each DWARF shape the encoder must read, each with pahole 1.24's BTF for it.
 //!
 //! For every source `S.c`:
-//! - `S.dwarf4.o` and `S.dwarf5.o`: `gcc -O2 -gdwarf-N -c`, debug sections uncompressed.
+//! - `S.dwarf4.o` and `S.dwarf5.o`: `gcc -O2 -gdwarf-N -c`, debug sections uncompressed
+//!   (not for the sources in [`CLANG_ONLY`]).
+//! - `S.clang.dwarf4.o` and `S.clang.dwarf5.o`: the same with clang 14, Debian 12's, whose
+//!   DWARF differs in shape (and which has the BTF tag attributes gcc 12 lacks).
 //!
 //! For the sources in [`COMPRESSED`], the object of the given DWARF version also as:
 //! - `S.dwarfN.zlib.o`: `gcc -gz=zlib` (the assembler writes SHF_COMPRESSED sections, zlib).
@@ -39,6 +42,12 @@ use std::process::Command;
 /// without `-j`).
 pub const PAHOLE_FLAGS: &[&str] = &["--btf_gen_floats"];
 
+/// The C compiler of the clang objects (Debian 12's package `clang-14`).
+const CLANG: &str = "clang-14";
+
+/// Sources (stems) built by clang only: what they test, gcc 12 drops.
+const CLANG_ONLY: &[&str] = &["tags"];
+
 /// Sources (stems) whose object of the given DWARF version is also built compressed.
 const COMPRESSED: &[(&str, u8)] = &[("records", 5), ("funcs", 4)];
 
@@ -53,8 +62,9 @@ const SHF_COMPRESSED: u64 = 0x800;
 
 /// How one object is made.
 enum Recipe {
-    /// gcc on a source, with extra flags after `-O2 -gdwarf-N`.
-    Gcc {
+    /// A C compiler (`gcc` or [`CLANG`]) on a source, with extra flags after `-O2 -gdwarf-N`.
+    Cc {
+        cc: &'static str,
         src: String,
         version: u8,
         extra: &'static [&'static str],
@@ -83,18 +93,30 @@ struct Object {
 }
 
 fn plan(sources: &[String]) -> Result<Vec<Object>> {
+    for s in CLANG_ONLY {
+        ensure!(
+            sources.iter().any(|x| x == s),
+            "CLANG_ONLY names {s}.c, which is not in testdata/dwarf/src"
+        );
+    }
     let mut objs = Vec::new();
     for s in sources {
-        for version in [4u8, 5] {
-            objs.push(Object {
-                stem: format!("{s}.dwarf{version}"),
-                recipe: Recipe::Gcc {
-                    src: s.clone(),
-                    version,
-                    extra: &[],
-                },
-                compression: Compression::None,
-            });
+        for (cc, infix) in [("gcc", ""), (CLANG, ".clang")] {
+            if cc == "gcc" && CLANG_ONLY.contains(&s.as_str()) {
+                continue;
+            }
+            for version in [4u8, 5] {
+                objs.push(Object {
+                    stem: format!("{s}{infix}.dwarf{version}"),
+                    recipe: Recipe::Cc {
+                        cc,
+                        src: s.clone(),
+                        version,
+                        extra: &[],
+                    },
+                    compression: Compression::None,
+                });
+            }
         }
     }
     for (s, version) in COMPRESSED {
@@ -105,7 +127,8 @@ fn plan(sources: &[String]) -> Result<Vec<Object>> {
         let plain = format!("{s}.dwarf{version}");
         objs.push(Object {
             stem: format!("{plain}.zlib"),
-            recipe: Recipe::Gcc {
+            recipe: Recipe::Cc {
+                cc: "gcc",
                 src: s.to_string(),
                 version: *version,
                 extra: &["-gz=zlib"],
@@ -161,6 +184,8 @@ pub fn build(out: &Path, entries: &mut Vec<Entry>) -> Result<()> {
     let dst = out.join("dwarf");
     std::fs::create_dir_all(&dst).with_context(|| format!("creating {}", dst.display()))?;
     let gcc = first_line(Command::new("gcc").arg("--version"))?;
+    let clang = first_line(Command::new(CLANG).arg("--version"))
+        .with_context(|| format!("{CLANG} builds the clang objects (apt-get install {CLANG})"))?;
     let binutils = first_line(Command::new("objcopy").arg("--version"))?;
     let ld = first_line(Command::new("ld").arg("--version"))?;
     let pahole = format!(
@@ -175,12 +200,13 @@ pub fn build(out: &Path, entries: &mut Vec<Entry>) -> Result<()> {
         let path = dst.join(format!("{}.o", o.stem));
         let tmp = util::tmp_sibling(&path);
         let (tool, how, source) = match &o.recipe {
-            Recipe::Gcc {
+            Recipe::Cc {
+                cc,
                 src,
                 version,
                 extra,
             } => {
-                let mut cmd = Command::new("gcc");
+                let mut cmd = Command::new(cc);
                 cmd.arg("-O2")
                     .arg(format!("-gdwarf-{version}"))
                     .args(*extra)
@@ -193,9 +219,13 @@ pub fn build(out: &Path, entries: &mut Vec<Entry>) -> Result<()> {
                 util::output(&mut cmd)?;
                 let flags = extra.join(" ");
                 (
-                    gcc.clone(),
+                    if *cc == "gcc" {
+                        gcc.clone()
+                    } else {
+                        clang.clone()
+                    },
                     format!(
-                        "gcc -O2 -gdwarf-{version}{}{flags} -fdebug-prefix-map=<dir>=. -c {src}.c",
+                        "{cc} -O2 -gdwarf-{version}{}{flags} -fdebug-prefix-map=<dir>=. -c {src}.c",
                         if flags.is_empty() { "" } else { " " }
                     ),
                     format!("testdata/dwarf/src/{src}.c"),
