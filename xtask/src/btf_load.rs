@@ -46,7 +46,8 @@ directory (every file under it, recursively, in name order).
   --busybox PATH      static busybox (default /bin/busybox)
   --qemu PATH         qemu binary (default qemu-system-x86_64)
   --acceptance        instead of FILEs: the real-kernel tier's check (vmlinux and
-                      module BTF load, broken blobs are refused, kbtf check agrees)
+                      module BTF load, kbtf's BTF of the clang tag fixtures loads,
+                      broken blobs are refused, kbtf check agrees)
 
 Without --report or --expect-fail the exit status is non-zero if any blob FAILs.";
 
@@ -474,7 +475,8 @@ struct Expect {
 /// The real-kernel tier's BPF_BTF_LOAD step (`cargo xtask test`): in one boot of the 6.1
 /// kernel, the shipped vmlinux BTF loads; a shipped module's split BTF flattened onto it loads;
 /// the same split BTF alone is refused (`Invalid string section`: 6.1's BPF_BTF_LOAD has no
-/// base); each hand-broken blob of `broken.rs` is refused with the expected message. Then
+/// base); kbtf's BTF of the clang tag fixtures (`testdata/dwarf/tags.clang.*.o`) loads; each
+/// hand-broken blob of `broken.rs` is refused with the expected message. Then
 /// `kbtf check` (the release binary, `kbtf_bin`) must give the same verdict on each file.
 pub fn acceptance(kbtf_bin: &Path, kernel: Option<&Path>) -> Result<()> {
     let root = crate::fixtures::repo_root().join("testdata");
@@ -520,6 +522,24 @@ pub fn acceptance(kbtf_bin: &Path, kernel: Option<&Path>) -> Result<()> {
             base_file: None,
         },
     ];
+    // kbtf's own BTF with every tag shape clang writes (DECL_TAG, TYPE_TAG).
+    for v in [4, 5] {
+        let obj = root.join(format!("dwarf/tags.clang.dwarf{v}.o"));
+        let file = work.path.join(format!("tags.clang.dwarf{v}.kbtf.btf"));
+        util::run(
+            Command::new(kbtf_bin)
+                .args(["-J", "--btf_gen_floats", "--btf_encode_detached"])
+                .arg(&file)
+                .arg(&obj),
+        )?;
+        expects.push(Expect {
+            blob: blob(&format!("kbtf -J tags.clang.dwarf{v}.o"), &file, None)?,
+            kernel: None,
+            check: Some(0),
+            file,
+            base_file: None,
+        });
+    }
     for b in crate::broken::all() {
         let file = work.path.join(b.name);
         std::fs::write(&file, &b.bytes).with_context(|| format!("writing {}", file.display()))?;
