@@ -13,6 +13,10 @@
 //! build's own key, `CONFIG_MODULE_SIG_FORCE=y`), booted in qemu with every module loaded by
 //! insmod, each with `/sys/kernel/btf/<mod>`; then its vmlinux and module BTF are compared
 //! with the pahole build's by `kbtf diff` (and bytes).
+//!
+//! `--cc clang-14` builds the same with clang, in `6.1-kbtf-clang-14` and
+//! `6.1-pahole-clang-14`: its DWARF carries `btf_type_tag` annotations, and the run fails
+//! unless the vmlinux BTF has TYPE_TAGs.
 
 use crate::args::Args;
 use crate::cache::{self, Index};
@@ -24,7 +28,7 @@ use std::process::Command;
 use std::time::Instant;
 
 pub const USAGE: &str = "\
-cargo xtask kbuild-test [--jobs N] [--no-boot] [--no-pahole] [--kbtf PATH]
+cargo xtask kbuild-test [--jobs N] [--cc CC] [--no-boot] [--no-pahole] [--kbtf PATH]
 
 Builds Debian's linux-source-6.1 (a small qemu configuration with BTF, module BTF,
 signed modules and a few modules: dummy, veth, fuse, tcp_bbr, nf_conntrack with its
@@ -32,9 +36,12 @@ kfuncs) with `make PAHOLE=<kbtf>`, boots it in qemu and loads every module (each
 show /sys/kernel/btf/<mod>), builds the same tree with PAHOLE=pahole (1.24) and compares
 vmlinux and module BTF with `kbtf diff`. The source, both build trees and a ccache stay
 in ~/.cache/kbtf/kbuild, so a second run is incremental. Prints how long each phase took.
-Index keys: kbuild61_dir, kbuild61_root, kbuild61_release, kbuild61_vmlinuz,
-kbuild61_signing_key, kbuild61_signing_cert, kbuild61_pahole_dir.
+Index keys (gcc builds only): kbuild61_dir, kbuild61_root, kbuild61_release,
+kbuild61_vmlinuz, kbuild61_signing_key, kbuild61_signing_cert, kbuild61_pahole_dir.
   --jobs N     make -jN (default 2)
+  --cc CC      the compiler (default gcc); `--cc clang-14` builds a clang kernel, whose
+               DWARF has btf_type_tag annotations (__user, __rcu, ...: TYPE_TAG in its
+               BTF, as in Android's kernels), in 6.1-kbtf-CC and 6.1-pahole-CC
   --no-boot    skip the qemu boot
   --no-pahole  skip the pahole build and the comparison
   --kbtf PATH  the kbtf binary kbuild runs as PAHOLE (default: cargo build --release)";
@@ -53,7 +60,11 @@ const HOST_TOOLS: &[(&str, &str)] = &[
 ];
 
 pub fn main(raw: &[String]) -> Result<()> {
-    let a = Args::parse(raw, &["jobs", "kbtf"], &["no-boot", "no-pahole", "help"])?;
+    let a = Args::parse(
+        raw,
+        &["jobs", "kbtf", "cc"],
+        &["no-boot", "no-pahole", "help"],
+    )?;
     if a.flag("help") {
         println!("{USAGE}");
         return Ok(());
@@ -72,6 +83,17 @@ pub fn main(raw: &[String]) -> Result<()> {
         Some(k) => Ok(PathBuf::from(k)),
         None => crate::test::kbtf_release_bin(),
     })?;
+    let cc = a.opt("cc").unwrap_or("gcc").to_string();
+    ensure!(
+        on_path(&cc),
+        "--cc {cc}: not on PATH (clang-14 is Debian 12's package clang-14)"
+    );
+    // The gcc trees keep their names (sig-force uses the kbtf one through the index).
+    let suffix = if cc == "gcc" {
+        String::new()
+    } else {
+        format!("-{cc}")
+    };
     check_host_tools()?;
     let src = t.phase("linux-source-6.1: fetch and unpack (cached)", source_tree)?;
     let root = kbuild_dir()?;
@@ -82,11 +104,12 @@ pub fn main(raw: &[String]) -> Result<()> {
 
     let kb = Build {
         src: src.clone(),
-        out: root.join("6.1-kbtf"),
+        out: root.join(format!("6.1-kbtf{suffix}")),
         pahole: kbtf.clone(),
         pahole_flags: None,
         jobs,
         ccache,
+        cc: cc.clone(),
     };
     println!(
         "kbuild runs `{} --version`: {}; scripts/pahole-flags.sh gives: {}",
@@ -117,19 +140,22 @@ pub fn main(raw: &[String]) -> Result<()> {
     println!("kbtf wrote the BTF of vmlinux and of {written} module(s) (each has kbtf's .note.kbtf.btf_base)");
 
     let mut index = Index::load()?;
-    index.set_path("kbuild61_dir", &kb.out);
-    index.set_path("kbuild61_root", &install.root);
-    index.set("kbuild61_release", &install.release);
-    index.set_path("kbuild61_vmlinuz", &install.vmlinuz);
-    index.set_path(
-        "kbuild61_signing_key",
-        &kb.out.join("certs/signing_key.pem"),
-    );
-    index.set_path(
-        "kbuild61_signing_cert",
-        &kb.out.join("certs/signing_key.x509"),
-    );
-    index.save()?;
+    let gcc = cc == "gcc";
+    if gcc {
+        index.set_path("kbuild61_dir", &kb.out);
+        index.set_path("kbuild61_root", &install.root);
+        index.set("kbuild61_release", &install.release);
+        index.set_path("kbuild61_vmlinuz", &install.vmlinuz);
+        index.set_path(
+            "kbuild61_signing_key",
+            &kb.out.join("certs/signing_key.pem"),
+        );
+        index.set_path(
+            "kbuild61_signing_cert",
+            &kb.out.join("certs/signing_key.x509"),
+        );
+        index.save()?;
+    }
 
     let mut failed = Vec::new();
     if !a.flag("no-boot") {
@@ -176,11 +202,12 @@ pub fn main(raw: &[String]) -> Result<()> {
         // reference build runs pahole with kbuild's flags less -j.
         let mut pb = Build {
             src,
-            out: root.join("6.1-pahole"),
+            out: root.join(format!("6.1-pahole{suffix}")),
             pahole: PathBuf::from("pahole"),
             pahole_flags: None,
             jobs,
             ccache,
+            cc: cc.clone(),
         };
         let flags = pb.pahole_flags()?;
         let without_j: Vec<&str> = flags.split_whitespace().filter(|f| *f != "-j").collect();
@@ -191,8 +218,10 @@ pub fn main(raw: &[String]) -> Result<()> {
         pb.pahole_flags = Some(without_j.join(" "));
         t.phase("pahole build: configure", || pb.configure())?;
         t.phase("pahole build: make (PAHOLE=pahole 1.24)", || pb.make())?;
-        index.set_path("kbuild61_pahole_dir", &pb.out);
-        index.save()?;
+        if gcc {
+            index.set_path("kbuild61_pahole_dir", &pb.out);
+            index.save()?;
+        }
         let problems = t.phase("kbtf diff: kbtf's BTF against pahole 1.24's", || {
             compare(&kbtf, &kb, &pb)
         })?;
@@ -319,6 +348,8 @@ struct Build {
     pahole_flags: Option<String>,
     jobs: u32,
     ccache: bool,
+    /// The C compiler: `gcc` or, say, `clang-14`.
+    cc: String,
 }
 
 /// An installed build: `boot/vmlinuz-RELEASE` and `lib/modules/RELEASE` under `root`, as
@@ -330,7 +361,7 @@ struct Installed {
 }
 
 impl Build {
-    /// `make -C SRC O=OUT PAHOLE=... [CC="ccache gcc"]` with reproducible build stamps.
+    /// `make -C SRC O=OUT PAHOLE=... CC="[ccache ]CC"` with reproducible build stamps.
     fn make_cmd(&self) -> Command {
         let mut c = Command::new("make");
         c.arg("-C")
@@ -341,13 +372,15 @@ impl Build {
             c.arg(format!("PAHOLE_FLAGS={f}"));
         }
         if self.ccache {
-            c.arg("CC=ccache gcc");
+            c.arg(format!("CC=ccache {}", self.cc));
             let cc = ccache_cmd();
             for (k, v) in cc.get_envs() {
                 if let Some(v) = v {
                     c.env(k, v);
                 }
             }
+        } else {
+            c.arg(format!("CC={}", self.cc));
         }
         c.env("KBUILD_BUILD_TIMESTAMP", "Thu Jan  1 00:00:00 UTC 2026")
             .env("KBUILD_BUILD_USER", "kbtf")
@@ -626,6 +659,15 @@ fn compare(kbtf: &Path, kb: &Build, pb: &Build) -> Result<Vec<String>> {
     if !same {
         println!("{}", text.trim_end());
         problems.push("vmlinux BTF differs from pahole's".to_string());
+    }
+    // BTF kinds 17 and 18. A clang kernel's DWARF annotates pointers (`__user`, `__rcu`, ...)
+    // and kbuild asks for them (CONFIG_PAHOLE_HAS_BTF_TAG): without TYPE_TAGs the clang run
+    // would not test what it is for.
+    let kinds = crate::btf::summarize(&section_bytes(&va, ".BTF", &work.path.join("a"))?)?;
+    let (decl_tags, type_tags) = (kinds.per_kind[17], kinds.per_kind[18]);
+    println!("vmlinux: {type_tags} TYPE_TAG(s), {decl_tags} DECL_TAG(s)");
+    if kb.cc != "gcc" && type_tags == 0 {
+        problems.push(format!("the {} build's vmlinux BTF has no TYPE_TAG", kb.cc));
     }
     let (mut n_same, mut n_identical) = (0, 0);
     let mods = kb.modules()?;
