@@ -883,9 +883,11 @@ mod tests {
                             const_str.map(|s| s.bytes())
                         );
                     }
+                    // A HashMap prints in an order of its own: sorted here.
+                    let tags: std::collections::BTreeMap<_, _> = cu.pointer_tags.iter().collect();
                     out += &format!(
-                        "{:?}\n{:?}\n{:?}\n{:?}\n",
-                        cu.types, cu.functions, cu.variables, cu.pointer_tags
+                        "{:?}\n{:?}\n{:?}\n{tags:?}\n",
+                        cu.types, cu.functions, cu.variables
                     );
                     scratch.recycle(cu);
                 }
