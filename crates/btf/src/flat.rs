@@ -215,14 +215,22 @@ impl Flat {
     /// Appends a type given as its three header words and its trailing words (which must be
     /// as many as `info` says), returning its id.
     pub fn push_words(&mut self, name_off: u32, info: u32, st: u32, words: &[u32]) -> TypeId {
-        debug_assert_eq!(words.len(), extra_len(info));
+        let start = self.extra.len();
+        self.extra.extend_from_slice(words);
+        self.push_written(name_off, info, st, start)
+    }
+
+    /// Appends a type whose trailing words the caller has already appended to `extra`, from
+    /// `start` on (as many as `info` says), returning its id: a producer can write a type's
+    /// members in place, with no vector of its own.
+    pub fn push_written(&mut self, name_off: u32, info: u32, st: u32, start: usize) -> TypeId {
+        debug_assert_eq!(self.extra.len() - start, extra_len(info));
         self.recs.push(Rec {
             name_off,
             info,
             st,
-            extra: self.extra.len() as u32,
+            extra: start as u32,
         });
-        self.extra.extend_from_slice(words);
         self.recs.len() as u32 - 1
     }
 

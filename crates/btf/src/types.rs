@@ -327,7 +327,7 @@ impl Type {
 
     /// The `info` word as written.
     pub fn info(&self) -> u32 {
-        ((self.kind_flag as u32) << 31) | ((self.kind() as u32) << 24) | (self.vlen() & 0xffff)
+        info_word(self.kind() as u32, self.kind_flag, self.vlen())
     }
 
     /// The `size`/`type` union word as written.
@@ -527,4 +527,10 @@ impl Type {
             _ => 0,
         }
     }
+}
+
+/// The `info` word of a type of BTF kind number `kind`: its kind flag, kind and the low 16
+/// bits of `vlen`.
+pub fn info_word(kind: u32, kind_flag: bool, vlen: u32) -> u32 {
+    ((kind_flag as u32) << 31) | (kind << 24) | (vlen & 0xffff)
 }

@@ -44,7 +44,8 @@
 //!   wrap it around and write a type that does not count its own records).
 
 use gimli::constants as dw;
-use kbtf_btf::flat::{self, Rec};
+use kbtf_btf::flat;
+use kbtf_btf::types::info_word;
 use kbtf_btf::{Flat, Type, TypeData, INT_BOOL, INT_SIGNED};
 
 use crate::error::{DwarfLocation, ErrorKind};
@@ -205,25 +206,6 @@ fn too_many<'d>(cu: &Cu<'d>, node: u32, vlen: u32, what: &str) -> ErrorKind {
     }
 }
 
-/// Appends a type with `vlen` trailing entries, written to `f.extra` from `start` on, as
-/// [`Flat::push`] would append it (`vlen` at most [`MAX_VLEN`]).
-fn push_rec(
-    f: &mut Flat,
-    name_off: u32,
-    kind: u32,
-    kind_flag: bool,
-    vlen: u32,
-    st: u32,
-    start: usize,
-) {
-    f.recs.push(Rec {
-        name_off,
-        info: ((kind_flag as u32) << 31) | (kind << 24) | (vlen & MAX_VLEN),
-        st,
-        extra: start as u32,
-    });
-}
-
 /// What the TYPE_TAG of small id `id`, one of `pointer`'s tags, refers to: the next tag
 /// inward, or the pointee for the innermost.
 fn type_tag_target<'d>(cu: &Cu<'d>, id: u32, pointer: u32) -> u32 {
@@ -345,7 +327,7 @@ fn encode_die<'d>(
                 return Err(too_many(cu, node, vlen, "parameters"));
             }
             let ret = cu.resolve(a.type_ref);
-            push_rec(f, 0, flat::FUNC_PROTO, false, vlen, ret, start);
+            f.push_written(0, info_word(flat::FUNC_PROTO, false, vlen), ret, start);
             return Ok(flat::FUNC_PROTO);
         }
         other => {
@@ -405,7 +387,7 @@ fn encode_struct<'d>(
     }
     let kind = if is_union { flat::UNION } else { flat::STRUCT };
     let size = cu.node(node).a.byte_size as u32;
-    push_rec(f, name, kind, kind_flag, vlen, size, start);
+    f.push_written(name, info_word(kind, kind_flag, vlen), size, start);
     Ok(kind)
 }
 
@@ -505,7 +487,7 @@ fn enumeration<'d>(
     } else {
         flat::ENUM
     };
-    push_rec(f, name, kind, kind_flag, vlen, size, start);
+    f.push_written(name, info_word(kind, kind_flag, vlen), size, start);
     Ok(kind)
 }
 
