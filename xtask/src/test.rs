@@ -37,6 +37,16 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("KBTF_WRONG_BASE_DIR", "wrong_base_dir"),
     ("KBTF_PAHOLE_REF_VMLINUX_BTF", "pahole_ref_vmlinux_btf"),
     ("KBTF_PAHOLE_REF_MODULES_DIR", "pahole_ref_modules_dir"),
+    ("KBTF_612_DBG_VMLINUX", "kernel612_dbg_vmlinux"),
+    ("KBTF_612_DBG_MODULES_DIR", "kernel612_dbg_modules_dir"),
+    (
+        "KBTF_PAHOLE_REF_612_VMLINUX_BTF",
+        "pahole_ref612_vmlinux_btf",
+    ),
+    (
+        "KBTF_PAHOLE_REF_612_MODULES_DIR",
+        "pahole_ref612_modules_dir",
+    ),
 ];
 
 /// Modules whose wrong-base BTF is loaded on the real kernel. The kernel refuses some of

@@ -73,20 +73,21 @@ fn modules_under(dir: &Path) -> Result<Vec<PathBuf>> {
 fn generate(index: &Index, limit: usize) -> Result<PathBuf> {
     let old_base = index.path("kernel61_old_vmlinux_btf")?;
     let out_dir = cache::root()?.join("wrong-base");
-    regen_modules(index, &old_base, &out_dir, limit, &[])?;
+    let dbg = index.path("kernel61_dbg_modules_dir")?;
+    regen_modules(&dbg, &old_base, &out_dir, limit, &[])?;
     Ok(out_dir)
 }
 
-/// Regenerates the `.BTF` of every 6.1 `-dbg` module (at most `limit`) with pahole 1.24
+/// Regenerates the `.BTF` of every `-dbg` module under `dbg` (at most `limit`) with pahole 1.24
 /// against `base`, into `out_dir/<path under kernel/>.btf`, skipping those already there.
 pub fn regen_modules(
-    index: &Index,
+    dbg: &Path,
     base: &Path,
     out_dir: &Path,
     limit: usize,
     flags: &'static [&'static str],
 ) -> Result<()> {
-    let dbg = index.path("kernel61_dbg_modules_dir")?;
+    let dbg = dbg.to_path_buf();
     let old_base = base.to_path_buf();
     let out_dir = out_dir.to_path_buf();
     let work = out_dir.join(".work");

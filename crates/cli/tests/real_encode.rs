@@ -1,4 +1,4 @@
-//! `kbtf -J` on Debian's 6.1 `-dbg` kernel, end to end through the binary: encode,
+//! `kbtf -J` on Debian's 6.1 and 6.12 `-dbg` kernels, end to end through the binary: encode,
 //! deduplicate, write. Compared with pahole 1.24 run single-threaded on the same input (the
 //! reference; `cargo xtask pahole-ref`) and with the `.BTF` Debian shipped.
 //!
@@ -14,6 +14,43 @@ use kbtf_btf::diff::{diff, DiffOptions};
 use kbtf_btf::validate::validate;
 use kbtf_btf::{read_base, read_file, Btf};
 use kbtf_testkit::{env_path, modules};
+
+/// One of Debian's kernels, as the real-kernel tier's variables name its parts.
+struct Kernel {
+    /// The `-dbg` vmlinux (DWARF and `.BTF`).
+    dbg_vmlinux: PathBuf,
+    /// The `-dbg` modules' directory.
+    dbg_modules: PathBuf,
+    /// The raw vmlinux BTF of the shipped image: the base modules are encoded against.
+    vmlinux_btf: PathBuf,
+    /// The shipped modules' directory (unsigned, decompressed or not, with Debian's `.BTF`).
+    modules: PathBuf,
+    /// pahole 1.24's single-threaded vmlinux BTF and modules' BTF (`cargo xtask pahole-ref`).
+    pahole_vmlinux_btf: PathBuf,
+    pahole_modules: PathBuf,
+}
+
+fn kernel61() -> Kernel {
+    Kernel {
+        dbg_vmlinux: env_path("KBTF_VMLINUX"),
+        dbg_modules: env_path("KBTF_DBG_MODULES_DIR"),
+        vmlinux_btf: env_path("KBTF_VMLINUX_BTF"),
+        modules: env_path("KBTF_MODULES_DIR"),
+        pahole_vmlinux_btf: env_path("KBTF_PAHOLE_REF_VMLINUX_BTF"),
+        pahole_modules: env_path("KBTF_PAHOLE_REF_MODULES_DIR"),
+    }
+}
+
+fn kernel612() -> Kernel {
+    Kernel {
+        dbg_vmlinux: env_path("KBTF_612_DBG_VMLINUX"),
+        dbg_modules: env_path("KBTF_612_DBG_MODULES_DIR"),
+        vmlinux_btf: env_path("KBTF_612_VMLINUX_BTF"),
+        modules: env_path("KBTF_612_MODULES_DIR"),
+        pahole_vmlinux_btf: env_path("KBTF_PAHOLE_REF_612_VMLINUX_BTF"),
+        pahole_modules: env_path("KBTF_PAHOLE_REF_612_MODULES_DIR"),
+    }
+}
 
 fn kbtf(args: &[&str]) {
     let (code, _, stderr) = kbtf_testkit::run(env!("CARGO_BIN_EXE_kbtf"), args);
@@ -114,7 +151,19 @@ fn sections_summary(path: &Path) -> Vec<String> {
 #[test]
 #[ignore]
 fn vmlinux_equals_pahole_and_is_deterministic() {
-    let vmlinux = env_path("KBTF_VMLINUX");
+    vmlinux_equals_pahole(&kernel61());
+}
+
+#[test]
+#[ignore]
+fn vmlinux_612_equals_pahole_and_is_deterministic() {
+    vmlinux_equals_pahole(&kernel612());
+}
+
+/// `k`'s `-dbg` vmlinux encoded at `-j1` and `-j2` (the same bytes), and written into a copy of
+/// the ELF: equal to pahole 1.24's, and to Debian's shipped BTF but for pahole -j's effects.
+fn vmlinux_equals_pahole(k: &Kernel) {
+    let vmlinux = &k.dbg_vmlinux;
     let dir = tempfile::tempdir().unwrap();
     let out = |n: &str| dir.path().join(n).display().to_string();
     let v = vmlinux.display().to_string();
@@ -142,7 +191,7 @@ fn vmlinux_equals_pahole_and_is_deterministic() {
         tempfile::tempdir().unwrap()
     };
     let copy = copy_dir.path().join("vmlinux").display().to_string();
-    std::fs::copy(&vmlinux, &copy).unwrap();
+    std::fs::copy(vmlinux, &copy).unwrap();
     std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o640)).unwrap();
     let mut args: Vec<&str> = flags.to_vec();
     args.extend(["-j2", &copy]);
@@ -154,7 +203,7 @@ fn vmlinux_equals_pahole_and_is_deterministic() {
     );
     drop(written);
     assert!(
-        sections_summary(Path::new(&copy)) == sections_summary(&vmlinux),
+        sections_summary(Path::new(&copy)) == sections_summary(vmlinux),
         "writing .BTF into vmlinux changed other sections (symbols and relocations included)"
     );
     assert_eq!(
@@ -163,9 +212,7 @@ fn vmlinux_equals_pahole_and_is_deterministic() {
     );
 
     let ours = read_file(Path::new(&out("j1.btf")), None).unwrap().btf;
-    let reference = read_file(&env_path("KBTF_PAHOLE_REF_VMLINUX_BTF"), None)
-        .unwrap()
-        .btf;
+    let reference = read_file(&k.pahole_vmlinux_btf, None).unwrap().btf;
     let d = diff(&ours, &reference, &DiffOptions::default());
     assert!(d.is_empty(), "kbtf and pahole 1.24 differ:\n{d}");
     assert!(
@@ -173,7 +220,7 @@ fn vmlinux_equals_pahole_and_is_deterministic() {
         "kbtf's vmlinux BTF has problems"
     );
 
-    let shipped = read_file(&env_path("KBTF_VMLINUX_BTF"), None).unwrap().btf;
+    let shipped = read_file(&k.vmlinux_btf, None).unwrap().btf;
     let d = diff(&ours, &shipped, &DiffOptions::default());
     eprintln!(
         "vmlinux: {} types; against Debian's shipped BTF: {} differences",
@@ -186,17 +233,25 @@ fn vmlinux_equals_pahole_and_is_deterministic() {
     );
 }
 
-/// Every `-dbg` module: `kbtf -J --btf_base vmlinux` on a copy equals pahole 1.24's BTF for it,
-/// equals Debian's shipped `.BTF` but for pahole -j's effects, and passes `check`.
 #[test]
 #[ignore]
 fn every_module_equals_pahole_and_shipped() {
-    let base_path = env_path("KBTF_VMLINUX_BTF");
-    let base: Arc<Btf> = read_base(&base_path).unwrap();
-    let dbg = env_path("KBTF_DBG_MODULES_DIR");
-    let shipped = env_path("KBTF_MODULES_DIR");
-    let reference = env_path("KBTF_PAHOLE_REF_MODULES_DIR");
-    let kos = modules(&dbg);
+    modules_equal_pahole_and_shipped(&kernel61());
+}
+
+#[test]
+#[ignore]
+fn every_612_module_equals_pahole_and_shipped() {
+    modules_equal_pahole_and_shipped(&kernel612());
+}
+
+/// Every `-dbg` module of `k`: `kbtf -J --btf_base vmlinux` on a copy equals pahole 1.24's BTF
+/// for it, equals Debian's shipped `.BTF` but for pahole -j's effects, and passes `check`.
+fn modules_equal_pahole_and_shipped(k: &Kernel) {
+    let base_path = &k.vmlinux_btf;
+    let base: Arc<Btf> = read_base(base_path).unwrap();
+    let (dbg, shipped, reference) = (&k.dbg_modules, &k.modules, &k.pahole_modules);
+    let kos = modules(dbg);
     let dir = tempfile::tempdir().unwrap();
     let next = AtomicUsize::new(0);
     let bad = Mutex::new(Vec::new());
@@ -204,7 +259,7 @@ fn every_module_equals_pahole_and_shipped() {
     std::thread::scope(|s| {
         for worker in 0..2 {
             let (kos, next, bad, base, dir) = (&kos, &next, &bad, &base, &dir);
-            let (dbg, shipped, reference, base_path) = (&dbg, &shipped, &reference, &base_path);
+            let (dbg, shipped, reference, base_path) = (dbg, shipped, reference, base_path);
             let not_as_shipped = &not_as_shipped;
             s.spawn(move || {
                 while let Some(ko) = kos.get(next.fetch_add(1, Ordering::Relaxed)) {
