@@ -1,11 +1,12 @@
-//! `cargo xtask encode-test`: the real kernel judges BTF that kbtf itself encoded.
+//! `cargo xtask encode-test`: the real kernel judges BTF that kbtf itself encoded, on Debian's
+//! 6.1 and 6.12 kernels, each judging its own:
 //!
-//! * vmlinux: `kbtf -J -j --btf_gen_floats --lang_exclude=rust --btf_encode_detached` on the 6.1
-//!   `-dbg` vmlinux (Debian's flags); the 6.1 kernel's `BPF_BTF_LOAD` must load the result, and
+//! * vmlinux: `kbtf -J -j --btf_gen_floats --lang_exclude=rust --btf_encode_detached` on the
+//!   `-dbg` vmlinux (Debian's flags); the kernel's `BPF_BTF_LOAD` must load the result, and
 //!   `bpftool btf dump ... format c` of it must compile as a vmlinux.h (`gcc -fsyntax-only`).
 //! * modules: a sample of `-dbg` modules rewritten in place by `kbtf -J --btf_base`; every
 //!   section, symbol and relocation they had is still there (`readelf`), `modinfo` reads them,
-//!   and the 6.1 kernel loads them with `/sys/kernel/btf/<mod>` present for each.
+//!   and the kernel loads them with `/sys/kernel/btf/<mod>` present for each.
 
 use crate::args::Args;
 use crate::cache::{self, Index};
@@ -17,10 +18,32 @@ use std::process::Command;
 pub const USAGE: &str = "\
 cargo xtask encode-test [--kbtf PATH]
 
-Encodes the 6.1 -dbg vmlinux and a sample of its modules with kbtf (default: the release
-binary, built first) and has the 6.1 kernel in qemu judge them (BPF_BTF_LOAD for vmlinux,
-insmod and /sys/kernel/btf for modules); also checks vmlinux.h compiles and the rewritten
-modules keep their sections, symbols and relocations.";
+Encodes the 6.1 and the 6.12 -dbg vmlinux and a sample of each kernel's modules with kbtf
+(default: the release binary, built first) and has that kernel in qemu judge them
+(BPF_BTF_LOAD for vmlinux, insmod and /sys/kernel/btf for modules); also checks vmlinux.h
+compiles and the rewritten modules keep their sections, symbols and relocations.";
+
+/// One of the kernels judged: the cache index's key prefix for it, and the modules of
+/// `SAMPLE` it has built in (so has no `.ko` for).
+struct Kernel {
+    name: &'static str,
+    key: &'static str,
+    builtin: &'static [&'static str],
+}
+
+const KERNELS: &[Kernel] = &[
+    Kernel {
+        name: "6.1",
+        key: "kernel61",
+        builtin: &[],
+    },
+    Kernel {
+        name: "6.12",
+        key: "kernel612",
+        // CONFIG_FUSE_FS=y
+        builtin: &["fuse"],
+    },
+];
 
 /// The module sample: small and large, network and storage drivers, filesystems.
 pub const SAMPLE: &[&str] = &[
@@ -67,25 +90,28 @@ pub fn main(raw: &[String]) -> Result<()> {
     if out.exists() {
         std::fs::remove_dir_all(&out).with_context(|| format!("removing {}", out.display()))?;
     }
-    std::fs::create_dir_all(out.join("modules"))
-        .with_context(|| format!("creating {}", out.display()))?;
-    vmlinux(&root, &kbtf, &index, &out)?;
-    modules(&root, &kbtf, &index, &out)?;
-    println!(
-        "encode-test: kbtf's vmlinux and {} modules accepted by the 6.1 kernel",
-        SAMPLE.len()
-    );
+    for k in KERNELS {
+        let out = out.join(k.name);
+        std::fs::create_dir_all(out.join("modules"))
+            .with_context(|| format!("creating {}", out.display()))?;
+        vmlinux(&root, &kbtf, &index, k, &out)?;
+        let n = modules(&root, &kbtf, &index, k, &out)?;
+        println!(
+            "encode-test: kbtf's vmlinux and {n} modules accepted by the {} kernel",
+            k.name
+        );
+    }
     Ok(())
 }
 
-fn vmlinux(root: &Path, kbtf: &Path, index: &Index, out: &Path) -> Result<()> {
+fn vmlinux(root: &Path, kbtf: &Path, index: &Index, k: &Kernel, out: &Path) -> Result<()> {
     let btf = out.join("vmlinux.btf");
-    println!("== kbtf -J on the -dbg vmlinux");
+    println!("== kbtf -J on the {} -dbg vmlinux", k.name);
     util::run(
         Command::new(kbtf)
             .args(["-J", "-j", "--btf_gen_floats", "--lang_exclude=rust"])
             .arg(format!("--btf_encode_detached={}", btf.display()))
-            .arg(index.path("kernel61_dbg_vmlinux")?),
+            .arg(index.path(&format!("{}_dbg_vmlinux", k.key))?),
     )?;
     println!("== vmlinux.h from kbtf's BTF compiles");
     let header = util::output(
@@ -104,26 +130,37 @@ fn vmlinux(root: &Path, kbtf: &Path, index: &Index, out: &Path) -> Result<()> {
             .args(["-fsyntax-only", "use.c"])
             .current_dir(out),
     )?;
-    println!("== BPF_BTF_LOAD of kbtf's vmlinux BTF");
+    println!("== BPF_BTF_LOAD of kbtf's {} vmlinux BTF", k.name);
     util::run(
         cargo()
             .current_dir(root)
-            .args(["xtask", "btf-load"])
+            .args(["xtask", "btf-load", "--kernel"])
+            .arg(index.path(&format!("{}_dir", k.key))?)
             .arg(&btf),
     )?;
     Ok(())
 }
 
-fn modules(root: &Path, kbtf: &Path, index: &Index, out: &Path) -> Result<()> {
-    let dbg = index.path("kernel61_dbg_modules_dir")?;
-    let base = index.path("kernel61_vmlinux_btf")?;
+/// Rewrites `k`'s modules of `SAMPLE` and has `k` load them; returns how many.
+fn modules(root: &Path, kbtf: &Path, index: &Index, k: &Kernel, out: &Path) -> Result<usize> {
+    let dbg = index.path(&format!("{}_dbg_modules_dir", k.key))?;
+    let base = index.path(&format!("{}_vmlinux_btf", k.key))?;
     let all = find_modules(&dbg)?;
     let mut paths = Vec::new();
-    println!("== kbtf -J --btf_base on {} -dbg modules", SAMPLE.len());
-    for name in SAMPLE {
+    let sample: Vec<&str> = SAMPLE
+        .iter()
+        .copied()
+        .filter(|n| !k.builtin.contains(n))
+        .collect();
+    println!(
+        "== kbtf -J --btf_base on {} {} -dbg modules",
+        sample.len(),
+        k.name
+    );
+    for name in sample {
         let src = all
             .iter()
-            .find(|p| p.file_stem().is_some_and(|s| s == *name))
+            .find(|p| p.file_stem().is_some_and(|s| s == name))
             .with_context(|| format!("no {name}.ko under {}", dbg.display()))?;
         let dest = out.join("modules").join(format!("{name}.ko"));
         std::fs::copy(src, &dest).with_context(|| format!("copying {}", src.display()))?;
@@ -144,19 +181,15 @@ fn modules(root: &Path, kbtf: &Path, index: &Index, out: &Path) -> Result<()> {
             .with_context(|| format!("modinfo {}", dest.display()))?;
         paths.push(dest);
     }
-    println!("== the 6.1 kernel loads the rewritten modules");
+    println!("== the {} kernel loads the rewritten modules", k.name);
     let mut cmd = cargo();
-    cmd.current_dir(root).args([
-        "xtask",
-        "kernel-test",
-        "--modprobe",
-        "--memory",
-        "2048",
-        "--timeout",
-        "300",
-    ]);
+    cmd.current_dir(root)
+        .args(["xtask", "kernel-test", "--kernel"])
+        .arg(index.path(&format!("{}_dir", k.key))?)
+        .args(["--modprobe", "--memory", "2048", "--timeout", "300"]);
     cmd.args(&paths);
-    util::run(&mut cmd)
+    util::run(&mut cmd)?;
+    Ok(paths.len())
 }
 
 pub fn find_modules(dir: &Path) -> Result<Vec<PathBuf>> {
