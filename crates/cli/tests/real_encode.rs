@@ -23,7 +23,7 @@ struct Kernel {
     dbg_modules: PathBuf,
     /// The raw vmlinux BTF of the shipped image: the base modules are encoded against.
     vmlinux_btf: PathBuf,
-    /// The shipped modules' directory (unsigned, decompressed or not, with Debian's `.BTF`).
+    /// The shipped modules' directory (signed, with Debian's `.BTF`; 6.12's decompressed).
     modules: PathBuf,
     /// pahole 1.24's single-threaded vmlinux BTF and modules' BTF (`cargo xtask pahole-ref`).
     pahole_vmlinux_btf: PathBuf,
