@@ -285,6 +285,25 @@ impl Flat {
         true
     }
 
+    /// Appends `other`'s types (all but its void, id 0) after this object's, their trailing
+    /// words after this one's, as an encoder merges a unit's types into the whole. References
+    /// and string offsets are copied as they are: the caller rewrites them first. `false`,
+    /// and nothing added, if the trailing words would pass `u32` offsets.
+    pub fn append(&mut self, other: &Flat) -> bool {
+        let Ok(shift) = u32::try_from(self.extra.len()) else {
+            return false;
+        };
+        if u32::try_from(self.extra.len() + other.extra.len()).is_err() {
+            return false;
+        }
+        self.recs.extend(other.recs.iter().skip(1).map(|r| Rec {
+            extra: r.extra + shift,
+            ..*r
+        }));
+        self.extra.extend_from_slice(&other.extra);
+        true
+    }
+
     /// Number of ids, `void` included.
     #[allow(clippy::len_without_is_empty)]
     pub fn len(&self) -> usize {
@@ -567,6 +586,52 @@ mod tests {
             let mut refs = Vec::new();
             flat.for_each_ref(id, |r| refs.push(r));
             assert_eq!(refs, t.referenced_ids(), "refs of type [{id}]");
+        }
+    }
+
+    /// `append` puts another object's types (not its void) after this one's, their trailing
+    /// words shifted past this one's, and leaves both forms readable.
+    #[test]
+    fn append_shifts_trailing_words() {
+        let mut btf = Btf::new();
+        let n = btf.add_str("n");
+        for data in [
+            TypeData::Int {
+                size: 4,
+                encoding: 1,
+                offset: 0,
+                bits: 32,
+            },
+            TypeData::Struct {
+                size: 4,
+                members: vec![Member {
+                    name_off: n,
+                    ty: 1,
+                    offset: 0,
+                }],
+            },
+            TypeData::Ptr { ty: 2 },
+            TypeData::FuncProto {
+                ret: 1,
+                params: vec![Param { name_off: n, ty: 3 }],
+            },
+        ] {
+            btf.add_type(Type {
+                name_off: n,
+                kind_flag: false,
+                data,
+            });
+        }
+        let unit = Flat::from_btf(&btf);
+        let mut whole = Flat::from_btf(&btf);
+        assert!(whole.append(&unit));
+        let k = unit.len() as u32 - 1;
+        assert_eq!(whole.len() as u32, 1 + 2 * k);
+        for id in 1..=k {
+            let t = unit.to_type(id).unwrap();
+            assert_eq!(whole.to_type(id).unwrap(), t, "type [{id}]");
+            assert_eq!(whole.to_type(id + k).unwrap(), t, "type [{}]", id + k);
+            assert_eq!(whole.words(id + k), unit.words(id));
         }
     }
 }

@@ -529,20 +529,9 @@ impl<'d> Merger<'d> {
             types.for_each_str_mut(id, |h| *h = strings.intern(table, *h, list));
             types.for_each_ref_mut(id, |r| *r = remap(*r));
         }
-        let shift = out.types.extra.len();
-        let Ok(shift) = u32::try_from(shift) else {
-            return Err(ErrorKind::TooManyTypes(MAX_TYPES));
-        };
-        if u32::try_from(shift as usize + types.extra.len()).is_err() {
+        if !out.types.append(types) {
             return Err(ErrorKind::TooManyTypes(MAX_TYPES));
         }
-        let dst = &mut out.types;
-        dst.recs
-            .extend(types.recs.iter().skip(1).map(|r| kbtf_btf::flat::Rec {
-                extra: r.extra + shift,
-                ..*r
-            }));
-        dst.extra.extend_from_slice(&types.extra);
         Ok(())
     }
 
