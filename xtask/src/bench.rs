@@ -1,14 +1,14 @@
 //! `cargo xtask bench`: kbtf against Debian's pahole 1.24 on the same inputs, on this machine.
 //!
-//! Inputs (the 6.1 cloud `-dbg` kernel from the cache, run with Debian 6.1's pahole flags):
-//! the vmlinux (detached raw output, and written into a copy of the ELF), every module one
+//! Inputs (a cloud `-dbg` kernel from the cache, 6.1 unless `--kernel 6.12`, run with the
+//! pahole flags Debian builds both with): the vmlinux (detached raw output, and written into a copy of the ELF), every module one
 //! process per module with `--btf_base vmlinux` as kbuild runs them (on copies in /dev/shm),
 //! and the five largest modules alone. Each measurement runs kbtf and pahole interleaved
 //! (A B A B ...), one warm-up round first, then `--runs` rounds; every child is measured
 //! with `wait4`'s rusage (wall clock around it, user + system CPU, peak RSS). It prints
 //! medians and kbtf/pahole ratios at each `-j`, the module set's cost against
 //! `.debug_info` size (a least-squares line and size quartiles), and writes them into
-//! docs/benchmarks.md between its markers.
+//! docs/benchmarks.md between the kernel's markers.
 
 use crate::args::Args;
 use crate::cache::Index;
@@ -20,20 +20,46 @@ use std::time::Instant;
 pub const USAGE: &str = "\
 cargo xtask bench [--runs N] [--quick] [--jobs 1,2] [--only vmlinux,large,modules]
                   [--every K] [--kbtf PATH] [--out FILE] [--no-write] [--elf-dir DIR]
+                  [--kernel 6.1|6.12]
 
-Runs kbtf and pahole 1.24 interleaved on the 6.1 -dbg vmlinux and modules (copies in
-/dev/shm), one warm-up round then --runs rounds (default 5), and writes medians and ratios
-(wall, CPU = user + system, peak RSS) to docs/benchmarks.md (--out). --quick: 1 round and
+Runs kbtf and pahole 1.24 interleaved on the 6.1 -dbg vmlinux and modules (--kernel 6.12:
+Debian's 6.12 -dbg kernel instead; copies in /dev/shm), one warm-up round then --runs
+rounds (default 5), and writes medians and ratios (wall, CPU = user + system, peak RSS) to
+docs/benchmarks.md (--out), between that kernel's markers. --quick: 1 round and
 every 10th module. --every K: only every K-th module of the module set. --elf-dir DIR:
 also write into a copy of the vmlinux ELF in DIR (another filesystem: btrfs or XFS, where kbtf
 clones the old file's extents rather than copying them; the rows name the filesystem).";
 
-/// Debian 6.1's pahole flags for BTF (scripts/pahole-flags.sh), less `-j`.
+/// Debian's pahole flags for BTF, less `-j`: 6.1's scripts/pahole-flags.sh and 6.12's
+/// scripts/Makefile.btf give these for pahole 1.24.
 const FLAGS: &[&str] = &["-J", "--btf_gen_floats", "--lang_exclude=rust"];
 /// The modules the issue names as the largest; the five largest present are used.
 const LARGE: &[&str] = &["mlx5_core", "xfs", "btrfs", "cifs", "kvm"];
-const BEGIN: &str = "<!-- bench:begin -->";
-const END: &str = "<!-- bench:end -->";
+
+/// A kernel the bench can run on: its name, its keys in the cache index, and the markers of
+/// its table in docs/benchmarks.md.
+struct Kernel {
+    name: &'static str,
+    key: &'static str,
+    begin: &'static str,
+    end: &'static str,
+}
+
+const KERNELS: &[Kernel] = &[
+    // Issue 6's targets are stated on this one.
+    Kernel {
+        name: "6.1",
+        key: "kernel61",
+        begin: "<!-- bench:begin -->",
+        end: "<!-- bench:end -->",
+    },
+    Kernel {
+        name: "6.12",
+        key: "kernel612",
+        begin: "<!-- bench-6.12:begin -->",
+        end: "<!-- bench-6.12:end -->",
+    },
+];
 
 /// One child's cost.
 #[derive(Debug, Clone, Copy, Default)]
@@ -104,6 +130,7 @@ enum Tool {
 }
 
 struct Ctx {
+    kernel: &'static Kernel,
     kbtf: PathBuf,
     vmlinux: PathBuf,
     work: PathBuf,
@@ -214,7 +241,7 @@ fn debug_info_size(p: &Path) -> u64 {
 pub fn main(raw: &[String]) -> Result<()> {
     let a = Args::parse(
         raw,
-        &["runs", "jobs", "only", "every", "kbtf", "out", "elf-dir"],
+        &["runs", "jobs", "only", "every", "kbtf", "out", "elf-dir", "kernel"],
         &["help", "quick", "no-write"],
     )?;
     if a.flag("help") {
@@ -222,6 +249,10 @@ pub fn main(raw: &[String]) -> Result<()> {
         return Ok(());
     }
     let quick = a.flag("quick");
+    let kernel_name = a.opt("kernel").unwrap_or("6.1");
+    let Some(kernel) = KERNELS.iter().find(|k| k.name == kernel_name) else {
+        bail!("--kernel {kernel_name}: the bench knows 6.1 and 6.12");
+    };
     let runs: usize = match a.opt("runs") {
         Some(r) => r.parse().context("--runs")?,
         None if quick => 1,
@@ -260,8 +291,8 @@ pub fn main(raw: &[String]) -> Result<()> {
         }
     };
     let index = Index::load()?;
-    let vmlinux = index.path("kernel61_dbg_vmlinux")?;
-    let mods_dir = index.path("kernel61_dbg_modules_dir")?;
+    let vmlinux = index.path(&format!("{}_dbg_vmlinux", kernel.key))?;
+    let mods_dir = index.path(&format!("{}_dbg_modules_dir", kernel.key))?;
     let work = Path::new("/dev/shm").join(format!("kbtf-bench-{}", std::process::id()));
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
     let elf_dir = match a.opt("elf-dir") {
@@ -274,6 +305,7 @@ pub fn main(raw: &[String]) -> Result<()> {
         None => None,
     };
     let ctx = Ctx {
+        kernel,
         kbtf,
         vmlinux: vmlinux.clone(),
         work: work.clone(),
@@ -306,7 +338,7 @@ pub fn main(raw: &[String]) -> Result<()> {
             .opt("out")
             .map(PathBuf::from)
             .unwrap_or_else(|| root.join("docs/benchmarks.md"));
-        write_section(&out, &text)?;
+        write_section(&out, kernel, &text)?;
         println!("written to {}", out.display());
     }
     Ok(())
@@ -525,13 +557,14 @@ fn render(
         o,
         "Measured by `cargo xtask bench` on {cores} cores ({}), {} measured rounds after one \
          warm-up, kbtf and pahole {} interleaved; medians. Load average before: {load_before}, \
-         after: {load_after}; the run took {:.0} s. Inputs: the 6.1 cloud `-dbg` kernel \
+         after: {load_after}; the run took {:.0} s. Inputs: the {} cloud `-dbg` kernel \
          ({}); flags `{} -jN`, modules with `--btf_base vmlinux` on copies in /dev/shm, \
          {n_mods} modules{}.",
         cpu_model(),
         ctx.runs,
         pahole.trim(),
         secs,
+        ctx.kernel.name,
         ctx.vmlinux.display(),
         FLAGS.join(" "),
         if every > 1 {
@@ -644,12 +677,13 @@ fn render(
     o
 }
 
-/// Puts `text` between the bench markers of `path` (appending them if missing).
-fn write_section(path: &Path, text: &str) -> Result<()> {
+/// Puts `text` between the kernel's bench markers in `path` (appending them if missing).
+fn write_section(path: &Path, kernel: &Kernel, text: &str) -> Result<()> {
     let old = std::fs::read_to_string(path).unwrap_or_default();
-    let new = match (old.find(BEGIN), old.find(END)) {
-        (Some(b), Some(e)) if e > b => format!("{}{BEGIN}\n{text}{}", &old[..b], &old[e..]),
-        _ => format!("{old}\n{BEGIN}\n{text}{END}\n"),
+    let (begin, end) = (kernel.begin, kernel.end);
+    let new = match (old.find(begin), old.find(end)) {
+        (Some(b), Some(e)) if e > b => format!("{}{begin}\n{text}{}", &old[..b], &old[e..]),
+        _ => format!("{old}\n{begin}\n{text}{end}\n"),
     };
     crate::util::write_atomic(path, new.as_bytes())
 }
