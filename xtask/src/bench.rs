@@ -241,7 +241,9 @@ fn debug_info_size(p: &Path) -> u64 {
 pub fn main(raw: &[String]) -> Result<()> {
     let a = Args::parse(
         raw,
-        &["runs", "jobs", "only", "every", "kbtf", "out", "elf-dir", "kernel"],
+        &[
+            "runs", "jobs", "only", "every", "kbtf", "out", "elf-dir", "kernel",
+        ],
         &["help", "quick", "no-write"],
     )?;
     if a.flag("help") {

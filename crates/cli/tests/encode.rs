@@ -341,3 +341,37 @@ fn base_index_cache_never_changes_output() {
         none
     );
 }
+
+/// `-jN` is at most N threads: a module whose `.debug_info` is under a MiB is encoded on one
+/// (`kbtf_encoder::useful_threads`), into the same bytes as `-j1`.
+#[test]
+fn small_module_runs_on_one_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = testdata("vmlinux-6.1.btf").display().to_string();
+    let run = |jobs: &str| -> (Vec<u8>, String) {
+        let out = dir.path().join(format!("dummy{jobs}.btf"));
+        let detached = format!("--btf_encode_detached={}", out.display());
+        let o = Command::new(env!("CARGO_BIN_EXE_kbtf"))
+            .args([
+                "-J",
+                jobs,
+                "--btf_gen_floats",
+                "--btf_base",
+                &base,
+                &detached,
+            ])
+            .arg(testdata("modules-6.1-dbg/dummy.ko"))
+            .env("KBTF_TIMINGS", "1")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(o.status.success(), "{jobs}: {err}");
+        (std::fs::read(&out).unwrap(), err)
+    };
+    let (one, one_err) = run("-j1");
+    let (two, two_err) = run("-j2");
+    assert!(two_err.contains("one thread of 2"), "{two_err}");
+    assert!(!two_err.contains("pipeline waits"), "{two_err}");
+    assert!(!one_err.contains("one thread of"), "{one_err}");
+    assert!(one == two, "-j1 and -j2 give different bytes");
+}

@@ -230,6 +230,16 @@ impl Input<'_> {
     }
 }
 
+/// The uncompressed size of `.debug_info` (or `.zdebug_info`) in the ELF file `data`: 0
+/// without one, `None` if `data` does not parse.
+pub fn debug_info_size(data: &[u8]) -> Option<u64> {
+    let file = object::File::parse(data).ok()?;
+    Some(file.section_by_name(DEBUG_SECTIONS[0]).map_or(0, |s| {
+        s.compressed_file_range()
+            .map_or(s.size(), |r| r.uncompressed_size)
+    }))
+}
+
 /// The index in [`DEBUG_SECTIONS`] of a gimli section.
 fn section_index(id: gimli::SectionId) -> Option<usize> {
     DEBUG_SECTIONS.iter().position(|n| *n == id.name())

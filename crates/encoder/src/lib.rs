@@ -313,6 +313,24 @@ pub mod bench {
     }
 }
 
+/// The `.debug_info` size under which an input is encoded on one thread, however many
+/// [`useful_threads`] is allowed. Below it the units are few or one dominates, and a second
+/// thread costs more (starting it, resolving strings twice, dedup run unit by unit) than it
+/// gives: over Debian's 6.1 and 6.12 modules on two cores, `-j2` took 6% to 13% longer than
+/// `-j1` for modules under 1 MiB and about 9% less for those above (docs/benchmarks.md).
+pub const PARALLEL_MIN_DEBUG_INFO: u64 = 1 << 20;
+
+/// How many threads are worth using to encode the ELF file `data` when up to `threads` may
+/// run: `threads`, or one if its `.debug_info` (uncompressed) is under
+/// [`PARALLEL_MIN_DEBUG_INFO`]. The output is the same either way. Data that does not
+/// parse as ELF keeps `threads`: loading it reports the error.
+pub fn useful_threads(data: &[u8], threads: usize) -> usize {
+    match input::debug_info_size(data) {
+        Some(size) if threads > 1 && size < PARALLEL_MIN_DEBUG_INFO => 1,
+        _ => threads,
+    }
+}
+
 /// The `.debug_info` size from which the symbol table is read on a thread of its own (with
 /// `-j2` and up) while the unit headers are read: a vmlinux's 120,000 symbols take as long
 /// as its 2,000 unit headers, a module's few hundred not the cost of starting a thread.

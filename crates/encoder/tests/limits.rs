@@ -2,32 +2,10 @@
 //! count of members wrapped around. The objects are built by `gcc` at test time (skipped,
 //! with a note, when there is none).
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
+use common::compile;
 use kbtf_encoder::{encode, EncodeOptions, ErrorKind};
-
-/// Compiles `source` with `gcc -g -c` into a temp directory; `None` without gcc.
-fn compile(source: &str) -> Option<(tempfile::TempDir, PathBuf)> {
-    let dir = tempfile::tempdir().unwrap();
-    let c = dir.path().join("t.c");
-    let o = dir.path().join("t.o");
-    std::fs::write(&c, source).unwrap();
-    let status = match Command::new("gcc")
-        .args(["-g", "-O0", "-c", "-o"])
-        .arg(&o)
-        .arg(&c)
-        .status()
-    {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("note: skipped, no gcc: {e}");
-            return None;
-        }
-    };
-    assert!(status.success(), "gcc failed on the test source");
-    Some((dir, o))
-}
 
 /// A C source declaring a struct of `n` members and a variable of it.
 fn wide_struct(n: usize) -> String {
@@ -44,7 +22,7 @@ fn wide_enum(n: usize) -> String {
 /// Compiles `source` and checks that encoding it fails with an `Unsupported` error whose
 /// message holds `message`.
 fn assert_refused(source: &str, message: &str) {
-    let Some((_dir, o)) = compile(source) else {
+    let Some((_dir, o)) = compile(source, &[]) else {
         return;
     };
     let data = std::fs::read(&o).unwrap();
@@ -76,7 +54,7 @@ fn too_many_enumerators() {
 
 #[test]
 fn the_most_members_btf_holds() {
-    let Some((_dir, o)) = compile(&wide_struct(65_535)) else {
+    let Some((_dir, o)) = compile(&wide_struct(65_535), &[]) else {
         return;
     };
     let data = std::fs::read(&o).unwrap();

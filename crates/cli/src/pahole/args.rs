@@ -15,7 +15,8 @@ use super::features::Features;
 pub struct PaholeArgs {
     /// `-J` / `--btf_encode`.
     pub encode: bool,
-    /// `-j` (0 = one thread per CPU) or `-jN` / `--jobs=N`; `None` = single-threaded.
+    /// `-j` (0 = one thread per CPU) or `-jN` / `--jobs=N`; `None` = single-threaded. At most:
+    /// a small input runs on one (`kbtf_encoder::useful_threads`).
     pub jobs: Option<usize>,
     /// `--btf_base FILE`: encode split BTF on top of this base (vmlinux ELF or raw BTF).
     pub btf_base: Option<PathBuf>,

@@ -201,6 +201,17 @@ pub fn encode_btf(
         Some(0) => std::thread::available_parallelism().map_or(1, |n| n.get()),
         Some(n) => n,
     };
+    // `-jN` is at most N: a small input is faster on one.
+    let asked = threads;
+    let threads = kbtf_encoder::useful_threads(data, asked);
+    if threads < asked {
+        kbtf_btf::timing::note(|| {
+            format!(
+                "one thread of {asked}: .debug_info under {} KiB",
+                kbtf_encoder::PARALLEL_MIN_DEBUG_INFO >> 10
+            )
+        });
+    }
     let opts = kbtf_encoder::EncodeOptions {
         gen_floats: f.float,
         lang_exclude_rust: a.lang_exclude.iter().any(|l| l == "rust"),

@@ -1,8 +1,37 @@
 //! Test helpers shared by the encoder's test files.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 /// The repository root (fixtures live in `testdata/`).
+#[allow(dead_code)] // not every test file reads fixtures
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Compiles `source` with `gcc -g -O0 -c` and `flags` into a temp directory; `None`, with a
+/// note, without gcc.
+#[allow(dead_code)] // not every test file compiles C
+pub fn compile(source: &str, flags: &[&str]) -> Option<(tempfile::TempDir, PathBuf)> {
+    let dir = tempfile::tempdir().unwrap();
+    let c = dir.path().join("t.c");
+    let o = dir.path().join("t.o");
+    std::fs::write(&c, source).unwrap();
+    let status = match Command::new("gcc")
+        .args(["-g", "-O0"])
+        .args(flags)
+        .arg("-c")
+        .arg("-o")
+        .arg(&o)
+        .arg(&c)
+        .status()
+    {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("note: skipped, no gcc: {e}");
+            return None;
+        }
+    };
+    assert!(status.success(), "gcc failed on the test source");
+    Some((dir, o))
 }
