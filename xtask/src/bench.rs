@@ -1,9 +1,9 @@
 //! `cargo xtask bench`: kbtf against Debian's pahole 1.24 on the same inputs, on this machine.
 //!
 //! Inputs (a cloud `-dbg` kernel from the cache, 6.1 unless `--kernel 6.12`, run with the
-//! pahole flags Debian builds both with): the vmlinux (detached raw output, and written into a copy of the ELF), every module one
-//! process per module with `--btf_base vmlinux` as kbuild runs them (on copies in /dev/shm),
-//! and the five largest modules alone. Each measurement runs kbtf and pahole interleaved
+//! pahole flags Debian builds both with): the vmlinux (detached raw output, and written into
+//! a copy of the ELF), every module one process per module with `--btf_base vmlinux` as
+//! kbuild runs them (on copies in /dev/shm), and the five largest modules alone. Each measurement runs kbtf and pahole interleaved
 //! (A B A B ...), one warm-up round first, then `--runs` rounds; every child is measured
 //! with `wait4`'s rusage (wall clock around it, user + system CPU, peak RSS). It prints
 //! medians and kbtf/pahole ratios at each `-j`, the module set's cost against

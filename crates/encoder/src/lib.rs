@@ -325,8 +325,12 @@ pub const PARALLEL_MIN_DEBUG_INFO: u64 = 1 << 20;
 /// [`PARALLEL_MIN_DEBUG_INFO`]. The output is the same either way. Data that does not
 /// parse as ELF keeps `threads`: loading it reports the error.
 pub fn useful_threads(data: &[u8], threads: usize) -> usize {
+    if threads <= 1 {
+        // Not worth parsing the ELF file for.
+        return threads;
+    }
     match input::debug_info_size(data) {
-        Some(size) if threads > 1 && size < PARALLEL_MIN_DEBUG_INFO => 1,
+        Some(size) if size < PARALLEL_MIN_DEBUG_INFO => 1,
         _ => threads,
     }
 }
