@@ -1,5 +1,5 @@
 //! Micro-benchmarks of the encoder's hot stages: the DWARF walk (reading every unit's DIEs
-//! into pahole's tables) and the whole encode (walk, type conversion, string interning and
+//! into pahole's tables), type conversion (those tables to BTF, unit by unit) and the whole encode (walk, type conversion, string interning and
 //! merge), on the committed `-dbg` module fixture split on the vmlinux BTF fixture, or on
 //! the ELF file named by `KBTF_BENCH_ELF` (with `KBTF_BENCH_BASE` as its base, if any).
 //! `cargo bench -p kbtf-encoder`.
@@ -44,6 +44,18 @@ fn opts(threads: usize) -> EncodeOptions {
 fn dwarf_walk(b: divan::Bencher) {
     let (path, data, _) = input();
     b.bench(|| kbtf_encoder::bench::walk_units(&path, &data, &opts(1)).unwrap());
+}
+
+/// Type conversion alone: every unit's tables, read beforehand, to BTF types, functions
+/// and variables with unit-local ids and strings (no merge).
+#[divan::bench(sample_count = 10)]
+fn type_conversion(b: divan::Bencher) {
+    let (path, data, _) = input();
+    kbtf_encoder::bench::with_walked_units(&path, &data, &opts(1), |convert| {
+        assert!(convert() > 0, "no types converted");
+        b.bench(convert)
+    })
+    .unwrap();
 }
 
 /// The whole encoder: walk, type conversion, string interning, merge into flat BTF.

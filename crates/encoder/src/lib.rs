@@ -311,6 +311,43 @@ pub mod bench {
         }
         Ok(n)
     }
+
+    /// Reads every unit's DIEs into pahole's tables and keeps them all (for a vmlinux that is
+    /// gigabytes), then calls `f` with a function that converts them all to BTF types,
+    /// functions and variables, unit by unit as the encoder does, and returns the number of
+    /// types made: type conversion timed without the DWARF walk.
+    pub fn with_walked_units<R>(
+        path: &Path,
+        data: &[u8],
+        opts: &EncodeOptions,
+        f: impl FnOnce(&(dyn Fn() -> usize + Sync)) -> R,
+    ) -> Result<R, EncodeError> {
+        let load = input::LoadOptions {
+            locations: opts.optimized_func || opts.consistent_func,
+        };
+        let percpu = !opts.skip_encoding_vars && !opts.global_var;
+        let input = input::Input::load(path, data, load)?;
+        let symbols = input::Symbols::read(path, data, percpu)?;
+        let registers = registers::register_params(input.machine);
+        let dwarf = input.plain_dwarf();
+        let headers = unit_headers(&dwarf).map_err(|kind| EncodeError::new(path, kind))?;
+        let mut cus = Vec::new();
+        for header in headers {
+            let mut scratch = loader::Scratch::default();
+            match loader::load_unit(&dwarf, header, opts, &mut scratch) {
+                Ok(loader::Loaded::Cu(cu)) => cus.push(cu),
+                Ok(loader::Loaded::Skipped) => {}
+                Err(kind) => return Err(EncodeError::new(path, kind)),
+            }
+        }
+        let convert = || {
+            cus.iter()
+                .filter_map(|cu| encode_loaded(cu, &input, &symbols, &registers, opts).ok())
+                .map(|unit| unit.types.len())
+                .sum()
+        };
+        Ok(f(&convert))
+    }
 }
 
 /// The `.debug_info` size under which an input is encoded on one thread, however many
