@@ -11,7 +11,7 @@
 //! docs/benchmarks.md between the kernel's markers.
 
 use crate::args::Args;
-use crate::cache::Index;
+use crate::cache::{self, Index};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -36,11 +36,9 @@ const FLAGS: &[&str] = &["-J", "--btf_gen_floats", "--lang_exclude=rust"];
 /// The modules the issue names as the largest; the five largest present are used.
 const LARGE: &[&str] = &["mlx5_core", "xfs", "btrfs", "cifs", "kvm"];
 
-/// A kernel the bench can run on: its name, its keys in the cache index, and the markers of
-/// its table in docs/benchmarks.md.
+/// A kernel the bench can run on, and the markers of its table in docs/benchmarks.md.
 struct Kernel {
-    name: &'static str,
-    key: &'static str,
+    kernel: cache::Kernel,
     begin: &'static str,
     end: &'static str,
 }
@@ -48,14 +46,12 @@ struct Kernel {
 const KERNELS: &[Kernel] = &[
     // Issue 6's targets are stated on this one.
     Kernel {
-        name: "6.1",
-        key: "kernel61",
+        kernel: cache::KERNEL61,
         begin: "<!-- bench:begin -->",
         end: "<!-- bench:end -->",
     },
     Kernel {
-        name: "6.12",
-        key: "kernel612",
+        kernel: cache::KERNEL612,
         begin: "<!-- bench-6.12:begin -->",
         end: "<!-- bench-6.12:end -->",
     },
@@ -252,7 +248,7 @@ pub fn main(raw: &[String]) -> Result<()> {
     }
     let quick = a.flag("quick");
     let kernel_name = a.opt("kernel").unwrap_or("6.1");
-    let Some(kernel) = KERNELS.iter().find(|k| k.name == kernel_name) else {
+    let Some(kernel) = KERNELS.iter().find(|k| k.kernel.name == kernel_name) else {
         bail!("--kernel {kernel_name}: the bench knows 6.1 and 6.12");
     };
     let runs: usize = match a.opt("runs") {
@@ -293,8 +289,8 @@ pub fn main(raw: &[String]) -> Result<()> {
         }
     };
     let index = Index::load()?;
-    let vmlinux = index.path(&format!("{}_dbg_vmlinux", kernel.key))?;
-    let mods_dir = index.path(&format!("{}_dbg_modules_dir", kernel.key))?;
+    let vmlinux = kernel.kernel.path(&index, "dbg_vmlinux")?;
+    let mods_dir = kernel.kernel.path(&index, "dbg_modules_dir")?;
     let work = Path::new("/dev/shm").join(format!("kbtf-bench-{}", std::process::id()));
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
     let elf_dir = match a.opt("elf-dir") {
@@ -566,7 +562,7 @@ fn render(
         ctx.runs,
         pahole.trim(),
         secs,
-        ctx.kernel.name,
+        ctx.kernel.kernel.name,
         ctx.vmlinux.display(),
         FLAGS.join(" "),
         if every > 1 {

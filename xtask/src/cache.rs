@@ -23,6 +23,34 @@ pub fn index_path() -> Result<PathBuf> {
     Ok(kernels_dir()?.join("index.txt"))
 }
 
+/// One of the two Debian kernels the tasks run on: its version, and the prefix of its keys in
+/// the index (`kernel61_dbg_vmlinux`, `kernel612_dir`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kernel {
+    pub name: &'static str,
+    pub key: &'static str,
+}
+
+/// Debian's 6.1 cloud kernel, on which issue 6's targets are stated.
+pub const KERNEL61: Kernel = Kernel {
+    name: "6.1",
+    key: "kernel61",
+};
+
+/// Debian's 6.12 cloud kernel (bookworm-backports).
+pub const KERNEL612: Kernel = Kernel {
+    name: "6.12",
+    key: "kernel612",
+};
+
+impl Kernel {
+    /// The index's value for this kernel's `what` (`dbg_vmlinux`, `vmlinux_btf`, ...), as a
+    /// path.
+    pub fn path(&self, index: &Index, what: &str) -> Result<PathBuf> {
+        index.path(&format!("{}_{what}", self.key))
+    }
+}
+
 /// Ordered key=value pairs, as written to `index.txt`.
 #[derive(Debug, Default)]
 pub struct Index {
@@ -104,5 +132,17 @@ mod tests {
         assert_eq!(i.get("a"), Some("2"));
         assert_eq!(i.get("b"), Some("/x/y"));
         assert!(Index::parse("junk\n").is_err());
+    }
+
+    #[test]
+    fn kernel_keys() {
+        let i = Index::parse("kernel61_dir=/k61\nkernel612_dbg_vmlinux=/v612\n").unwrap();
+        assert_eq!(KERNEL61.path(&i, "dir").unwrap(), PathBuf::from("/k61"));
+        assert_eq!(
+            KERNEL612.path(&i, "dbg_vmlinux").unwrap(),
+            PathBuf::from("/v612")
+        );
+        let missing = KERNEL612.path(&i, "dir").unwrap_err().to_string();
+        assert!(missing.contains("kernel612_dir"), "{missing}");
     }
 }

@@ -23,23 +23,20 @@ Encodes the 6.1 and the 6.12 -dbg vmlinux and a sample of each kernel's modules 
 (BPF_BTF_LOAD for vmlinux, insmod and /sys/kernel/btf for modules); also checks vmlinux.h
 compiles and the rewritten modules keep their sections, symbols and relocations.";
 
-/// One of the kernels judged: the cache index's key prefix for it, and the modules of
-/// `SAMPLE` it has built in (so has no `.ko` for).
+/// One of the kernels judged, and the modules of `SAMPLE` it has built in (so has no `.ko`
+/// for).
 struct Kernel {
-    name: &'static str,
-    key: &'static str,
+    kernel: cache::Kernel,
     builtin: &'static [&'static str],
 }
 
 const KERNELS: &[Kernel] = &[
     Kernel {
-        name: "6.1",
-        key: "kernel61",
+        kernel: cache::KERNEL61,
         builtin: &[],
     },
     Kernel {
-        name: "6.12",
-        key: "kernel612",
+        kernel: cache::KERNEL612,
         // CONFIG_FUSE_FS=y
         builtin: &["fuse"],
     },
@@ -91,14 +88,14 @@ pub fn main(raw: &[String]) -> Result<()> {
         std::fs::remove_dir_all(&out).with_context(|| format!("removing {}", out.display()))?;
     }
     for k in KERNELS {
-        let out = out.join(k.name);
+        let out = out.join(k.kernel.name);
         std::fs::create_dir_all(out.join("modules"))
             .with_context(|| format!("creating {}", out.display()))?;
         vmlinux(&root, &kbtf, &index, k, &out)?;
         let n = modules(&root, &kbtf, &index, k, &out)?;
         println!(
             "encode-test: kbtf's vmlinux and {n} modules accepted by the {} kernel",
-            k.name
+            k.kernel.name
         );
     }
     Ok(())
@@ -106,12 +103,12 @@ pub fn main(raw: &[String]) -> Result<()> {
 
 fn vmlinux(root: &Path, kbtf: &Path, index: &Index, k: &Kernel, out: &Path) -> Result<()> {
     let btf = out.join("vmlinux.btf");
-    println!("== kbtf -J on the {} -dbg vmlinux", k.name);
+    println!("== kbtf -J on the {} -dbg vmlinux", k.kernel.name);
     util::run(
         Command::new(kbtf)
             .args(["-J", "-j", "--btf_gen_floats", "--lang_exclude=rust"])
             .arg(format!("--btf_encode_detached={}", btf.display()))
-            .arg(index.path(&format!("{}_dbg_vmlinux", k.key))?),
+            .arg(k.kernel.path(index, "dbg_vmlinux")?),
     )?;
     println!("== vmlinux.h from kbtf's BTF compiles");
     let header = util::output(
@@ -130,12 +127,12 @@ fn vmlinux(root: &Path, kbtf: &Path, index: &Index, k: &Kernel, out: &Path) -> R
             .args(["-fsyntax-only", "use.c"])
             .current_dir(out),
     )?;
-    println!("== BPF_BTF_LOAD of kbtf's {} vmlinux BTF", k.name);
+    println!("== BPF_BTF_LOAD of kbtf's {} vmlinux BTF", k.kernel.name);
     util::run(
         cargo()
             .current_dir(root)
             .args(["xtask", "btf-load", "--kernel"])
-            .arg(index.path(&format!("{}_dir", k.key))?)
+            .arg(k.kernel.path(index, "dir")?)
             .arg(&btf),
     )?;
     Ok(())
@@ -143,8 +140,8 @@ fn vmlinux(root: &Path, kbtf: &Path, index: &Index, k: &Kernel, out: &Path) -> R
 
 /// Rewrites `k`'s modules of `SAMPLE` and has `k` load them; returns how many.
 fn modules(root: &Path, kbtf: &Path, index: &Index, k: &Kernel, out: &Path) -> Result<usize> {
-    let dbg = index.path(&format!("{}_dbg_modules_dir", k.key))?;
-    let base = index.path(&format!("{}_vmlinux_btf", k.key))?;
+    let dbg = k.kernel.path(index, "dbg_modules_dir")?;
+    let base = k.kernel.path(index, "vmlinux_btf")?;
     let all = find_modules(&dbg)?;
     let mut paths = Vec::new();
     let sample: Vec<&str> = SAMPLE
@@ -155,7 +152,7 @@ fn modules(root: &Path, kbtf: &Path, index: &Index, k: &Kernel, out: &Path) -> R
     println!(
         "== kbtf -J --btf_base on {} {} -dbg modules",
         sample.len(),
-        k.name
+        k.kernel.name
     );
     for name in sample {
         let src = all
@@ -181,11 +178,14 @@ fn modules(root: &Path, kbtf: &Path, index: &Index, k: &Kernel, out: &Path) -> R
             .with_context(|| format!("modinfo {}", dest.display()))?;
         paths.push(dest);
     }
-    println!("== the {} kernel loads the rewritten modules", k.name);
+    println!(
+        "== the {} kernel loads the rewritten modules",
+        k.kernel.name
+    );
     let mut cmd = cargo();
     cmd.current_dir(root)
         .args(["xtask", "kernel-test", "--kernel"])
-        .arg(index.path(&format!("{}_dir", k.key))?)
+        .arg(k.kernel.path(index, "dir")?)
         .args(["--modprobe", "--memory", "2048", "--timeout", "300"]);
     cmd.args(&paths);
     util::run(&mut cmd)?;

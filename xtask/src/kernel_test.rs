@@ -3,7 +3,7 @@
 //! of their BTF.
 
 use crate::args::Args;
-use crate::cache::Index;
+use crate::cache::{self, Index};
 use crate::guest::{self, Machine, TempDir};
 use crate::ktree::{self, KernelTree};
 use crate::{btf, console, elf, install_rule, modsig, static_kbtf, util};
@@ -181,7 +181,7 @@ pub fn main(raw: &[String]) -> Result<()> {
 pub fn kernel_tree(kernel: Option<&Path>) -> Result<KernelTree> {
     let kernel = match kernel {
         Some(k) => k.to_path_buf(),
-        None => Index::load()?.path("kernel61_dir")?,
+        None => cache::KERNEL61.path(&Index::load()?, "dir")?,
     };
     if kernel.is_file() {
         KernelTree::from_vmlinuz(&kernel, None)

@@ -22,22 +22,22 @@ use std::process::Command;
 /// scripts/pahole-flags.sh, 6.12's scripts/Makefile.btf), less `-j`.
 const DEBIAN_FLAGS: &[&str] = &["--btf_gen_floats", "--lang_exclude=rust"];
 
-/// One kernel's reference: the index key prefix of its inputs, the cache directory of its
-/// outputs and the index key prefix they are recorded under.
+/// One kernel's reference: the kernel of its inputs, the cache directory of its outputs and
+/// the index key prefix they are recorded under.
 struct Reference {
-    kernel: &'static str,
+    kernel: cache::Kernel,
     dir: &'static str,
     key: &'static str,
 }
 
 const REFERENCES: &[Reference] = &[
     Reference {
-        kernel: "kernel61",
+        kernel: cache::KERNEL61,
         dir: "pahole-ref",
         key: "pahole_ref",
     },
     Reference {
-        kernel: "kernel612",
+        kernel: cache::KERNEL612,
         dir: "pahole-ref-6.12",
         key: "pahole_ref612",
     },
@@ -68,7 +68,11 @@ pub fn main(raw: &[String]) -> Result<()> {
         index.set_path(&format!("{}_vmlinux_btf", r.key), &dir.join("vmlinux.btf"));
         index.set_path(&format!("{}_modules_dir", r.key), &dir.join("modules"));
         index.save()?;
-        println!("pahole reference for {} in {}", r.kernel, dir.display());
+        println!(
+            "pahole reference for {} in {}",
+            r.kernel.name,
+            dir.display()
+        );
     }
     Ok(())
 }
@@ -78,7 +82,7 @@ fn make(index: &Index, r: &Reference, dir: &std::path::Path, limit: usize) -> Re
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let vmlinux_out = dir.join("vmlinux.btf");
     if !vmlinux_out.exists() {
-        let vmlinux = index.path(&format!("{}_dbg_vmlinux", r.kernel))?;
+        let vmlinux = r.kernel.path(index, "dbg_vmlinux")?;
         let tmp = util::tmp_sibling(&vmlinux_out);
         println!(
             "pahole on {} (single-threaded, about a minute)",
@@ -95,7 +99,7 @@ fn make(index: &Index, r: &Reference, dir: &std::path::Path, limit: usize) -> Re
         std::fs::rename(&tmp, &vmlinux_out)
             .with_context(|| format!("renaming to {}", vmlinux_out.display()))?;
     }
-    let dbg = index.path(&format!("{}_dbg_modules_dir", r.kernel))?;
-    let base = index.path(&format!("{}_vmlinux_btf", r.kernel))?;
+    let dbg = r.kernel.path(index, "dbg_modules_dir")?;
+    let base = r.kernel.path(index, "vmlinux_btf")?;
     crate::wrong_base::regen_modules(&dbg, &base, &dir.join("modules"), limit, DEBIAN_FLAGS)
 }

@@ -3,7 +3,7 @@
 //! serial loop of `kbtf -J`, and byte for byte the same result).
 
 use crate::args::Args;
-use crate::cache::Index;
+use crate::cache::{self, Index};
 use crate::util;
 use anyhow::{bail, ensure, Context, Result};
 use std::path::{Path, PathBuf};
@@ -52,8 +52,8 @@ pub fn main(raw: &[String]) -> Result<()> {
 
 fn acceptance(kbtf: &Path, scratch: &Path, jobs: &str) -> Result<()> {
     let index = Index::load()?;
-    let tree = index.path("kernel61_dbg_modules_dir")?;
-    let vmlinux = index.path("kernel61_vmlinux_btf")?;
+    let tree = cache::KERNEL61.path(&index, "dbg_modules_dir")?;
+    let vmlinux = cache::KERNEL61.path(&index, "vmlinux_btf")?;
     let modules = list_modules(&tree)?;
     println!("{} modules in {}", modules.len(), tree.display());
     // A copy of the binary: a rebuild while the serial loop runs must not change it.

@@ -211,16 +211,16 @@ fn diff(c: &Ctx, base: &Path, right: &Path, kept: &Path) -> Result<(bool, Vec<St
 }
 
 fn linux61(c: &Ctx, index: &Index, _root: &Path) -> Result<Vec<String>> {
-    let dbg = index.path("kernel61_dbg_modules_dir")?;
-    let right = index.path("kernel61_vmlinux_btf")?;
-    let kernel = index.path("kernel61_dir")?;
+    let dbg = cache::KERNEL61.path(index, "dbg_modules_dir")?;
+    let right = cache::KERNEL61.path(index, "vmlinux_btf")?;
+    let kernel = cache::KERNEL61.path(index, "dir")?;
     let others = [
         ("old", index.path("kernel61_old_vmlinux_btf")?),
         (
             "reordered",
             reordered(
                 c,
-                &index.path("kernel61_dbg_vmlinux")?,
+                &cache::KERNEL61.path(index, "dbg_vmlinux")?,
                 &right,
                 "vmlinux61-reordered.btf",
             )?,
@@ -328,12 +328,12 @@ fn linux61(c: &Ctx, index: &Index, _root: &Path) -> Result<Vec<String>> {
 }
 
 fn linux612(c: &Ctx, index: &Index) -> Result<Vec<String>> {
-    let dbg = index.path("kernel612_dbg_modules_dir")?;
-    let right = index.path("kernel612_vmlinux_btf")?;
-    let kernel = index.path("kernel612_dir")?;
+    let dbg = cache::KERNEL612.path(index, "dbg_modules_dir")?;
+    let right = cache::KERNEL612.path(index, "vmlinux_btf")?;
+    let kernel = cache::KERNEL612.path(index, "dir")?;
     let other = reordered(
         c,
-        &index.path("kernel612_dbg_vmlinux")?,
+        &cache::KERNEL612.path(index, "dbg_vmlinux")?,
         &right,
         "vmlinux612-reordered.btf",
     )?;

@@ -16,7 +16,7 @@
 //!   verifies Debian's signature and loads it, with its BTF).
 
 use crate::args::Args;
-use crate::cache::Index;
+use crate::cache::{self, Index};
 use crate::guest::{self, Machine, TempDir};
 use crate::{console, fixtures, kernel_test, ktree, modsig, static_kbtf, util};
 use anyhow::{bail, Context, Result};
@@ -64,7 +64,7 @@ pub fn main(raw: &[String]) -> Result<()> {
     };
     let work = TempDir::new("sig-enforce")?;
     let w = &work.path;
-    let vmlinux_btf = index.path("kernel61_vmlinux_btf")?;
+    let vmlinux_btf = cache::KERNEL61.path(&index, "vmlinux_btf")?;
     let keys = fixtures::repo_root().join("testdata/sign");
     let (key, cert) = (keys.join("test-key.pem"), keys.join("test-cert.pem"));
 

@@ -5,7 +5,7 @@
 //! would cost). Writes a Markdown table to stdout (and to --out).
 
 use crate::args::Args;
-use crate::cache::Index;
+use crate::cache::{self, Index};
 use crate::elf::Elf;
 use crate::util;
 use anyhow::{bail, Context, Result};
@@ -50,8 +50,9 @@ pub fn main(raw: &[String]) -> Result<()> {
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
     let index = Index::load()?;
-    let vmlinux = index.path("kernel61_vmlinux_btf")?;
-    let mut mods = crate::encode_test::find_modules(&index.path("kernel61_dbg_modules_dir")?)?;
+    let vmlinux = cache::KERNEL61.path(&index, "vmlinux_btf")?;
+    let mut mods =
+        crate::encode_test::find_modules(&cache::KERNEL61.path(&index, "dbg_modules_dir")?)?;
     mods.sort();
     if let Some(l) = a.opt("limit") {
         mods.truncate(l.parse().context("--limit")?);

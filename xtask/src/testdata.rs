@@ -102,13 +102,15 @@ fn run(v: &Versions) -> Result<()> {
         Ok(kt)
     };
 
-    let k61 = image(&v.k61, "kernel61", &mut idx)?;
-    dbg(&debs_dir, &kernels, &v.k61, &k61, "kernel61", &mut idx)?;
-    headers(&debs_dir, &kernels, &k61, "kernel61", &mut idx)?;
+    // The index keys' prefixes, which the other tasks read through `cache::Kernel`.
+    let (p61, p612) = (cache::KERNEL61.key, cache::KERNEL612.key);
+    let k61 = image(&v.k61, p61, &mut idx)?;
+    dbg(&debs_dir, &kernels, &v.k61, &k61, p61, &mut idx)?;
+    headers(&debs_dir, &kernels, &k61, p61, &mut idx)?;
     image(&v.k61_old, "kernel61_old", &mut idx)?;
-    let k612 = image(&v.k612, "kernel612", &mut idx)?;
-    headers(&debs_dir, &kernels, &k612, "kernel612", &mut idx)?;
-    dbg(&debs_dir, &kernels, &v.k612, &k612, "kernel612", &mut idx)?;
+    let k612 = image(&v.k612, p612, &mut idx)?;
+    headers(&debs_dir, &kernels, &k612, p612, &mut idx)?;
+    dbg(&debs_dir, &kernels, &v.k612, &k612, p612, &mut idx)?;
 
     for (k, val) in &idx.entries {
         if val.starts_with('/') && !Path::new(val).exists() {
