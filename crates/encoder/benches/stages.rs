@@ -1,8 +1,9 @@
 //! Micro-benchmarks of the encoder's hot stages: the DWARF walk (reading every unit's DIEs
-//! into pahole's tables), type conversion (those tables to BTF, unit by unit) and the whole encode (walk, type conversion, string interning and
-//! merge), on the committed `-dbg` module fixture split on the vmlinux BTF fixture, or on
-//! the ELF file named by `KBTF_BENCH_ELF` (with `KBTF_BENCH_BASE` as its base, if any).
-//! `cargo bench -p kbtf-encoder`.
+//! into pahole's tables), type conversion (those tables to BTF, unit by unit) and the whole
+//! encode (walk, type conversion, string interning and merge), on the committed `-dbg`
+//! module fixture split on the vmlinux BTF fixture, or on the ELF file named by
+//! `KBTF_BENCH_ELF` (with `KBTF_BENCH_BASE` as its base, if any). `cargo bench -p
+//! kbtf-encoder`.
 
 use std::path::PathBuf;
 use std::sync::Arc;

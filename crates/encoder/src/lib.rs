@@ -101,6 +101,21 @@ impl Default for EncodeOptions {
     }
 }
 
+impl EncodeOptions {
+    /// What the input must read for these options: variable locations, for the functions
+    /// held back by `optimized_func` and `consistent_func`.
+    fn load_options(&self) -> input::LoadOptions {
+        input::LoadOptions {
+            locations: self.optimized_func || self.consistent_func,
+        }
+    }
+
+    /// Whether the per-CPU variables are encoded (pahole 1.24's VARs and their DATASEC).
+    fn percpu(&self) -> bool {
+        !self.skip_encoding_vars && !self.global_var
+    }
+}
+
 /// Encodes the DWARF of the ELF file `data` (read from `path`, which errors name) as BTF.
 ///
 /// With `base`, the result is split BTF on top of it (a module on vmlinux's BTF).
@@ -185,10 +200,7 @@ pub fn encode_flat_with(
     hooks: Hooks<'_>,
 ) -> Result<(FlatBtf, SavedStats), EncodeError> {
     let Hooks { merged, done_with } = hooks;
-    let load = input::LoadOptions {
-        locations: opts.optimized_func || opts.consistent_func,
-    };
-    let percpu = !opts.skip_encoding_vars && !opts.global_var;
+    let (load, percpu) = (opts.load_options(), opts.percpu());
     let threads = match opts.threads {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
@@ -322,12 +334,8 @@ pub mod bench {
         opts: &EncodeOptions,
         f: impl FnOnce(&(dyn Fn() -> usize + Sync)) -> R,
     ) -> Result<R, EncodeError> {
-        let load = input::LoadOptions {
-            locations: opts.optimized_func || opts.consistent_func,
-        };
-        let percpu = !opts.skip_encoding_vars && !opts.global_var;
-        let input = input::Input::load(path, data, load)?;
-        let symbols = input::Symbols::read(path, data, percpu)?;
+        let input = input::Input::load(path, data, opts.load_options())?;
+        let symbols = input::Symbols::read(path, data, opts.percpu())?;
         let registers = registers::register_params(input.machine);
         let dwarf = input.plain_dwarf();
         let headers = unit_headers(&dwarf).map_err(|kind| EncodeError::new(path, kind))?;
