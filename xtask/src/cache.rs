@@ -29,21 +29,39 @@ pub fn index_path() -> Result<PathBuf> {
 pub struct Kernel {
     pub name: &'static str,
     pub key: &'static str,
+    /// How tasks' `--kernel` flags and the out-of-tree keys (`oot61_ko`) name it.
+    pub flag: &'static str,
 }
 
 /// Debian's 6.1 cloud kernel, on which issue 6's targets are stated.
 pub const KERNEL61: Kernel = Kernel {
     name: "6.1",
     key: "kernel61",
+    flag: "61",
 };
 
 /// Debian's 6.12 cloud kernel (bookworm-backports).
 pub const KERNEL612: Kernel = Kernel {
     name: "6.12",
     key: "kernel612",
+    flag: "612",
 };
 
+/// Both kernels, 6.1 first.
+pub const KERNELS: [Kernel; 2] = [KERNEL61, KERNEL612];
+
 impl Kernel {
+    /// The kernel a `--kernel` flag names (`61`, `612`).
+    pub fn from_flag(flag: &str) -> Result<Kernel> {
+        match KERNELS.iter().find(|k| k.flag == flag) {
+            Some(k) => Ok(*k),
+            None => bail!(
+                "--kernel {flag}: expected one of {}",
+                KERNELS.map(|k| k.flag).join(", ")
+            ),
+        }
+    }
+
     /// The index's value for this kernel's `what` (`dbg_vmlinux`, `vmlinux_btf`, ...), as a
     /// path.
     pub fn path(&self, index: &Index, what: &str) -> Result<PathBuf> {
@@ -144,5 +162,8 @@ mod tests {
         );
         let missing = KERNEL612.path(&i, "dir").unwrap_err().to_string();
         assert!(missing.contains("kernel612_dir"), "{missing}");
+        assert_eq!(Kernel::from_flag("612").unwrap(), KERNEL612);
+        let bad = Kernel::from_flag("6.1").unwrap_err().to_string();
+        assert!(bad.contains("61, 612"), "{bad}");
     }
 }

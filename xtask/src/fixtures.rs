@@ -334,7 +334,7 @@ const WRITTEN_HERE: &str = "(written here)";
 /// The out-of-tree sample built against 6.1's headers (no vmlinux, so no .BTF): the fast
 /// tier's `--standalone` input.
 fn oot_module(out: &Path, idx: &Index, entries: &mut Vec<Entry>) -> Result<()> {
-    let ko = crate::oot::build("61", false)?;
+    let ko = crate::oot::build(crate::cache::KERNEL61, false)?;
     let rel = "oot/kbtf_sample-6.1.ko";
     write(out, rel, &util::read(&ko)?)?;
     let gcc = first_line(Command::new("gcc").arg("--version"))?;

@@ -4,7 +4,7 @@
 //! `.BTF_ids` section, but no `.BTF`.
 
 use crate::args::Args;
-use crate::cache::{self, Index};
+use crate::cache::{self, Index, Kernel};
 use crate::util;
 use anyhow::{bail, ensure, Context, Result};
 use std::path::{Path, PathBuf};
@@ -55,11 +55,7 @@ pub fn main(raw: &[String]) -> Result<()> {
         "unexpected arguments {:?}\n{USAGE}",
         a.positional
     );
-    let kernel = a.opt("kernel").unwrap_or("61");
-    ensure!(
-        kernel == "61" || kernel == "612",
-        "--kernel {kernel}: expected 61 or 612"
-    );
+    let kernel = Kernel::from_flag(a.opt("kernel").unwrap_or(cache::KERNEL61.flag))?;
     let hook = match (a.flag("hook"), a.flag("dkms")) {
         (false, false) => None,
         (true, false) => Some(Hook::Make),
@@ -85,17 +81,10 @@ pub fn main(raw: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Builds the module for kernel `61` or `612`; returns the `.ko`.
-pub fn build(kernel: &str, with_vmlinux: bool) -> Result<PathBuf> {
+/// Builds the module against `kernel`'s headers; returns the `.ko`.
+pub fn build(kernel: Kernel, with_vmlinux: bool) -> Result<PathBuf> {
     let mut index = Index::load()?;
-    let prefix = format!("kernel{kernel}");
-    let headers = index
-        .path(&format!("{prefix}_headers_dir"))
-        .context("the headers packages are not in the cache: run `cargo xtask testdata` first")?;
-    let release = index
-        .get(&format!("{prefix}_release"))
-        .with_context(|| format!("{prefix}_release missing from the index"))?
-        .to_string();
+    let (headers, release) = headers_and_release(&index, kernel)?;
     let has_vmlinux = headers.join("vmlinux").is_file();
     if with_vmlinux && !has_vmlinux {
         bail!(
@@ -174,9 +163,9 @@ pub fn build(kernel: &str, with_vmlinux: bool) -> Result<PathBuf> {
         );
     }
     let key = if with_vmlinux {
-        format!("oot{kernel}_vmlinux_ko")
+        format!("oot{}_vmlinux_ko", kernel.flag)
     } else {
-        format!("oot{kernel}_ko")
+        format!("oot{}_ko", kernel.flag)
     };
     index.set_path(&key, &ko);
     index.save()?;
@@ -209,19 +198,12 @@ pub fn dkms_available() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-/// Builds the sample against the headers of kernel `61` or `612` (without their vmlinux)
+/// Builds the sample against the headers of `kernel` (without their vmlinux)
 /// with kbtf's module BTF hook ([`Hook`]), running `kbtf`; returns the `.ko` (plain), checked
 /// to have `.BTF` and `.BTF.base` and to pass `kbtf check`.
-pub fn build_with_hook(kernel: &str, kbtf: &Path, hook: Hook) -> Result<PathBuf> {
+pub fn build_with_hook(kernel: Kernel, kbtf: &Path, hook: Hook) -> Result<PathBuf> {
     let mut index = Index::load()?;
-    let prefix = format!("kernel{kernel}");
-    let headers = index
-        .path(&format!("{prefix}_headers_dir"))
-        .context("the headers packages are not in the cache: run `cargo xtask testdata` first")?;
-    let release = index
-        .get(&format!("{prefix}_release"))
-        .with_context(|| format!("{prefix}_release missing from the index"))?
-        .to_string();
+    let (headers, release) = headers_and_release(&index, kernel)?;
     let work = cache::root()?
         .join("oot")
         .join(format!("{release}-{}", hook.name()));
@@ -347,9 +329,22 @@ pub fn build_with_hook(kernel: &str, kbtf: &Path, hook: Hook) -> Result<PathBuf>
         check.btf.unwrap_or(0),
         check.debug_info
     );
-    index.set_path(&format!("oot{kernel}_{}_ko", hook.name()), &ko);
+    index.set_path(&format!("oot{}_{}_ko", kernel.flag, hook.name()), &ko);
     index.save()?;
     Ok(ko)
+}
+
+/// `kernel`'s headers directory and release, from the index.
+fn headers_and_release(index: &Index, kernel: Kernel) -> Result<(PathBuf, String)> {
+    let headers = kernel
+        .path(index, "headers_dir")
+        .context("the headers packages are not in the cache: run `cargo xtask testdata` first")?;
+    let release_key = format!("{}_release", kernel.key);
+    let release = index
+        .get(&release_key)
+        .with_context(|| format!("{release_key} missing from the index"))?
+        .to_string();
+    Ok((headers, release))
 }
 
 /// `shadow`: a directory of symlinks to every entry of `headers` but `vmlinux`, and a

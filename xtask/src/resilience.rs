@@ -105,10 +105,10 @@ pub fn main(raw: &[String]) -> Result<()> {
     let index = Index::load()?;
     let only = a.opt("only");
     let mut failures = Vec::new();
-    if only.is_none_or(|o| o == "61") {
+    if only.is_none_or(|o| o == cache::KERNEL61.flag) {
         failures.extend(linux61(&c, &index, &root)?);
     }
-    if only.is_none_or(|o| o == "612") {
+    if only.is_none_or(|o| o == cache::KERNEL612.flag) {
         failures.extend(linux612(&c, &index)?);
     }
     if only.is_none_or(|o| o == "oot") {
@@ -491,7 +491,8 @@ fn dump(c: &Ctx, file: &Path, base: Option<&Path>) -> Result<String> {
 /// `kbtf load`, on 6.12 by insmod.
 fn oot(c: &Ctx, index: &Index) -> Result<Vec<String>> {
     let mut failures = Vec::new();
-    for (kernel, kbtf_load) in [("61", true), ("612", false)] {
+    for (k, kbtf_load) in [(cache::KERNEL61, true), (cache::KERNEL612, false)] {
+        let kernel = k.name;
         // Built against the headers only, the BTF from the documented hook: a real
         // `dkms build` when dkms is installed, else the module Makefile's make hook.
         let hook = if crate::oot::dkms_available() {
@@ -500,14 +501,14 @@ fn oot(c: &Ctx, index: &Index) -> Result<Vec<String>> {
             println!("note: dkms is not installed; the make hook stands in for DKMS");
             crate::oot::Hook::Make
         };
-        let built = crate::oot::build_with_hook(kernel, &c.kbtf, hook)?;
-        let dir = c.work.join(format!("oot{kernel}"));
+        let built = crate::oot::build_with_hook(k, &c.kbtf, hook)?;
+        let dir = c.work.join(format!("oot{}", k.flag));
         std::fs::create_dir_all(&dir)?;
         let ko = dir.join("kbtf_sample.ko");
         std::fs::copy(&built, &ko).with_context(|| format!("copying {}", built.display()))?;
         util::run(Command::new(&c.kbtf).arg("check").arg(&ko))?;
-        let vmlinux = index.path(&format!("kernel{kernel}_vmlinux_btf"))?;
-        let kernel_dir = index.path(&format!("kernel{kernel}_dir"))?;
+        let vmlinux = k.path(index, "vmlinux_btf")?;
+        let kernel_dir = k.path(index, "dir")?;
         // For `kbtf load`, the module as DKMS installs it on a kernel whose modules are
         // xz-compressed (compressed as kbuild's modules_install does); kbtf load decompresses.
         let (given, how) = if kbtf_load {
