@@ -14,6 +14,7 @@
 
 use crate::args::Args;
 use crate::fixtures::repo_root;
+use crate::util::Rng;
 use anyhow::{bail, ensure, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -28,22 +29,6 @@ rewrite a module, and checks the module is always either the old or the new comp
 bytes; then runs 4 `kbtf -J` at once on one module N/8 times (--races), with and without
 the pre-copy, and checks the result is the new bytes. Uses the release kbtf (built here)
 unless --kbtf.";
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-    /// Uniform in `[lo, hi)` microseconds.
-    fn micros(&mut self, lo: u64, hi: u64) -> Duration {
-        Duration::from_micros(lo + self.next() % (hi - lo).max(1))
-    }
-}
 
 /// One kind of rewrite: the command to run on a module, and its old and new bytes.
 struct Case {
@@ -295,7 +280,7 @@ pub fn main(raw: &[String]) -> Result<()> {
     let cases = prepare(&kbtf, &work.path)?;
     // The races use -J, which gives the same bytes again when run on its own output (a
     // relocated module has no .BTF.base left to relocate).
-    let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+    let mut rng = Rng::new(seed);
     let mut total = 0;
     for case in &cases {
         let dir = work.path.join(case.name.replace(' ', "-"));

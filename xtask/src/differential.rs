@@ -14,6 +14,7 @@ use crate::args::Args;
 use crate::btf_load::{self, Blob, Options, Verdict};
 use crate::fixtures::repo_root;
 use crate::guest::Machine;
+use crate::util::Rng;
 use anyhow::{ensure, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -31,33 +32,6 @@ and fails if there is one. --no-qemu only generates the blobs and runs kbtf chec
 
 /// The small base of the split blobs.
 const SMALL_BASE: &str = "testdata/dwarf/types.dwarf5.pahole.btf";
-
-/// A seeded xorshift generator: the same seed gives the same blobs.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-    fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.next() % n as u64) as usize
-        }
-    }
-    fn pick<T: Copy>(&mut self, v: &[T]) -> T {
-        v[self.below(v.len())]
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-}
 
 fn u32at(b: &[u8], o: usize) -> u32 {
     u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]])
@@ -627,7 +601,7 @@ pub fn main(raw: &[String]) -> Result<()> {
         split_orig.push((obj.to_string(), split_parts(&std::fs::read(&raw)?)?));
     }
 
-    let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+    let mut rng = Rng::new(seed);
     let base_blobs = generate(&mut rng, &base_orig, count, "b", true);
     let split_blobs = generate(&mut rng, &split_orig, split_count, "s", false);
     let dirs = [out_dir.join("base"), out_dir.join("split")];

@@ -564,3 +564,42 @@ fn write_provenance(out: &Path, idx: &Index, entries: &[Entry]) -> Result<()> {
     }
     util::write_atomic(&out.join("PROVENANCE"), t.as_bytes())
 }
+
+/// The files under `prefix` (`dwarf/`) that testdata/PROVENANCE lists, in its order, after
+/// checking that each is in testdata/ with the size and sha256 given there (for the tests of
+/// the tasks that make those files).
+#[cfg(test)]
+pub(crate) fn checked_provenance(prefix: &str) -> Vec<String> {
+    let testdata = repo_root().join("testdata");
+    let prov = std::fs::read_to_string(testdata.join("PROVENANCE")).unwrap();
+    let mut listed = Vec::new();
+    let mut cur: Option<(String, Option<u64>)> = None;
+    for line in prov.lines() {
+        if let Some(f) = line.strip_prefix("file: ") {
+            cur = Some((f.to_string(), None));
+        } else if let Some(n) = line.trim().strip_prefix("size: ") {
+            if let Some(c) = &mut cur {
+                c.1 = n.parse().ok();
+            }
+        } else if let Some(h) = line.trim().strip_prefix("sha256: ") {
+            if let Some((f, size)) = cur.take() {
+                if f.starts_with(prefix) {
+                    listed.push((f, size, h.to_string()));
+                }
+            }
+        }
+    }
+    for (f, size, sha) in &listed {
+        let p = testdata.join(f);
+        let len = std::fs::metadata(&p)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            .len();
+        assert_eq!(Some(len), *size, "{f}: size (rerun `cargo xtask fixtures`)");
+        assert_eq!(
+            &util::sha256(&p).unwrap(),
+            sha,
+            "{f}: sha256 (rerun `cargo xtask fixtures`)"
+        );
+    }
+    listed.into_iter().map(|(f, _, _)| f).collect()
+}

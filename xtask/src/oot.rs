@@ -437,31 +437,11 @@ fn inspect(ko: &Path) -> Result<Inspection> {
 
 #[cfg(test)]
 mod tests {
-    use crate::util;
-
     /// Every file of testdata/oot/kbtf_sample is in testdata/PROVENANCE with its size and
     /// sha256 (`cargo xtask fixtures` rewrites them).
     #[test]
     fn provenance_lists_the_module_sources() {
-        let testdata = crate::fixtures::repo_root().join("testdata");
-        let prov = std::fs::read_to_string(testdata.join("PROVENANCE")).unwrap();
-        let mut listed = Vec::new();
-        let mut cur: Option<(String, Option<u64>)> = None;
-        for line in prov.lines() {
-            if let Some(f) = line.strip_prefix("file: ") {
-                cur = Some((f.to_string(), None));
-            } else if let Some(n) = line.trim().strip_prefix("size: ") {
-                if let Some(c) = &mut cur {
-                    c.1 = n.parse().ok();
-                }
-            } else if let Some(h) = line.trim().strip_prefix("sha256: ") {
-                if let Some((f, size)) = cur.take() {
-                    if f.starts_with("oot/kbtf_sample/") {
-                        listed.push((f, size, h.to_string()));
-                    }
-                }
-            }
-        }
+        let listed = crate::fixtures::checked_provenance("oot/kbtf_sample/");
         let mut files: Vec<String> = std::fs::read_dir(super::source_dir())
             .unwrap()
             .map(|e| e.unwrap().path())
@@ -472,17 +452,6 @@ mod tests {
             })
             .collect();
         files.sort();
-        let names: Vec<&String> = listed.iter().map(|(f, _, _)| f).collect();
-        assert_eq!(names, files.iter().collect::<Vec<_>>());
-        for (f, size, sha) in &listed {
-            let p = testdata.join(f);
-            let len = std::fs::metadata(&p).unwrap().len();
-            assert_eq!(Some(len), *size, "{f}: size (rerun `cargo xtask fixtures`)");
-            assert_eq!(
-                &util::sha256(&p).unwrap(),
-                sha,
-                "{f}: sha256 (rerun `cargo xtask fixtures`)"
-            );
-        }
+        assert_eq!(listed, files);
     }
 }

@@ -131,3 +131,47 @@ pub fn children_cpu() -> f64 {
     };
     (tick(16) + tick(17)) / 100.0
 }
+
+/// A seeded xorshift generator for the tasks that make random cases (differential,
+/// crash-safety): the same seed gives the same cases on every machine.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        // Spread small seeds over the state; xorshift's state must not be 0.
+        Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+
+    /// Uniform in `[0, n)`; 0 when `n` is 0.
+    pub fn below(&mut self, n: usize) -> usize {
+        if n == 0 {
+            0
+        } else {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    /// One of `v` (not empty).
+    pub fn pick<T: Copy>(&mut self, v: &[T]) -> T {
+        v[self.below(v.len())]
+    }
+
+    /// True `percent` times in a hundred.
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+
+    /// Uniform in `[lo, hi)` microseconds.
+    pub fn micros(&mut self, lo: u64, hi: u64) -> std::time::Duration {
+        std::time::Duration::from_micros(lo + self.next() % (hi - lo).max(1))
+    }
+}
