@@ -167,16 +167,30 @@ pub struct Input<'data> {
     /// The section header table, index 0 included; empty without a symbol table (pahole's
     /// variable encoder gives up then).
     pub elf_sections: Vec<ElfSection>,
+    /// A relocatable object (`ET_REL`: `.o`, `.ko`).
+    pub relocatable: bool,
 }
 
 impl<'data> Input<'data> {
     /// Reads the ELF facts the encoder needs.
     pub fn load(path: &Path, data: &'data [u8], opts: LoadOptions) -> Result<Self, EncodeError> {
+        Self::load_releasing(path, data, opts, &|_| {})
+    }
+
+    /// [`Input::load`], telling `done_with` of the parts of `data` it read and no longer
+    /// needs: in a relocatable file, each relocated section's own bytes (it was copied) and
+    /// its relocation section's (see [`crate::Hooks::done_with`]).
+    pub fn load_releasing(
+        path: &Path,
+        data: &'data [u8],
+        opts: LoadOptions,
+        done_with: &dyn Fn(&[u8]),
+    ) -> Result<Self, EncodeError> {
         let err = |kind| EncodeError::new(path, kind);
         let file = object::File::parse(data).map_err(|e| err(ErrorKind::Elf(e)))?;
         match file {
-            object::File::Elf32(f) => load_elf(path, &f, opts),
-            object::File::Elf64(f) => load_elf(path, &f, opts),
+            object::File::Elf32(f) => load_elf(path, &f, opts, done_with),
+            object::File::Elf64(f) => load_elf(path, &f, opts, done_with),
             _ => Err(err(ErrorKind::NotElf)),
         }
     }
@@ -249,6 +263,7 @@ fn load_elf<'data, Elf>(
     path: &Path,
     file: &ElfFile<'data, Elf>,
     opts: LoadOptions,
+    done_with: &dyn Fn(&[u8]),
 ) -> Result<Input<'data>, EncodeError>
 where
     Elf: FileHeader<Endian = Endianness>,
@@ -312,6 +327,18 @@ where
                 };
                 write_uint(field, endian, value);
             }
+            // Read from the copy from now on: the file's bytes of the section and of its
+            // relocations (for a large module, more than the copy) are not needed again.
+            if let Cow::Owned(_) = data {
+                if let Ok(bytes) = section.data() {
+                    done_with(bytes);
+                }
+                if let Ok(Some(rela)) = section.elf_relocation_section() {
+                    if let Ok(bytes) = rela.data(endian, file.data()) {
+                        done_with(bytes);
+                    }
+                }
+            }
         }
         sections.push(data);
     }
@@ -344,6 +371,7 @@ where
         machine: file.elf_header().e_machine(endian),
         sections,
         elf_sections,
+        relocatable: is_rel,
     })
 }
 

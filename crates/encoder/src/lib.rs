@@ -186,7 +186,8 @@ pub struct Hooks<'a> {
     pub merged: &'a mut dyn FnMut(&mut Flat, UnitRefs),
     /// Called on the merging thread with a part of the input that is not needed for now
     /// (`.debug_info` of the units done, and the whole of it once the unit headers are
-    /// read): a caller that mapped the file can give the pages back
+    /// read; in a relocatable file, each section copied to be relocated and its
+    /// relocations): a caller that mapped the file can give the pages back
     /// (`kbtf_btf::file::MappedFile::release`). It is only a hint for memory.
     pub done_with: &'a (dyn Fn(&[u8]) + Sync),
 }
@@ -206,7 +207,7 @@ pub fn encode_flat_with(
         n => n,
     };
     let t = kbtf_btf::timing::stage("elf input");
-    let input = input::Input::load(path, data, load)?;
+    let input = input::Input::load_releasing(path, data, load, done_with)?;
     drop(t);
     let dwarf = input.plain_dwarf();
     let err = |kind| EncodeError::new(path, kind);
@@ -214,10 +215,19 @@ pub fn encode_flat_with(
     // thread meanwhile, which then also writes the string memo.
     let t = kbtf_btf::timing::stage("symbols, unit headers");
     let debug_str: &[u8] = &input.sections[2];
+    // The memo pays where the linker merged `.debug_str` (a vmlinux). A relocatable
+    // object keeps each unit's copy of its names, so lookups by offset seldom hit and the
+    // memo (4 bytes per byte) would cost more memory than the file's `.debug_info`; its
+    // names are found by content instead (see `StrMemo`).
+    let memo_len = if input.relocatable {
+        0
+    } else {
+        debug_str.len()
+    };
     let read_symbols = || input::Symbols::read(path, data, percpu);
     let (symbols, headers, memo) = if threads > 1 && input.sections[0].len() >= SYMBOLS_ASIDE_MIN {
         std::thread::scope(|scope| {
-            let aside = scope.spawn(|| (read_symbols(), merge::StrMemo::new(debug_str.len())));
+            let aside = scope.spawn(|| (read_symbols(), merge::StrMemo::new(memo_len)));
             let headers = unit_headers(&dwarf);
             let (symbols, memo) = aside
                 .join()
@@ -237,7 +247,7 @@ pub fn encode_flat_with(
     let t = kbtf_btf::timing::stage("merge setup");
     let registers = registers::register_params(input.machine);
     let section_names = input.elf_sections.iter().map(|s| s.name.clone()).collect();
-    let memo = memo.unwrap_or_else(|| merge::StrMemo::new(debug_str.len()));
+    let memo = memo.unwrap_or_else(|| merge::StrMemo::new(memo_len));
     let mut merger = merge::Merger::new(base, section_names, opts.global_var, debug_str, &memo);
     merger.reserve_for(input.sections[0].len());
     drop(t);

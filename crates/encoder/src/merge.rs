@@ -130,7 +130,8 @@ struct Interner<'d> {
 /// offset. Only the merging thread sets entries, each once; workers read them to resolve
 /// their unit's handles before the merge ([`StrMemo::resolve_unit`]), taking those memory
 /// accesses off the merging thread. What a worker sees depends on timing, but an entry never
-/// changes once set, so the output does not.
+/// changes once set, so the output does not. An empty memo (made for a relocatable object,
+/// whose `.debug_str` is not merged across units) finds nothing and keeps nothing.
 pub struct StrMemo(Vec<AtomicU32>);
 
 /// A memo entry not set yet.
