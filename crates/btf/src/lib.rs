@@ -23,6 +23,7 @@ pub mod kind;
 pub mod mem;
 pub mod read;
 pub mod strings;
+pub mod synth;
 pub mod timing;
 pub mod types;
 pub mod validate;

@@ -7,138 +7,29 @@ use std::sync::Arc;
 use expect_test::{expect, Expect};
 use kbtf_btf::diff::testing::{shuffle, shuffle_with_base, Rng};
 use kbtf_btf::diff::{diff, DiffOptions};
+use kbtf_btf::synth::Builder;
 use kbtf_btf::*;
 
-/// A tiny builder of synthetic BTF.
-struct Builder {
-    btf: Btf,
+/// What this file adds to the builder: members with bitfield sizes, and a 4-byte enum.
+trait DiffBuilder {
+    /// A struct of (name, type, bit offset, bitfield size); a bitfield sets the kind_flag.
+    fn strukt_bf(&mut self, name: &str, size: u32, ms: &[(&str, TypeId, u32, u32)]) -> TypeId;
+    /// A union, as [`DiffBuilder::strukt_bf`].
+    fn union_bf(&mut self, name: &str, size: u32, ms: &[(&str, TypeId, u32, u32)]) -> TypeId;
+    fn enumeration(&mut self, name: &str, vs: &[(&str, u32)]) -> TypeId;
 }
 
-impl Builder {
-    fn new() -> Builder {
-        Builder { btf: Btf::new() }
+impl DiffBuilder for Builder {
+    fn strukt_bf(&mut self, name: &str, size: u32, ms: &[(&str, TypeId, u32, u32)]) -> TypeId {
+        let (kind_flag, members) = self.bitfield_members(ms);
+        self.struct_of(name, size, kind_flag, members)
     }
-    fn split(base: Arc<Btf>) -> Builder {
-        Builder {
-            btf: Btf::new_split(base),
-        }
-    }
-    /// The id the next added type gets.
-    fn next(&self) -> TypeId {
-        self.btf.end_id()
-    }
-    fn add(&mut self, name: &str, data: TypeData) -> TypeId {
-        let n = self.btf.add_str(name);
-        self.btf.add_type(Type::new(n, data))
-    }
-    fn int(&mut self, name: &str, size: u32, encoding: u8) -> TypeId {
-        self.add(
-            name,
-            TypeData::Int {
-                size,
-                encoding,
-                offset: 0,
-                bits: (size * 8) as u8,
-            },
-        )
-    }
-    fn ptr(&mut self, ty: TypeId) -> TypeId {
-        self.add("", TypeData::Ptr { ty })
-    }
-    fn konst(&mut self, ty: TypeId) -> TypeId {
-        self.add("", TypeData::Const { ty })
-    }
-    fn typedef(&mut self, name: &str, ty: TypeId) -> TypeId {
-        self.add(name, TypeData::Typedef { ty })
-    }
-    fn array(&mut self, elem: TypeId, index: TypeId, nelems: u32) -> TypeId {
-        self.add(
-            "",
-            TypeData::Array {
-                elem,
-                index,
-                nelems,
-            },
-        )
-    }
-    /// Members as (name, type, bit offset, bitfield size); a bitfield sets the kind_flag.
-    fn members(&mut self, ms: &[(&str, TypeId, u32, u32)]) -> (bool, Vec<Member>) {
-        let kind_flag = ms.iter().any(|m| m.3 != 0);
-        let members = ms
-            .iter()
-            .map(|&(name, ty, off, bits)| Member {
-                name_off: self.btf.add_str(name),
-                ty,
-                offset: if kind_flag { bits << 24 | off } else { off },
-            })
-            .collect();
-        (kind_flag, members)
-    }
-    fn strukt(&mut self, name: &str, size: u32, ms: &[(&str, TypeId, u32, u32)]) -> TypeId {
-        let (kind_flag, members) = self.members(ms);
-        let n = self.btf.add_str(name);
-        self.btf.add_type(Type {
-            name_off: n,
-            kind_flag,
-            data: TypeData::Struct { size, members },
-        })
-    }
-    fn union(&mut self, name: &str, size: u32, ms: &[(&str, TypeId, u32, u32)]) -> TypeId {
-        let (kind_flag, members) = self.members(ms);
-        let n = self.btf.add_str(name);
-        self.btf.add_type(Type {
-            name_off: n,
-            kind_flag,
-            data: TypeData::Union { size, members },
-        })
+    fn union_bf(&mut self, name: &str, size: u32, ms: &[(&str, TypeId, u32, u32)]) -> TypeId {
+        let (kind_flag, members) = self.bitfield_members(ms);
+        self.union_of(name, size, kind_flag, members)
     }
     fn enumeration(&mut self, name: &str, vs: &[(&str, u32)]) -> TypeId {
-        let values = vs
-            .iter()
-            .map(|&(n, val)| EnumValue {
-                name_off: self.btf.add_str(n),
-                val,
-            })
-            .collect();
-        self.add(name, TypeData::Enum { size: 4, values })
-    }
-    fn proto(&mut self, ret: TypeId, ps: &[(&str, TypeId)]) -> TypeId {
-        let params = ps
-            .iter()
-            .map(|&(n, ty)| Param {
-                name_off: self.btf.add_str(n),
-                ty,
-            })
-            .collect();
-        self.add("", TypeData::FuncProto { ret, params })
-    }
-    fn func(&mut self, name: &str, proto: TypeId) -> TypeId {
-        self.add(
-            name,
-            TypeData::Func {
-                proto,
-                linkage: FUNC_GLOBAL,
-            },
-        )
-    }
-    fn fwd(&mut self, name: &str) -> TypeId {
-        self.add(name, TypeData::Fwd { raw: 0 })
-    }
-    fn var(&mut self, name: &str, ty: TypeId) -> TypeId {
-        self.add(
-            name,
-            TypeData::Var {
-                ty,
-                linkage: VAR_GLOBAL_ALLOCATED,
-            },
-        )
-    }
-    fn datasec(&mut self, name: &str, size: u32, vars: &[(TypeId, u32, u32)]) -> TypeId {
-        let vars = vars
-            .iter()
-            .map(|&(ty, offset, size)| VarSecinfo { ty, offset, size })
-            .collect();
-        self.add(name, TypeData::Datasec { size, vars })
+        self.enum32(name, 4, vs)
     }
 }
 
@@ -158,7 +49,7 @@ fn sample() -> Btf {
     // struct list_head { struct list_head *next, *prev; }
     let list = b.next();
     let plist = list + 1;
-    b.strukt(
+    b.strukt_bf(
         "list_head",
         16,
         &[("next", plist, 0, 0), ("prev", plist, 64, 0)],
@@ -171,7 +62,7 @@ fn sample() -> Btf {
     let pskb = skb + 2;
     let psock = skb + 3;
     let tunion = skb + 4;
-    b.strukt(
+    b.strukt_bf(
         "sk_buff",
         40,
         &[
@@ -181,26 +72,26 @@ fn sample() -> Btf {
             ("list", list, 192, 0),
         ],
     );
-    b.strukt("sock", 16, &[("head", pskb, 0, 0), ("refcnt", int, 64, 0)]);
+    b.strukt_bf("sock", 16, &[("head", pskb, 0, 0), ("refcnt", int, 64, 0)]);
     b.ptr(skb);
     b.ptr(sock);
-    b.union(
+    b.union_bf(
         "",
         8,
         &[("tstamp", ktime, 0, 0), ("skb_mstamp_ns", u64_, 0, 0)],
     );
 
     // Bitfields.
-    b.strukt(
+    b.strukt_bf(
         "flags",
         4,
         &[("a", u8_, 0, 3), ("b", u8_, 3, 5), ("c", uint, 8, 0)],
     );
 
     // Two identical anonymous structs behind two typedefs.
-    let anon1 = b.strukt("", 4, &[("x", int, 0, 0)]);
+    let anon1 = b.strukt_bf("", 4, &[("x", int, 0, 0)]);
     b.typedef("a_t", anon1);
-    let anon2 = b.strukt("", 4, &[("x", int, 0, 0)]);
+    let anon2 = b.strukt_bf("", 4, &[("x", int, 0, 0)]);
     b.typedef("b_t", anon2);
 
     let e = b.enumeration("e", &[("X", 0), ("Y", 1), ("Z", 2)]);
@@ -210,12 +101,12 @@ fn sample() -> Btf {
     let pcchar = b.ptr(cchar);
     let pv = b.proto(int, &[("fmt", pcchar), ("", 0)]);
     b.func("printk", pv);
-    let opaque = b.fwd("opaque");
+    let opaque = b.fwd("opaque", false);
     let popaque = b.ptr(opaque);
     let name = b.array(chr, int, 16);
     let cb = b.proto(0, &[("", pskb)]);
     let pcb = b.ptr(cb);
-    b.strukt(
+    b.strukt_bf(
         "holder",
         40,
         &[
@@ -481,8 +372,8 @@ fn more_mutations() {
             // A new type and a new duplicate of an anonymous struct.
             let int = find(b, Kind::Int, "int");
             let mut bb = Builder { btf: b.clone() };
-            bb.strukt("", 4, &[("x", int, 0, 0)]);
-            bb.strukt("added", 8, &[("p", int, 0, 0), ("q", int, 32, 0)]);
+            bb.strukt_bf("", 4, &[("x", int, 0, 0)]);
+            bb.strukt_bf("added", 8, &[("p", int, 0, 0), ("q", int, 32, 0)]);
             *b = bb.btf;
         },
         expect![[r#"
@@ -515,7 +406,7 @@ fn changes_seen_through_unreferenced_types_are_not_repeated() {
         let pskb = find_ptr_to(&bb.btf, skb);
         let int = find(&bb.btf, Kind::Int, "int");
         let _ = bb.ptr(pskb);
-        bb.union("", 8, &[("skb", pskb, 0, 0), ("n", int, 0, 0)]);
+        bb.union_bf("", 8, &[("skb", pskb, 0, 0), ("n", int, 0, 0)]);
         *b = bb.btf;
     };
     let mut a = sample();
@@ -587,13 +478,13 @@ fn anonymous_members_match_by_offset() {
         let mut b = Builder::new();
         let int = b.int("int", 4, INT_SIGNED);
         let long = b.int("long", 8, INT_SIGNED);
-        let u1 = b.union("", 8, &[("a", int, 0, 0), ("b", long, 0, 0)]);
-        let u2 = b.union("", 4, &[("c", int, 0, 0)]);
+        let u1 = b.union_bf("", 8, &[("a", int, 0, 0), ("b", long, 0, 0)]);
+        let u2 = b.union_bf("", 4, &[("c", int, 0, 0)]);
         let mut ms = vec![("", u1, 64, 0), ("tail", int, 128, 0)];
         if insert {
             ms.insert(0, ("", u2, 0, 0));
         }
-        b.strukt("s", 24, &ms);
+        b.strukt_bf("s", 24, &ms);
         b.btf
     };
     let d = diff(
@@ -614,11 +505,11 @@ fn references_to_duplicate_definitions() {
         let mut b = Builder::new();
         let int = b.int("int", 4, INT_SIGNED);
         let long = b.int("long", 8, INT_SIGNED);
-        let x1 = b.strukt("x", 4, &[("v", int, 0, 0)]);
-        let x2 = b.strukt("x", 8, &[("v", long, 0, 0)]);
+        let x1 = b.strukt_bf("x", 4, &[("v", int, 0, 0)]);
+        let x2 = b.strukt_bf("x", 8, &[("v", long, 0, 0)]);
         let p1 = b.ptr(x1);
         let p2 = b.ptr(x2);
-        b.strukt("user", 8, &[("p", if second { p2 } else { p1 }, 0, 0)]);
+        b.strukt_bf("user", 8, &[("p", if second { p2 } else { p1 }, 0, 0)]);
         b.btf
     };
     let (a, b) = (build(false), build(true));
@@ -638,13 +529,13 @@ fn cycles() {
         let int = b.int("int", n_size, INT_SIGNED);
         let sa = b.next();
         let (sb, pa, pb) = (sa + 1, sa + 2, sa + 3);
-        b.strukt("a", 8, &[("b", pb, 0, 0)]);
-        b.strukt("b", 16, &[("a", pa, 0, 0), ("n", int, 64, 0)]);
+        b.strukt_bf("a", 8, &[("b", pb, 0, 0)]);
+        b.strukt_bf("b", 16, &[("a", pa, 0, 0), ("n", int, 64, 0)]);
         b.ptr(sa);
         b.ptr(sb);
         // An anonymous struct in the cycle, reached only through a typedef.
         let anon = b.next();
-        b.strukt("", 8, &[("a", pa, 0, 0)]);
+        b.strukt_bf("", 8, &[("a", pa, 0, 0)]);
         b.typedef("anon_t", anon);
         b.btf
     };
@@ -678,7 +569,7 @@ fn module(base: Arc<Btf>) -> Btf {
     let int = find(&base, Kind::Int, "int");
     let pskb = find_ptr_to(&base, skb);
     let mut b = Builder::split(base);
-    let priv_ = b.strukt("dummy_priv", 16, &[("skb", pskb, 0, 0), ("n", int, 64, 0)]);
+    let priv_ = b.strukt_bf("dummy_priv", 16, &[("skb", pskb, 0, 0), ("n", int, 64, 0)]);
     let pp = b.ptr(priv_);
     let p = b.proto(int, &[("p", pp), ("skb", pskb)]);
     b.func("dummy_xmit", p);
@@ -716,7 +607,7 @@ fn split_btf_compares_through_its_base() {
     let mut bb = Builder { btf: m.clone() };
     let list = find(&base, Kind::Struct, "list_head");
     let plist = find_ptr_to(&base, list);
-    bb.strukt(
+    bb.strukt_bf(
         "list_head",
         16,
         &[("next", plist, 0, 0), ("prev", plist, 64, 0)],

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use common::*;
 use kbtf_btf::diff::testing::shuffle;
-use kbtf_btf::{Btf, Kind, TypeData};
+use kbtf_btf::{Btf, Kind, TypeData, INT_SIGNED};
 use kbtf_dedup::{distill, relocate, relocate_dedup, RelocateError};
 
 /// Every distilled base type is one of the kinds libbpf's distill writes, named, and structs
@@ -83,12 +83,12 @@ fn plain_relocate_keeps_copied_reference_types() {
 
 fn tiny_pair(vm_size: u32, mod_size: u32) -> (Arc<Btf>, Btf) {
     let mut v = B::new();
-    let int = v.int("int", 4);
+    let int = v.int("int", 4, INT_SIGNED);
     v.strukt("foo", vm_size, &[("a", int, 0)]);
     let vm = Arc::new(v.btf);
     // The module was built against a vmlinux whose struct foo had `mod_size` bytes.
     let mut o = B::new();
-    let int = o.int("int", 4);
+    let int = o.int("int", 4, INT_SIGNED);
     let foo_id = o.strukt("foo", mod_size, &[("a", int, 0)]);
     let old = Arc::new(o.btf);
     let mut s = B::split(old.clone());
@@ -114,7 +114,7 @@ fn a_struct_that_changed_size_is_refused_by_name() {
 #[test]
 fn a_missing_struct_is_refused_by_name() {
     let mut v = B::new();
-    v.int("int", 4);
+    v.int("int", 4, INT_SIGNED);
     let vm = Arc::new(v.btf);
     let (_, split) = tiny_pair(4, 4);
     let err = relocate(&split, vm).unwrap_err();
@@ -127,7 +127,7 @@ fn a_missing_struct_is_refused_by_name() {
 #[test]
 fn two_equal_candidates_are_ambiguous() {
     let mut v = B::new();
-    let int = v.int("int", 4);
+    let int = v.int("int", 4, INT_SIGNED);
     v.strukt("foo", 4, &[("a", int, 0)]);
     v.strukt("foo", 4, &[("b", int, 0)]);
     let vm = Arc::new(v.btf);
@@ -139,7 +139,7 @@ fn two_equal_candidates_are_ambiguous() {
 #[test]
 fn same_name_different_sizes_pick_by_size() {
     let mut v = B::new();
-    let int = v.int("int", 4);
+    let int = v.int("int", 4, INT_SIGNED);
     v.strukt("foo", 8, &[("a", int, 0), ("b", int, 32)]);
     let foo4 = v.strukt("foo", 4, &[("a", int, 0)]);
     let vm = Arc::new(v.btf);

@@ -4,7 +4,7 @@
 mod common;
 
 use common::B;
-use kbtf_btf::{Kind, Type, TypeData};
+use kbtf_btf::{Kind, Type, TypeData, INT_SIGNED};
 use kbtf_dedup::{dedup, DedupError, DedupOptions};
 
 fn err(b: &B) -> DedupError {
@@ -25,7 +25,7 @@ fn err(b: &B) -> DedupError {
 #[test]
 fn reference_to_a_missing_type() {
     let mut b = B::new();
-    let int = b.int("int", 4);
+    let int = b.int("int", 4, INT_SIGNED);
     b.ptr(int + 5);
     assert_eq!(
         err(&b),
@@ -42,7 +42,7 @@ fn reference_to_a_missing_type() {
 #[test]
 fn string_offset_outside_the_strings() {
     let mut b = B::new();
-    b.int("int", 4);
+    b.int("int", 4, INT_SIGNED);
     let end = b.btf.strings_end();
     b.btf
         .add_type(Type::new(end + 10, TypeData::Float { size: 8 }));
@@ -60,7 +60,7 @@ fn string_offset_outside_the_strings() {
 #[test]
 fn member_name_offset_outside_the_strings() {
     let mut b = B::new();
-    let int = b.int("int", 4);
+    let int = b.int("int", 4, INT_SIGNED);
     let s = b.strukt("s", 4, &[("a", int, 0)]);
     if let TypeData::Struct { members, .. } = &mut b.btf.own_types_mut()[s as usize - 1].data {
         members[0].name_off = 1 << 20;
@@ -92,7 +92,7 @@ fn pointer_cycle_without_a_struct() {
 #[test]
 fn struct_member_of_a_kind_no_member_can_have() {
     let mut b = B::new();
-    let int = b.int("int", 4);
+    let int = b.int("int", 4, INT_SIGNED);
     let v = b.var("v", int);
     b.strukt("s", 4, &[("a", v, 0)]);
     let v = b.var("v", int);

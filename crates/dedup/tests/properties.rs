@@ -21,7 +21,7 @@ use std::sync::Arc;
 use common::{append, raw, B};
 use kbtf_btf::diff::testing::shuffle;
 use kbtf_btf::diff::{diff, DiffOptions};
-use kbtf_btf::{Btf, TypeData, TypeId};
+use kbtf_btf::{Btf, TypeData, TypeId, INT_SIGNED};
 use kbtf_dedup::{dedup, distill, relocate_dedup, DedupOptions, RelocateError};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -73,9 +73,9 @@ fn spec() -> impl Strategy<Value = Spec> {
 /// The graph of `specs`: `int`, `long`, `char`, then one type per spec.
 fn build(specs: &[Spec]) -> Btf {
     let mut b = B::new();
-    b.int("int", 4);
-    b.int("long", 8);
-    b.uint("char", 1);
+    b.int("int", 4, INT_SIGNED);
+    b.int("long", 8, INT_SIGNED);
+    b.int("char", 1, 0);
     let total = 3 + specs.len() as u32;
     let mut data: Vec<TypeId> = vec![0, 1, 2, 3];
     // Types a struct may hold by value (members, array elements): complete ones, so no FWD

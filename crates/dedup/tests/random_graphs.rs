@@ -10,7 +10,7 @@ mod common;
 use common::{append, raw, B};
 use kbtf_btf::diff::testing::{shuffle, Rng};
 use kbtf_btf::flat::{Flat, FlatBtf};
-use kbtf_btf::{Btf, Type, TypeData, TypeId};
+use kbtf_btf::{Btf, Type, TypeData, TypeId, INT_SIGNED};
 use kbtf_dedup::{dedup, dedup_flat, Added, DedupOptions, Incremental};
 
 const NAMES: &[&str] = &["", "", "a", "b", "c", "list", "node"];
@@ -25,9 +25,9 @@ fn name(rng: &mut Rng) -> &'static str {
 /// us). No VAR, DATASEC or DECL_TAG is referenced from a data type.
 fn random_cu(rng: &mut Rng, n: usize) -> Btf {
     let mut b = B::new();
-    b.int("int", 4);
-    b.int("long", 8);
-    b.uint("char", 1);
+    b.int("int", 4, INT_SIGNED);
+    b.int("long", 8, INT_SIGNED);
+    b.int("char", 1, 0);
     // Only ids of data types may be referenced.
     let mut data: Vec<TypeId> = vec![0, 1, 2, 3];
     let total = 3 + n as u32;

@@ -9,11 +9,11 @@ use std::sync::Arc;
 
 use common::{run_text, B};
 use expect_test::expect;
-use kbtf_btf::Btf;
+use kbtf_btf::{Btf, INT_SIGNED};
 
 /// A CU declaring `int`, `struct list_head` and a pointer to it.
 fn list_head_cu(b: &mut B) -> u32 {
-    let int = b.int("int", 4);
+    let int = b.int("int", 4, INT_SIGNED);
     let lh = b.next() + 1;
     let p = b.ptr(lh);
     b.strukt("list_head", 16, &[("next", p, 0), ("prev", p, 64)]);
@@ -23,12 +23,12 @@ fn list_head_cu(b: &mut B) -> u32 {
 #[test]
 fn duplicate_primitives_merge() {
     let mut b = B::new();
-    b.int("int", 4);
-    b.int("int", 4);
-    b.int("long", 8);
-    b.uint("unsigned int", 4);
-    b.int("int", 4);
-    b.uint("int", 4); // same name and size, other encoding: different
+    b.int("int", 4, INT_SIGNED);
+    b.int("int", 4, INT_SIGNED);
+    b.int("long", 8, INT_SIGNED);
+    b.int("unsigned int", 4, 0);
+    b.int("int", 4, INT_SIGNED);
+    b.int("int", 4, 0); // same name and size, other encoding: different
     b.float("double", 8);
     b.float("double", 8);
     b.fwd("foo", false);
@@ -94,9 +94,9 @@ fn mutually_recursive_structs_merge_whatever_the_order() {
 #[test]
 fn same_name_other_layout_does_not_merge() {
     let mut b = B::new();
-    let int = b.int("int", 4);
-    let long = b.int("long", 8);
-    let uint = b.uint("unsigned int", 4);
+    let int = b.int("int", 4, INT_SIGNED);
+    let long = b.int("long", 8, INT_SIGNED);
+    let uint = b.int("unsigned int", 4, 0);
     b.strukt("foo", 8, &[("a", int, 0)]);
     b.strukt("foo", 8, &[("a", long, 0)]); // other member type
     b.strukt("foo", 8, &[("a", uint, 0)]); // other member type, same size
@@ -136,7 +136,7 @@ fn fwd_resolves_to_the_struct_met_in_an_equivalent_graph() {
     let p = b.ptr(fwd);
     b.strukt("bar", 8, &[("f", p, 0)]);
     // CU 2: struct foo { int x; }; struct bar { struct foo *f; };
-    let int = b.int("int", 4);
+    let int = b.int("int", 4, INT_SIGNED);
     let foo = b.strukt("foo", 4, &[("x", int, 0)]);
     let p = b.ptr(foo);
     b.strukt("bar", 8, &[("f", p, 0)]);
@@ -161,7 +161,7 @@ fn lone_fwd_resolves_when_the_name_is_unambiguous() {
     let ufwd = b.fwd("u", true);
     b.ptr(ufwd);
     // CU 2: struct foo { int x; }; union u { int x; };
-    let int = b.int("int", 4);
+    let int = b.int("int", 4, INT_SIGNED);
     b.strukt("foo", 4, &[("x", int, 0)]);
     b.union("u", 4, &[("x", int, 0)]);
     expect![[r#"
@@ -180,8 +180,8 @@ fn lone_fwd_resolves_when_the_name_is_unambiguous() {
 #[test]
 fn lone_fwd_stays_when_ambiguous_or_of_the_other_kind() {
     let mut b = B::new();
-    let int = b.int("int", 4);
-    let long = b.int("long", 8);
+    let int = b.int("int", 4, INT_SIGNED);
+    let long = b.int("long", 8, INT_SIGNED);
     // Two different struct foo: a FWD foo cannot choose.
     b.strukt("foo", 4, &[("x", int, 0)]);
     b.strukt("foo", 8, &[("x", long, 0)]);
@@ -225,14 +225,14 @@ fn reference_chains_merge() {
     let mut b = B::new();
     for _ in 0..2 {
         // typedef const volatile int *cvip; int *restrict rp; typedef cvip arr[4];
-        let int = b.int("int", 4);
+        let int = b.int("int", 4, INT_SIGNED);
         let v = b.volatile(int);
         let c = b.konst(v);
         let p = b.ptr(c);
         let t = b.typedef("cvip", p);
         let p2 = b.ptr(int);
         b.restrict(p2);
-        let long = b.int("long unsigned int", 8);
+        let long = b.int("long unsigned int", 8, INT_SIGNED);
         let arr = b.array(t, long, 4);
         b.typedef("arr", arr);
         b.type_tag("user", p2);
@@ -259,15 +259,15 @@ fn anonymous_structs_inside_named_ones_merge() {
     let mut b = B::new();
     for _ in 0..2 {
         // struct outer { struct { int a; } in; union { int x; long y; } u; };
-        let int = b.int("int", 4);
-        let long = b.int("long", 8);
+        let int = b.int("int", 4, INT_SIGNED);
+        let long = b.int("long", 8, INT_SIGNED);
         let inner = b.strukt("", 4, &[("a", int, 0)]);
         let u = b.union("", 8, &[("x", int, 0), ("y", long, 0)]);
         b.strukt("outer", 16, &[("in", inner, 0), ("u", u, 64)]);
     }
     // A third CU whose anonymous union differs: outer differs too.
-    let int = b.int("int", 4);
-    let long = b.int("long", 8);
+    let int = b.int("int", 4, INT_SIGNED);
+    let long = b.int("long", 8, INT_SIGNED);
     let inner = b.strukt("", 4, &[("a", int, 0)]);
     let u = b.union("", 8, &[("x", long, 0), ("y", long, 0)]);
     b.strukt("outer", 16, &[("in", inner, 0), ("u", u, 64)]);
@@ -297,8 +297,8 @@ fn anonymous_structs_inside_named_ones_merge() {
 fn func_protos_and_funcs_merge_by_signature() {
     let mut b = B::new();
     for _ in 0..2 {
-        let int = b.int("int", 4);
-        let char_ = b.int("char", 1);
+        let int = b.int("int", 4, INT_SIGNED);
+        let char_ = b.int("char", 1, INT_SIGNED);
         let pc = b.ptr(char_);
         // int foo(int a, char *b); int printk(const char *fmt, ...);
         let p = b.proto(int, &[("a", int), ("b", pc)]);
@@ -309,7 +309,7 @@ fn func_protos_and_funcs_merge_by_signature() {
         b.func("printk", p);
     }
     // Same name, other parameter name: another proto and another func.
-    let int = b.int("int", 4);
+    let int = b.int("int", 4, INT_SIGNED);
     let p = b.proto(int, &[("x", int), ("b", int)]);
     b.func("foo", p);
     // A pointer to a function returning void.
@@ -343,10 +343,10 @@ fn func_protos_and_funcs_merge_by_signature() {
 #[test]
 fn vars_and_datasecs_are_never_merged() {
     let mut b = B::new();
-    let int = b.int("int", 4);
+    let int = b.int("int", 4, INT_SIGNED);
     let v1 = b.var("x", int);
     let v2 = b.var("x", int);
-    let int2 = b.int("int", 4);
+    let int2 = b.int("int", 4, INT_SIGNED);
     let v3 = b.var("y", int2);
     b.datasec(".data", 12, &[(v1, 0, 4), (v2, 4, 4), (v3, 8, 4)]);
     b.datasec(".data", 12, &[(v1, 0, 4), (v2, 4, 4), (v3, 8, 4)]);
@@ -377,7 +377,7 @@ fn vars_and_datasecs_are_never_merged() {
 fn decl_tags_merge_per_target_and_component() {
     let mut b = B::new();
     for _ in 0..2 {
-        let int = b.int("int", 4);
+        let int = b.int("int", 4, INT_SIGNED);
         let s = b.strukt("s", 8, &[("a", int, 0), ("b", int, 32)]);
         b.decl_tag("user", s, -1);
         b.decl_tag("user", s, 1);
@@ -439,7 +439,7 @@ fn identical_arrays_and_structs_within_one_cu_still_merge() {
     let mut b = B::new();
     // CU 1: struct s { int a[4]; int b[4]; struct pair p; struct pair q; } with one array
     // type and one struct pair.
-    let int = b.int("int", 4);
+    let int = b.int("int", 4, INT_SIGNED);
     let arr = b.array(int, int, 4);
     let pair = b.strukt("pair", 8, &[("x", int, 0), ("y", int, 32)]);
     b.strukt(
@@ -453,7 +453,7 @@ fn identical_arrays_and_structs_within_one_cu_still_merge() {
         ],
     );
     // CU 2: the same, with the array type and struct pair each emitted twice.
-    let int = b.int("int", 4);
+    let int = b.int("int", 4, INT_SIGNED);
     let arr1 = b.array(int, int, 4);
     let arr2 = b.array(int, int, 4);
     let pair1 = b.strukt("pair", 8, &[("x", int, 0), ("y", int, 32)]);
@@ -488,9 +488,9 @@ fn identical_arrays_and_structs_within_one_cu_still_merge() {
 fn unused_strings_are_dropped_and_used_ones_kept_once_in_first_use_order() {
     let mut b = B::new();
     b.s("never used");
-    let int = b.int("int", 4);
+    let int = b.int("int", 4, INT_SIGNED);
     b.strukt("zeta", 4, &[("alpha", int, 0)]);
-    b.int("int", 4);
+    b.int("int", 4, INT_SIGNED);
     b.strukt("alpha", 4, &[("zeta", int, 0)]);
     let d = common::run(&b.btf);
     let strings: Vec<String> = d
@@ -542,7 +542,7 @@ fn split_struct_completing_a_base_fwd_is_kept_and_the_base_is_untouched() {
     let base = small_base();
     let base_bytes = base.to_bytes();
     let mut b = B::split(base.clone());
-    let int = b.int("int", 4); // [8]
+    let int = b.int("int", 4, INT_SIGNED); // [8]
     let foo = b.strukt("foo", 4, &[("x", int, 0)]); // [9]
     let p = b.ptr(foo); // [10]
     b.strukt("bar", 8, &[("f", p, 0)]); // [11]
@@ -573,8 +573,8 @@ fn split_struct_completing_a_base_fwd_is_kept_and_the_base_is_untouched() {
 #[test]
 fn int_ignored_bits_keep_ints_apart_and_survive() {
     let mut b = B::new();
-    let plain = b.uint("", 8);
-    let padded = b.uint("", 8);
+    let plain = b.int("", 8, 0);
+    let padded = b.int("", 8, 0);
     b.btf.set_int_ignored_bits(padded, 0x40);
     let input = Btf::parse(&b.btf.to_bytes(), None).unwrap();
     assert_eq!(

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use expect_test::{expect, Expect};
 
 use super::dump_c;
-use super::test_btf::TestBtf;
 use crate::btf::Btf;
+use crate::synth::Builder as TestBtf;
 use crate::types::*;
 
 const PROLOGUE: &str = "#ifndef __VMLINUX_H__
@@ -116,8 +116,8 @@ fn function_pointers_and_prototypes() {
         b.m("table", table, 128),
         b.m("get", pgetter, 384),
     ];
-    b.strukt("ops", 56, members);
-    let va_tag = b.strukt("__va_list_tag", 24, vec![]);
+    b.struct_of("ops", 56, false, members);
+    let va_tag = b.struct_of("__va_list_tag", 24, false, vec![]);
     let va_arr = b.array(va_tag, int, 1);
     let builtin = b.typedef("__builtin_va_list", va_arr);
     b.typedef("va_list", builtin);
@@ -163,40 +163,40 @@ fn struct_layout_padding_bitfields_and_packing() {
         b.bf("d", long, 64, 0),
         b.bf("e", uch, 128, 0),
     ];
-    b.strukt_kf("flags", 32, members);
+    b.struct_of("flags", 32, true, members);
     // A member at an offset natural alignment does not reach.
     let members = vec![b.m("x", uch, 0), b.m("y", long, 128)];
-    b.strukt("gap", 24, members);
+    b.struct_of("gap", 24, false, members);
     // A misaligned member needs packing; in a packed struct, padding needs explicit
     // alignment markers.
     let members = vec![b.m("tag", uch, 0), b.m("val", int, 8)];
-    b.strukt("wire", 5, members);
+    b.struct_of("wire", 5, false, members);
     let members = vec![b.m("tag", uch, 0), b.m("val", int, 8)];
-    b.strukt("wire_tail", 16, members);
+    b.struct_of("wire_tail", 16, false, members);
     // Anonymous union and struct written inline.
     let inner_members = vec![b.m("lo", ushort, 0), b.m("hi", ushort, 16)];
-    let inner = b.strukt("", 4, inner_members);
+    let inner = b.struct_of("", 4, false, inner_members);
     let un_members = vec![b.m("word", int, 0), b.m("", inner, 0)];
-    let un = b.union("", 4, un_members);
+    let un = b.union_of("", 4, false, un_members);
     let members = vec![b.m("kind", int, 0), b.m("", un, 32)];
-    b.strukt("reg", 8, members);
-    b.strukt("lock_class_key", 0, vec![]);
+    b.struct_of("reg", 8, false, members);
+    b.struct_of("lock_class_key", 0, false, vec![]);
     // A union whose size is not a multiple of its members' alignment was packed (libbpf
     // never packs unions, so bpftool writes a 12-byte union here).
     let u32t = b.int("unsigned int", 4, 0);
     let crc_members = vec![b.m("front", u32t, 0), b.m("back", u32t, 32)];
-    let crcs = b.strukt("", 8, crc_members);
+    let crcs = b.struct_of("", 8, false, crc_members);
     let pad = b.array(uch, int, 11);
     let members = vec![b.m("", crcs, 0), b.m("pad", pad, 0)];
-    let tail = b.union("", 11, members);
+    let tail = b.union_of("", 11, false, members);
     let members = vec![b.m("status", uch, 0), b.m("", tail, 8)];
-    b.strukt("epilogue", 12, members);
+    b.struct_of("epilogue", 12, false, members);
     // A union with an alignment attribute (`____cacheline_aligned`): only an alignment
     // gives it its recorded size back.
     let members = vec![b.m("count", int, 0), b.m("bytes", pad, 0)];
-    let cacheline = b.union("", 64, members);
+    let cacheline = b.union_of("", 64, false, members);
     let members = vec![b.m("tag", uch, 0), b.m("", cacheline, 512)];
-    b.strukt("ring", 128, members);
+    b.struct_of("ring", 128, false, members);
     check(
         &b.btf,
         expect![[r#"
@@ -275,21 +275,21 @@ fn struct_layout_padding_bitfields_and_packing() {
 fn enums() {
     let mut b = TestBtf::new();
     let int = b.int("int", 4, INT_SIGNED);
-    b.enum32("color", 4, false, &[("RED", 0), ("GREEN", 1)]);
+    b.enum_of("color", 4, false, &[("RED", 0), ("GREEN", 1)]);
     // An anonymous enum nothing refers to declares constants on its own.
-    b.enum32("", 4, false, &[("MAX_THINGS", 16)]);
-    b.enum32("sign", 4, true, &[("NEG", (-1i32) as u32), ("POS", 1)]);
+    b.enum_of("", 4, false, &[("MAX_THINGS", 16)]);
+    b.enum_of("sign", 4, true, &[("NEG", (-1i32) as u32), ("POS", 1)]);
     // Enumerator names are one namespace: the second RED is renamed.
-    b.enum32("light", 4, false, &[("RED", 2)]);
-    let inline = b.enum32("", 4, false, &[("MODE_A", 0), ("MODE_B", 1)]);
+    b.enum_of("light", 4, false, &[("RED", 2)]);
+    let inline = b.enum_of("", 4, false, &[("MODE_A", 0), ("MODE_B", 1)]);
     let members = vec![b.m("mode", inline, 0), b.m("n", int, 32)];
-    b.strukt("cfg", 8, members);
-    b.enum64("wide", false, &[("W_HI", 1 << 40), ("W_LO", 1)]);
-    b.enum64("neg64", true, &[("N64", (-5i64) as u64)]);
+    b.struct_of("cfg", 8, false, members);
+    b.enum64_of("wide", false, &[("W_HI", 1 << 40), ("W_LO", 1)]);
+    b.enum64_of("neg64", true, &[("N64", (-5i64) as u64)]);
     // Sizes other than 4 need a mode attribute for the compiler to agree.
-    b.enum32("small", 1, false, &[("S0", 0), ("S1", 1)]);
-    b.enum64("narrow64", false, &[("NW", 3)]);
-    b.enum32("decl_only", 4, false, &[]);
+    b.enum_of("small", 1, false, &[("S0", 0), ("S1", 1)]);
+    b.enum64_of("narrow64", false, &[("NW", 3)]);
+    b.enum_of("decl_only", 4, false, &[]);
     check(
         &b.btf,
         expect![[r#"
@@ -352,12 +352,12 @@ fn forward_declarations_and_cycles() {
     let node_ptr = b.ptr(4);
     let tree_ptr = b.ptr(6);
     let members = vec![b.m("next", node_ptr, 0), b.m("owner", tree_ptr, 64)];
-    let node = b.strukt("node", 16, members);
+    let node = b.struct_of("node", 16, false, members);
     let opaque = b.add("opaque", TypeData::Fwd { raw: 0 });
     let members = vec![b.m("root", node, 0), b.m("v", 8, 128), b.m("o", 9, 192)];
-    let tree = b.strukt("tree", 32, members);
+    let tree = b.struct_of("tree", 32, false, members);
     let members = vec![b.m("i", int, 0)];
-    let value = b.union("value", 4, members);
+    let value = b.union_of("value", 4, false, members);
     let value_ptr = b.ptr(value);
     let opaque_ptr = b.ptr(opaque);
     assert_eq!((node, tree, value_ptr, opaque_ptr), (4, 6, 8, 9));
@@ -398,13 +398,13 @@ fn duplicate_names_get_suffixes() {
     let int = b.int("int", 4, INT_SIGNED);
     let long = b.int("long int", 8, INT_SIGNED);
     let members = vec![b.m("a", int, 0)];
-    b.strukt("foo", 4, members);
+    b.struct_of("foo", 4, false, members);
     let members = vec![b.m("b", long, 0)];
-    let foo2 = b.strukt("foo", 8, members);
+    let foo2 = b.struct_of("foo", 8, false, members);
     b.typedef("foo_t", int);
     b.typedef("foo_t", long);
     let members = vec![b.m("f", foo2, 0)];
-    b.strukt("user", 8, members);
+    b.struct_of("user", 8, false, members);
     check(
         &b.btf,
         expect![[r#"
@@ -437,7 +437,7 @@ fn type_tags_and_kinds_c_does_not_show() {
     let attr = b.add_kf("address_space(1)", TypeData::TypeTag { ty: int });
     let pa = b.ptr(attr);
     let members = vec![b.m("u", p, 0), b.m("a", pa, 64)];
-    let s = b.strukt("tagged", 16, members);
+    let s = b.struct_of("tagged", 16, false, members);
     let proto = b.proto(int, &[("s", s)]);
     b.add("func", TypeData::Func { proto, linkage: 1 });
     b.add("var", TypeData::Var { ty: s, linkage: 1 });
@@ -466,11 +466,11 @@ fn split_btf_includes_base_types() {
     let mut base = TestBtf::new();
     let int = base.int("int", 4, INT_SIGNED);
     let members = vec![base.m("x", int, 0)];
-    let bs = base.strukt("base_s", 4, members);
+    let bs = base.struct_of("base_s", 4, false, members);
     let base = Arc::new(base.btf);
     let mut b = TestBtf::split(base);
     let members = vec![b.m("b", bs, 0), b.m("y", int, 32)];
-    b.strukt("mod_s", 8, members);
+    b.struct_of("mod_s", 8, false, members);
     check(
         &b.btf,
         expect![[r#"
@@ -494,10 +494,10 @@ fn malformed_btf_does_not_panic() {
     // A member of a type that does not exist, and a pointer to one.
     let dangling = b.ptr(999);
     let members = vec![b.m("missing", 999, 0), b.m("p", dangling, 64)];
-    b.strukt("broken", 16, members);
+    b.struct_of("broken", 16, false, members);
     // A struct that embeds itself, and pointers that point at each other.
     let members = vec![b.m("me", 4, 0), b.m("i", int, 32)];
-    b.strukt("self", 8, members);
+    b.struct_of("self", 8, false, members);
     let p1 = b.ptr(6);
     assert_eq!(p1, 5);
     b.ptr(5);
@@ -505,11 +505,11 @@ fn malformed_btf_does_not_panic() {
     // An anonymous struct that points to itself: C cannot write it inline.
     let anon_ptr = b.ptr(9);
     let members = vec![b.m("next", anon_ptr, 0)];
-    let anon = b.strukt("", 8, members);
+    let anon = b.struct_of("", 8, false, members);
     assert_eq!(anon, 9);
     b.typedef("anon_loop_t", anon_ptr);
     let members = vec![b.m("p", anon_ptr, 0)];
-    b.strukt("holder", 8, members);
+    b.struct_of("holder", 8, false, members);
     // A name offset outside the strings.
     b.btf.add_type(Type::new(50_000, TypeData::Fwd { raw: 0 }));
     check(

@@ -13,5 +13,3 @@ mod c_tests;
 mod raw_tests;
 #[cfg(test)]
 mod real_data_tests;
-#[cfg(test)]
-mod test_btf;

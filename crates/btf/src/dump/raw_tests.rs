@@ -7,8 +7,8 @@ use std::sync::Arc;
 use expect_test::{expect, Expect};
 
 use super::dump_raw;
-use super::test_btf::TestBtf;
 use crate::btf::Btf;
+use crate::synth::Builder as TestBtf;
 use crate::types::*;
 
 fn check(btf: &Btf, expect: Expect) {
@@ -80,19 +80,19 @@ fn structs_unions_and_bitfields() {
     let mut b = TestBtf::new();
     let int = b.int("int", 4, INT_SIGNED);
     let members = vec![b.m("a", int, 0), b.m("", int, 32)];
-    b.strukt("plain", 8, members);
+    b.struct_of("plain", 8, false, members);
     // With kind_flag, the offset word splits into bitfield size and bit offset.
     let members = vec![
         b.bf("x", int, 0, 3),
         b.bf("y", int, 3, 29),
         b.bf("z", int, 32, 0),
     ];
-    b.strukt_kf("bits", 8, members);
+    b.struct_of("bits", 8, true, members);
     let members = vec![b.m("i", int, 0), b.m("j", int, 0)];
-    b.union("", 4, members);
+    b.union_of("", 4, false, members);
     let members = vec![b.bf("k", int, 0, 1)];
     b.add_kf("ubits", TypeData::Union { size: 4, members });
-    b.strukt("empty", 0, vec![]);
+    b.struct_of("empty", 0, false, vec![]);
     check(
         &b.btf,
         expect![[r#"
@@ -117,11 +117,11 @@ fn structs_unions_and_bitfields() {
 #[test]
 fn enums_signed_and_unsigned() {
     let mut b = TestBtf::new();
-    b.enum32("e", 4, false, &[("A", 0), ("B", u32::MAX)]);
-    b.enum32("se", 4, true, &[("M", (-1i32) as u32), ("N", 7)]);
-    b.enum32("", 1, false, &[]);
-    b.enum64("e64", false, &[("BIG", 1 << 63), ("ONE", 1)]);
-    b.enum64(
+    b.enum_of("e", 4, false, &[("A", 0), ("B", u32::MAX)]);
+    b.enum_of("se", 4, true, &[("M", (-1i32) as u32), ("N", 7)]);
+    b.enum_of("", 1, false, &[]);
+    b.enum64_of("e64", false, &[("BIG", 1 << 63), ("ONE", 1)]);
+    b.enum64_of(
         "se64",
         true,
         &[("NEG", (-128i64) as u64), ("MAX", i64::MAX as u64)],
@@ -273,7 +273,7 @@ fn names_out_of_range_are_invalid() {
         ty: 1,
         offset: 0,
     }];
-    b.strukt("s", 4, members);
+    b.struct_of("s", 4, false, members);
     check(
         &b.btf,
         expect![[r#"
@@ -300,7 +300,7 @@ fn split_btf_prints_only_its_own_types() {
     let mut b = TestBtf::split(base);
     let p = b.ptr(int);
     let members = vec![b.m("p", p, 0), b.m("int", int, 64)];
-    b.strukt("int", 16, members);
+    b.struct_of("int", 16, false, members);
     let vars = vec![
         VarSecinfo {
             ty: 2,

@@ -18,10 +18,10 @@ use std::sync::Arc;
 
 use expect_test::expect;
 
-use super::test_btf::TestBtf;
 use super::{dump_c, dump_raw};
 use crate::btf::Btf;
 use crate::file::{read_base, read_file};
+use crate::synth::Builder as TestBtf;
 use crate::types::*;
 
 /// A file under the repository's `testdata/`. The fixtures are committed (see
@@ -351,38 +351,38 @@ fn synthetic_layouts_compile_with_gcc() {
         b.bf("f", long, 136, 40),
         b.bf("g", ushort, 200, 0),
     ];
-    let flags = b.strukt_kf("flags", 32, members);
+    let flags = b.struct_of("flags", 32, true, members);
     let members = vec![b.m("x", uch, 0), b.m("y", long, 128)];
-    b.strukt("gap", 24, members);
+    b.struct_of("gap", 24, false, members);
     let members = vec![b.m("tag", uch, 0), b.m("val", int, 8), b.m("fl", flags, 40)];
-    b.strukt("wire", 37, members);
+    b.struct_of("wire", 37, false, members);
     // A one-byte enum inside a struct: without mode(byte), `after` would move.
-    let small = b.enum32("small", 1, false, &[("S0", 0), ("S1", 1)]);
+    let small = b.enum_of("small", 1, false, &[("S0", 0), ("S1", 1)]);
     let members = vec![b.m("s", small, 0), b.m("after", uch, 8)];
-    b.strukt("with_small_enum", 2, members);
+    b.struct_of("with_small_enum", 2, false, members);
     let members = vec![b.m("big", long, 0), b.m("c", uch, 64)];
-    b.strukt("tail_padded", 16, members);
+    b.struct_of("tail_padded", 16, false, members);
     let members = vec![b.m("lo", uch, 0), b.m("hi", ushort, 64)];
-    b.strukt("aligned_hole", 16, members);
+    b.struct_of("aligned_hole", 16, false, members);
     // A packed union inside a struct: without the attribute, `u` would grow to 8 bytes.
     let bytes = b.array(uch, int, 7);
     let members = vec![b.m("w", int, 0), b.m("bytes", bytes, 0)];
-    let odd = b.union("odd_union", 7, members);
+    let odd = b.union_of("odd_union", 7, false, members);
     let members = vec![b.m("tag", uch, 0), b.m("u", odd, 8)];
-    b.strukt("holds_odd_union", 8, members);
+    b.struct_of("holds_odd_union", 8, false, members);
     // A packed struct with a tail: its padding must not rely on bitfields moving to the
     // next boundary, which they do not do in packed structs.
     let members = vec![b.m("tag", uch, 0), b.m("val", int, 8)];
-    b.strukt("packed_tail", 16, members);
+    b.struct_of("packed_tail", 16, false, members);
     // Over-aligned unions, alone and inside a struct.
     let members = vec![b.m("w", int, 0), b.m("bytes", bytes, 0)];
-    let aligned = b.union("cacheline_union", 128, members);
+    let aligned = b.union_of("cacheline_union", 128, false, members);
     let members = vec![
         b.m("tag", uch, 0),
         b.m("u", aligned, 1024),
         b.m("n", int, 2048),
     ];
-    b.strukt("holds_cacheline_union", 384, members);
+    b.struct_of("holds_cacheline_union", 384, false, members);
     let (asserts, n) = layout_asserts(&b.btf);
     assert!(n > 10);
     gcc_accepts(&format!("{}\n{asserts}", c_text(&b.btf)));

@@ -10,116 +10,16 @@ use expect_test::{expect, Expect};
 use super::*;
 use crate::types::*;
 
-/// A tiny builder of synthetic BTF.
-struct B {
-    btf: Btf,
+use crate::synth::Builder as B;
+
+/// The builder's one extra: the `int` most tests use.
+trait Int32 {
+    fn int32(&mut self) -> TypeId;
 }
 
-impl B {
-    fn new() -> B {
-        B { btf: Btf::new() }
-    }
-    fn split(base: B) -> B {
-        B {
-            btf: Btf::new_split(Arc::new(base.btf)),
-        }
-    }
-    fn s(&mut self, name: &str) -> u32 {
-        self.btf.add_str(name)
-    }
-    fn add(&mut self, name: &str, data: TypeData) -> TypeId {
-        let off = self.s(name);
-        self.btf.add_type(Type::new(off, data))
-    }
-    fn kflag(&mut self, id: TypeId) {
-        let i = (id - self.btf.start_id()) as usize;
-        self.btf.own_types_mut()[i].kind_flag = true;
-    }
-    fn int(&mut self, name: &str, size: u32, bits: u8, encoding: u8) -> TypeId {
-        self.add(
-            name,
-            TypeData::Int {
-                size,
-                encoding,
-                offset: 0,
-                bits,
-            },
-        )
-    }
+impl Int32 for B {
     fn int32(&mut self) -> TypeId {
-        self.int("int", 4, 32, INT_SIGNED)
-    }
-    fn ptr(&mut self, ty: TypeId) -> TypeId {
-        self.add("", TypeData::Ptr { ty })
-    }
-    fn typedef(&mut self, name: &str, ty: TypeId) -> TypeId {
-        self.add(name, TypeData::Typedef { ty })
-    }
-    fn constant(&mut self, ty: TypeId) -> TypeId {
-        self.add("", TypeData::Const { ty })
-    }
-    fn members(&mut self, members: &[(&str, TypeId, u32)]) -> Vec<Member> {
-        members
-            .iter()
-            .map(|&(name, ty, offset)| Member {
-                name_off: self.s(name),
-                ty,
-                offset,
-            })
-            .collect()
-    }
-    fn strukt(&mut self, name: &str, size: u32, members: &[(&str, TypeId, u32)]) -> TypeId {
-        let members = self.members(members);
-        self.add(name, TypeData::Struct { size, members })
-    }
-    fn union(&mut self, name: &str, size: u32, members: &[(&str, TypeId, u32)]) -> TypeId {
-        let members = self.members(members);
-        self.add(name, TypeData::Union { size, members })
-    }
-    fn array(&mut self, elem: TypeId, index: TypeId, nelems: u32) -> TypeId {
-        self.add(
-            "",
-            TypeData::Array {
-                elem,
-                index,
-                nelems,
-            },
-        )
-    }
-    fn proto(&mut self, ret: TypeId, params: &[(&str, TypeId)]) -> TypeId {
-        let params = params
-            .iter()
-            .map(|&(name, ty)| Param {
-                name_off: self.s(name),
-                ty,
-            })
-            .collect();
-        self.add("", TypeData::FuncProto { ret, params })
-    }
-    fn func(&mut self, name: &str, proto: TypeId) -> TypeId {
-        self.add(
-            name,
-            TypeData::Func {
-                proto,
-                linkage: FUNC_GLOBAL,
-            },
-        )
-    }
-    fn var(&mut self, name: &str, ty: TypeId) -> TypeId {
-        self.add(
-            name,
-            TypeData::Var {
-                ty,
-                linkage: VAR_GLOBAL_ALLOCATED,
-            },
-        )
-    }
-    fn datasec(&mut self, name: &str, size: u32, vars: &[(TypeId, u32, u32)]) -> TypeId {
-        let vars = vars
-            .iter()
-            .map(|&(ty, offset, size)| VarSecinfo { ty, offset, size })
-            .collect();
-        self.add(name, TypeData::Datasec { size, vars })
+        self.int("int", 4, INT_SIGNED)
     }
 }
 
@@ -146,8 +46,8 @@ fn check(b: &B, expect: Expect) {
 fn every_kind() -> B {
     let mut b = B::new();
     let int = b.int32();
-    let chr = b.int("char", 1, 8, INT_CHAR);
-    let long = b.int("long", 8, 64, 0);
+    let chr = b.int_bits("char", 1, 8, INT_CHAR);
+    let long = b.int_bits("long", 8, 64, 0);
     let node = b.add("node", TypeData::Fwd { raw: 0 });
     let pnode = b.ptr(node);
     let arr = b.array(chr, int, 16);
@@ -179,7 +79,7 @@ fn every_kind() -> B {
     );
     let bits = b.strukt("bits", 8, &[("x", int, 3 << 24), ("y", long, 0)]);
     b.kflag(bits);
-    let cs = b.constant(s);
+    let cs = b.konst(s);
     let ps = b.ptr(cs);
     let t = b.typedef("s_t", s);
     let proto = b.proto(int, &[("p", ps), ("t", t), ("", 0)]);
@@ -217,8 +117,8 @@ fn a_clean_btf_of_every_kind_has_no_problem() {
 #[test]
 fn int_rules() {
     let mut b = B::new();
-    b.int("bad_enc", 4, 32, 3);
-    b.int("too_wide", 4, 40, 0);
+    b.int_bits("bad_enc", 4, 32, 3);
+    b.int_bits("too_wide", 4, 40, 0);
     b.add(
         "too_many_bits",
         TypeData::Int {
@@ -228,9 +128,9 @@ fn int_rules() {
             bits: 128,
         },
     );
-    let k = b.int("kflag", 4, 32, 0);
+    let k = b.int_bits("kflag", 4, 32, 0);
     b.kflag(k);
-    b.int("", 0, 0, 0);
+    b.int_bits("", 0, 0, 0);
     check(
         &b,
         expect![[r#"
@@ -332,7 +232,7 @@ fn kind_flag_is_allowed_only_where_the_kernel_allows_it() {
     let mut flagged = vec![
         b.ptr(int),
         b.array(int, int, 1),
-        b.constant(int),
+        b.konst(int),
         b.typedef("t", int),
         b.proto(0, &[]),
         b.var("v", int),
@@ -482,7 +382,7 @@ fn references_out_of_range_or_to_the_wrong_kind() {
     let int = b.int32();
     b.ptr(99);
     let v = b.var("v", int);
-    b.constant(v);
+    b.konst(v);
     let p = b.proto(0, &[]);
     b.strukt("s", 8, &[("f", p, 0)]);
     b.typedef("t", 77);
@@ -509,7 +409,7 @@ fn loops_are_rejected_except_through_pointers() {
     b.strukt("list", 16, &[("v", int, 0), ("next", 5, 64)]);
     b.ptr(4);
     // const -> ptr -> const -> ptr ...: a pointer loop.
-    b.constant(7);
+    b.konst(7);
     b.ptr(6);
     check(
         &b,
@@ -584,7 +484,7 @@ fn array_rules() {
     let int = b.int32();
     let s = b.strukt("s", 4, &[("a", int, 0)]);
     b.array(int, s, 4);
-    let odd = b.int("odd", 4, 12, 0);
+    let odd = b.int_bits("odd", 4, 12, 0);
     b.array(odd, int, 4);
     b.array(int, int, 0x4000_0001);
     b.array(int, 0, 1);
@@ -675,10 +575,10 @@ fn var_datasec_decl_tag_rules() {
 #[test]
 fn a_broken_type_is_reported_once_not_through_its_users() {
     let mut b = B::new();
-    let bad = b.int("bad", 4, 32, 7);
+    let bad = b.int_bits("bad", 4, 32, 7);
     b.strukt("s", 4, &[("a", bad, 0)]);
     let p = b.ptr(bad);
-    b.constant(p);
+    b.konst(p);
     check(
         &b,
         expect![[r#"
@@ -712,9 +612,9 @@ fn type_tags_must_precede_other_modifiers() {
     let mut b = B::new();
     let int = b.int32();
     let tag = b.add("user", TypeData::TypeTag { ty: int });
-    let c = b.constant(tag);
+    let c = b.konst(tag);
     b.ptr(c);
-    let c2 = b.constant(int);
+    let c2 = b.konst(int);
     let tag2 = b.add("rcu", TypeData::TypeTag { ty: c2 });
     b.ptr(tag2);
     check(
@@ -791,7 +691,7 @@ fn base() -> B {
 
 #[test]
 fn split_btf_refers_to_base_ids_and_strings() {
-    let mut s = B::split(base());
+    let mut s = B::split(Arc::new(base().btf));
     let lh_name = 5; // "list_head" in the base's strings.
     s.btf.add_type(Type::new(0, TypeData::Ptr { ty: 2 }));
     s.btf.add_type(Type::new(lh_name, TypeData::Fwd { raw: 0 }));
@@ -807,7 +707,7 @@ fn split_btf_refers_to_base_ids_and_strings() {
 
 #[test]
 fn split_refers_past_its_end_or_to_wrong_base_kinds() {
-    let mut s = B::split(base());
+    let mut s = B::split(Arc::new(base().btf));
     s.ptr(20);
     s.strukt("s", 8, &[("f", 4, 0)]);
     s.func("g", 1);
@@ -828,7 +728,7 @@ fn split_refers_past_its_end_or_to_wrong_base_kinds() {
 
 #[test]
 fn names_inside_base_strings_are_a_wrong_base() {
-    let mut s = B::split(base());
+    let mut s = B::split(Arc::new(base().btf));
     // Offset 7 is "st_head", inside the base's "list_head" at 5.
     s.btf.add_type(Type::new(7, TypeData::Fwd { raw: 0 }));
     let own = s.strukt("own", 16, &[("a", 1, 0)]);
@@ -848,7 +748,7 @@ fn names_inside_base_strings_are_a_wrong_base() {
 #[test]
 fn shifted_own_strings_are_recognized() {
     // Built against a base whose strings were 3 bytes longer: every own offset is 3 too big.
-    let mut s = B::split(base());
+    let mut s = B::split(Arc::new(base().btf));
     let names = ["alpha", "beta", "gamma", "delta"];
     let offs: Vec<u32> = names.iter().map(|n| s.s(n)).collect();
     for off in offs {
@@ -872,7 +772,7 @@ fn shifted_own_strings_are_recognized() {
 
 #[test]
 fn pointer_to_func_overlapping_members_and_var_sizes() {
-    let mut s = B::split(base());
+    let mut s = B::split(Arc::new(base().btf));
     s.ptr(4);
     // A base 'list_head' of 16 bytes at offset 0, then an int at 8: they overlap.
     s.strukt("ovl", 24, &[("head", 2, 0), ("x", 1, 64)]);
@@ -890,7 +790,7 @@ fn pointer_to_func_overlapping_members_and_var_sizes() {
 
 #[test]
 fn report_caps_and_summarizes() {
-    let mut s = B::split(base());
+    let mut s = B::split(Arc::new(base().btf));
     s.ptr(4);
     s.ptr(99);
     s.add("", TypeData::Ptr { ty: 1 });
