@@ -4,35 +4,15 @@ use std::io::Write;
 use std::path::Path;
 
 use expect_test::{expect, Expect};
-use kbtf_btf::{read_file, Btf, Type, TypeData};
+use kbtf_btf::synth::Builder;
+use kbtf_btf::{read_file, Btf, TypeData, INT_SIGNED};
 
 /// A small valid base BTF: `int` and `struct s { int a; }`.
 fn sample() -> Vec<u8> {
-    let mut b = Btf::new();
-    let int = b.add_str("int");
-    let int_id = b.add_type(Type::new(
-        int,
-        TypeData::Int {
-            size: 4,
-            encoding: 1,
-            offset: 0,
-            bits: 32,
-        },
-    ));
-    let s = b.add_str("s");
-    let a = b.add_str("a");
-    b.add_type(Type::new(
-        s,
-        TypeData::Struct {
-            size: 4,
-            members: vec![kbtf_btf::Member {
-                name_off: a,
-                ty: int_id,
-                offset: 0,
-            }],
-        },
-    ));
-    b.to_bytes()
+    let mut b = Builder::new();
+    let int = b.int("int", 4, INT_SIGNED);
+    b.strukt("s", 4, &[("a", int, 0)]);
+    b.btf.to_bytes()
 }
 
 /// Writes `bytes` to a temp file and checks the error message from reading it, with the temp
@@ -198,20 +178,11 @@ fn missing_file() {
 #[test]
 fn split_without_base() {
     // A split BTF's strings do not start with NUL; read without a base that is caught.
-    let mut base = Btf::new();
-    let int = base.add_str("int");
-    base.add_type(Type::new(
-        int,
-        TypeData::Int {
-            size: 4,
-            encoding: 1,
-            offset: 0,
-            bits: 32,
-        },
-    ));
-    let mut split = Btf::new_split(std::sync::Arc::new(base));
-    let p = split.add_str("p");
-    split.add_type(Type::new(p, TypeData::Typedef { ty: 1 }));
+    let mut base = Builder::new();
+    let int = base.int("int", 4, INT_SIGNED);
+    let mut split = Builder::split(std::sync::Arc::new(base.btf));
+    split.typedef("p", int);
+    let split = split.btf;
     check(
         &split.to_bytes(),
         expect![
@@ -257,26 +228,10 @@ fn longer_header_and_trailing_section_round_trip() {
 
 #[test]
 fn array_size_word_not_zero() {
-    let mut b = Btf::new();
-    let int = b.add_str("int");
-    b.add_type(Type::new(
-        int,
-        TypeData::Int {
-            size: 4,
-            encoding: 1,
-            offset: 0,
-            bits: 32,
-        },
-    ));
-    b.add_type(Type::new(
-        0,
-        TypeData::Array {
-            elem: 1,
-            index: 1,
-            nelems: 2,
-        },
-    ));
-    let mut bytes = b.to_bytes();
+    let mut b = Builder::new();
+    let int = b.int("int", 4, INT_SIGNED);
+    b.array(int, int, 2);
+    let mut bytes = b.btf.to_bytes();
     // The ARRAY record starts after the 16-byte INT; its size word is at +8.
     patch_u32(&mut bytes, 24 + 16 + 8, 8);
     check(
@@ -353,22 +308,12 @@ fn int_data_bits_8_to_16_are_ignored() {
 /// parser and from `read_file`.
 #[test]
 fn base_of_the_wrong_endianness() {
-    let mut base = Btf::new();
-    let int = base.add_str("int");
-    base.add_type(Type::new(
-        int,
-        TypeData::Int {
-            size: 4,
-            encoding: 1,
-            offset: 0,
-            bits: 32,
-        },
-    ));
-    let le_base = std::sync::Arc::new(base.clone());
-    let mut split = Btf::new_split(le_base);
-    let p = split.add_str("p");
-    split.add_type(Type::new(p, TypeData::Typedef { ty: 1 }));
-    let split_bytes = split.to_bytes();
+    let mut b = Builder::new();
+    let int = b.int("int", 4, INT_SIGNED);
+    let mut base = b.btf;
+    let mut split = Builder::split(std::sync::Arc::new(base.clone()));
+    split.typedef("p", int);
+    let split_bytes = split.btf.to_bytes();
     base.set_endian(kbtf_btf::Endian::Big);
     let be_base = std::sync::Arc::new(Btf::parse(&base.to_bytes(), None).unwrap());
     assert_eq!(be_base.endian(), kbtf_btf::Endian::Big);

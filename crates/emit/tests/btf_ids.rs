@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use kbtf_btf::{Btf, Kind, Param, Type, TypeData};
+use kbtf_btf::synth::Builder;
+use kbtf_btf::{Btf, Kind, Type, TypeData, INT_SIGNED};
 use kbtf_emit::btf_ids::{
     entries, re_resolve, re_resolve_elf, resolve, resolve_elf, EntryKind, SECTION,
 };
@@ -25,84 +26,22 @@ use object::{
 /// [6] struct task_struct (again: the lower id wins), [7] fwd u1 (not a union).
 /// Split: [8] union u1, [9] struct zeta (not a func), [10] func zeta, [11] func alpha (again).
 fn test_btf() -> Btf {
-    let mut base = Btf::new();
-    let int = base.add_str("int");
-    base.add_type(Type::new(
-        int,
-        TypeData::Int {
-            size: 4,
-            encoding: 1,
-            offset: 0,
-            bits: 32,
-        },
-    ));
-    let ts = base.add_str("task_struct");
-    base.add_type(Type::new(
-        ts,
-        TypeData::Struct {
-            size: 0,
-            members: vec![],
-        },
-    ));
-    let pid = base.add_str("pid_t");
-    base.add_type(Type::new(pid, TypeData::Typedef { ty: 1 }));
-    base.add_type(Type::new(
-        0,
-        TypeData::FuncProto {
-            ret: 1,
-            params: Vec::<Param>::new(),
-        },
-    ));
-    let alpha = base.add_str("alpha");
-    base.add_type(Type::new(
-        alpha,
-        TypeData::Func {
-            proto: 4,
-            linkage: 0,
-        },
-    ));
-    base.add_type(Type::new(
-        ts,
-        TypeData::Struct {
-            size: 8,
-            members: vec![],
-        },
-    ));
-    let u1 = base.add_str("u1");
-    base.add_type(Type::new(u1, TypeData::Fwd { raw: 0 }));
-    let mut split = Btf::new_split(Arc::new(base));
-    let u1 = split.add_str("u1");
-    split.add_type(Type::new(
-        u1,
-        TypeData::Union {
-            size: 4,
-            members: vec![],
-        },
-    ));
-    let zeta = split.add_str("zeta");
-    split.add_type(Type::new(
-        zeta,
-        TypeData::Struct {
-            size: 0,
-            members: vec![],
-        },
-    ));
-    split.add_type(Type::new(
-        zeta,
-        TypeData::Func {
-            proto: 4,
-            linkage: 0,
-        },
-    ));
-    split.add_type(Type::new(
-        alpha,
-        TypeData::Func {
-            proto: 4,
-            linkage: 0,
-        },
-    ));
-    assert_eq!(split.type_by_id(10).unwrap().kind(), Kind::Func);
-    split
+    let static_func = |proto| TypeData::Func { proto, linkage: 0 };
+    let mut base = Builder::new();
+    let int = base.int("int", 4, INT_SIGNED);
+    base.strukt("task_struct", 0, &[]);
+    base.typedef("pid_t", int);
+    let proto = base.proto(int, &[]);
+    base.add("alpha", static_func(proto));
+    base.strukt("task_struct", 8, &[]);
+    base.fwd("u1", false);
+    let mut split = Builder::split(Arc::new(base.btf));
+    split.union("u1", 4, &[]);
+    split.strukt("zeta", 0, &[]);
+    split.add("zeta", static_func(proto));
+    split.add("alpha", static_func(proto));
+    assert_eq!(split.btf.type_by_id(10).unwrap().kind(), Kind::Func);
+    split.btf
 }
 
 const JUNK: u32 = 0x5a5a_5a5a;
