@@ -111,8 +111,8 @@ pub struct SavedStats {
 /// Turns string handles into offsets of the output's string section, interning each string
 /// when it is first used (so that the section holds the used strings in first-use order, as
 /// dedup's string pass would lay them out anyway). A `.debug_str` offset is looked up in an
-/// array, not hashed: the linker merged `.debug_str`, so most names of every unit are found
-/// there by offset.
+/// array, not hashed: in a vmlinux the linker merged `.debug_str`, so most names of every
+/// unit are found there by offset (a relocatable object gets an empty array, [`StrMemo`]).
 struct Interner<'d> {
     debug_str: &'d [u8],
     /// For split BTF: the base's strings, which keep the base's offsets.
