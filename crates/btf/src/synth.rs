@@ -229,13 +229,7 @@ impl Builder {
         signed: bool,
         values: &[(&str, u32)],
     ) -> TypeId {
-        let values = values
-            .iter()
-            .map(|&(n, val)| EnumValue {
-                name_off: self.s(n),
-                val,
-            })
-            .collect();
+        let values = self.named(values, |name_off, val| EnumValue { name_off, val });
         self.flagged(name, signed, TypeData::Enum { size, values })
     }
 
@@ -246,25 +240,13 @@ impl Builder {
 
     /// An ENUM64, signed (kind_flag set) or not.
     pub fn enum64_of(&mut self, name: &str, signed: bool, values: &[(&str, u64)]) -> TypeId {
-        let values = values
-            .iter()
-            .map(|&(n, val)| Enum64Value {
-                name_off: self.s(n),
-                val,
-            })
-            .collect();
+        let values = self.named(values, |name_off, val| Enum64Value { name_off, val });
         self.flagged(name, signed, TypeData::Enum64 { size: 8, values })
     }
 
     /// A FUNC_PROTO; parameters are (name, type), a last `("", 0)` for varargs.
     pub fn proto(&mut self, ret: TypeId, params: &[(&str, TypeId)]) -> TypeId {
-        let params = params
-            .iter()
-            .map(|&(n, ty)| Param {
-                name_off: self.s(n),
-                ty,
-            })
-            .collect();
+        let params = self.named(params, |name_off, ty| Param { name_off, ty });
         self.add("", TypeData::FuncProto { ret, params })
     }
 
@@ -297,6 +279,14 @@ impl Builder {
             .map(|&(ty, offset, size)| VarSecinfo { ty, offset, size })
             .collect();
         self.add(name, TypeData::Datasec { size, vars })
+    }
+
+    /// `make(name offset, value)` for each (name, value).
+    fn named<T: Copy, V>(&mut self, items: &[(&str, T)], make: impl Fn(u32, T) -> V) -> Vec<V> {
+        items
+            .iter()
+            .map(|&(name, value)| make(self.s(name), value))
+            .collect()
     }
 
     fn flagged(&mut self, name: &str, kind_flag: bool, data: TypeData) -> TypeId {
