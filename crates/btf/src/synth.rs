@@ -45,18 +45,12 @@ impl Builder {
 
     /// Adds a type named `name`, kind_flag clear.
     pub fn add(&mut self, name: &str, data: TypeData) -> TypeId {
-        let name_off = self.s(name);
-        self.btf.add_type(Type::new(name_off, data))
+        self.flagged(name, false, data)
     }
 
     /// Adds a type named `name`, kind_flag set.
     pub fn add_kf(&mut self, name: &str, data: TypeData) -> TypeId {
-        let name_off = self.s(name);
-        self.btf.add_type(Type {
-            name_off,
-            kind_flag: true,
-            data,
-        })
+        self.flagged(name, true, data)
     }
 
     /// Sets the kind_flag of the own type `id`.
@@ -289,12 +283,14 @@ impl Builder {
             .collect()
     }
 
+    /// Adds a type named `name` with the kind_flag given.
     fn flagged(&mut self, name: &str, kind_flag: bool, data: TypeData) -> TypeId {
-        if kind_flag {
-            self.add_kf(name, data)
-        } else {
-            self.add(name, data)
-        }
+        let name_off = self.s(name);
+        self.btf.add_type(Type {
+            name_off,
+            kind_flag,
+            data,
+        })
     }
 }
 
