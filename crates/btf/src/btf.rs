@@ -130,8 +130,6 @@ pub(crate) struct Memo {
     pub str_slots: std::sync::OnceLock<crate::strings::Slots>,
     /// Bytes another crate derives from the object (kbtf_dedup's base candidate index).
     pub derived: std::sync::OnceLock<crate::bytes::Bytes>,
-    /// The object's types as the lower ids of every [`crate::flat::Flat`] on it.
-    pub flat: std::sync::OnceLock<Option<Arc<crate::flat::SharedBase>>>,
 }
 
 impl Types {
@@ -335,23 +333,6 @@ impl Btf {
             Some(raw) => raw.memo.derived.set(bytes).is_ok(),
             None => false,
         }
-    }
-
-    /// This object's types (ids `0..end_id()`) for every [`crate::flat::Flat`] on it to share
-    /// ([`crate::flat::Flat::on_base`]), built once; `None` for an object changed since it
-    /// was parsed, or one with a base of its own.
-    pub(crate) fn shared_flat(&self) -> Option<Arc<crate::flat::SharedBase>> {
-        if self.base.is_some() {
-            return None;
-        }
-        let raw = self.types.raw.as_ref()?;
-        raw.memo
-            .flat
-            .get_or_init(|| {
-                crate::flat::SharedBase::build(self.endian, &raw.blob, raw.types.clone(), raw.count)
-                    .map(Arc::new)
-            })
-            .clone()
     }
 
     /// The type section as read, while nothing was changed since.

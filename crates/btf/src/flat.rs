@@ -80,21 +80,10 @@ pub fn extra_len(info: u32) -> usize {
 }
 
 /// Types by id, from `void` (0), in wire layout.
-///
-/// The lower ids may be a base's types held as its type section was read ([`SharedBase`]):
-/// every [`Flat`] on that base reads the same section, and none copies it. They are
-/// read-only: the first change to one of them copies them in ([`Flat::unshare`]), so that
-/// every method works on every id, but dedup and the encoder only change their own types.
-#[derive(Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Flat {
-    /// Ids `0..own_from`, when shared.
-    shared: Option<Arc<SharedBase>>,
-    /// The first id held in `recs` (0 when nothing is shared).
-    own_from: u32,
-    /// Ids `own_from..`.
-    recs: Vec<Rec>,
-    /// The trailing words of the types in `recs` (their [`Rec::extra`] index into it).
-    extra: Vec<u32>,
+    pub recs: Vec<Rec>,
+    pub extra: Vec<u32>,
 }
 
 impl Default for Flat {
@@ -103,72 +92,18 @@ impl Default for Flat {
     }
 }
 
-impl PartialEq for Flat {
-    /// The same types under the same ids, wherever their words are held.
-    fn eq(&self, other: &Flat) -> bool {
-        self.len() == other.len()
-            && (0..self.len() as u32).all(|id| {
-                let (a, b) = (self.rec(id), other.rec(id));
-                (a.name_off, a.info, a.st) == (b.name_off, b.info, b.st)
-                    && self.words(id) == other.words(id)
-            })
-    }
-}
-impl Eq for Flat {}
-
-impl std::fmt::Debug for Flat {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Flat")
-            .field("shared", &self.own_from)
-            .field("recs", &self.recs)
-            .field("extra", &self.extra)
-            .finish()
-    }
-}
-
 impl Flat {
     /// Just `void`.
     pub fn new() -> Flat {
         Flat {
-            shared: None,
-            own_from: 0,
             recs: vec![Rec::default()],
             extra: Vec::new(),
         }
     }
 
-    /// The types of `base` (ids `0..base.end_id()`), shared with every other [`Flat`] on it
-    /// where `base` is held as it was read (and has no base of its own), copied otherwise.
-    pub fn on_base(base: &Btf) -> Flat {
-        match base.shared_flat() {
-            Some(shared) => Flat::with_shared(shared),
-            None => Flat::from_btf(base),
-        }
-    }
-
-    fn with_shared(shared: Arc<SharedBase>) -> Flat {
-        Flat {
-            own_from: shared.len(),
-            shared: Some(shared),
-            recs: Vec::new(),
-            extra: Vec::new(),
-        }
-    }
-
     /// Copies every type of `btf`, bases included: ids `0..btf.end_id()`. Types still held
-    /// as the bytes they were read from are copied from those, without building them; the
-    /// types of the base of a split object held so are shared ([`Flat::on_base`]).
+    /// as the bytes they were read from are copied from those, without building them.
     pub fn from_btf(btf: &Btf) -> Flat {
-        if let Some(shared) = btf.base().and_then(|b| b.shared_flat()) {
-            let mut flat = Flat::with_shared(shared);
-            match btf.raw_types() {
-                Some(own) => flat.append_raw(btf.endian(), own),
-                None => flat.push_own_types(btf),
-            }
-            if flat.len() as u32 == btf.end_id() {
-                return flat;
-            }
-        }
         let mut chain = vec![btf];
         while let Some(b) = chain.last().and_then(|b| b.base()) {
             chain.push(b);
@@ -183,93 +118,17 @@ impl Flat {
             }
         }
         let mut flat = Flat::from_types(btf);
+        // The model has no room for an INT's ignored bits 8..16: the object keeps them apart.
         for b in chain {
-            flat.set_int_ignored_bits(b);
-        }
-        flat
-    }
-
-    /// Appends the own types of `btf` (which continue this object's ids) from the model.
-    fn push_own_types(&mut self, btf: &Btf) {
-        for id in btf.start_id()..btf.end_id() {
-            match btf.type_by_id(id) {
-                Some(t) => self.push(t),
-                // Unreachable for a well-formed `Btf`, as in `from_types`.
-                None => self.push_words(0, 0, 0, &[]),
-            };
-        }
-        self.set_int_ignored_bits(btf);
-    }
-
-    /// The model has no room for an INT's ignored bits 8..16: the object keeps them apart,
-    /// and they are put back here, for `btf`'s own types.
-    fn set_int_ignored_bits(&mut self, btf: &Btf) {
-        for (id, bits) in btf.int_ignored_bits() {
-            if self.kind(id) == INT {
-                if let Some(w) = self.words_mut(id).first_mut() {
-                    *w |= u32::from(bits) << 8;
+            for (id, bits) in b.int_ignored_bits() {
+                if flat.kind(id) == INT {
+                    if let Some(w) = flat.words_mut(id).first_mut() {
+                        *w |= u32::from(bits) << 8;
+                    }
                 }
             }
         }
-    }
-
-    /// Whether the lower ids are still a shared base's, not copied.
-    pub fn is_shared(&self) -> bool {
-        self.shared.is_some()
-    }
-
-    /// Copies the shared ids in (if any), so that every id can be changed.
-    pub fn unshare(&mut self) {
-        let Some(shared) = self.shared.take() else {
-            return;
-        };
-        let n = self.own_from as usize;
-        let words = shared.words();
-        let mut recs = Vec::with_capacity(n + self.recs.len());
-        let mut extra = Vec::with_capacity(words.len() + self.extra.len());
-        recs.push(Rec::default());
-        for id in 1..self.own_from {
-            let r = shared.rec(id);
-            let w = shared.words_of(&r);
-            recs.push(Rec {
-                extra: extra.len() as u32,
-                ..r
-            });
-            extra.extend_from_slice(w);
-        }
-        let shift = extra.len() as u32;
-        recs.extend(self.recs.iter().map(|r| Rec {
-            extra: r.extra + shift,
-            ..*r
-        }));
-        extra.extend_from_slice(&self.extra);
-        self.recs = recs;
-        self.extra = extra;
-        self.own_from = 0;
-    }
-
-    /// Room for `recs` more types and `words` more trailing words, if memory allows (a
-    /// hint: nothing fails if it does not).
-    pub fn reserve(&mut self, recs: usize, words: usize) {
-        let _ = self.recs.try_reserve(recs);
-        let _ = self.extra.try_reserve(words);
-    }
-
-    /// The trailing words of the types held here (not the shared ones), to append a type's
-    /// words to before [`Flat::push_written`].
-    pub fn own_words(&mut self) -> &mut Vec<u32> {
-        &mut self.extra
-    }
-
-    /// The types held here, from id [`Flat::own_from`], and their trailing words, which
-    /// the records' [`Rec::extra`] index (for passes that split them between threads).
-    pub fn own_parts_mut(&mut self) -> (&mut [Rec], &mut [u32]) {
-        (&mut self.recs, &mut self.extra)
-    }
-
-    /// The first id held in this object's own storage: 0 when nothing is shared.
-    pub fn own_from(&self) -> u32 {
-        self.own_from
+        flat
     }
 
     /// Appends the types of a type section (checked already, as [`Btf::parse`] does).
@@ -321,8 +180,11 @@ impl Flat {
                 words += t.encoded_len() / 4 - 3;
             }
         }
-        let mut flat = Flat::new();
-        flat.reserve(n, words);
+        let mut flat = Flat {
+            recs: Vec::with_capacity(n),
+            extra: Vec::with_capacity(words),
+        };
+        flat.recs.push(Rec::default());
         for id in 1..btf.end_id() {
             match btf.type_by_id(id) {
                 Some(t) => {
@@ -347,7 +209,7 @@ impl Flat {
         });
         let e = &mut self.extra;
         t.for_each_trailing_word(|w| e.push(w));
-        self.len() as u32 - 1
+        self.recs.len() as u32 - 1
     }
 
     /// Appends a type given as its three header words and its trailing words (which must be
@@ -358,9 +220,9 @@ impl Flat {
         self.push_written(name_off, info, st, start)
     }
 
-    /// Appends a type whose trailing words the caller has already appended to
-    /// [`Flat::own_words`], from `start` on (as many as `info` says), returning its id: a
-    /// producer can write a type's members in place, with no vector of its own.
+    /// Appends a type whose trailing words the caller has already appended to `extra`, from
+    /// `start` on (as many as `info` says), returning its id: a producer can write a type's
+    /// members in place, with no vector of its own.
     pub fn push_written(&mut self, name_off: u32, info: u32, st: u32, start: usize) -> TypeId {
         debug_assert_eq!(self.extra.len() - start, extra_len(info));
         self.recs.push(Rec {
@@ -369,14 +231,15 @@ impl Flat {
             st,
             extra: start as u32,
         });
-        self.len() as u32 - 1
+        self.recs.len() as u32 - 1
     }
 
     /// Calls `f` with every type id field of type `id`, in wire order, for rewriting.
     pub fn for_each_ref_mut(&mut self, id: TypeId, mut f: impl FnMut(&mut u32)) {
-        match self.kind(id) {
+        let r = self.recs[id as usize];
+        match r.kind() {
             PTR | TYPEDEF | VOLATILE | CONST | RESTRICT | FUNC | VAR | DECL_TAG | TYPE_TAG => {
-                f(&mut self.rec_mut(id).st)
+                f(&mut self.recs[id as usize].st)
             }
             ARRAY => {
                 let w = self.words_mut(id);
@@ -388,7 +251,7 @@ impl Flat {
                 .chunks_exact_mut(3)
                 .for_each(|m| f(&mut m[1])),
             FUNC_PROTO => {
-                f(&mut self.rec_mut(id).st);
+                f(&mut self.recs[id as usize].st);
                 self.words_mut(id)
                     .chunks_exact_mut(2)
                     .for_each(|p| f(&mut p[1]));
@@ -401,18 +264,24 @@ impl Flat {
         }
     }
 
-    /// Grows this object, a prefix of `other` (its first ids), to `other`'s ids up to `to`,
-    /// as an encoder grows it unit by unit (for feeding `kbtf_dedup::Incremental` in tests).
-    /// `false`, and nothing added, if `to` is past `other`'s end or before this one's.
+    /// Grows this object, a prefix of `other` (its first ids and their trailing words), to
+    /// `other`'s ids up to `to`, as an encoder grows it unit by unit (for feeding
+    /// `kbtf_dedup::Incremental` in tests). `false`, and nothing added, if `to` is past
+    /// `other`'s end or before this one's.
     pub fn grow_from(&mut self, other: &Flat, to: u32) -> bool {
-        let from = self.len() as u32;
-        if to < from || to as usize > other.len() {
+        let (from, to) = (self.recs.len(), to as usize);
+        let words_to = match other.recs.get(to) {
+            Some(r) => r.extra as usize,
+            None => other.extra.len(),
+        };
+        let (Some(recs), Some(words)) = (
+            other.recs.get(from..to),
+            other.extra.get(self.extra.len()..words_to),
+        ) else {
             return false;
-        }
-        for id in from..to {
-            let r = other.rec(id);
-            self.push_words(r.name_off, r.info, r.st, other.words(id));
-        }
+        };
+        self.recs.extend_from_slice(recs);
+        self.extra.extend_from_slice(words);
         true
     }
 
@@ -424,91 +293,47 @@ impl Flat {
         let Ok(shift) = u32::try_from(self.extra.len()) else {
             return false;
         };
-        let other_words: usize = (1..other.len() as u32)
-            .map(|id| other.words(id).len())
-            .sum();
-        if u32::try_from(self.extra.len() + other_words).is_err() {
+        if u32::try_from(self.extra.len() + other.extra.len()).is_err() {
             return false;
         }
-        if other.shared.is_none() {
-            self.recs.extend(other.recs.iter().skip(1).map(|r| Rec {
-                extra: r.extra + shift,
-                ..*r
-            }));
-            self.extra.extend_from_slice(&other.extra);
-        } else {
-            for id in 1..other.len() as u32 {
-                let r = other.rec(id);
-                self.push_words(r.name_off, r.info, r.st, other.words(id));
-            }
-        }
+        self.recs.extend(other.recs.iter().skip(1).map(|r| Rec {
+            extra: r.extra + shift,
+            ..*r
+        }));
+        self.extra.extend_from_slice(&other.extra);
         true
     }
 
     /// Number of ids, `void` included.
     #[allow(clippy::len_without_is_empty)]
-    #[inline]
     pub fn len(&self) -> usize {
-        self.own_from as usize + self.recs.len()
+        self.recs.len()
     }
 
-    /// The record of type `id` (its `extra` indexes the words of the part holding it).
     #[inline]
-    pub fn rec(&self, id: TypeId) -> Rec {
-        match id.checked_sub(self.own_from) {
-            Some(i) => self.recs[i as usize],
-            None => self.shared_part().rec(id),
-        }
-    }
-
-    /// The record of type `id`, to change it (copying the shared ids in first if `id` is
-    /// one of them).
-    #[inline]
-    pub fn rec_mut(&mut self, id: TypeId) -> &mut Rec {
-        if id < self.own_from {
-            self.unshare();
-        }
-        &mut self.recs[(id - self.own_from) as usize]
+    pub fn rec(&self, id: TypeId) -> &Rec {
+        &self.recs[id as usize]
     }
 
     #[inline]
     pub fn kind(&self, id: TypeId) -> u32 {
-        self.rec(id).kind()
+        self.recs[id as usize].kind()
     }
 
     /// The trailing words of type `id`.
     #[inline]
     pub fn words(&self, id: TypeId) -> &[u32] {
-        match id.checked_sub(self.own_from) {
-            Some(i) => {
-                let r = &self.recs[i as usize];
-                let start = r.extra as usize;
-                &self.extra[start..start + extra_len(r.info)]
-            }
-            None => {
-                let shared = self.shared_part();
-                shared.words_of(&shared.rec(id))
-            }
-        }
+        let r = &self.recs[id as usize];
+        let start = r.extra as usize;
+        &self.extra[start..start + extra_len(r.info)]
     }
 
-    /// The trailing words of type `id`, for rewriting type ids in place (copying the shared
-    /// ids in first if `id` is one of them).
+    /// The trailing words of type `id`, for rewriting type ids in place.
     #[inline]
     pub fn words_mut(&mut self, id: TypeId) -> &mut [u32] {
-        let r = *self.rec_mut(id);
+        let r = self.recs[id as usize];
         let start = r.extra as usize;
         &mut self.extra[start..start + extra_len(r.info)]
-    }
-
-    /// The shared part, for an id below `own_from` (which is 0 without one).
-    #[inline]
-    fn shared_part(&self) -> &SharedBase {
-        match &self.shared {
-            Some(s) => s,
-            // `own_from` is 0 whenever nothing is shared: no id is below it.
-            None => unreachable!("an id below own_from without a shared part"),
-        }
     }
 
     /// Calls `f` with every type id field of type `id`, in wire order.
@@ -536,7 +361,7 @@ impl Flat {
     /// Calls `f` on every string offset field of type `id`, in libbpf's order
     /// (`btf_type_visit_str_offs`): the name, then member, enumerator or parameter names.
     pub fn for_each_str_mut(&mut self, id: TypeId, mut f: impl FnMut(&mut u32)) {
-        f(&mut self.rec_mut(id).name_off);
+        f(&mut self.recs[id as usize].name_off);
         match self.kind(id) {
             STRUCT | UNION | ENUM64 => self
                 .words_mut(id)
@@ -573,148 +398,6 @@ impl Flat {
     }
 }
 
-/// The types of a base BTF as every [`Flat`] on it reads them: its type section as words, in
-/// place in the bytes read (a mapped vmlinux) where this host can read them so, and where
-/// each type's record starts in them. Built once per base object ([`Btf::shared_flat`]):
-/// a module process then holds 0.4 MB of starts for the vmlinux's 95 k types instead of a
-/// 2.7 MB copy of them.
-pub struct SharedBase {
-    /// The word index of the record of each id from 1.
-    starts: Vec<u32>,
-    words: Words,
-}
-
-/// A type section as 32-bit words.
-enum Words {
-    /// Converted (another byte order, or bytes not aligned or not shared).
-    Owned(Vec<u32>),
-    /// The bytes as read, in place.
-    InPlace {
-        /// Keeps the bytes alive, and where they are (a shared owner's bytes never move).
-        _bytes: crate::bytes::Bytes,
-        ptr: *const u32,
-        len: usize,
-    },
-}
-
-// SAFETY: `InPlace` points into bytes that `_bytes` keeps alive and that nothing changes
-// (a shared owner's bytes are immutable); reading them from any thread is as safe as
-// reading a `&[u32]`.
-unsafe impl Send for Words {}
-unsafe impl Sync for Words {}
-
-impl std::fmt::Debug for SharedBase {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let how = match self.words {
-            Words::Owned(_) => "converted",
-            Words::InPlace { .. } => "in place",
-        };
-        write!(f, "SharedBase({} types, {how})", self.starts.len())
-    }
-}
-
-impl SharedBase {
-    /// The types of the type section `bytes[range]` in byte order `e`, which must hold
-    /// `count` types (checked already, as [`Btf::parse`] does); `None` if they do not fit.
-    pub(crate) fn build(
-        e: Endian,
-        bytes: &crate::bytes::Bytes,
-        range: std::ops::Range<usize>,
-        count: u32,
-    ) -> Option<SharedBase> {
-        let sec = bytes.get(range.clone())?;
-        let words = match Self::in_place(e, bytes, sec) {
-            Some(w) => w,
-            None => {
-                let word = match e {
-                    Endian::Little => u32::from_le_bytes,
-                    Endian::Big => u32::from_be_bytes,
-                };
-                Words::Owned(
-                    sec.chunks_exact(4)
-                        .map(|c| word([c[0], c[1], c[2], c[3]]))
-                        .collect(),
-                )
-            }
-        };
-        let mut base = SharedBase {
-            starts: Vec::new(),
-            words,
-        };
-        let w = base.words();
-        let mut starts = Vec::with_capacity(count as usize);
-        let mut at = 0usize;
-        while at + 3 <= w.len() {
-            starts.push(at as u32);
-            at += 3 + extra_len(w[at + 1]);
-        }
-        if at != w.len() || starts.len() != count as usize || sec.len() % 4 != 0 {
-            return None;
-        }
-        base.starts = starts;
-        Some(base)
-    }
-
-    /// The words of `sec` (a range of `bytes`) in place, where they can be read so.
-    fn in_place(e: Endian, bytes: &crate::bytes::Bytes, sec: &[u8]) -> Option<Words> {
-        if !cfg!(target_endian = "little") || e != Endian::Little || !bytes.is_shared() {
-            return None;
-        }
-        // SAFETY: every bit pattern is a valid `u32`; `align_to` only hands out the aligned
-        // middle part.
-        let (head, words, tail) = unsafe { sec.align_to::<u32>() };
-        if !head.is_empty() || !tail.is_empty() {
-            return None;
-        }
-        Some(Words::InPlace {
-            _bytes: bytes.clone(),
-            ptr: words.as_ptr(),
-            len: words.len(),
-        })
-    }
-
-    /// Number of ids, `void` included.
-    fn len(&self) -> u32 {
-        self.starts.len() as u32 + 1
-    }
-
-    #[inline]
-    fn words(&self) -> &[u32] {
-        match &self.words {
-            Words::Owned(v) => v,
-            // SAFETY: see `Words`: `ptr` and `len` are the aligned words of bytes that
-            // `_bytes` keeps alive, unchanged.
-            Words::InPlace { ptr, len, .. } => unsafe { std::slice::from_raw_parts(*ptr, *len) },
-        }
-    }
-
-    /// The record of `id` (below [`SharedBase::len`]); its `extra` indexes [`Self::words`].
-    #[inline]
-    fn rec(&self, id: TypeId) -> Rec {
-        let Some(&at) = id.checked_sub(1).and_then(|i| self.starts.get(i as usize)) else {
-            return Rec::default();
-        };
-        let at = at as usize;
-        match self.words().get(at..at + 3) {
-            Some(&[name_off, info, st]) => Rec {
-                name_off,
-                info,
-                st,
-                extra: at as u32 + 3,
-            },
-            _ => Rec::default(),
-        }
-    }
-
-    #[inline]
-    fn words_of(&self, r: &Rec) -> &[u32] {
-        let start = r.extra as usize;
-        self.words()
-            .get(start..start + extra_len(r.info))
-            .unwrap_or_default()
-    }
-}
-
 /// A BTF object (base, or split on `base`) whose types are held in a [`Flat`]: what the
 /// encoder builds and dedup takes, without a [`Type`] per type in between.
 #[derive(Debug, Clone)]
@@ -735,8 +418,7 @@ pub struct FlatBtf {
 }
 
 impl FlatBtf {
-    /// An empty base BTF, or split BTF on `base` (whose types are shared where they can be:
-    /// [`Flat::on_base`]).
+    /// An empty base BTF, or split BTF on `base` (whose types are copied in).
     pub fn new(base: Option<Arc<Btf>>) -> FlatBtf {
         match base {
             None => FlatBtf {
@@ -748,7 +430,7 @@ impl FlatBtf {
             },
             Some(b) => FlatBtf {
                 endian: b.endian(),
-                types: Flat::on_base(&b),
+                types: Flat::from_btf(&b),
                 strings: StringTable::new_split(b.strings_end()),
                 base: Some(b),
                 strings_first_use: false,
@@ -813,26 +495,6 @@ mod tests {
     /// Every kind survives the trip into the flat form and back unchanged.
     #[test]
     fn round_trip_every_kind() {
-        let btf = every_kind();
-        let flat = Flat::from_btf(&btf);
-        assert_eq!(flat.len() as u32, btf.end_id());
-        let fb = FlatBtf::from_btf(&btf);
-        assert_eq!(fb.to_btf().to_bytes(), btf.to_bytes());
-        for (id, t) in btf.iter() {
-            assert_eq!(&flat.to_type(id).unwrap(), t, "type [{id}]");
-            let mut refs_mut = Vec::new();
-            let mut copy = flat.clone();
-            copy.for_each_ref_mut(id, |r| refs_mut.push(*r));
-            assert_eq!(refs_mut, t.referenced_ids(), "refs_mut of type [{id}]");
-            assert_eq!(flat.rec(id).info, t.info());
-            let mut refs = Vec::new();
-            flat.for_each_ref(id, |r| refs.push(r));
-            assert_eq!(refs, t.referenced_ids(), "refs of type [{id}]");
-        }
-    }
-
-    /// A type of every kind, the INT with bits the kernel ignores set.
-    fn every_kind() -> Btf {
         let mut btf = Btf::new();
         let n = btf.add_str("n");
         let types = vec![
@@ -910,128 +572,21 @@ mod tests {
                 data,
             });
         }
-        btf.set_int_ignored_bits(1, 0x5a);
-        btf
-    }
-
-    /// `base` written in byte order `e` and read back from bytes as a mapped file would give
-    /// them, starting at an address 4-aligned or not (`aligned`).
-    fn reread(base: &Btf, e: Endian, aligned: bool) -> Btf {
-        let mut b = base.clone();
-        b.set_endian(e);
-        let skip = usize::from(!aligned);
-        let mut bytes = vec![0u8; skip];
-        bytes.extend(b.to_bytes());
-        let len = bytes.len();
-        let view = crate::bytes::Bytes::share(bytes).slice(skip..len).unwrap();
-        Btf::parse_bytes(view, None).unwrap()
-    }
-
-    /// Every id of `a` and `b` has the same header words and trailing words.
-    fn assert_same_types(a: &Flat, b: &Flat) {
-        assert_eq!(a.len(), b.len());
-        for id in 0..a.len() as u32 {
-            let (ra, rb) = (a.rec(id), b.rec(id));
-            assert_eq!(
-                (ra.name_off, ra.info, ra.st),
-                (rb.name_off, rb.info, rb.st),
-                "type [{id}]"
-            );
-            assert_eq!(a.words(id), b.words(id), "words of type [{id}]");
+        let flat = Flat::from_btf(&btf);
+        assert_eq!(flat.len() as u32, btf.end_id());
+        let fb = FlatBtf::from_btf(&btf);
+        assert_eq!(fb.to_btf().to_bytes(), btf.to_bytes());
+        for (id, t) in btf.iter() {
+            assert_eq!(&flat.to_type(id).unwrap(), t, "type [{id}]");
+            let mut refs_mut = Vec::new();
+            let mut copy = flat.clone();
+            copy.for_each_ref_mut(id, |r| refs_mut.push(*r));
+            assert_eq!(refs_mut, t.referenced_ids(), "refs_mut of type [{id}]");
+            assert_eq!(flat.rec(id).info, t.info());
+            let mut refs = Vec::new();
+            flat.for_each_ref(id, |r| refs.push(r));
+            assert_eq!(refs, t.referenced_ids(), "refs of type [{id}]");
         }
-        assert_eq!(a, b);
-    }
-
-    /// A base read from bytes is shared, not copied, by every `Flat` on it (read in place
-    /// from an aligned little-endian blob on a little-endian host, converted otherwise), and reads
-    /// as its copy does: its own ids, those of a split object on it, and after a change,
-    /// which copies it in and leaves the other `Flat`s on it as they were.
-    #[test]
-    fn shared_base_reads_as_its_copy() {
-        let built = every_kind();
-        for (e, aligned) in [
-            (Endian::Little, true),
-            (Endian::Little, false),
-            (Endian::Big, true),
-        ] {
-            let base = Arc::new(reread(&built, e, aligned));
-            let how = format!("{:?}", base.shared_flat().unwrap());
-            let expect = if aligned && e == Endian::Little && cfg!(target_endian = "little") {
-                "in place"
-            } else {
-                "converted"
-            };
-            assert!(how.contains(expect), "{e:?} aligned {aligned}: {how}");
-            // A standalone object is copied, not shared.
-            let copy = Flat::from_btf(&base);
-            assert!(!copy.is_shared());
-            assert_eq!(copy.int_ignored_bits(1), 0x5a);
-            let flat = Flat::on_base(&base);
-            assert!(flat.is_shared());
-            assert_eq!(flat.own_from(), base.end_id());
-            assert_same_types(&flat, &copy);
-            // Two Flats on the base share one set of starts.
-            assert!(Arc::ptr_eq(
-                &base.shared_flat().unwrap(),
-                &base.shared_flat().unwrap()
-            ));
-
-            // A split object read on the base: its own types follow the shared ones.
-            let mut split = Btf::new_split(base.clone());
-            let m = split.add_str("m");
-            let own = split.add_type(Type {
-                name_off: m,
-                kind_flag: false,
-                data: TypeData::Struct {
-                    size: 8,
-                    members: vec![Member {
-                        name_off: m,
-                        ty: 4,
-                        offset: 0,
-                    }],
-                },
-            });
-            split.add_type(Type {
-                name_off: 0,
-                kind_flag: false,
-                data: TypeData::Ptr { ty: own },
-            });
-            split.set_endian(e);
-            let split = Btf::parse_vec(split.to_bytes(), Some(base.clone())).unwrap();
-            let flat_split = Flat::from_btf(&split);
-            assert!(flat_split.is_shared());
-            let mut chain_copy = copy.clone();
-            for id in split.start_id()..split.end_id() {
-                chain_copy.push(split.type_by_id(id).unwrap());
-            }
-            assert_same_types(&flat_split, &chain_copy);
-
-            // Changing a base type copies the base in; the change is the only difference.
-            let mut changed = flat_split.clone();
-            changed.for_each_ref_mut(2, |r| *r = 3);
-            assert!(!changed.is_shared());
-            assert!(flat_split.is_shared());
-            chain_copy.for_each_ref_mut(2, |r| *r = 3);
-            assert_same_types(&changed, &chain_copy);
-            assert_ne!(changed, flat_split);
-            assert_eq!(changed.to_type(own), flat_split.to_type(own));
-        }
-    }
-
-    /// Appending and growing read the shared ids as any other.
-    #[test]
-    fn append_and_grow_from_a_shared_base() {
-        let base = Arc::new(reread(&every_kind(), Endian::Little, true));
-        let shared = Flat::on_base(&base);
-        let copy = Flat::from_btf(&base);
-        let mut grown = Flat::new();
-        assert!(grown.grow_from(&shared, shared.len() as u32));
-        assert_same_types(&grown, &copy);
-        let mut a = Flat::new();
-        let mut b = Flat::new();
-        assert!(a.append(&shared));
-        assert!(b.append(&copy));
-        assert_same_types(&a, &b);
     }
 
     /// `append` puts another object's types (not its void) after this one's, their trailing

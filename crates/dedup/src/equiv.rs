@@ -117,8 +117,8 @@ impl State {
             self.hypot_list.push(canon_id);
             self.hypot[canon_id as usize] = cand_id;
 
-            let ct = self.flat.rec(cand_id);
-            let kt = self.flat.rec(canon_id);
+            let ct = *self.flat.rec(cand_id);
+            let kt = *self.flat.rec(canon_id);
             if ct.name_off != kt.name_off {
                 return Ok(false);
             }
@@ -158,7 +158,7 @@ impl State {
                     }
                 }
                 FWD | FLOAT => {
-                    if !equal_common(ct, kt) {
+                    if !equal_common(&ct, &kt) {
                         return Ok(false);
                     }
                 }

@@ -61,7 +61,7 @@ pub(crate) fn resolve_filed(s: &mut State, names: Names, fwds: impl IntoIterator
         file(s, &mut names, id);
     }
     for id in fwds {
-        let r = s.flat.rec(id);
+        let r = *s.flat.rec(id);
         let Some(&cand) = names.get(&r.name_off) else {
             continue;
         };

@@ -119,14 +119,6 @@ impl Spent {
             types,
         }
     }
-
-    /// Whether the types dedup worked on still share their base's types with the base
-    /// object (`kbtf_btf::flat::Flat::on_base`) rather than a copy: dedup changes no base
-    /// type, so a base shared on the way in stays shared. `None` when nothing is held.
-    pub fn base_still_shared(&self) -> Option<bool> {
-        let s = self.what.as_ref()?.downcast_ref::<state::State>()?;
-        Some(s.flat.is_shared())
-    }
 }
 
 impl Drop for Spent {

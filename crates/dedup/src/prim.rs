@@ -23,7 +23,7 @@ pub(crate) fn dedup_prim_types(s: &mut State) {
 }
 
 pub(crate) fn dedup_prim_type(s: &mut State, id: u32) {
-    let r = s.flat.rec(id);
+    let r = *s.flat.rec(id);
     let mut new_id = id;
     let h = match r.kind() {
         INT => {
@@ -38,14 +38,14 @@ pub(crate) fn dedup_prim_type(s: &mut State, id: u32) {
             h
         }
         ENUM | ENUM64 => {
-            let h = hash_enum(r);
+            let h = hash_enum(&r);
             for c in s.table.candidates(h) {
                 if equal_enum(&s.flat, id, c) {
                     new_id = c;
                     break;
                 }
                 if compat_enum(&s.flat, id, c) {
-                    if is_enum_fwd(r) {
+                    if is_enum_fwd(&r) {
                         // A forward declaration takes the full enum.
                         new_id = c;
                         break;
@@ -57,11 +57,11 @@ pub(crate) fn dedup_prim_type(s: &mut State, id: u32) {
             h
         }
         FWD | FLOAT => {
-            let h = hash_common(r);
+            let h = hash_common(&r);
             if let Some(c) = s
                 .table
                 .candidates(h)
-                .find(|&c| equal_common(r, s.flat.rec(c)))
+                .find(|&c| equal_common(&r, s.flat.rec(c)))
             {
                 new_id = c;
             }

@@ -66,26 +66,19 @@ pub(crate) fn dedup_ref_types(s: &mut State) -> Result<(), DedupError> {
 /// same, byte for byte. Falls back to one thread where the parts are not as expected.
 pub(crate) fn dedup_ref_types_split(s: &mut State, p: u32, q: u32) -> Result<(), DedupError> {
     let end = s.end();
-    // Without a base, every id is held in the object's own storage, from 0.
-    if s.start != 1
-        || s.flat.own_from() != 0
-        || p <= 1
-        || p >= q
-        || q > end
-        || s.flat.len() != end as usize
-    {
+    if s.start != 1 || p <= 1 || p >= q || q > end || s.flat.len() != end as usize {
         return dedup_ref_types(s);
     }
-    let (recs, extra) = s.flat.own_parts_mut();
     // The trailing words of ids below `p` come before those of `p..q`, which come before
     // those of later ids: the encoder appends them in id order.
-    let elo = recs[p as usize].extra as usize;
-    let ehi = match recs.get(q as usize) {
+    let elo = s.flat.recs[p as usize].extra as usize;
+    let ehi = match s.flat.recs.get(q as usize) {
         Some(r) => r.extra as usize,
-        None => extra.len(),
+        None => s.flat.extra.len(),
     };
-    let last_a = recs[p as usize - 1];
-    if last_a.extra as usize + extra_len(last_a.info) > elo || elo > ehi || ehi > extra.len() {
+    let last_a = s.flat.recs[p as usize - 1];
+    if last_a.extra as usize + extra_len(last_a.info) > elo || elo > ehi || ehi > s.flat.extra.len()
+    {
         return dedup_ref_types(s);
     }
     let mut table_a = RefTable::new();
@@ -93,10 +86,9 @@ pub(crate) fn dedup_ref_types_split(s: &mut State, p: u32, q: u32) -> Result<(),
     let (first, second) = {
         let State { flat, map, .. } = &mut *s;
         let map = atomic_view(map);
-        let (recs, extra) = flat.own_parts_mut();
-        let (recs_a, rest) = recs.split_at_mut(p as usize);
+        let (recs_a, rest) = flat.recs.split_at_mut(p as usize);
         let recs_b = &mut rest[..(q - p) as usize];
-        let (extra_a, rest) = extra.split_at_mut(elo);
+        let (extra_a, rest) = flat.extra.split_at_mut(elo);
         let extra_b = &mut rest[..ehi - elo];
         let mut a = Part::new(0, recs_a, extra_a, 0, map);
         let b = Part::new(p, recs_b, extra_b, elo, map);
@@ -208,7 +200,7 @@ trait Types {
 impl Types for State {
     #[inline]
     fn rec(&self, id: u32) -> Rec {
-        self.flat.rec(id)
+        *self.flat.rec(id)
     }
     #[inline]
     fn words(&self, id: u32) -> &[u32] {
@@ -216,7 +208,7 @@ impl Types for State {
     }
     #[inline]
     fn set_st(&mut self, id: u32, to: u32) {
-        self.flat.rec_mut(id).st = to;
+        self.flat.recs[id as usize].st = to;
     }
     #[inline]
     fn set_word(&mut self, id: u32, k: usize, to: u32) {
@@ -366,7 +358,7 @@ impl Types for Part<'_> {
 #[inline]
 fn ref_hash<T: Types>(s: &T, id: u32) -> i64 {
     let r = s.rec(id);
-    let h = hash_common(r);
+    let h = hash_common(&r);
     match r.kind() {
         DECL_TAG => hash_combine(h, s.words(id).first().copied().unwrap_or(0)),
         ARRAY | FUNC_PROTO => s.words(id).iter().fold(h, |h, &w| hash_combine(h, w)),
@@ -380,7 +372,7 @@ fn ref_hash<T: Types>(s: &T, id: u32) -> i64 {
 #[inline]
 fn ref_equal<T: Types>(s: &T, a: u32, b: u32) -> bool {
     let (ra, rb) = (s.rec(a), s.rec(b));
-    if !equal_common(ra, rb) {
+    if !equal_common(&ra, &rb) {
         return false;
     }
     match ra.kind() {

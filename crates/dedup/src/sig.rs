@@ -21,7 +21,7 @@ use crate::table::hash_combine;
 
 /// Hash of name, info and size/type (`btf_hash_common`).
 #[inline]
-pub(crate) fn hash_common(r: Rec) -> i64 {
+pub(crate) fn hash_common(r: &Rec) -> i64 {
     let h = hash_combine(0, r.name_off);
     let h = hash_combine(h, r.info);
     hash_combine(h, r.st)
@@ -29,7 +29,7 @@ pub(crate) fn hash_common(r: Rec) -> i64 {
 
 /// Name, info and size/type equal (`btf_equal_common`).
 #[inline]
-pub(crate) fn equal_common(a: Rec, b: Rec) -> bool {
+pub(crate) fn equal_common(a: &Rec, b: &Rec) -> bool {
     a.name_off == b.name_off && a.info == b.info && a.st == b.st
 }
 
@@ -46,7 +46,7 @@ pub(crate) fn equal_int_tag(f: &Flat, a: u32, b: u32) -> bool {
 
 /// ENUM and ENUM64: the name only (libbpf 1.1 `btf_hash_enum`).
 #[inline]
-pub(crate) fn hash_enum(r: Rec) -> i64 {
+pub(crate) fn hash_enum(r: &Rec) -> i64 {
     hash_combine(0, r.name_off)
 }
 
@@ -56,13 +56,13 @@ pub(crate) fn equal_enum(f: &Flat, a: u32, b: u32) -> bool {
     equal_common(f.rec(a), f.rec(b)) && f.words(a) == f.words(b)
 }
 
-fn is_any_enum(r: Rec) -> bool {
+fn is_any_enum(r: &Rec) -> bool {
     matches!(r.kind(), ENUM | ENUM64)
 }
 
 /// An enum without enumerators: what a forward-declared enum becomes (`btf_is_enum_fwd`).
 #[inline]
-pub(crate) fn is_enum_fwd(r: Rec) -> bool {
+pub(crate) fn is_enum_fwd(r: &Rec) -> bool {
     is_any_enum(r) && r.vlen() == 0
 }
 

@@ -146,8 +146,6 @@ fn module_dedups_to_itself() {
         let d = run(&m);
         assert_eq!(d.btf.own_types().len(), m.own_types().len(), "{name}");
         assert_same_meaning(&m, &d.btf);
-        // The base's types were read where they lie, and dedup changed none of them.
-        assert_eq!(d.spent.base_still_shared(), Some(true), "{name}");
     }
 }
 
@@ -164,7 +162,6 @@ fn module_with_copies_of_base_types_maps_them_to_the_base() {
             m.own_types().len(),
             "{name}: every copy of a base type maps to the base"
         );
-        assert_eq!(d.spent.base_still_shared(), Some(true), "{name}");
         assert_same_meaning(&m, &d.btf);
         assert!(Arc::ptr_eq(d.btf.base().unwrap(), &vmlinux));
         // The copies map to base ids.

@@ -602,7 +602,8 @@ impl<'d> Merger<'d> {
     /// copied each time the vectors grow. Room never written to costs no memory.
     pub fn reserve_for(&mut self, info_len: usize) {
         let t = &mut self.out.types;
-        t.reserve(info_len / 40, info_len / 30);
+        let _ = t.recs.try_reserve(info_len / 40);
+        let _ = t.extra.try_reserve(info_len / 30);
     }
 
     /// The types merged so far (void and the base's included).

@@ -141,7 +141,7 @@ pub fn encode_types<'d>(
     let mut out = UnitTypes {
         types: {
             let mut f = Flat::new();
-            f.reserve(cu.types.len(), 0);
+            f.recs.reserve(cu.types.len());
             f
         },
         int_id: None,
@@ -304,7 +304,7 @@ fn encode_die<'d>(
             )
         }
         dw::DW_TAG_subroutine_type => {
-            let start = f.own_words().len();
+            let start = f.extra.len();
             let mut vlen = 0u32;
             let mut varargs = false;
             for child in cu.children(node) {
@@ -312,7 +312,7 @@ fn encode_die<'d>(
                 match c.tag {
                     dw::DW_TAG_formal_parameter => {
                         let name_off = strings.add_name(c.a.name);
-                        f.own_words().extend([name_off, cu.resolve(c.a.type_ref)]);
+                        f.extra.extend([name_off, cu.resolve(c.a.type_ref)]);
                         vlen = vlen.wrapping_add(1);
                     }
                     dw::DW_TAG_unspecified_parameters => varargs = true,
@@ -320,7 +320,7 @@ fn encode_die<'d>(
                 }
             }
             if varargs {
-                f.own_words().extend([0, 0]);
+                f.extra.extend([0, 0]);
                 vlen = vlen.wrapping_add(1);
             }
             if vlen > MAX_VLEN {
@@ -352,7 +352,7 @@ fn encode_struct<'d>(
     strings: &mut Strings<'d>,
     f: &mut Flat,
 ) -> Result<u32, ErrorKind> {
-    let start = f.own_words().len();
+    let start = f.extra.len();
     let mut vlen = 0u32;
     let mut kind_flag = false;
     for child in cu.children(node) {
@@ -375,7 +375,7 @@ fn encode_struct<'d>(
             kind_flag = true;
         }
         let name_off = strings.add_name(c.a.name);
-        f.own_words().extend([
+        f.extra.extend([
             name_off,
             cu.resolve(c.a.type_ref),
             bit_offset | (bitfield_size << 24),
@@ -456,7 +456,7 @@ fn enumeration<'d>(
         a.byte_size.wrapping_mul(8) as u32
     };
     let size = bits.div_ceil(8);
-    let start = f.own_words().len();
+    let start = f.extra.len();
     let mut vlen = 0u32;
     let enum64 = !(size <= 4 || opts.skip_enum64);
     let mut kind_flag = false;
@@ -468,13 +468,13 @@ fn enumeration<'d>(
         let name_off = strings.add_name(c.a.name);
         let v = c.a.const_value;
         if enum64 {
-            f.own_words().extend([name_off, v as u32, (v >> 32) as u32]);
+            f.extra.extend([name_off, v as u32, (v >> 32) as u32]);
         } else {
             let v = if opts.skip_enum64 { v as u32 as u64 } else { v };
             if (v as i64) < 0 {
                 kind_flag = true;
             }
-            f.own_words().extend([name_off, v as u32]);
+            f.extra.extend([name_off, v as u32]);
         }
         vlen = vlen.wrapping_add(1);
     }
