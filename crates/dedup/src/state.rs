@@ -46,13 +46,14 @@ pub(crate) struct State {
 }
 
 impl State {
-    /// The initial state: `void`, VARs and DATASECs are their own representatives (they are
-    /// never deduplicated), everything else is unprocessed.
+    /// The initial state: `void`, the base's types (ids below `start`: fixed, as
+    /// [`crate::prep::prepare_base`] also says), VARs and DATASECs are their own
+    /// representatives (they are never deduplicated), everything else is unprocessed.
     pub fn new(flat: Flat, start: u32) -> State {
         let n = flat.len();
         let map = (0..n as u32)
             .map(|id| {
-                if id == 0 || matches!(flat.kind(id), VAR | DATASEC) {
+                if id < start || matches!(flat.kind(id), VAR | DATASEC) {
                     id
                 } else {
                     UNPROCESSED
@@ -92,7 +93,7 @@ impl State {
     pub fn extend(&mut self) {
         let n = self.flat.len();
         for id in self.map.len() as u32..n as u32 {
-            let m = if id == 0 || matches!(self.flat.kind(id), VAR | DATASEC) {
+            let m = if id < self.start || matches!(self.flat.kind(id), VAR | DATASEC) {
                 id
             } else {
                 UNPROCESSED
