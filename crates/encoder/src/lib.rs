@@ -337,7 +337,8 @@ pub mod bench {
     /// Reads every unit's DIEs into pahole's tables and keeps them all (for a vmlinux that is
     /// gigabytes), then calls `f` with a function that converts them all to BTF types,
     /// functions and variables, unit by unit as the encoder does, and returns the number of
-    /// types made: type conversion timed without the DWARF walk.
+    /// types made: type conversion timed without the DWARF walk. A unit that does not
+    /// convert is an error (naming the input), as when encoding.
     pub fn with_walked_units<R>(
         path: &Path,
         data: &[u8],
@@ -358,10 +359,18 @@ pub mod bench {
                 Err(kind) => return Err(EncodeError::new(path, kind)),
             }
         }
+        // A unit that does not convert is an error here, once, rather than a unit the
+        // measured runs would leave out.
+        for cu in &cus {
+            encode_loaded(cu, &input, &symbols, &registers, opts)
+                .map_err(|kind| EncodeError::new(path, kind))?;
+        }
         let convert = || {
             cus.iter()
-                .filter_map(|cu| encode_loaded(cu, &input, &symbols, &registers, opts).ok())
-                .map(|unit| unit.types.len())
+                .map(|cu| {
+                    encode_loaded(cu, &input, &symbols, &registers, opts)
+                        .map_or(0, |unit| unit.types.len())
+                })
                 .sum()
         };
         Ok(f(&convert))
