@@ -50,27 +50,12 @@ impl State {
     /// [`crate::prep::prepare_base`] also says), VARs and DATASECs are their own
     /// representatives (they are never deduplicated), everything else is unprocessed.
     pub fn new(flat: Flat, start: u32) -> State {
-        let n = flat.len();
-        let map = (0..n as u32)
-            .map(|id| {
-                if id < start || matches!(flat.kind(id), VAR | DATASEC) {
-                    id
-                } else {
-                    UNPROCESSED
-                }
-            })
-            .collect();
-        State {
-            flat,
-            start,
-            map,
-            hypot: vec![UNPROCESSED; n],
-            hypot_list: Vec::new(),
-            hypot_merge: Vec::new(),
-            hypot_adjust_canon: false,
-            table: CandTable::new(),
-            broken: Cell::new(false),
-        }
+        let mut s = State::empty(start);
+        s.map.clear();
+        s.hypot.clear();
+        s.flat = flat;
+        s.extend();
+        s
     }
 
     /// A state for ids `0..start` of `flat` being added later with [`State::extend`]: the
@@ -89,17 +74,18 @@ impl State {
         }
     }
 
-    /// Grows the maps to cover every id of `self.flat` (set as in [`State::new`]).
+    /// Grows the maps to cover every id of `self.flat`, each set as [`State::new`] says.
     pub fn extend(&mut self) {
         let n = self.flat.len();
-        for id in self.map.len() as u32..n as u32 {
-            let m = if id < self.start || matches!(self.flat.kind(id), VAR | DATASEC) {
+        let from = self.map.len() as u32;
+        let (flat, start) = (&self.flat, self.start);
+        self.map.extend((from..n as u32).map(|id| {
+            if id < start || matches!(flat.kind(id), VAR | DATASEC) {
                 id
             } else {
                 UNPROCESSED
-            };
-            self.map.push(m);
-        }
+            }
+        }));
         self.hypot.resize(n, UNPROCESSED);
     }
 
