@@ -50,9 +50,8 @@ impl State {
     /// [`crate::prep::prepare_base`] also says), VARs and DATASECs are their own
     /// representatives (they are never deduplicated), everything else is unprocessed.
     pub fn new(flat: Flat, start: u32) -> State {
+        // `empty` already maps void to itself, as `extend` would.
         let mut s = State::empty(start);
-        s.map.clear();
-        s.hypot.clear();
         s.flat = flat;
         s.extend();
         s
