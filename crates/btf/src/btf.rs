@@ -130,6 +130,8 @@ pub(crate) struct Memo {
     pub str_slots: std::sync::OnceLock<crate::strings::Slots>,
     /// Bytes another crate derives from the object (kbtf_dedup's base candidate index).
     pub derived: std::sync::OnceLock<crate::bytes::Bytes>,
+    /// A mapped copy of the object's types in [`crate::Flat`]'s layout.
+    pub flat_image: std::sync::OnceLock<crate::flat::FlatImage>,
 }
 
 impl Types {
@@ -333,6 +335,23 @@ impl Btf {
             Some(raw) => raw.memo.derived.set(bytes).is_ok(),
             None => false,
         }
+    }
+
+    /// Gives [`crate::Flat::from_btf`] an image of this object's types (bases included) to
+    /// map instead of building them, from a cache file that recorded
+    /// [`crate::Flat::image_bytes`] for these very bytes. Returns whether it was taken: not
+    /// for an object changed since it was parsed. The image's layout is checked again
+    /// before use.
+    pub fn preset_flat_image(&self, image: crate::flat::FlatImage) -> bool {
+        match self.types.raw.as_ref() {
+            Some(raw) => raw.memo.flat_image.set(image).is_ok(),
+            None => false,
+        }
+    }
+
+    /// The image [`Btf::preset_flat_image`] gave, while nothing was changed since.
+    pub(crate) fn flat_image(&self) -> Option<&crate::flat::FlatImage> {
+        self.types.raw.as_ref()?.memo.flat_image.get()
     }
 
     /// The type section as read, while nothing was changed since.

@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use crate::btf::{Btf, Endian};
 use crate::kind::Kind;
+use crate::mapvec::MapVec;
 use crate::strings::StringTable;
 use crate::types::{Type, TypeData, TypeId};
 
@@ -44,6 +45,7 @@ pub const ENUM64: u32 = 19;
 /// The three words of a `struct btf_type`, plus where its trailing words start in
 /// [`Flat::extra`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[repr(C)]
 pub struct Rec {
     pub name_off: u32,
     pub info: u32,
@@ -52,6 +54,9 @@ pub struct Rec {
     /// Index of the first trailing word in [`Flat::extra`].
     pub extra: u32,
 }
+
+// SAFETY: four `u32`s, `repr(C)`: no padding, every bit pattern valid.
+unsafe impl crate::mapvec::Plain for Rec {}
 
 impl Rec {
     pub fn kind(&self) -> u32 {
@@ -82,8 +87,8 @@ pub fn extra_len(info: u32) -> usize {
 /// Types by id, from `void` (0), in wire layout.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Flat {
-    pub recs: Vec<Rec>,
-    pub extra: Vec<u32>,
+    pub recs: MapVec<Rec>,
+    pub extra: MapVec<u32>,
 }
 
 impl Default for Flat {
@@ -96,14 +101,20 @@ impl Flat {
     /// Just `void`.
     pub fn new() -> Flat {
         Flat {
-            recs: vec![Rec::default()],
-            extra: Vec::new(),
+            recs: MapVec::from_slice(&[Rec::default()]),
+            extra: MapVec::new(),
         }
     }
 
     /// Copies every type of `btf`, bases included: ids `0..btf.end_id()`. Types still held
     /// as the bytes they were read from are copied from those, without building them.
     pub fn from_btf(btf: &Btf) -> Flat {
+        if let Some(flat) = btf
+            .flat_image()
+            .and_then(|img| Flat::from_image(img, btf.end_id()))
+        {
+            return flat;
+        }
         let mut chain = vec![btf];
         while let Some(b) = chain.last().and_then(|b| b.base()) {
             chain.push(b);
@@ -129,6 +140,72 @@ impl Flat {
             }
         }
         flat
+    }
+
+    /// The two vectors as a [`FlatImage`] holds them: each record's four words, then the
+    /// trailing words, little-endian (which is how they lie in memory where a mapped image is
+    /// used; see [`Flat::from_image`]).
+    pub fn image_bytes(&self) -> (Vec<u8>, Vec<u8>) {
+        let mut recs = Vec::with_capacity(self.recs.len() * 16);
+        for r in self.recs.iter() {
+            for w in [r.name_off, r.info, r.st, r.extra] {
+                recs.extend_from_slice(&w.to_le_bytes());
+            }
+        }
+        let extra = self.extra.iter().flat_map(|w| w.to_le_bytes()).collect();
+        (recs, extra)
+    }
+
+    /// The `n` ids of an image, mapped rather than copied (see [`crate::mapvec`]); `None`
+    /// (the caller then builds them) on a big-endian host, for an image of another count,
+    /// whose records' trailing words are not laid out one after another as
+    /// [`Flat::push_written`] lays them out, or that the system will not map.
+    fn from_image(img: &FlatImage, n: u32) -> Option<Flat> {
+        if cfg!(target_endian = "big") {
+            return None;
+        }
+        let file = img.file.file()?;
+        let (recs, extra) = img.bytes()?;
+        let words = extra.len() / 4;
+        if recs.len() != n as usize * 16 || extra.len() % 4 != 0 || n == 0 {
+            return None;
+        }
+        // What makes every `words(id)` in bounds: record 0 is void and each record's words
+        // start where the last one's end, the last ending at the end. (What the records say
+        // is the cache file checksum's to keep right, as for the rest of the cache.)
+        let word = |i: usize| -> u32 {
+            let mut b = [0u8; 4];
+            b.copy_from_slice(&recs[i * 4..i * 4 + 4]);
+            u32::from_le_bytes(b)
+        };
+        if (0..4).any(|i| word(i) != 0) {
+            return None;
+        }
+        let mut next = 0usize;
+        for id in 1..n as usize {
+            if word(id * 4 + 3) as usize != next {
+                return None;
+            }
+            next += extra_len(word(id * 4 + 1));
+        }
+        if next != words {
+            return None;
+        }
+        #[cfg(target_os = "linux")]
+        {
+            let (recs_at, words_at) = (img.recs.start as u64, img.extra.start as u64);
+            // SAFETY: the image is a file kbtf wrote by a rename and never writes in place
+            // (the base index cache), as every mapped input is trusted not to change.
+            let recs = unsafe { MapVec::map_file(file, recs_at, n as usize, IMAGE_ROOM) }.ok()?;
+            // SAFETY: as above.
+            let extra = unsafe { MapVec::map_file(file, words_at, words, IMAGE_ROOM) }.ok()?;
+            Some(Flat { recs, extra })
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = file;
+            None
+        }
     }
 
     /// Appends the types of a type section (checked already, as [`Btf::parse`] does).
@@ -181,8 +258,8 @@ impl Flat {
             }
         }
         let mut flat = Flat {
-            recs: Vec::with_capacity(n),
-            extra: Vec::with_capacity(words),
+            recs: MapVec::with_capacity(n),
+            extra: MapVec::with_capacity(words),
         };
         flat.recs.push(Rec::default());
         for id in 1..btf.end_id() {
@@ -395,6 +472,54 @@ impl Flat {
             kind_flag: r.kflag(),
             data,
         })
+    }
+}
+
+/// How many elements a mapped [`Flat`] vector may grow by before it moves to the heap: the
+/// address range reserved for it (512 MiB of records, 128 MiB of words, never touched
+/// unless used) outlasts the raw types of the largest module.
+const IMAGE_ROOM: usize = 32 << 20;
+
+/// Where a file (the base index cache) holds a [`Flat`] of a base's types, as
+/// [`Flat::image_bytes`] wrote them, at offsets that are multiples of the page size: given
+/// to the base with [`Btf::preset_flat_image`], it makes [`Flat::from_btf`] map them.
+#[derive(Clone)]
+pub struct FlatImage {
+    file: Arc<crate::file::MappedFile>,
+    recs: std::ops::Range<usize>,
+    extra: std::ops::Range<usize>,
+}
+
+impl FlatImage {
+    /// The records at bytes `recs` of `file`, the trailing words at `extra`.
+    pub fn new(
+        file: Arc<crate::file::MappedFile>,
+        recs: std::ops::Range<usize>,
+        extra: std::ops::Range<usize>,
+    ) -> FlatImage {
+        FlatImage { file, recs, extra }
+    }
+
+    /// Where the records and the trailing words start in the file.
+    pub fn offsets(&self) -> (usize, usize) {
+        (self.recs.start, self.extra.start)
+    }
+
+    /// The records' and the trailing words' bytes; `None` if they are not in the file.
+    pub fn bytes(&self) -> Option<(&[u8], &[u8])> {
+        Some((
+            self.file.get(self.recs.clone())?,
+            self.file.get(self.extra.clone())?,
+        ))
+    }
+}
+
+impl std::fmt::Debug for FlatImage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlatImage")
+            .field("recs", &self.recs)
+            .field("extra", &self.extra)
+            .finish()
     }
 }
 
@@ -632,6 +757,86 @@ mod tests {
             assert_eq!(whole.to_type(id).unwrap(), t, "type [{id}]");
             assert_eq!(whole.to_type(id + k).unwrap(), t, "type [{}]", id + k);
             assert_eq!(whole.words(id + k), unit.words(id));
+        }
+    }
+
+    /// A base given an image of its types (as the base index cache holds them) maps them:
+    /// the same records and words as built, growing as before; an image that does not fit
+    /// the base, or whose trailing words are not laid out one after another, is not used.
+    #[test]
+    fn an_image_maps_the_same_types() {
+        let mut btf = Btf::new();
+        let n = btf.add_str("n");
+        for data in [
+            TypeData::Int {
+                size: 4,
+                encoding: 1,
+                offset: 0,
+                bits: 32,
+            },
+            TypeData::Struct {
+                size: 4,
+                members: vec![Member {
+                    name_off: n,
+                    ty: 1,
+                    offset: 0,
+                }],
+            },
+            TypeData::Ptr { ty: 2 },
+            TypeData::FuncProto {
+                ret: 1,
+                params: vec![Param { name_off: n, ty: 3 }],
+            },
+        ] {
+            btf.add_type(Type {
+                name_off: n,
+                kind_flag: false,
+                data,
+            });
+        }
+        let bytes = btf.to_bytes();
+        let built = Flat::from_btf(&Btf::parse(&bytes, None).unwrap());
+        let (recs, words) = built.image_bytes();
+        let dir = tempfile::tempdir().unwrap();
+        let with_image = |recs: &[u8], words: &[u8]| -> Flat {
+            const AT: usize = 64 << 10;
+            let mut file = vec![0x5au8; AT];
+            file.extend_from_slice(recs);
+            file.resize(2 * AT, 0);
+            file.extend_from_slice(words);
+            let path = dir.path().join("image");
+            std::fs::write(&path, &file).unwrap();
+            let map = Arc::new(crate::file::map_file(&path).unwrap());
+            let img = FlatImage::new(map, AT..AT + recs.len(), 2 * AT..2 * AT + words.len());
+            let base = Btf::parse(&bytes, None).unwrap();
+            assert!(base.preset_flat_image(img));
+            Flat::from_btf(&base)
+        };
+        let mut mapped = with_image(&recs, &words);
+        assert_eq!(mapped, built);
+        #[cfg(all(target_os = "linux", target_endian = "little"))]
+        assert!(mapped.recs.is_mapped() && mapped.extra.is_mapped());
+        // It grows as a built one does.
+        let mut grown = built.clone();
+        assert!(grown.append(&built) && mapped.append(&built));
+        assert_eq!(mapped, grown);
+        // An image of another count, or whose second record's words do not start where the
+        // first one's end, is built instead.
+        for (recs, words) in [
+            (recs[..recs.len() - 16].to_vec(), words.clone()),
+            (recs.clone(), words[..words.len() - 4].to_vec()),
+            (
+                {
+                    let mut r = recs.clone();
+                    r[2 * 16 + 12] ^= 1;
+                    r
+                },
+                words.clone(),
+            ),
+        ] {
+            let f = with_image(&recs, &words);
+            assert_eq!(f, built);
+            assert!(!f.recs.is_mapped());
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod file;
 pub mod fingerprint;
 pub mod flat;
 pub mod kind;
+pub mod mapvec;
 pub mod mem;
 pub mod read;
 pub mod strings;

@@ -5,7 +5,10 @@
 //! 6.1), and each process would walk the base's 95 k records to check them, hash its 4 MB
 //! for the fingerprint note (SHA-256), index its 1.7 MB of strings, and file its types in
 //! dedup's candidate table (`kbtf_dedup::base_index`, which also records that the base's
-//! references were checked). The cache holds all four, keyed by the base file's identity,
+//! references were checked), and copy its types into the vectors the encoder and dedup
+//! work in (`kbtf_btf::Flat`). The cache holds all five, the last as those vectors lie in
+//! memory at page-aligned offsets so that they are mapped rather than copied
+//! (`kbtf_btf::mapvec`), keyed by the base file's identity,
 //! a hash of its BTF bytes and this kbtf executable's identity, and is checked before
 //! anything in it is used:
 //!
@@ -40,7 +43,9 @@ use kbtf_btf::{Btf, Bytes, TypeCheck};
 
 const MAGIC: &[u8; 8] = b"KBTFBIX\0";
 /// Bumped whenever the layout or the meaning of a section changes.
-const FORMAT: u32 = 3;
+const FORMAT: u32 = 4;
+/// Where the mapped sections start: a multiple of any page size Linux uses.
+const MAP_ALIGN: usize = 64 << 10;
 
 /// Reads `--btf_base` from `path`, taking what the cache holds for it, or filling the cache.
 pub fn read_base(path: &Path) -> Result<Arc<Btf>, kbtf_btf::ReadError> {
@@ -108,7 +113,15 @@ fn use_cache(dir: &Path, key: &[u8], cached: Option<Cached>, base: &Btf) {
         return;
     };
     let check = encode_check(&check);
-    if store(dir, &file, &encode(key, &sha, &[&slots, &cands, &check])).is_ok() {
+    let (recs, words) = kbtf_btf::Flat::from_btf(base).image_bytes();
+    let sections: [(&[u8], usize); 5] = [
+        (&slots, 8),
+        (&cands, 8),
+        (&check, 8),
+        (&recs, MAP_ALIGN),
+        (&words, MAP_ALIGN),
+    ];
+    if store(dir, &file, &encode(key, &sha, &sections)).is_ok() {
         prune(dir, &file);
     }
 }
@@ -198,21 +211,24 @@ fn identity(path: &Path) -> Option<Vec<u8>> {
 }
 
 /// The file: magic, format, key length and key, the SHA-256, then each section (the string
-/// index, dedup's base candidates) as its length and bytes, 8-aligned; then the checksum of
-/// everything before it.
-fn encode(key: &[u8], sha: &[u8; 32], sections: &[&[u8]]) -> Vec<u8> {
-    let mut out =
-        Vec::with_capacity(64 + key.len() + sections.iter().map(|s| s.len() + 16).sum::<usize>());
+/// index, dedup's base candidates, the per-record checks, the base's `Flat` records and
+/// trailing words) as its length, 8-aligned, then zeros up to the section's alignment and
+/// its bytes; then the checksum of everything before it.
+fn encode(key: &[u8], sha: &[u8; 32], sections: &[(&[u8], usize)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(
+        64 + key.len() + sections.iter().map(|s| s.0.len() + s.1 + 16).sum::<usize>(),
+    );
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&FORMAT.to_le_bytes());
     out.extend_from_slice(&(key.len() as u32).to_le_bytes());
     out.extend_from_slice(key);
     out.extend_from_slice(sha);
-    for sec in sections {
+    for &(sec, align) in sections {
         while out.len() % 8 != 0 {
             out.push(0);
         }
         out.extend_from_slice(&(sec.len() as u64).to_le_bytes());
+        out.resize(out.len().next_multiple_of(align), 0);
         out.extend_from_slice(sec);
     }
     let sum = hash64(&out);
@@ -226,6 +242,8 @@ struct Cached {
     slots: Bytes,
     cands: Bytes,
     check: TypeCheck,
+    /// The base's types in `Flat`'s layout: where the records and the trailing words lie.
+    flat: kbtf_btf::flat::FlatImage,
 }
 
 /// Reads and checks the cache file; `None` if it is missing or fails any check.
@@ -246,24 +264,27 @@ fn load(file: &Path, key: &[u8]) -> Option<Cached> {
     }
     let sha: [u8; 32] = r.take(32)?.try_into().ok()?;
     let owner: Arc<dyn kbtf_btf::bytes::Owner> = map.clone();
-    let mut section = || -> Option<Bytes> {
+    let mut range = |align: usize| -> Option<std::ops::Range<usize>> {
         r.take((8 - r.at % 8) % 8)?;
         let len = usize::try_from(r.u64()?).ok()?;
+        r.take(r.at.next_multiple_of(align) - r.at)?;
         let start = r.at;
         r.take(len)?;
-        Bytes::shared(owner.clone(), start..start + len)
+        Some(start..start + len)
     };
-    let slots = section()?;
-    let cands = section()?;
-    let check = decode_check(&section()?)?;
+    let slots = range(8)?;
+    let cands = range(8)?;
+    let check = range(8)?;
+    let (recs, words) = (range(MAP_ALIGN)?, range(MAP_ALIGN)?);
     if r.at != body.len() {
         return None;
     }
     Some(Cached {
         sha,
-        slots,
-        cands,
-        check,
+        slots: Bytes::shared(owner.clone(), slots)?,
+        cands: Bytes::shared(owner, cands)?,
+        check: decode_check(body.get(check)?)?,
+        flat: kbtf_btf::flat::FlatImage::new(map.clone(), recs, words),
     })
 }
 
@@ -272,6 +293,7 @@ fn adopt(base: &Btf, c: &Cached) -> bool {
     base.preset_string_index(c.slots.clone())
         && base.preset_sha256(c.sha)
         && base.preset_derived_index(c.cands.clone())
+        && base.preset_flat_image(c.flat.clone())
 }
 
 struct Reader<'a> {
@@ -389,7 +411,19 @@ mod tests {
             int_pad: vec![(2, 1), (7, 255)],
         };
         assert_eq!(decode_check(&encode_check(&check)), Some(check.clone()));
-        let bytes = encode(&key, &[7; 32], &[&slots, &cands, &encode_check(&check)]);
+        let (recs, words) = (vec![0u8; 32], vec![9u8; 12]);
+        let check_bytes = encode_check(&check);
+        let bytes = encode(
+            &key,
+            &[7; 32],
+            &[
+                (&slots, 8),
+                (&cands, 8),
+                (&check_bytes, 8),
+                (&recs, MAP_ALIGN),
+                (&words, MAP_ALIGN),
+            ],
+        );
         let file = dir.path().join("x.idx");
         store(dir.path(), &file, &bytes).unwrap();
         let c = load(&file, &key).unwrap();
@@ -397,6 +431,13 @@ mod tests {
         assert_eq!(&*c.slots, &slots[..]);
         assert_eq!(&*c.cands, &cands[..]);
         assert_eq!(c.check, check);
+        let (r, w) = c.flat.offsets();
+        assert_eq!(
+            (r % MAP_ALIGN, w % MAP_ALIGN),
+            (0, 0),
+            "{r}, {w}: mapped sections"
+        );
+        assert_eq!(c.flat.bytes(), Some((&recs[..], &words[..])));
         assert!(load(&file, b"other key").is_none(), "another key");
         for i in [0, 9, 20, bytes.len() / 2, bytes.len() - 1] {
             let mut bad = bytes.clone();
