@@ -72,7 +72,7 @@ impl Rec {
 
 /// Number of trailing 32-bit words of a type with this `info`.
 #[inline]
-pub fn extra_len(info: u32) -> usize {
+pub const fn extra_len(info: u32) -> usize {
     let vlen = (info & 0xffff) as usize;
     match (info >> 24) & 0x1f {
         INT | VAR | DECL_TAG => 1,
@@ -83,6 +83,19 @@ pub fn extra_len(info: u32) -> usize {
         _ => 0,
     }
 }
+
+/// [`extra_len`] by a table: for each kind, the trailing words it has whatever its vlen and
+/// those it has per vlen.
+const EXTRA_LEN_PARTS: [(u8, u8); 32] = {
+    let mut t = [(0u8, 0u8); 32];
+    let mut k = 0;
+    while k < 32 {
+        let fixed = extra_len(k << 24);
+        t[k as usize] = (fixed as u8, (extra_len(k << 24 | 1) - fixed) as u8);
+        k += 1;
+    }
+    t
+};
 
 /// Types by id, from `void` (0), in wire layout.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,20 +186,21 @@ impl Flat {
         // What makes every `words(id)` in bounds: record 0 is void and each record's words
         // start where the last one's end, the last ending at the end. (What the records say
         // is the cache file checksum's to keep right, as for the rest of the cache.)
-        let word = |i: usize| -> u32 {
-            let mut b = [0u8; 4];
-            b.copy_from_slice(&recs[i * 4..i * 4 + 4]);
-            u32::from_le_bytes(b)
-        };
-        if (0..4).any(|i| word(i) != 0) {
+        let mut rest = recs.chunks_exact(16);
+        if rest.next().is_none_or(|void| void.iter().any(|&b| b != 0)) {
             return None;
         }
-        let mut next = 0usize;
-        for id in 1..n as usize {
-            if word(id * 4 + 3) as usize != next {
-                return None;
-            }
-            next += extra_len(word(id * 4 + 1));
+        let (mut next, mut bad) = (0usize, false);
+        for r in rest {
+            let info = u32::from_le_bytes([r[4], r[5], r[6], r[7]]);
+            let start = u32::from_le_bytes([r[12], r[13], r[14], r[15]]);
+            bad |= start as usize != next;
+            // Branch-free: kinds vary from record to record.
+            let (fixed, per) = EXTRA_LEN_PARTS[(info >> 24 & 0x1f) as usize];
+            next += usize::from(fixed) + usize::from(per) * (info & 0xffff) as usize;
+        }
+        if bad {
+            return None;
         }
         if next != words {
             return None;
@@ -757,6 +771,18 @@ mod tests {
             assert_eq!(whole.to_type(id).unwrap(), t, "type [{id}]");
             assert_eq!(whole.to_type(id + k).unwrap(), t, "type [{}]", id + k);
             assert_eq!(whole.words(id + k), unit.words(id));
+        }
+    }
+
+    #[test]
+    fn extra_len_parts_agree() {
+        for kind in 0..32u32 {
+            for vlen in [0u32, 1, 2, 7, 0xffff] {
+                let info = kind << 24 | vlen | 1 << 31;
+                let (fixed, per) = EXTRA_LEN_PARTS[kind as usize];
+                let by_table = usize::from(fixed) + usize::from(per) * vlen as usize;
+                assert_eq!(by_table, extra_len(info), "kind {kind}, vlen {vlen}");
+            }
         }
     }
 
