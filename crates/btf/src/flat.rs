@@ -199,10 +199,7 @@ impl Flat {
             let (fixed, per) = EXTRA_LEN_PARTS[(info >> 24 & 0x1f) as usize];
             next += usize::from(fixed) + usize::from(per) * (info & 0xffff) as usize;
         }
-        if bad {
-            return None;
-        }
-        if next != words {
+        if bad || next != words {
             return None;
         }
         #[cfg(target_os = "linux")]
