@@ -149,16 +149,19 @@ impl<T: Plain> MapVec<T> {
         // Twice the length, not the capacity: a mapped vector's capacity is the whole range
         // it reserved, most of it never used.
         let cap = need.max(self.len.saturating_mul(2)).max(4);
-        if let Err(layout) = self.regrow(cap) {
-            std::alloc::handle_alloc_error(layout)
+        match self.regrow(cap) {
+            Ok(()) => {}
+            Err(Some(layout)) => std::alloc::handle_alloc_error(layout),
+            Err(None) => capacity_overflow(),
         }
     }
 
     /// Moves the elements to a heap allocation of `cap` elements (`cap >= len`), or grows
-    /// the one they are in.
-    fn regrow(&mut self, cap: usize) -> Result<(), std::alloc::Layout> {
+    /// the one they are in. An error, and nothing changed, where the allocator refuses
+    /// (its layout) or the size cannot be a layout (`None`).
+    fn regrow(&mut self, cap: usize) -> Result<(), Option<std::alloc::Layout>> {
         let Ok(layout) = std::alloc::Layout::array::<T>(cap) else {
-            capacity_overflow()
+            return Err(None);
         };
         if layout.size() == 0 {
             self.cap = cap;
@@ -166,8 +169,9 @@ impl<T: Plain> MapVec<T> {
         }
         let p = match self.mapped {
             None if self.cap > 0 => {
+                // The layout it was allocated with, so valid.
                 let Ok(old) = std::alloc::Layout::array::<T>(self.cap) else {
-                    capacity_overflow()
+                    return Err(None);
                 };
                 // SAFETY: `ptr` was allocated with `old` by the global allocator; the new
                 // size is non-zero and `Layout::array` checked it.
@@ -188,7 +192,7 @@ impl<T: Plain> MapVec<T> {
             }
         };
         let Some(p) = NonNull::new(p.cast::<T>()) else {
-            return Err(layout);
+            return Err(Some(layout));
         };
         self.ptr = p;
         self.cap = cap;
@@ -423,6 +427,8 @@ mod tests {
         assert!(v.try_reserve(1000));
         assert!(v.capacity() >= 1005);
         assert!(!v.try_reserve(usize::MAX));
+        assert!(!v.try_reserve(usize::MAX / 4), "no layout that large");
+        assert_eq!(&*v, &w[..5]);
         v.clear();
         assert!(v.is_empty());
     }
