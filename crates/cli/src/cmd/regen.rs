@@ -151,7 +151,9 @@ pub fn run(args: Args) -> Result<u8> {
 
     let base = match &vmlinux {
         Some(v) => Some(
-            kbtf_btf::read_base(v)
+            // Through the base index cache, as a module process of kbuild reads it: each
+            // module's encoder then maps the base's types instead of parsing them again.
+            crate::basecache::read_base(v)
                 .with_context(|| format!("reading the vmlinux BTF {}", v.display()))?,
         ),
         None => None,
