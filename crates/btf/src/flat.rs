@@ -725,10 +725,9 @@ mod tests {
         }
     }
 
-    /// `append` puts another object's types (not its void) after this one's, their trailing
-    /// words shifted past this one's, and leaves both forms readable.
-    #[test]
-    fn append_shifts_trailing_words() {
+    /// An INT, a struct of it, a pointer to the struct and a prototype taking the pointer:
+    /// records with and without trailing words.
+    fn four_types() -> Btf {
         let mut btf = Btf::new();
         let n = btf.add_str("n");
         for data in [
@@ -758,6 +757,14 @@ mod tests {
                 data,
             });
         }
+        btf
+    }
+
+    /// `append` puts another object's types (not its void) after this one's, their trailing
+    /// words shifted past this one's, and leaves both forms readable.
+    #[test]
+    fn append_shifts_trailing_words() {
+        let btf = four_types();
         let unit = Flat::from_btf(&btf);
         let mut whole = Flat::from_btf(&btf);
         assert!(whole.append(&unit));
@@ -788,35 +795,7 @@ mod tests {
     /// the base, or whose trailing words are not laid out one after another, is not used.
     #[test]
     fn an_image_maps_the_same_types() {
-        let mut btf = Btf::new();
-        let n = btf.add_str("n");
-        for data in [
-            TypeData::Int {
-                size: 4,
-                encoding: 1,
-                offset: 0,
-                bits: 32,
-            },
-            TypeData::Struct {
-                size: 4,
-                members: vec![Member {
-                    name_off: n,
-                    ty: 1,
-                    offset: 0,
-                }],
-            },
-            TypeData::Ptr { ty: 2 },
-            TypeData::FuncProto {
-                ret: 1,
-                params: vec![Param { name_off: n, ty: 3 }],
-            },
-        ] {
-            btf.add_type(Type {
-                name_off: n,
-                kind_flag: false,
-                data,
-            });
-        }
+        let btf = four_types();
         let bytes = btf.to_bytes();
         let built = Flat::from_btf(&Btf::parse(&bytes, None).unwrap());
         let (recs, words) = built.image_bytes();
