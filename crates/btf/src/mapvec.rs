@@ -272,12 +272,9 @@ impl<T: Plain> MapVec<T> {
         }
         if file_bytes > 0 {
             // Whole pages of the file; past `len` they are spare capacity, overwritten
-            // before they are read as elements.
-            let Some(mapped) = round_up(file_bytes, page) else {
-                // SAFETY: `range` is the mapping of `total` bytes made above.
-                unsafe { libc::munmap(range, total) };
-                return Err(too_big());
-            };
+            // before they are read as elements. No larger than `total`, which was rounded
+            // up from more bytes without overflow.
+            let mapped = file_bytes.next_multiple_of(page);
             // SAFETY: replaces the front of the range mapped above (ours alone) by a
             // private copy-on-write mapping of the file: writes never reach the file.
             let at = unsafe {
@@ -292,7 +289,7 @@ impl<T: Plain> MapVec<T> {
             };
             if at == libc::MAP_FAILED {
                 let err = std::io::Error::last_os_error();
-                // SAFETY: as above.
+                // SAFETY: `range` is the mapping of `total` bytes made above.
                 unsafe { libc::munmap(range, total) };
                 return Err(err);
             }
