@@ -78,8 +78,9 @@ impl<'d> Name<'d> {
     }
 }
 
-/// The interesting attributes of a DIE. Missing numbers are 0, as with pahole.
-#[derive(Debug, Clone, Copy)]
+/// The interesting attributes of a DIE, as read. Missing numbers are 0, as with pahole. A
+/// loaded unit keeps them packed (`packed.rs`) and gives them through `NodeRef`'s methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Attrs<'d> {
     /// `DW_AT_name`, borrowed from the input (`.debug_str` or `.debug_info`).
     pub name: Option<Name<'d>>,
@@ -110,17 +111,6 @@ pub struct Attrs<'d> {
     /// A formal parameter's location facts.
     pub param_loc: ParamLoc,
     pub language: u64,
-}
-
-impl Attrs<'_> {
-    /// pahole's `attr_upper_bound`: the number of elements of a subrange. A non-constant
-    /// upper bound gives 0 without looking at `DW_AT_count`.
-    pub fn subrange_len(&self) -> u64 {
-        match self.upper_bound {
-            Some(n) => n,
-            None => self.count.unwrap_or(0),
-        }
-    }
 }
 
 impl Default for Attrs<'_> {

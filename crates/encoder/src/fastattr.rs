@@ -7,7 +7,9 @@
 //! a third of the DWARF walk. Here each abbreviation gets, once per unit, a list of [`Step`]s
 //! that says for each attribute where its value goes ([`Field`], decided by the attribute's
 //! name and the DIE's tag as `die::record` decides it) and how its form is decoded
-//! ([`Form`]), with runs of fixed-size attributes to skip folded into one step.
+//! ([`Form`]), with runs of fixed-size attributes to skip folded into one step. The values
+//! go to a [`Sink`]: straight into the DIE's packed attributes (`packed.rs`, the step naming
+//! the value slot), or into a whole [`Attrs`] when the abbreviation spills.
 //!
 //! The fast path never reports errors: when a value does not fit the plan (bytes run out, a
 //! LEB128 overflows, a reference leaves its unit, a location starts with `DW_OP_addrx`), it
@@ -20,6 +22,7 @@
 use gimli::constants as dw;
 
 use crate::die::{self, Attrs, Location, Name};
+use crate::packed::Recipe;
 
 /// How the length of a block is given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,12 +100,18 @@ pub(crate) enum Step {
     SkipLeb,
     SkipString,
     SkipBlock(Len),
-    Read(Field, Form),
+    /// Read an attribute into `Field`, which for a packed DIE is the value slot of this
+    /// index (`packed::Recipe`).
+    Read(Field, Form, u8),
 }
 
 /// The field an attribute goes into for DIEs of `tag`, or `None` when it is not kept.
 /// `Err(())` when only gimli may read it (formal parameter locations that are looked at).
-fn field(tag: gimli::DwTag, name: gimli::DwAt, locations: bool) -> Result<Option<Field>, ()> {
+pub(crate) fn field(
+    tag: gimli::DwTag,
+    name: gimli::DwAt,
+    locations: bool,
+) -> Result<Option<Field>, ()> {
     let param = tag == dw::DW_TAG_formal_parameter;
     Ok(Some(match name {
         dw::DW_AT_name => Field::Name,
@@ -207,6 +216,7 @@ pub(crate) fn plan_into(
     tag: gimli::DwTag,
     locations: bool,
     header: &gimli::UnitHeader<crate::input::PlainReader<'_>>,
+    recipe: &Recipe,
 ) -> bool {
     let encoding = header.encoding();
     let wants = die::wants_attrs(tag);
@@ -226,7 +236,7 @@ pub(crate) fn plan_into(
             if !supported(field, f) {
                 return false;
             }
-            plan.push(Step::Read(field, f));
+            plan.push(Step::Read(field, f, recipe.index_of(field)));
             continue;
         }
         let step = match f {
@@ -408,7 +418,7 @@ fn block_len(data: &[u8], pos: &mut usize, len: Len) -> Option<usize> {
 }
 
 /// Reads one value of `form` at `pos`.
-#[inline]
+#[inline(always)]
 fn value<'d>(c: &Ctx<'d>, pos: &mut usize, form: Form) -> Option<Val<'d>> {
     let data = c.info;
     Some(match form {
@@ -460,19 +470,71 @@ fn reference(c: &Ctx<'_>, v: &Val<'_>) -> Option<Option<usize>> {
     }
 }
 
+/// An attribute's value as [`read`] hands it to a [`Sink`], decoded as `die::record` decodes
+/// it for its field.
+pub(crate) enum Put<'d> {
+    Str(Name<'d>),
+    Ref(Option<usize>),
+    Num(u64),
+    /// A flag attribute is present.
+    Flag,
+    Loc(Location),
+}
+
+/// Where [`read`] puts what it reads: the whole [`Attrs`], or a packed DIE.
+pub(crate) trait Sink<'d> {
+    /// Puts `v`, the value of an attribute going into `field` (`slot` for a packed DIE).
+    fn put(&mut self, field: Field, slot: u8, v: Put<'d>);
+}
+
+impl<'d> Sink<'d> for Attrs<'d> {
+    #[inline]
+    fn put(&mut self, field: Field, _slot: u8, v: Put<'d>) {
+        let a = self;
+        match (field, v) {
+            (Field::Name, Put::Str(s)) => a.name = Some(s),
+            (Field::ConstStr, Put::Str(s)) => a.const_str = Some(s),
+            (Field::Type, Put::Ref(r)) => a.type_ref = r,
+            (Field::AbstractOrigin, Put::Ref(r)) => a.abstract_origin = r,
+            (Field::Specification, Put::Ref(r)) => a.specification = r,
+            (Field::ByteSize, Put::Num(n)) => a.byte_size = n,
+            (Field::Encoding, Put::Num(n)) => a.encoding = n,
+            (Field::BitSize, Put::Num(n)) => a.bit_size = n,
+            (Field::BitOffset, Put::Num(n)) => a.bit_offset = n,
+            (Field::DataBitOffset, Put::Num(n)) => a.data_bit_offset = Some(n),
+            (Field::DataMemberLocation, Put::Num(n)) => a.data_member_location = Some(n),
+            (Field::UpperBound, Put::Num(n)) => a.upper_bound = Some(n),
+            (Field::Count, Put::Num(n)) => a.count = Some(n),
+            (Field::ConstValue, Put::Num(n)) => a.const_value = n,
+            (Field::ParamConstValue, Put::Num(n)) => {
+                a.param_loc.has_const_value = true;
+                a.const_value = n;
+            }
+            (Field::Declaration, _) => a.declaration = true,
+            (Field::External, _) => a.external = true,
+            (Field::Artificial, _) => a.artificial = true,
+            (Field::Location, Put::Loc(l)) => a.location = l,
+            (Field::ParamHasLoc, _) => a.param_loc.has_loc = true,
+            (Field::Language, Put::Num(n)) => a.language = n,
+            // `read` gives each field its kind of value.
+            _ => {}
+        }
+    }
+}
+
 /// Reads the attributes of one DIE, which start at `pos` in `.debug_info`, into `a` along
 /// `plan`; returns where the next DIE starts. `None`: something did not fit, read the DIE
 /// with gimli.
 #[inline]
-pub(crate) fn read<'d>(
+pub(crate) fn read<'d, S: Sink<'d>>(
     plan: &[Step],
     c: &Ctx<'d>,
     mut pos: usize,
-    a: &mut Attrs<'d>,
+    a: &mut S,
 ) -> Option<usize> {
     let data = c.info;
     for &step in plan {
-        let (field, form) = match step {
+        let (field, form, slot) = match step {
             Step::Skip(n) => {
                 pos = pos.checked_add(n as usize)?;
                 continue;
@@ -491,48 +553,36 @@ pub(crate) fn read<'d>(
                 pos = pos.checked_add(n)?;
                 continue;
             }
-            Step::Read(field, form) => (field, form),
+            Step::Read(field, form, slot) => (field, form, slot),
         };
         let v = value(c, &mut pos, form)?;
-        match field {
-            Field::Name => match v {
-                Val::Str(s) => a.name = Some(Name(s)),
+        let put = match field {
+            Field::Name | Field::ConstStr => match v {
+                Val::Str(s) => Put::Str(Name(s)),
                 _ => return None,
             },
-            Field::ConstStr => match v {
-                Val::Str(s) => a.const_str = Some(Name(s)),
-                _ => return None,
-            },
-            Field::Type => a.type_ref = reference(c, &v)?,
-            Field::AbstractOrigin => a.abstract_origin = reference(c, &v)?,
-            Field::Specification => a.specification = reference(c, &v)?,
-            Field::ByteSize => a.byte_size = v.numeric(),
-            Field::Encoding => a.encoding = v.numeric(),
-            Field::BitSize => a.bit_size = v.numeric(),
-            Field::BitOffset => a.bit_offset = v.numeric(),
-            Field::DataBitOffset => a.data_bit_offset = Some(v.offset()),
-            Field::DataMemberLocation => a.data_member_location = Some(v.offset()),
-            Field::UpperBound => {
-                a.upper_bound = Some(v.formudata().map_or(0, |n| n.wrapping_add(1)))
+            Field::Type | Field::AbstractOrigin | Field::Specification => {
+                Put::Ref(reference(c, &v)?)
             }
-            Field::Count => a.count = Some(v.formudata().unwrap_or(0)),
-            Field::ConstValue => a.const_value = v.numeric(),
-            Field::ParamConstValue => {
-                a.param_loc.has_const_value = true;
-                a.const_value = v.numeric();
+            Field::ByteSize
+            | Field::Encoding
+            | Field::BitSize
+            | Field::BitOffset
+            | Field::ConstValue
+            | Field::ParamConstValue
+            | Field::Language => Put::Num(v.numeric()),
+            Field::DataBitOffset | Field::DataMemberLocation => Put::Num(v.offset()),
+            Field::UpperBound => Put::Num(v.formudata().map_or(0, |n| n.wrapping_add(1))),
+            Field::Count => Put::Num(v.formudata().unwrap_or(0)),
+            Field::Declaration | Field::External | Field::Artificial | Field::ParamHasLoc => {
+                Put::Flag
             }
-            Field::Declaration => a.declaration = true,
-            Field::External => a.external = true,
-            Field::Artificial => a.artificial = true,
-            Field::Location => {
-                a.location = match v {
-                    Val::Block(b) => location(b, c.address_size)?,
-                    _ => Location::Other,
-                }
-            }
-            Field::ParamHasLoc => a.param_loc.has_loc = true,
-            Field::Language => a.language = v.numeric(),
-        }
+            Field::Location => Put::Loc(match v {
+                Val::Block(b) => location(b, c.address_size)?,
+                _ => Location::Other,
+            }),
+        };
+        a.put(field, slot, put);
     }
     (pos <= c.end).then_some(pos)
 }

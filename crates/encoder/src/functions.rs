@@ -75,25 +75,25 @@ pub struct Candidate {
 
 /// The function's name as pahole resolves it.
 fn function_name<'d>(cu: &Cu<'d>, node: u32) -> Option<Name<'d>> {
-    let a = &cu.node(node).a;
-    if let Some(n) = a.name {
+    let a = cu.node(node);
+    if let Some(n) = a.name() {
         return Some(n);
     }
     let origin = cu
-        .tag_at(a.abstract_origin)
-        .or_else(|| cu.tag_at(a.specification))?;
-    cu.node(origin).a.name
+        .tag_at(a.abstract_origin())
+        .or_else(|| cu.tag_at(a.specification()))?;
+    cu.node(origin).name()
 }
 
 /// The return type: its own, or its abstract origin's (`cu__resolve_func_ret_types`).
 fn return_type<'d>(cu: &Cu<'d>, node: u32) -> Result<u32, ErrorKind> {
-    let a = &cu.node(node).a;
-    let own = cu.resolve(a.type_ref);
-    if own != 0 || a.abstract_origin.is_none() {
+    let a = cu.node(node);
+    let own = cu.resolve(a.type_ref());
+    if own != 0 || a.abstract_origin().is_none() {
         return Ok(own);
     }
-    match cu.tag_at(a.abstract_origin) {
-        Some(origin) => Ok(cu.resolve(cu.node(origin).a.type_ref)),
+    match cu.tag_at(a.abstract_origin()) {
+        Some(origin) => Ok(cu.resolve(cu.node(origin).type_ref())),
         None => Err(ErrorKind::Unsupported {
             loc: DwarfLocation {
                 cu: Some(cu.offset as u64),
@@ -123,8 +123,8 @@ pub fn candidates<'d>(
         // pahole resolves every function's return type, and fails on a missing origin,
         // before it looks at any of them.
         let ret = return_type(cu, node)?;
-        let a = &cu.node(node).a;
-        if a.declaration {
+        let a = cu.node(node);
+        if a.declaration() {
             continue;
         }
         let mut params: Vec<(Option<Name<'d>>, u32)> = Vec::new();
@@ -133,13 +133,13 @@ pub fn candidates<'d>(
             let c = cu.node(child);
             match c.tag {
                 dw::DW_TAG_formal_parameter => {
-                    if c.a.type_ref.is_some() || c.a.abstract_origin.is_none() {
-                        params.push((c.a.name, cu.resolve(c.a.type_ref)));
-                    } else if let Some(o) = cu.tag_at(c.a.abstract_origin) {
+                    if c.type_ref().is_some() || c.abstract_origin().is_none() {
+                        params.push((c.name(), cu.resolve(c.type_ref())));
+                    } else if let Some(o) = cu.tag_at(c.abstract_origin()) {
                         let o = cu.node(o);
-                        params.push((o.a.name, cu.resolve(o.a.type_ref)));
+                        params.push((o.name(), cu.resolve(o.type_ref())));
                     } else {
-                        params.push((c.a.name, 0));
+                        params.push((c.name(), 0));
                     }
                 }
                 dw::DW_TAG_unspecified_parameters => varargs = true,
@@ -163,7 +163,7 @@ pub fn candidates<'d>(
             } else {
                 continue;
             }
-        } else if !a.external || name.is_none() {
+        } else if !a.external() || name.is_none() {
             continue;
         } else {
             (false, false)

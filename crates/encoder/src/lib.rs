@@ -37,6 +37,7 @@ mod input;
 mod loader;
 mod merge;
 mod origins;
+mod packed;
 mod pipeline;
 mod proto;
 mod registers;

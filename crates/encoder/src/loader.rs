@@ -28,6 +28,7 @@ use crate::die::{self, Attrs};
 use crate::error::{DwarfLocation, ErrorKind};
 use crate::fastattr;
 use crate::input::PlainReader;
+use crate::packed::{Packed, Recipe};
 
 /// No node.
 pub const NONE: u32 = u32::MAX;
@@ -54,12 +55,15 @@ pub struct Node {
     pub type_id: u32,
 }
 
-/// A DIE with its attributes, as [`Cu::node`] gives it.
+/// A DIE with its attributes, as [`Cu::node`] gives it; the attributes are read through its
+/// methods (in `packed.rs`).
 #[derive(Debug, Clone, Copy)]
 pub struct NodeRef<'a, 'd> {
     pub offset: usize,
     pub tag: gimli::DwTag,
-    pub a: &'a Attrs<'d>,
+    pub(crate) a: &'a Packed<'d>,
+    /// The attributes kept whole, for a DIE whose abbreviation spills.
+    pub(crate) spilled: Option<&'a Attrs<'d>>,
 }
 
 /// What a types-table entry is.
@@ -77,7 +81,8 @@ pub enum Entry {
 #[derive(Default)]
 pub struct Scratch<'d> {
     nodes: Vec<Node>,
-    attrs: Vec<Attrs<'d>>,
+    attrs: Vec<Packed<'d>>,
+    spill: Vec<Attrs<'d>>,
     /// Unit-relative DIE offset to node index; entries are checked against the node's
     /// offset, so stale ones from earlier units are harmless and never cleared.
     node_at: Vec<u32>,
@@ -113,6 +118,8 @@ struct Plan {
     /// The steps straight from the bytes, if `fast`.
     fast_steps: Vec<fastattr::Step>,
     fast: bool,
+    /// Where the attributes' numbers are kept.
+    recipe: Recipe,
 }
 
 impl Plan {
@@ -127,8 +134,16 @@ impl Plan {
         self.steps.clear();
         self.fast_steps.clear();
         plan_into(&mut self.steps, specs, tag);
+        self.recipe = Recipe::new(specs, tag, locations);
         self.fast = fast_allowed
-            && fastattr::plan_into(&mut self.fast_steps, specs, tag, locations, header);
+            && fastattr::plan_into(
+                &mut self.fast_steps,
+                specs,
+                tag,
+                locations,
+                header,
+                &self.recipe,
+            );
         self.made = true;
     }
 }
@@ -201,6 +216,7 @@ impl<'d> Scratch<'d> {
         let Cu {
             mut nodes,
             mut attrs,
+            mut spill,
             node_at,
             mut types,
             mut functions,
@@ -209,11 +225,13 @@ impl<'d> Scratch<'d> {
         } = cu;
         nodes.clear();
         attrs.clear();
+        spill.clear();
         types.clear();
         functions.clear();
         variables.clear();
         self.nodes = nodes;
         self.attrs = attrs;
+        self.spill = spill;
         self.node_at = node_at;
         self.types = types;
         self.functions = functions;
@@ -228,7 +246,9 @@ pub struct Cu<'d> {
     pub addr_size: u8,
     pub nodes: Vec<Node>,
     /// The attributes of each node.
-    pub attrs: Vec<Attrs<'d>>,
+    attrs: Vec<Packed<'d>>,
+    /// The attributes kept whole, of nodes whose abbreviation spills.
+    spill: Vec<Attrs<'d>>,
     node_at: Vec<u32>,
     /// Whether `node_at` covers the unit (else nodes are found by binary search).
     table: bool,
@@ -253,10 +273,12 @@ impl<'d> Cu<'d> {
 
     pub fn node(&self, i: u32) -> NodeRef<'_, 'd> {
         let n = &self.nodes[i as usize];
+        let a = &self.attrs[i as usize];
         NodeRef {
             offset: n.offset,
             tag: n.tag,
-            a: &self.attrs[i as usize],
+            a,
+            spilled: a.spill_index().map(|k| &self.spill[k]),
         }
     }
 
@@ -366,6 +388,7 @@ pub fn load_unit<'d>(
     let locations = opts.optimized_func || opts.consistent_func;
     let mut nodes = std::mem::take(&mut scratch.nodes);
     let mut attrs = std::mem::take(&mut scratch.attrs);
+    let mut spill = std::mem::take(&mut scratch.spill);
     let mut node_at = std::mem::take(&mut scratch.node_at);
     let table = unit_len <= MAX_TABLE_UNIT;
     if table && node_at.len() < unit_len {
@@ -388,6 +411,8 @@ pub fn load_unit<'d>(
         type_id: 0,
     };
     let no_attrs = Attrs::default();
+    // Each DIE's attributes are read into this, then packed into `attrs`.
+    let mut full = no_attrs;
     let info = dwarf.debug_info.reader().slice();
     // The fast path reads little-endian numbers only.
     let fast_allowed = dwarf.debug_info.reader().endian() == gimli::RunTimeEndian::Little;
@@ -458,50 +483,89 @@ pub fn load_unit<'d>(
             pos = section_offset(&raw);
             continue;
         }
-        // Attributes are copied from a template made once: they are large, and there are
-        // millions. Built afresh each time they go through the stack, and loading the
-        // just-written parts back stalls (store forwarding of mismatched sizes).
+        // The read attributes start as a copy of a template made once: built afresh each
+        // time they go through the stack, and loading the just-written parts back stalls
+        // (store forwarding of mismatched sizes).
         let index = nodes.len() as u32;
         nodes.push(Node {
             offset,
             tag,
             ..template
         });
-        attrs.push(no_attrs);
         if table {
             node_at[offset - cu_offset] = index;
         }
         let plan = plans.get(abbrev, locations, fast_allowed, &unit.header);
-        let a = &mut attrs[index as usize];
-        let fast = if plan.fast && fast_allowed {
-            fastattr::read(&plan.fast_steps, &ctx, after, a)
+        let recipe = &plan.recipe;
+        let fast = plan.fast && fast_allowed;
+        // Most DIEs are read straight from the bytes into their packed attributes.
+        attrs.push(Packed::EMPTY);
+        let p = &mut attrs[index as usize];
+        let straight = if fast && !recipe.spills() {
+            p.start(recipe);
+            let next = fastattr::read(&plan.fast_steps, &ctx, after, p);
+            if next.is_none() {
+                *p = Packed::EMPTY;
+            }
+            next
         } else {
             None
         };
-        match fast {
-            Some(next) => pos = next,
-            None => {
-                // Through gimli, from the start of the DIE.
-                *a = no_attrs;
-                let mut raw = raw_at(offset)?;
-                raw.read_abbreviation().map_err(dwarf_err(Some(offset)))?;
-                let specs = abbrev.attributes();
-                for &(read, from, to) in &plan.steps {
-                    let (from, to) = (from as usize, to as usize);
-                    if !read {
-                        raw.skip_attributes(&specs[from..to])
-                            .map_err(dwarf_err(Some(offset)))?;
-                        continue;
+        if let Some(next) = straight {
+            pos = next;
+        } else {
+            // The others are read whole first: through gimli, or from the bytes when their
+            // abbreviation spills.
+            let a = &mut full;
+            *a = no_attrs;
+            let read = if fast && recipe.spills() {
+                fastattr::read(&plan.fast_steps, &ctx, after, a)
+            } else {
+                None
+            };
+            match read {
+                Some(next) => pos = next,
+                None => {
+                    // Through gimli, from the start of the DIE.
+                    *a = no_attrs;
+                    let mut raw = raw_at(offset)?;
+                    raw.read_abbreviation().map_err(dwarf_err(Some(offset)))?;
+                    let specs = abbrev.attributes();
+                    for &(read, from, to) in &plan.steps {
+                        let (from, to) = (from as usize, to as usize);
+                        if !read {
+                            raw.skip_attributes(&specs[from..to])
+                                .map_err(dwarf_err(Some(offset)))?;
+                            continue;
+                        }
+                        // Matched where it lies: moving the attribute out first copies it
+                        // with loads wider than the stores that wrote it, which stall.
+                        match &raw.read_attribute(specs[from]) {
+                            Ok(attr) => die::record(a, tag, attr, dwarf, &unit, locations),
+                            Err(e) => Err(*e),
+                        }
+                        .map_err(dwarf_err(Some(offset)))?;
                     }
-                    // Matched where it lies: moving the attribute out first copies it with
-                    // loads wider than the stores that wrote it, which stall.
-                    match &raw.read_attribute(specs[from]) {
-                        Ok(attr) => die::record(a, tag, attr, dwarf, &unit, locations),
-                        Err(e) => Err(*e),
-                    }
-                    .map_err(dwarf_err(Some(offset)))?;
+                    pos = section_offset(&raw);
                 }
-                pos = section_offset(&raw);
+            }
+            let p = &mut attrs[index as usize];
+            if recipe.spills() {
+                spill.push(*a);
+                p.fill_spilled(a, spill.len() - 1);
+            } else {
+                p.fill(a, recipe);
+            }
+            #[cfg(test)]
+            {
+                // The packed attributes give back what was read (`packed.rs`'s invariant).
+                let n = NodeRef {
+                    offset,
+                    tag,
+                    a: &attrs[index as usize],
+                    spilled: attrs[index as usize].spill_index().map(|k| &spill[k]),
+                };
+                assert_eq!(n.attrs(), *a, "DIE at {offset:#x}");
             }
         }
         if let Some((parent, last)) = stack.last_mut() {
@@ -521,29 +585,25 @@ pub fn load_unit<'d>(
             break;
         }
     }
-    let skipped = match nodes.first() {
-        None => true,
-        // Partial units (dwz), skeleton units (split DWARF) and type units: pahole skips
-        // the first two with a warning and reads type units only through references.
-        Some(root) if root.tag != dw::DW_TAG_compile_unit => true,
-        Some(_) => {
-            opts.lang_exclude_rust
-                && attrs
-                    .first()
-                    .is_some_and(|a| a.language == dw::DW_LANG_Rust.0 as u64)
-        }
-    };
     let mut cu = Cu {
         offset: cu_offset,
         addr_size: unit.header.address_size(),
         nodes,
         attrs,
+        spill,
         node_at,
         table,
         types: std::mem::take(&mut scratch.types),
         functions: std::mem::take(&mut scratch.functions),
         variables: std::mem::take(&mut scratch.variables),
         pointer_tags: HashMap::new(),
+    };
+    let skipped = match cu.nodes.first() {
+        None => true,
+        // Partial units (dwz), skeleton units (split DWARF) and type units: pahole skips
+        // the first two with a warning and reads type units only through references.
+        Some(root) if root.tag != dw::DW_TAG_compile_unit => true,
+        Some(_) => opts.lang_exclude_rust && cu.node(0).language() == dw::DW_LANG_Rust.0 as u64,
     };
     if skipped {
         scratch.recycle(cu);
@@ -767,7 +827,7 @@ impl<'d> Walker<'_, 'd> {
             if c.tag != crate::die::DW_TAG_LLVM_ANNOTATION {
                 continue;
             }
-            if !c.a.name.is_some_and(|n| n.is(b"btf_type_tag")) {
+            if !c.name().is_some_and(|n| n.is(b"btf_type_tag")) {
                 continue;
             }
             self.cu.types.push(Entry::TypeTag {
@@ -873,9 +933,9 @@ mod tests {
             };
             match load_unit(&dwarf, h, opts, &mut scratch) {
                 Ok(Loaded::Cu(cu)) => {
-                    for (n, a) in cu.nodes.iter().zip(&cu.attrs) {
+                    for (i, n) in cu.nodes.iter().enumerate() {
                         // Names are views that run on past their NUL: compared as strings.
-                        let mut a = *a;
+                        let mut a = cu.node(i as u32).attrs();
                         let (name, const_str) = (a.name.take(), a.const_str.take());
                         out += &format!(
                             "{n:?} {a:?} {:?} {:?}\n",
@@ -883,6 +943,7 @@ mod tests {
                             const_str.map(|s| s.bytes())
                         );
                     }
+                    out += &format!("spilled {}\n", cu.spill.len());
                     // A HashMap prints in an order of its own: sorted here.
                     let tags: std::collections::BTreeMap<_, _> = cu.pointer_tags.iter().collect();
                     out += &format!(
@@ -953,6 +1014,7 @@ mod tests {
             "no dummy.ko: {files:?}"
         );
         assert!(files.len() >= 20, "fixtures not found: {files:?}");
+        let (mut spilled, mut packed) = (0, 0);
         for path in &files {
             let data = std::fs::read(path).unwrap();
             for opts in &opts_both() {
@@ -964,8 +1026,19 @@ mod tests {
                     path.display()
                 );
                 assert!(fast == slow, "{}: the two ways differ", path.display());
+                for l in fast.lines() {
+                    match l.strip_prefix("spilled ") {
+                        Some(n) => spilled += n.parse::<usize>().unwrap(),
+                        None => packed += l.starts_with("Node") as usize,
+                    }
+                }
             }
         }
+        // Both ways of keeping a DIE's attributes were taken (`packed.rs`).
+        assert!(
+            spilled > 0 && packed > spilled,
+            "{spilled} of {packed} DIEs spilled"
+        );
     }
 
     /// With `.debug_info` damaged, both ways still agree: the same DIEs, or the same error.

@@ -106,7 +106,7 @@ impl<'d> Printer<'_, 'd> {
         match (&self.cu.types[ty as usize - 1], n.tag) {
             (Entry::Die(_), dw::DW_TAG_pointer_type) => {
                 // A pointer with type tags points at its first tag, never at a subroutine.
-                let pointee = self.cu.resolve(n.a.type_ref);
+                let pointee = self.cu.resolve(n.type_ref());
                 if pointee != 0 && !self.cu.pointer_tags.contains_key(&node) {
                     let Some(pn) = self.cu.type_node(pointee) else {
                         return format!("<ERROR: type {pointee} not found>");
@@ -133,12 +133,12 @@ impl<'d> Printer<'_, 'd> {
         let mut varargs = false;
         for c in cu.children(node) {
             match cu.node(c).tag {
-                dw::DW_TAG_formal_parameter => params.push(cu.resolve(cu.node(c).a.type_ref)),
+                dw::DW_TAG_formal_parameter => params.push(cu.resolve(cu.node(c).type_ref())),
                 dw::DW_TAG_unspecified_parameters => varargs = true,
                 _ => {}
             }
         }
-        (cu.resolve(cu.node(node).a.type_ref), params, varargs)
+        (cu.resolve(cu.node(node).type_ref()), params, varargs)
     }
 
     /// `__tag__name` into a buffer of `len` bytes.
@@ -167,15 +167,15 @@ impl<'d> Printer<'_, 'd> {
                 let pos = tags.iter().position(|&t| t == id).unwrap_or(tags.len());
                 let next = match tags.get(pos + 1) {
                     Some(&inner) => inner,
-                    None => cu.resolve(cu.node(pointer).a.type_ref),
+                    None => cu.resolve(cu.node(pointer).type_ref()),
                 };
                 return self.name(next, len, depth + 1);
             }
             Entry::Die(_) => node,
         };
-        let refers = cu.resolve(n.a.type_ref);
+        let refers = cu.resolve(n.type_ref());
         match n.tag {
-            dw::DW_TAG_base_type => match &n.a.name {
+            dw::DW_TAG_base_type => match &n.name() {
                 Some(name) => lossy(name.bytes()),
                 None => "nameless base type!".into(),
             },
@@ -201,7 +201,7 @@ impl<'d> Printer<'_, 'd> {
                 let prefix = match tag {
                     dw::DW_TAG_enumeration_type => "enum ",
                     dw::DW_TAG_structure_type
-                        if cu.node(0).a.language == dw::DW_LANG_C_plus_plus.0 as u64 =>
+                        if cu.node(0).language() == dw::DW_LANG_C_plus_plus.0 as u64 =>
                     {
                         "class "
                     }
@@ -210,7 +210,7 @@ impl<'d> Printer<'_, 'd> {
                     dw::DW_TAG_union_type => "union ",
                     _ => "",
                 };
-                let name = n.a.name.map(|n| lossy(n.bytes())).unwrap_or_default();
+                let name = n.name().map(|n| lossy(n.bytes())).unwrap_or_default();
                 format!("{prefix}{name}")
             }
         }
@@ -220,7 +220,7 @@ impl<'d> Printer<'_, 'd> {
     /// itself a pointer is skipped (`const` is not printed).
     fn pointer(&self, node: u32, suffix: &str, depth: usize) -> String {
         let cu = self.cu;
-        let pointee = cu.resolve(cu.node(node).a.type_ref);
+        let pointee = cu.resolve(cu.node(node).type_ref());
         if pointee == 0 {
             return format!("void {suffix}");
         }
@@ -229,7 +229,7 @@ impl<'d> Printer<'_, 'd> {
         };
         let mut target = pointee;
         if cu.node(pn).tag == dw::DW_TAG_const_type {
-            let next = cu.resolve(cu.node(pn).a.type_ref);
+            let next = cu.resolve(cu.node(pn).type_ref());
             if let Some(nn) = cu.type_node(next) {
                 if cu.node(nn).tag == dw::DW_TAG_pointer_type {
                     target = next;

@@ -89,10 +89,10 @@ pub fn function_flags<'d>(cu: &Cu<'d>, registers: &[Option<u8>]) -> Vec<FuncFlag
     for &f in &cu.functions {
         for p in cu.children(f) {
             let n = cu.node(p);
-            if n.tag != dw::DW_TAG_formal_parameter || n.a.type_ref.is_some() {
+            if n.tag != dw::DW_TAG_formal_parameter || n.type_ref().is_some() {
                 continue;
             }
-            let Some(origin) = cu.tag_at(n.a.abstract_origin) else {
+            let Some(origin) = cu.tag_at(n.abstract_origin()) else {
                 continue;
             };
             if cu.node(origin).tag != dw::DW_TAG_formal_parameter {
@@ -149,7 +149,7 @@ fn own_flags<'d>(
                 let Some(&expected) = registers.get(i) else {
                     continue;
                 };
-                let loc = n.a.param_loc;
+                let loc = n.param_loc();
                 let mut flags = ParamFlags {
                     has_loc: loc.has_loc,
                     ..Default::default()
@@ -172,12 +172,12 @@ fn own_flags<'d>(
 /// A parameter's type: its own, or its abstract origin's when it has none (the recoded
 /// `tag.type` pahole looks at).
 pub fn param_type<'d>(cu: &Cu<'d>, p: u32) -> u32 {
-    let a = &cu.node(p).a;
-    if a.type_ref.is_some() || a.abstract_origin.is_none() {
-        return cu.resolve(a.type_ref);
+    let a = cu.node(p);
+    if a.type_ref().is_some() || a.abstract_origin().is_none() {
+        return cu.resolve(a.type_ref());
     }
-    match cu.tag_at(a.abstract_origin) {
-        Some(o) => cu.resolve(cu.node(o).a.type_ref),
+    match cu.tag_at(a.abstract_origin()) {
+        Some(o) => cu.resolve(cu.node(o).type_ref()),
         None => 0,
     }
 }
@@ -194,7 +194,7 @@ fn is_struct<'d>(cu: &Cu<'d>, id: u32, depth: usize) -> bool {
     match n.tag {
         dw::DW_TAG_structure_type => true,
         dw::DW_TAG_const_type | dw::DW_TAG_typedef => {
-            is_struct(cu, cu.resolve(n.a.type_ref), depth + 1)
+            is_struct(cu, cu.resolve(n.type_ref()), depth + 1)
         }
         _ => false,
     }

@@ -153,7 +153,7 @@ pub fn encode_types<'d>(
         let t = match *entry {
             Entry::TypeTag { annot, pointer } => {
                 let ty = type_tag_target(cu, id, pointer);
-                let name = strings.add_name(cu.node(annot).a.const_str);
+                let name = strings.add_name(cu.node(annot).const_str());
                 Type::new(name, TypeData::TypeTag { ty })
             }
             Entry::Die(node) => {
@@ -161,7 +161,7 @@ pub fn encode_types<'d>(
                 if kind == flat::INT
                     && out.int_id.is_none()
                     && cu.node(node).tag == dw::DW_TAG_base_type
-                    && cu.node(node).a.name.as_ref().is_some_and(|n| n.is(b"int"))
+                    && cu.node(node).name().as_ref().is_some_and(|n| n.is(b"int"))
                 {
                     out.int_id = Some(id);
                 }
@@ -213,7 +213,7 @@ fn type_tag_target<'d>(cu: &Cu<'d>, id: u32, pointer: u32) -> u32 {
     let pos = tags.iter().position(|&t| t == id).unwrap_or(tags.len());
     match tags.get(pos + 1) {
         Some(&inner) => inner,
-        None => cu.resolve(cu.node(pointer).a.type_ref),
+        None => cu.resolve(cu.node(pointer).type_ref()),
     }
 }
 
@@ -241,21 +241,21 @@ fn encode_die<'d>(
     f: &mut Flat,
 ) -> Result<u32, ErrorKind> {
     let n = cu.node(node);
-    let a = &n.a;
+    let a = n;
     let unsupported = |what: String| ErrorKind::Unsupported {
         loc: loc(cu, node),
         what,
     };
     let referenced = || match cu.pointer_tags.get(&node) {
         Some(tags) => tags[0],
-        None => cu.resolve(a.type_ref),
+        None => cu.resolve(a.type_ref()),
     };
     let t = match n.tag {
         dw::DW_TAG_base_type => {
-            let Some(name) = a.name.map(Name::bytes) else {
+            let Some(name) = a.name().map(Name::bytes) else {
                 return Err(unsupported("a base type without a name".into()));
             };
-            base_type(name, a.byte_size, a.encoding, opts, strings)
+            base_type(name, a.byte_size(), a.encoding(), opts, strings)
                 .map_err(|what| unsupported(what.into()))?
         }
         dw::DW_TAG_pointer_type => Type::new(0, TypeData::Ptr { ty: referenced() }),
@@ -263,7 +263,7 @@ fn encode_die<'d>(
         dw::DW_TAG_volatile_type => Type::new(0, TypeData::Volatile { ty: referenced() }),
         dw::DW_TAG_restrict_type => Type::new(0, TypeData::Restrict { ty: referenced() }),
         dw::DW_TAG_typedef => {
-            let name = strings.add_name(a.name);
+            let name = strings.add_name(a.name());
             if name == 0 {
                 return Err(unsupported("a typedef without a name".into()));
             }
@@ -271,8 +271,8 @@ fn encode_die<'d>(
         }
         dw::DW_TAG_structure_type | dw::DW_TAG_class_type | dw::DW_TAG_union_type => {
             let is_union = n.tag == dw::DW_TAG_union_type;
-            let name = strings.add_name(a.name);
-            if a.declaration {
+            let name = strings.add_name(a.name());
+            if a.declaration() {
                 if name == 0 {
                     return Err(unsupported("a declaration without a name".into()));
                 }
@@ -291,13 +291,13 @@ fn encode_die<'d>(
             for child in cu.children(node) {
                 let c = cu.node(child);
                 if c.tag == dw::DW_TAG_subrange_type {
-                    nelems = nelems.wrapping_mul(c.a.subrange_len() as u32);
+                    nelems = nelems.wrapping_mul(c.subrange_len() as u32);
                 }
             }
             Type::new(
                 0,
                 TypeData::Array {
-                    elem: cu.resolve(a.type_ref),
+                    elem: cu.resolve(a.type_ref()),
                     index: INDEX_TYPE,
                     nelems,
                 },
@@ -311,8 +311,8 @@ fn encode_die<'d>(
                 let c = cu.node(child);
                 match c.tag {
                     dw::DW_TAG_formal_parameter => {
-                        let name_off = strings.add_name(c.a.name);
-                        f.extra.extend([name_off, cu.resolve(c.a.type_ref)]);
+                        let name_off = strings.add_name(c.name());
+                        f.extra.extend([name_off, cu.resolve(c.type_ref())]);
                         vlen = vlen.wrapping_add(1);
                     }
                     dw::DW_TAG_unspecified_parameters => varargs = true,
@@ -326,7 +326,7 @@ fn encode_die<'d>(
             if vlen > MAX_VLEN {
                 return Err(too_many(cu, node, vlen, "parameters"));
             }
-            let ret = cu.resolve(a.type_ref);
+            let ret = cu.resolve(a.type_ref());
             f.push_written(0, info_word(flat::FUNC_PROTO, false, vlen), ret, start);
             return Ok(flat::FUNC_PROTO);
         }
@@ -374,10 +374,10 @@ fn encode_struct<'d>(
         if bitfield_size != 0 || bit_offset % 8 != 0 {
             kind_flag = true;
         }
-        let name_off = strings.add_name(c.a.name);
+        let name_off = strings.add_name(c.name());
         f.extra.extend([
             name_off,
-            cu.resolve(c.a.type_ref),
+            cu.resolve(c.type_ref()),
             bit_offset | (bitfield_size << 24),
         ]);
         vlen = vlen.wrapping_add(1);
@@ -386,7 +386,7 @@ fn encode_struct<'d>(
         return Err(too_many(cu, node, vlen, "members"));
     }
     let kind = if is_union { flat::UNION } else { flat::STRUCT };
-    let size = cu.node(node).a.byte_size as u32;
+    let size = cu.node(node).byte_size() as u32;
     f.push_written(name, info_word(kind, kind_flag, vlen), size, start);
     Ok(kind)
 }
@@ -448,12 +448,12 @@ fn enumeration<'d>(
     strings: &mut Strings<'d>,
     f: &mut Flat,
 ) -> Result<u32, ErrorKind> {
-    let a = &cu.node(node).a;
-    let name = strings.add_name(a.name);
-    let bits: u32 = if a.byte_size == 0 {
+    let a = cu.node(node);
+    let name = strings.add_name(a.name());
+    let bits: u32 = if a.byte_size() == 0 {
         32
     } else {
-        a.byte_size.wrapping_mul(8) as u32
+        a.byte_size().wrapping_mul(8) as u32
     };
     let size = bits.div_ceil(8);
     let start = f.extra.len();
@@ -465,8 +465,8 @@ fn enumeration<'d>(
         if c.tag != dw::DW_TAG_enumerator {
             continue;
         }
-        let name_off = strings.add_name(c.a.name);
-        let v = c.a.const_value;
+        let name_off = strings.add_name(c.name());
+        let v = c.const_value();
         if enum64 {
             f.extra.extend([name_off, v as u32, (v >> 32) as u32]);
         } else {
@@ -493,43 +493,43 @@ fn enumeration<'d>(
 
 /// Whether an enum's `DW_AT_type` is a signed base type (pahole's `is_signed_enum`).
 fn underlying_signed<'d>(cu: &Cu<'d>, node: u32) -> bool {
-    let Some(t) = cu.type_node(cu.resolve(cu.node(node).a.type_ref)) else {
+    let Some(t) = cu.type_node(cu.resolve(cu.node(node).type_ref())) else {
         return false;
     };
-    let e = cu.node(t).a.encoding;
+    let e = cu.node(t).encoding();
     e == dw::DW_ATE_signed.0 as u64 || e == dw::DW_ATE_signed_char.0 as u64
 }
 
 /// pahole's static members: no location, not in a union, and no `DW_AT_data_bit_offset`.
 fn is_static_member<'d>(cu: &Cu<'d>, member: u32, in_union: bool) -> bool {
-    let a = &cu.node(member).a;
-    a.data_bit_offset.is_none() && a.data_member_location.is_none() && !in_union
+    let a = cu.node(member);
+    a.data_bit_offset().is_none() && a.data_member_location().is_none() && !in_union
 }
 
 /// A member's bit offset and bitfield size, as pahole's `class_member__cache_byte_size`
 /// computes them.
 pub fn member_offset<'d>(cu: &Cu<'d>, member: u32, little_endian: bool) -> (u32, u32) {
-    let a = &cu.node(member).a;
-    let bitfield_size = a.bit_size as u32;
-    if let Some(bit) = a.data_bit_offset {
+    let a = cu.node(member);
+    let bitfield_size = a.bit_size() as u32;
+    if let Some(bit) = a.data_bit_offset() {
         return (bit as u32, bitfield_size);
     }
-    let byte_offset = a.data_member_location.unwrap_or(0);
+    let byte_offset = a.data_member_location().unwrap_or(0);
     let plain = (byte_offset.wrapping_mul(8) as u32, bitfield_size);
     if bitfield_size == 0 {
         return plain;
     }
-    let mut byte_size = a.byte_size;
+    let mut byte_size = a.byte_size();
     if byte_size == 0 {
-        let t = strip_typedefs_and_modifiers(cu, cu.resolve(a.type_ref));
+        let t = strip_typedefs_and_modifiers(cu, cu.resolve(a.type_ref()));
         byte_size = type_size(cu, t, 0);
         if byte_size == 0 {
             if let Some(n) = cu.type_node(t) {
                 let tn = cu.node(n);
                 let bits = if tn.tag == dw::DW_TAG_enumeration_type {
-                    enum_bits(tn.a.byte_size)
+                    enum_bits(tn.byte_size())
                 } else {
-                    (tn.a.byte_size.wrapping_mul(8) as u16) as u64
+                    (tn.byte_size().wrapping_mul(8) as u16) as u64
                 };
                 byte_size = bits.div_ceil(8) * 8;
             }
@@ -539,7 +539,7 @@ pub fn member_offset<'d>(cu: &Cu<'d>, member: u32, little_endian: bool) -> (u32,
         return plain;
     }
     let bit_size = byte_size.wrapping_mul(8) as i64;
-    let mut bitfield_offset = a.bit_offset as i64;
+    let mut bitfield_offset = a.bit_offset() as i64;
     if little_endian {
         bitfield_offset = bit_size - bitfield_offset - bitfield_size as i64;
     }
@@ -569,7 +569,7 @@ fn strip_typedefs_and_modifiers<'d>(cu: &Cu<'d>, mut id: u32) -> u32 {
             | dw::DW_TAG_const_type
             | dw::DW_TAG_volatile_type
             | dw::DW_TAG_restrict_type
-            | dw::DW_TAG_atomic_type => id = cu.resolve(n.a.type_ref),
+            | dw::DW_TAG_atomic_type => id = cu.resolve(n.type_ref()),
             _ => return id,
         }
     }
@@ -590,15 +590,15 @@ pub fn type_size<'d>(cu: &Cu<'d>, id: u32, depth: usize) -> u64 {
         Entry::TypeTag { pointer, .. } => {
             return type_size(cu, type_tag_target(cu, id, *pointer), depth + 1)
         }
-        Entry::Die(_) => cu.resolve(n.a.type_ref),
+        Entry::Die(_) => cu.resolve(n.type_ref()),
     };
     match n.tag {
         dw::DW_TAG_pointer_type | dw::DW_TAG_reference_type => return cu.addr_size as u64,
-        dw::DW_TAG_base_type => return (n.a.byte_size.wrapping_mul(8) as u16 / 8) as u64,
-        dw::DW_TAG_enumeration_type => return enum_bits(n.a.byte_size) / 8,
+        dw::DW_TAG_base_type => return (n.byte_size().wrapping_mul(8) as u16 / 8) as u64,
+        dw::DW_TAG_enumeration_type => return enum_bits(n.byte_size()) / 8,
         dw::DW_TAG_subroutine_type => {
-            return if n.a.byte_size != 0 {
-                n.a.byte_size
+            return if n.byte_size() != 0 {
+                n.byte_size()
             } else {
                 cu.addr_size as u64
             }
@@ -615,7 +615,7 @@ pub fn type_size<'d>(cu: &Cu<'d>, id: u32, depth: usize) -> u64 {
                     .children(node)
                     .filter(|&c| cu.node(c).tag == dw::DW_TAG_member)
                     .count();
-                let size = n.a.byte_size as u32 as u64;
+                let size = n.byte_size() as u32 as u64;
                 if size == 1 && nr_members == 0 {
                     0
                 } else {
@@ -632,7 +632,7 @@ pub fn type_size<'d>(cu: &Cu<'d>, id: u32, depth: usize) -> u64 {
         for child in cu.children(node) {
             let c = cu.node(child);
             if c.tag == dw::DW_TAG_subrange_type {
-                nelems = nelems.wrapping_mul(c.a.subrange_len() as u32);
+                nelems = nelems.wrapping_mul(c.subrange_len() as u32);
             }
         }
         return size.wrapping_mul(nelems as u64);
@@ -671,9 +671,9 @@ pub fn decl_tags_of<'a, 'd>(cu: &'a Cu<'d>, node: u32) -> impl Iterator<Item = S
 
 /// The value of a `btf_decl_tag` annotation DIE.
 pub fn decl_tag_value<'d>(cu: &Cu<'d>, node: u32) -> Option<String> {
-    let a = &cu.node(node).a;
-    if !a.name.is_some_and(|n| n.is(b"btf_decl_tag")) {
+    let a = cu.node(node);
+    if !a.name().is_some_and(|n| n.is(b"btf_decl_tag")) {
         return None;
     }
-    Some(a.const_str.map(|v| lossy(v.bytes())).unwrap_or_default())
+    Some(a.const_str().map(|v| lossy(v.bytes())).unwrap_or_default())
 }

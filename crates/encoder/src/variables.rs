@@ -76,15 +76,15 @@ pub fn percpu_vars<'d>(
 ) -> Result<Vec<VarOut>, ErrorKind> {
     let mut out = Vec::new();
     for &node in &cu.variables {
-        let a = &cu.node(node).a;
+        let a = cu.node(node);
         let spec = cu
-            .tag_at(a.specification)
+            .tag_at(a.specification())
             .filter(|&s| cu.node(s).tag == dw::DW_TAG_variable);
-        if a.declaration && spec.is_none() {
+        if a.declaration() && spec.is_none() {
             continue;
         }
-        let addr = match a.location {
-            Location::Global(addr) if !a.declaration => addr,
+        let addr = match a.location() {
+            Location::Global(addr) if !a.declaration() => addr,
             _ if spec.is_none() => continue,
             _ => 0,
         };
@@ -95,12 +95,12 @@ pub fn percpu_vars<'d>(
         let Some(sym) = percpu.find(offset) else {
             continue;
         };
-        if addr == 0 && !a.name.is_some_and(|n| n.is(sym.name.as_bytes())) {
+        if addr == 0 && !a.name().is_some_and(|n| n.is(sym.name.as_bytes())) {
             continue;
         }
         let var = spec.unwrap_or(node);
-        let v = &cu.node(var).a;
-        let ty = cu.resolve(v.type_ref);
+        let v = cu.node(var);
+        let ty = cu.resolve(v.type_ref());
         if ty == 0 {
             return Err(ErrorKind::Unsupported {
                 loc: DwarfLocation {
@@ -118,7 +118,7 @@ pub fn percpu_vars<'d>(
             section: percpu.index,
             name: strings.add(sym.name.clone()),
             ty,
-            linkage: if v.external {
+            linkage: if v.external() {
                 VAR_GLOBAL_ALLOCATED
             } else {
                 VAR_STATIC
@@ -163,18 +163,18 @@ pub fn global_vars<'d>(
     }
     let top_level: std::collections::HashSet<u32> = cu.children(0).collect();
     for &node in &cu.variables {
-        let a = &cu.node(node).a;
+        let a = cu.node(node);
         let spec = cu
-            .tag_at(a.specification)
+            .tag_at(a.specification())
             .filter(|&s| cu.node(s).tag == dw::DW_TAG_variable);
-        if a.declaration && spec.is_none() {
+        if a.declaration() && spec.is_none() {
             continue;
         }
-        if !top_level.contains(&node) || a.artificial {
+        if !top_level.contains(&node) || a.artificial() {
             continue;
         }
-        let addr = match a.location {
-            Location::Global(addr) if !a.declaration => addr,
+        let addr = match a.location() {
+            Location::Global(addr) if !a.declaration() => addr,
             _ => continue,
         };
         let Some(section) = section_of(sections, addr) else {
@@ -182,8 +182,8 @@ pub fn global_vars<'d>(
         };
         let offset = addr - sections[section].addr;
         let var = spec.unwrap_or(node);
-        let v = &cu.node(var).a;
-        let Some(name) = v.name.map(|n| crate::loader::lossy(n.bytes())) else {
+        let v = cu.node(var);
+        let Some(name) = v.name().map(|n| crate::loader::lossy(n.bytes())) else {
             continue;
         };
         let loc = DwarfLocation {
@@ -201,7 +201,7 @@ pub fn global_vars<'d>(
         if FILTERED_PREFIXES.iter().any(|p| name.starts_with(p)) {
             continue;
         }
-        let ty = cu.resolve(v.type_ref);
+        let ty = cu.resolve(v.type_ref());
         if ty == 0 {
             return Err(ErrorKind::Unsupported {
                 loc,
@@ -217,7 +217,7 @@ pub fn global_vars<'d>(
             section,
             name: strings.add(name),
             ty,
-            linkage: if v.external {
+            linkage: if v.external() {
                 VAR_GLOBAL_ALLOCATED
             } else {
                 VAR_STATIC
