@@ -411,7 +411,7 @@ pub fn load_unit<'d>(
         type_id: 0,
     };
     let no_attrs = Attrs::default();
-    // Each DIE's attributes are read into this, then packed into `attrs`.
+    // The attributes of a DIE not read straight into `attrs`, read whole, then packed.
     let mut full = no_attrs;
     let info = dwarf.debug_info.reader().slice();
     // The fast path reads little-endian numbers only.
@@ -483,7 +483,7 @@ pub fn load_unit<'d>(
             pos = section_offset(&raw);
             continue;
         }
-        // The read attributes start as a copy of a template made once: built afresh each
+        // Nodes and attributes start as copies of templates made once: built afresh each
         // time they go through the stack, and loading the just-written parts back stalls
         // (store forwarding of mismatched sizes).
         let index = nodes.len() as u32;

@@ -10,10 +10,12 @@
 //! An abbreviation with more numbers than slots (DWARF 4 bit fields: byte size, bit size, bit
 //! offset, member location and type), or with a string `DW_AT_const_value` (LLVM
 //! annotations), has its DIEs' [`Attrs`] kept whole, apart ("spilled"), and the slots point
-//! there.
+//! there. The fast reader (`fastattr.rs`) writes straight into a DIE's slots; a DIE read
+//! through gimli, or whose abbreviation spills, is read into a whole [`Attrs`] first.
 //!
 //! Invariant: what [`NodeRef`]'s accessors give is exactly what the read [`Attrs`] held, for
-//! every DIE; tests compare the two on every DIE of the fixtures.
+//! every DIE. The encoder's tests check it on every DIE of the fixtures: each one read whole
+//! against its packed record, and each one read straight against the same DIE read whole.
 
 use crate::die::{Attrs, FirstOp, Location, Name, ParamLoc};
 use crate::fastattr::{self, Field, Put, Sink};

@@ -241,21 +241,20 @@ fn encode_die<'d>(
     f: &mut Flat,
 ) -> Result<u32, ErrorKind> {
     let n = cu.node(node);
-    let a = n;
     let unsupported = |what: String| ErrorKind::Unsupported {
         loc: loc(cu, node),
         what,
     };
     let referenced = || match cu.pointer_tags.get(&node) {
         Some(tags) => tags[0],
-        None => cu.resolve(a.type_ref()),
+        None => cu.resolve(n.type_ref()),
     };
     let t = match n.tag {
         dw::DW_TAG_base_type => {
-            let Some(name) = a.name().map(Name::bytes) else {
+            let Some(name) = n.name().map(Name::bytes) else {
                 return Err(unsupported("a base type without a name".into()));
             };
-            base_type(name, a.byte_size(), a.encoding(), opts, strings)
+            base_type(name, n.byte_size(), n.encoding(), opts, strings)
                 .map_err(|what| unsupported(what.into()))?
         }
         dw::DW_TAG_pointer_type => Type::new(0, TypeData::Ptr { ty: referenced() }),
@@ -263,7 +262,7 @@ fn encode_die<'d>(
         dw::DW_TAG_volatile_type => Type::new(0, TypeData::Volatile { ty: referenced() }),
         dw::DW_TAG_restrict_type => Type::new(0, TypeData::Restrict { ty: referenced() }),
         dw::DW_TAG_typedef => {
-            let name = strings.add_name(a.name());
+            let name = strings.add_name(n.name());
             if name == 0 {
                 return Err(unsupported("a typedef without a name".into()));
             }
@@ -271,8 +270,8 @@ fn encode_die<'d>(
         }
         dw::DW_TAG_structure_type | dw::DW_TAG_class_type | dw::DW_TAG_union_type => {
             let is_union = n.tag == dw::DW_TAG_union_type;
-            let name = strings.add_name(a.name());
-            if a.declaration() {
+            let name = strings.add_name(n.name());
+            if n.declaration() {
                 if name == 0 {
                     return Err(unsupported("a declaration without a name".into()));
                 }
@@ -297,7 +296,7 @@ fn encode_die<'d>(
             Type::new(
                 0,
                 TypeData::Array {
-                    elem: cu.resolve(a.type_ref()),
+                    elem: cu.resolve(n.type_ref()),
                     index: INDEX_TYPE,
                     nelems,
                 },
@@ -326,7 +325,7 @@ fn encode_die<'d>(
             if vlen > MAX_VLEN {
                 return Err(too_many(cu, node, vlen, "parameters"));
             }
-            let ret = cu.resolve(a.type_ref());
+            let ret = cu.resolve(n.type_ref());
             f.push_written(0, info_word(flat::FUNC_PROTO, false, vlen), ret, start);
             return Ok(flat::FUNC_PROTO);
         }
