@@ -138,29 +138,6 @@ impl MappedFile {
     }
 }
 
-/// Asks the kernel to map all of `d`'s pages now (`MADV_POPULATE_READ`, Linux 5.14 and
-/// later), before a pass that reads every byte of it, such as a checksum: one call instead of
-/// a page fault for every 16 pages (the kernel's fault-around), which in a module's process
-/// that hashes 12 MB of base and cache is about a fifth of its page faults. It changes no
-/// contents and nothing else; an older kernel refuses it, and `d` is then read as before.
-pub fn prefault(d: &[u8]) {
-    #[cfg(target_os = "linux")]
-    {
-        const PAGE: usize = 4096;
-        if d.is_empty() {
-            return;
-        }
-        let start = d.as_ptr() as usize & !(PAGE - 1);
-        let len = d.as_ptr() as usize + d.len() - start;
-        // SAFETY: the range covers `d`'s own pages (the first rounded down to its page
-        // boundary), which are mapped since `d` is a live slice; MADV_POPULATE_READ only
-        // faults pages in for reading, and leaves contents and mappings as they are.
-        unsafe {
-            libc::madvise(start as *mut libc::c_void, len, libc::MADV_POPULATE_READ);
-        }
-    }
-}
-
 /// The bytes of a file, mapped.
 fn map(path: &Path) -> Result<memmap2::Mmap, ReadError> {
     map_inner(path).map(|(m, _)| m)

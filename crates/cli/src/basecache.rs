@@ -59,7 +59,7 @@ pub fn read_base(path: &Path) -> Result<Arc<Btf>, kbtf_btf::ReadError> {
     let base = kbtf_btf::file::read_base_with(path, &mut |blob| {
         let mut key = ident.clone()?;
         key.extend_from_slice(&(blob.len() as u64).to_le_bytes());
-        kbtf_btf::file::prefault(blob);
+        kbtf_btf::mem::prefault_read(blob);
         key.extend_from_slice(&hash64(blob).to_le_bytes());
         let c = load(&dir.join(file_name(&key)), &key);
         let known = c.as_ref().map(|c| c.check.clone());
@@ -252,7 +252,7 @@ fn load(file: &Path, key: &[u8]) -> Option<Cached> {
     let map = Arc::new(kbtf_btf::file::map_file(file).ok()?);
     let d: &[u8] = &map;
     // The checksum reads it all, and the encoding then uses its every section.
-    kbtf_btf::file::prefault(d);
+    kbtf_btf::mem::prefault_read(d);
     let (body, sum) = d.split_at_checked(d.len().checked_sub(8)?)?;
     if hash64(body) != u64::from_le_bytes(sum.try_into().ok()?) {
         return None;

@@ -78,6 +78,9 @@ impl State {
         let n = self.flat.len();
         let from = self.map.len() as u32;
         let (flat, start) = (&self.flat, self.start);
+        kbtf_btf::mem::reserve_populated(&mut self.map, n - from as usize);
+        let more = n.saturating_sub(self.hypot.len());
+        kbtf_btf::mem::reserve_populated(&mut self.hypot, more);
         self.map.extend((from..n as u32).map(|id| {
             if id < start || matches!(flat.kind(id), VAR | DATASEC) {
                 id

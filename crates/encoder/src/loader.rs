@@ -392,6 +392,8 @@ pub fn load_unit<'d>(
     let mut node_at = std::mem::take(&mut scratch.node_at);
     let table = unit_len <= MAX_TABLE_UNIT;
     if table && node_at.len() < unit_len {
+        let more = unit_len - node_at.len();
+        kbtf_btf::mem::reserve_populated(&mut node_at, more);
         node_at.resize(unit_len, NONE);
     }
     // A first guess of the unit's DIE count, so that the vector rarely grows.
