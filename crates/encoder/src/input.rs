@@ -293,6 +293,16 @@ where
         };
         let mut data = kbtf_btf::file::section_data(&section).map_err(|e| section_err(name, e))?;
         if is_rel {
+            // A section with relocations is copied whole before the first is applied: the
+            // copy's memory is backed at once, as it is about to be written whole.
+            if let Cow::Borrowed(bytes) = data {
+                if section.relocations().next().is_some() {
+                    let mut copy = Vec::new();
+                    kbtf_btf::mem::reserve_populated(&mut copy, bytes.len());
+                    copy.extend_from_slice(bytes);
+                    data = Cow::Owned(copy);
+                }
+            }
             for (offset, reloc) in section.relocations() {
                 if reloc.kind() != RelocationKind::Absolute {
                     continue;

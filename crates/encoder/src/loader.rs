@@ -396,9 +396,16 @@ pub fn load_unit<'d>(
         kbtf_btf::mem::reserve_populated(&mut node_at, more);
         node_at.resize(unit_len, NONE);
     }
-    // A first guess of the unit's DIE count, so that the vector rarely grows.
-    nodes.reserve(unit_len / 12);
-    attrs.reserve(unit_len / 12);
+    // A first guess of the unit's DIE count, so that the vectors rarely grow. Memory this
+    // thread has not used yet (its first unit: all of a module's) is backed at once, as it
+    // is about to be written.
+    let guess = unit_len / 12;
+    if nodes.capacity() == 0 {
+        kbtf_btf::mem::reserve_populated(&mut nodes, guess);
+        kbtf_btf::mem::reserve_populated(&mut attrs, guess);
+    }
+    nodes.reserve(guess);
+    attrs.reserve(guess);
     // The open parents, each with its last child so far.
     let stack = &mut scratch.stack;
     stack.clear();
