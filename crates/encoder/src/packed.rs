@@ -5,7 +5,7 @@
 //! Most DIEs have a name, a type and one number (a member's offset, an enumerator's value, a
 //! subrange's bound); a few flags and at most three numbers cover all but a handful of
 //! abbreviations. So a [`Packed`] has the name, the flags and three value slots, each tagged
-//! with the attribute it holds ([`Slot`]). Which attribute goes into which slot is decided
+//! with the attribute it holds (a numeric `fastattr::Field`). Which attribute goes into which slot is decided
 //! once per abbreviation ([`Recipe`]), since the abbreviation says which attributes a DIE has.
 //! An abbreviation with more numbers than slots (DWARF 4 bit fields: byte size, bit size, bit
 //! offset, member location and type), or with a string `DW_AT_const_value` (LLVM
@@ -20,29 +20,6 @@
 use crate::die::{Attrs, FirstOp, Location, Name, ParamLoc};
 use crate::fastattr::{self, Field, Put, Sink};
 use crate::loader::NodeRef;
-
-/// The number a value slot holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[repr(u8)]
-pub(crate) enum Slot {
-    #[default]
-    Empty,
-    Type,
-    AbstractOrigin,
-    Specification,
-    ByteSize,
-    Encoding,
-    BitSize,
-    BitOffset,
-    DataBitOffset,
-    DataMemberLocation,
-    UpperBound,
-    Count,
-    ConstValue,
-    /// A variable's static address (`Location::Global`).
-    Location,
-    Language,
-}
 
 const SLOTS: usize = 3;
 
@@ -68,36 +45,39 @@ const OP_OTHER: u8 = 2 << 2;
 /// Where an abbreviation's numbers go, worked out once per abbreviation.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Recipe {
-    slots: [Slot; SLOTS],
+    /// What each value slot holds (a numeric [`Field`]); `None`: nothing.
+    slots: [Option<Field>; SLOTS],
     /// The DIEs are kept whole apart.
     spill: bool,
 }
 
-/// The slot a field's value takes; `None` for the name and the flags, which have places of
-/// their own, and for `ConstStr` (a string: the DIE spills).
-fn slot_of(field: Field) -> Option<Slot> {
-    Some(match field {
-        Field::Type => Slot::Type,
-        Field::AbstractOrigin => Slot::AbstractOrigin,
-        Field::Specification => Slot::Specification,
-        Field::ByteSize => Slot::ByteSize,
-        Field::Encoding => Slot::Encoding,
-        Field::BitSize => Slot::BitSize,
-        Field::BitOffset => Slot::BitOffset,
-        Field::DataBitOffset => Slot::DataBitOffset,
-        Field::DataMemberLocation => Slot::DataMemberLocation,
-        Field::UpperBound => Slot::UpperBound,
-        Field::Count => Slot::Count,
-        Field::ConstValue | Field::ParamConstValue => Slot::ConstValue,
-        Field::Location => Slot::Location,
-        Field::Language => Slot::Language,
+/// What a value slot holds for `field`'s value: the field itself for a number (a
+/// parameter's constant value is kept as any constant value), `None` for the name and the
+/// flags, which have places of their own, and for `ConstStr` (a string: the DIE spills).
+fn slot_of(field: Field) -> Option<Field> {
+    match field {
+        Field::ParamConstValue => Some(Field::ConstValue),
+        Field::Type
+        | Field::AbstractOrigin
+        | Field::Specification
+        | Field::ByteSize
+        | Field::Encoding
+        | Field::BitSize
+        | Field::BitOffset
+        | Field::DataBitOffset
+        | Field::DataMemberLocation
+        | Field::UpperBound
+        | Field::Count
+        | Field::ConstValue
+        | Field::Location
+        | Field::Language => Some(field),
         Field::Name
         | Field::ConstStr
         | Field::Declaration
         | Field::External
         | Field::Artificial
-        | Field::ParamHasLoc => return None,
-    })
+        | Field::ParamHasLoc => None,
+    }
 }
 
 impl Recipe {
@@ -125,18 +105,18 @@ impl Recipe {
             let Some(slot) = slot_of(field) else {
                 continue;
             };
-            if r.slots[..used].contains(&slot) {
+            if r.slots[..used].contains(&Some(slot)) {
                 continue;
             }
             if used == SLOTS {
                 r.spill = true;
                 continue;
             }
-            r.slots[used] = slot;
+            r.slots[used] = Some(slot);
             used += 1;
         }
         if r.spill {
-            r.slots = [Slot::Empty; SLOTS];
+            r.slots = [None; SLOTS];
         }
         r
     }
@@ -148,7 +128,7 @@ impl Recipe {
     /// The index of the slot `field` goes into (0 for a field without one).
     pub(crate) fn index_of(&self, field: Field) -> u8 {
         slot_of(field)
-            .and_then(|s| self.slots.iter().position(|&x| x == s))
+            .and_then(|s| self.slots.iter().position(|&x| x == Some(s)))
             .unwrap_or(0) as u8
     }
 }
@@ -158,7 +138,7 @@ impl Recipe {
 pub struct Packed<'d> {
     name: Option<Name<'d>>,
     vals: [u64; SLOTS],
-    slots: [Slot; SLOTS],
+    slots: [Option<Field>; SLOTS],
     bits: u8,
     kinds: u8,
     /// The opcode of `FirstOp::Reg`.
@@ -170,7 +150,7 @@ impl<'d> Packed<'d> {
     pub(crate) const EMPTY: Packed<'static> = Packed {
         name: None,
         vals: [0; SLOTS],
-        slots: [Slot::Empty; SLOTS],
+        slots: [None; SLOTS],
         bits: 0,
         kinds: 0,
         reg: 0,
@@ -234,9 +214,9 @@ impl<'d> Packed<'d> {
 
     /// The value of the slot holding `s`, if any.
     #[inline]
-    fn find(&self, s: Slot) -> Option<u64> {
+    fn find(&self, s: Field) -> Option<u64> {
         (0..SLOTS)
-            .find(|&i| self.slots[i] == s)
+            .find(|&i| self.slots[i] == Some(s))
             .map(|i| self.vals[i])
     }
 }
@@ -277,27 +257,34 @@ impl<'d> Sink<'d> for Packed<'d> {
 /// What `a` holds for `s` as a slot value: `None` where an optional attribute is missing or a
 /// plain number is 0.
 #[inline]
-fn value(a: &Attrs<'_>, s: Slot) -> Option<u64> {
+fn value(a: &Attrs<'_>, s: Option<Field>) -> Option<u64> {
     let nonzero = |x: u64| (x != 0).then_some(x);
-    match s {
-        Slot::Empty => None,
-        Slot::Type => Some(a.type_ref.map_or(NO_REF, |o| o as u64)),
-        Slot::AbstractOrigin => Some(a.abstract_origin.map_or(NO_REF, |o| o as u64)),
-        Slot::Specification => Some(a.specification.map_or(NO_REF, |o| o as u64)),
-        Slot::ByteSize => nonzero(a.byte_size),
-        Slot::Encoding => nonzero(a.encoding),
-        Slot::BitSize => nonzero(a.bit_size),
-        Slot::BitOffset => nonzero(a.bit_offset),
-        Slot::DataBitOffset => a.data_bit_offset,
-        Slot::DataMemberLocation => a.data_member_location,
-        Slot::UpperBound => a.upper_bound,
-        Slot::Count => a.count,
-        Slot::ConstValue => nonzero(a.const_value),
-        Slot::Location => match a.location {
+    match s? {
+        Field::Type => Some(a.type_ref.map_or(NO_REF, |o| o as u64)),
+        Field::AbstractOrigin => Some(a.abstract_origin.map_or(NO_REF, |o| o as u64)),
+        Field::Specification => Some(a.specification.map_or(NO_REF, |o| o as u64)),
+        Field::ByteSize => nonzero(a.byte_size),
+        Field::Encoding => nonzero(a.encoding),
+        Field::BitSize => nonzero(a.bit_size),
+        Field::BitOffset => nonzero(a.bit_offset),
+        Field::DataBitOffset => a.data_bit_offset,
+        Field::DataMemberLocation => a.data_member_location,
+        Field::UpperBound => a.upper_bound,
+        Field::Count => a.count,
+        Field::ConstValue => nonzero(a.const_value),
+        Field::Location => match a.location {
             Location::Global(addr) => Some(addr),
             _ => None,
         },
-        Slot::Language => nonzero(a.language),
+        Field::Language => nonzero(a.language),
+        // No slot holds these.
+        Field::Name
+        | Field::ConstStr
+        | Field::ParamConstValue
+        | Field::Declaration
+        | Field::External
+        | Field::Artificial
+        | Field::ParamHasLoc => None,
     }
 }
 
@@ -311,9 +298,9 @@ fn reference(v: Option<u64>) -> Option<usize> {
 impl<'d> NodeRef<'_, 'd> {
     /// The slot value for `s`, from the slots or from the attributes kept apart.
     #[inline]
-    fn num(&self, s: Slot) -> Option<u64> {
+    fn num(&self, s: Field) -> Option<u64> {
         match self.spilled {
-            Some(a) => value(a, s),
+            Some(a) => value(a, Some(s)),
             None => self.a.find(s),
         }
     }
@@ -327,60 +314,60 @@ impl<'d> NodeRef<'_, 'd> {
     /// `DW_AT_type`, as a `.debug_info` offset.
     #[inline]
     pub fn type_ref(&self) -> Option<usize> {
-        reference(self.num(Slot::Type))
+        reference(self.num(Field::Type))
     }
 
     #[inline]
     pub fn abstract_origin(&self) -> Option<usize> {
-        reference(self.num(Slot::AbstractOrigin))
+        reference(self.num(Field::AbstractOrigin))
     }
 
     #[inline]
     pub fn specification(&self) -> Option<usize> {
-        reference(self.num(Slot::Specification))
+        reference(self.num(Field::Specification))
     }
 
     #[inline]
     pub fn byte_size(&self) -> u64 {
-        self.num(Slot::ByteSize).unwrap_or(0)
+        self.num(Field::ByteSize).unwrap_or(0)
     }
 
     #[inline]
     pub fn encoding(&self) -> u64 {
-        self.num(Slot::Encoding).unwrap_or(0)
+        self.num(Field::Encoding).unwrap_or(0)
     }
 
     #[inline]
     pub fn bit_size(&self) -> u64 {
-        self.num(Slot::BitSize).unwrap_or(0)
+        self.num(Field::BitSize).unwrap_or(0)
     }
 
     /// `DW_AT_bit_offset` (the DWARF 2..4 bitfield encoding).
     #[inline]
     pub fn bit_offset(&self) -> u64 {
-        self.num(Slot::BitOffset).unwrap_or(0)
+        self.num(Field::BitOffset).unwrap_or(0)
     }
 
     #[inline]
     pub fn data_bit_offset(&self) -> Option<u64> {
-        self.num(Slot::DataBitOffset)
+        self.num(Field::DataBitOffset)
     }
 
     #[inline]
     pub fn data_member_location(&self) -> Option<u64> {
-        self.num(Slot::DataMemberLocation)
+        self.num(Field::DataMemberLocation)
     }
 
     /// `DW_AT_upper_bound` + 1 of a subrange (0 when not a constant), if present.
     #[inline]
     pub fn upper_bound(&self) -> Option<u64> {
-        self.num(Slot::UpperBound)
+        self.num(Field::UpperBound)
     }
 
     /// `DW_AT_count` of a subrange (0 when not a constant), if present.
     #[inline]
     pub fn count(&self) -> Option<u64> {
-        self.num(Slot::Count)
+        self.num(Field::Count)
     }
 
     /// pahole's `attr_upper_bound`: the number of elements of a subrange. A non-constant
@@ -396,7 +383,7 @@ impl<'d> NodeRef<'_, 'd> {
     /// `DW_AT_const_value` as a number (enumerators).
     #[inline]
     pub fn const_value(&self) -> u64 {
-        self.num(Slot::ConstValue).unwrap_or(0)
+        self.num(Field::ConstValue).unwrap_or(0)
     }
 
     /// `DW_AT_const_value` as a string (LLVM annotations).
@@ -424,7 +411,7 @@ impl<'d> NodeRef<'_, 'd> {
     #[inline]
     pub fn location(&self) -> Location {
         match self.a.kinds & 3 {
-            LOC_GLOBAL => Location::Global(self.num(Slot::Location).unwrap_or(0)),
+            LOC_GLOBAL => Location::Global(self.num(Field::Location).unwrap_or(0)),
             LOC_OTHER => Location::Other,
             _ => Location::Unknown,
         }
@@ -446,7 +433,7 @@ impl<'d> NodeRef<'_, 'd> {
 
     #[inline]
     pub fn language(&self) -> u64 {
-        self.num(Slot::Language).unwrap_or(0)
+        self.num(Field::Language).unwrap_or(0)
     }
 
     /// All the attributes, as an [`Attrs`] again.
@@ -517,7 +504,10 @@ mod tests {
         ]);
         let r = Recipe::new(&member, dw::DW_TAG_member, false);
         assert!(!r.spills());
-        assert_eq!(r.slots, [Slot::Type, Slot::DataMemberLocation, Slot::Empty]);
+        assert_eq!(
+            r.slots,
+            [Some(Field::Type), Some(Field::DataMemberLocation), None]
+        );
         assert_eq!(r.index_of(Field::DataMemberLocation), 1);
         assert_eq!(r.index_of(Field::Name), 0);
 
@@ -528,7 +518,7 @@ mod tests {
             (dw::DW_AT_type, dw::DW_FORM_ref4),
         ]);
         let r = Recipe::new(&twice, dw::DW_TAG_pointer_type, false);
-        assert_eq!(r.slots, [Slot::Type, Slot::ByteSize, Slot::Empty]);
+        assert_eq!(r.slots, [Some(Field::Type), Some(Field::ByteSize), None]);
 
         // A DWARF 4 bit field has more numbers than slots.
         let bitfield = specs(&[
@@ -541,7 +531,7 @@ mod tests {
         ]);
         let r = Recipe::new(&bitfield, dw::DW_TAG_member, false);
         assert!(r.spills());
-        assert_eq!(r.slots, [Slot::Empty; SLOTS]);
+        assert_eq!(r.slots, [None; SLOTS]);
 
         // An LLVM annotation's value is a string.
         let annotation = specs(&[
@@ -551,7 +541,7 @@ mod tests {
         assert!(Recipe::new(&annotation, crate::die::DW_TAG_LLVM_ANNOTATION, false).spills());
         // Any other constant value is a number.
         let r = Recipe::new(&annotation, dw::DW_TAG_enumerator, false);
-        assert_eq!(r.slots, [Slot::ConstValue, Slot::Empty, Slot::Empty]);
+        assert_eq!(r.slots, [Some(Field::ConstValue), None, None]);
 
         // A parameter's location is a flag, whether its first operation is read or not.
         let param = specs(&[
@@ -560,11 +550,14 @@ mod tests {
         ]);
         for locations in [false, true] {
             let r = Recipe::new(&param, dw::DW_TAG_formal_parameter, locations);
-            assert_eq!(r.slots, [Slot::AbstractOrigin, Slot::Empty, Slot::Empty]);
+            assert_eq!(r.slots, [Some(Field::AbstractOrigin), None, None]);
         }
         // A variable's is an address.
         let r = Recipe::new(&param, dw::DW_TAG_variable, false);
-        assert_eq!(r.slots, [Slot::AbstractOrigin, Slot::Location, Slot::Empty]);
+        assert_eq!(
+            r.slots,
+            [Some(Field::AbstractOrigin), Some(Field::Location), None]
+        );
 
         // DIEs whose attributes are never looked at keep nothing.
         assert_eq!(
