@@ -78,7 +78,8 @@ impl State {
         let n = self.flat.len();
         let from = self.map.len() as u32;
         let (flat, start) = (&self.flat, self.start);
-        kbtf_btf::mem::reserve_populated(&mut self.map, n - from as usize);
+        // Both are about to be written up to `n`.
+        kbtf_btf::mem::reserve_populated(&mut self.map, n.saturating_sub(from as usize));
         let more = n.saturating_sub(self.hypot.len());
         kbtf_btf::mem::reserve_populated(&mut self.hypot, more);
         self.map.extend((from..n as u32).map(|id| {

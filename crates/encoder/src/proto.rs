@@ -175,7 +175,7 @@ impl<'d> Printer<'_, 'd> {
         };
         let refers = cu.resolve(n.type_ref());
         match n.tag {
-            dw::DW_TAG_base_type => match &n.name() {
+            dw::DW_TAG_base_type => match n.name() {
                 Some(name) => lossy(name.bytes()),
                 None => "nameless base type!".into(),
             },
