@@ -1,6 +1,14 @@
 //! A tiny command-line parser: `--flag`, `--opt VALUE`, `--opt=VALUE`, positionals, `--`.
 
-use anyhow::{bail, Result};
+use anyhow::{anyhow, bail, Result};
+
+/// Whether a task takes arguments besides its options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Positionals {
+    /// None: one given fails, so that a mistyped option is not taken for a file.
+    None,
+    Any,
+}
 
 #[derive(Debug, Default)]
 pub struct Args {
@@ -48,6 +56,28 @@ impl Args {
         Ok(out)
     }
 
+    /// Parses a task's arguments. `--help` is known to every task: it prints `usage` and
+    /// gives `None`, and the task returns. Errors carry `usage`.
+    pub fn task(
+        raw: &[String],
+        with_value: &[&str],
+        bools: &[&str],
+        positionals: Positionals,
+        usage: &str,
+    ) -> Result<Option<Args>> {
+        let mut known = bools.to_vec();
+        known.push("help");
+        let a = Args::parse(raw, with_value, &known).map_err(|e| anyhow!("{e}\n{usage}"))?;
+        if a.flag("help") {
+            println!("{usage}");
+            return Ok(None);
+        }
+        if positionals == Positionals::None && !a.positional.is_empty() {
+            bail!("unexpected arguments {:?}\n{usage}", a.positional);
+        }
+        Ok(Some(a))
+    }
+
     /// Last value given for `--name`.
     pub fn opt(&self, name: &str) -> Option<&str> {
         self.opts
@@ -93,5 +123,29 @@ mod tests {
         assert!(Args::parse(&v(&["--nope"]), &[], &[]).is_err());
         assert!(Args::parse(&v(&["--kernel"]), &["kernel"], &[]).is_err());
         assert!(Args::parse(&v(&["--strip-sig=1"]), &[], &["strip-sig"]).is_err());
+    }
+
+    #[test]
+    fn a_task_knows_help_and_refuses_stray_arguments() {
+        let usage = "cargo xtask t [--out DIR]";
+        let t = |raw: &[&str], p| Args::task(&v(raw), &["out"], &["quick"], p, usage);
+        assert!(t(&["--help"], Positionals::None).unwrap().is_none());
+        assert!(t(&["--out", "d", "--help"], Positionals::Any)
+            .unwrap()
+            .is_none());
+        let a = t(&["--out=d", "--quick"], Positionals::None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(a.opt("out"), Some("d"));
+        assert!(a.flag("quick"));
+        let e = t(&["fast"], Positionals::None).unwrap_err().to_string();
+        assert!(
+            e.contains("unexpected arguments [\"fast\"]") && e.contains(usage),
+            "{e}"
+        );
+        let a = t(&["x.ko"], Positionals::Any).unwrap().unwrap();
+        assert_eq!(a.positional, v(&["x.ko"]));
+        let e = t(&["--nope"], Positionals::Any).unwrap_err().to_string();
+        assert!(e.contains("--nope") && e.contains(usage), "{e}");
     }
 }

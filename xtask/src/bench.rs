@@ -10,7 +10,7 @@
 //! `.debug_info` size (a least-squares line and size quartiles), and writes them into
 //! docs/benchmarks.md between the kernel's markers.
 
-use crate::args::Args;
+use crate::args::{Args, Positionals};
 use crate::cache::{self, Index};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -235,17 +235,18 @@ fn debug_info_size(p: &Path) -> u64 {
 }
 
 pub fn main(raw: &[String]) -> Result<()> {
-    let a = Args::parse(
+    let Some(a) = Args::task(
         raw,
         &[
             "runs", "jobs", "only", "every", "kbtf", "out", "elf-dir", "kernel",
         ],
-        &["help", "quick", "no-write"],
-    )?;
-    if a.flag("help") {
-        println!("{USAGE}");
+        &["quick", "no-write"],
+        Positionals::None,
+        USAGE,
+    )?
+    else {
         return Ok(());
-    }
+    };
     let quick = a.flag("quick");
     let kernel_name = a.opt("kernel").unwrap_or("6.1");
     let Some(kernel) = KERNELS.iter().find(|k| k.kernel.name == kernel_name) else {

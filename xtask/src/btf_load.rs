@@ -13,7 +13,7 @@
 //! base strings then the blob's: split ids and string offsets already continue the base's, so
 //! nothing is renumbered) and the kernel checks the module's types with the full verifier.
 
-use crate::args::Args;
+use crate::args::{Args, Positionals};
 use crate::elf::Elf;
 use crate::guest::{self, Machine, TempDir};
 use crate::{console, kernel_test, util};
@@ -123,18 +123,19 @@ pub struct Run {
 }
 
 pub fn main(raw: &[String]) -> Result<()> {
-    let a = Args::parse(
+    let Some(a) = Args::task(
         raw,
         &[
             "kernel", "base", "report", "lines", "timeout", "memory", "append", "log", "busybox",
             "qemu",
         ],
-        &["expect-fail", "acceptance", "help"],
-    )?;
-    if a.flag("help") {
-        println!("{USAGE}");
+        &["expect-fail", "acceptance"],
+        Positionals::Any,
+        USAGE,
+    )?
+    else {
         return Ok(());
-    }
+    };
     if a.flag("acceptance") {
         ensure!(
             a.positional.is_empty(),

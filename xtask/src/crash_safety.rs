@@ -12,7 +12,7 @@
 //! bytes with a temp file left (killed while writing or before the rename), new bytes (killed
 //! after the rename, or not at all). Anything else fails the task.
 
-use crate::args::Args;
+use crate::args::{Args, Positionals};
 use crate::fixtures::repo_root;
 use crate::util::Rng;
 use anyhow::{bail, ensure, Context, Result};
@@ -261,11 +261,16 @@ fn races(kbtf: &Path, case: &Case, dir: &Path, rounds: usize) -> Result<()> {
 }
 
 pub fn main(raw: &[String]) -> Result<()> {
-    let a = Args::parse(raw, &["kills", "races", "seed", "kbtf"], &["help"])?;
-    if a.flag("help") {
-        println!("{USAGE}");
+    let Some(a) = Args::task(
+        raw,
+        &["kills", "races", "seed", "kbtf"],
+        &[],
+        Positionals::None,
+        USAGE,
+    )?
+    else {
         return Ok(());
-    }
+    };
     let kills: usize = a.opt("kills").unwrap_or("200").parse()?;
     let rounds: usize = match a.opt("races") {
         Some(v) => v.parse()?,

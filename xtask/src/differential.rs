@@ -10,7 +10,7 @@
 //! problems "the kernel would reject" (its base-mismatch signs are not the kernel's business).
 //! Every blob on which the two disagree is listed; the task fails if there is any.
 
-use crate::args::Args;
+use crate::args::{Args, Positionals};
 use crate::btf_load::{self, Blob, Options, Verdict};
 use crate::fixtures::repo_root;
 use crate::guest::Machine;
@@ -530,15 +530,16 @@ fn kbtf_verdict(kbtf: &Path, file: &Path, base: Option<&Path>) -> Result<(bool, 
 }
 
 pub fn main(raw: &[String]) -> Result<()> {
-    let a = Args::parse(
+    let Some(a) = Args::task(
         raw,
         &["count", "split-count", "seed", "out", "kernel"],
-        &["no-qemu", "help", "keep"],
-    )?;
-    if a.flag("help") {
-        println!("{USAGE}");
+        &["no-qemu", "keep"],
+        Positionals::None,
+        USAGE,
+    )?
+    else {
         return Ok(());
-    }
+    };
     let count: usize = a.opt("count").unwrap_or("10000").parse()?;
     let split_count: usize = match a.opt("split-count") {
         Some(v) => v.parse()?,

@@ -8,7 +8,7 @@
 //!   section, symbol and relocation they had is still there (`readelf`), `modinfo` reads them,
 //!   and the kernel loads them with `/sys/kernel/btf/<mod>` present for each.
 
-use crate::args::Args;
+use crate::args::{Args, Positionals};
 use crate::cache::{self, Index};
 use crate::util;
 use anyhow::{bail, ensure, Context, Result};
@@ -75,11 +75,9 @@ fn cargo() -> Command {
 }
 
 pub fn main(raw: &[String]) -> Result<()> {
-    let a = Args::parse(raw, &["kbtf"], &["help"])?;
-    if a.flag("help") {
-        println!("{USAGE}");
+    let Some(a) = Args::task(raw, &["kbtf"], &[], Positionals::None, USAGE)? else {
         return Ok(());
-    }
+    };
     let root = crate::fixtures::repo_root();
     let kbtf = crate::test::kbtf_bin(a.opt("kbtf"))?;
     let index = Index::load()?;

@@ -2,7 +2,7 @@
 //! from the kernel cache (see `cargo xtask testdata`), testdata/c/*.c and testdata/dwarf/src/*.c
 //! (the DWARF fixtures: `dwarf_fixtures.rs`).
 
-use crate::args::Args;
+use crate::args::{Args, Positionals};
 use crate::cache::Index;
 use crate::elf::Elf;
 use crate::{btf, util};
@@ -43,16 +43,9 @@ pub fn repo_root() -> PathBuf {
 }
 
 pub fn main(raw: &[String]) -> Result<()> {
-    let a = Args::parse(raw, &["out"], &["help"])?;
-    if a.flag("help") {
-        println!("{USAGE}");
+    let Some(a) = Args::task(raw, &["out"], &[], Positionals::None, USAGE)? else {
         return Ok(());
-    }
-    ensure!(
-        a.positional.is_empty(),
-        "unexpected arguments {:?}\n{USAGE}",
-        a.positional
-    );
+    };
     let out = a
         .opt("out")
         .map(PathBuf::from)

@@ -9,7 +9,7 @@
 //! (over 2 GiB) stops that target; its input lands in `<target>/fuzz/artifacts/<target>/`
 //! and the task fails after the others have run.
 
-use crate::args::Args;
+use crate::args::{Args, Positionals};
 use crate::fixtures::repo_root;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -73,15 +73,16 @@ pub struct Outcome {
 }
 
 pub fn main(raw: &[String]) -> Result<()> {
-    let args = Args::parse(
+    let Some(args) = Args::task(
         raw,
         &["seconds", "target", "timeout", "seed"],
-        &["help", "list"],
-    )?;
-    if args.flag("help") {
-        println!("{USAGE}");
+        &["list"],
+        Positionals::None,
+        USAGE,
+    )?
+    else {
         return Ok(());
-    }
+    };
     if args.flag("list") {
         for t in TARGETS {
             println!("{t}");

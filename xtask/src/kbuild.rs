@@ -18,7 +18,7 @@
 //! `6.1-pahole-clang-14`: its DWARF carries `btf_type_tag` annotations, and the run fails
 //! unless the vmlinux BTF has TYPE_TAGs.
 
-use crate::args::Args;
+use crate::args::{Args, Positionals};
 use crate::cache::{self, Index};
 use crate::kernel_test::{self, Options};
 use crate::{debs, ktree, util};
@@ -60,20 +60,16 @@ const HOST_TOOLS: &[(&str, &str)] = &[
 ];
 
 pub fn main(raw: &[String]) -> Result<()> {
-    let a = Args::parse(
+    let Some(a) = Args::task(
         raw,
         &["jobs", "kbtf", "cc"],
-        &["no-boot", "no-pahole", "help"],
-    )?;
-    if a.flag("help") {
-        println!("{USAGE}");
+        &["no-boot", "no-pahole"],
+        Positionals::None,
+        USAGE,
+    )?
+    else {
         return Ok(());
-    }
-    ensure!(
-        a.positional.is_empty(),
-        "unexpected arguments {:?}\n{USAGE}",
-        a.positional
-    );
+    };
     let jobs: u32 = match a.opt("jobs") {
         Some(j) => j.parse().with_context(|| format!("--jobs {j:?}"))?,
         None => 2,

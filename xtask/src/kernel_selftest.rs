@@ -1,7 +1,7 @@
 //! `cargo xtask kernel-selftest`: checks the kernel-test harness itself on a real kernel:
 //! shipped modules load with BTF, a corrupted .BTF is reported with the kernel's message.
 
-use crate::args::Args;
+use crate::args::{Args, Positionals};
 use crate::elf::Elf;
 use crate::kernel_test::{self, Options, Outcome};
 use crate::{btf, util};
@@ -17,16 +17,9 @@ the verifier's `Invalid name_offset`; (3) the same module still signed must
 FAIL insmod (`Key was rejected by service`).";
 
 pub fn main(raw: &[String]) -> Result<()> {
-    let a = Args::parse(raw, &["kernel", "timeout"], &["help"])?;
-    if a.flag("help") {
-        println!("{USAGE}");
+    let Some(a) = Args::task(raw, &["kernel", "timeout"], &[], Positionals::None, USAGE)? else {
         return Ok(());
-    }
-    ensure!(
-        a.positional.is_empty(),
-        "unexpected arguments {:?}\n{USAGE}",
-        a.positional
-    );
+    };
     let kernel = a.opt("kernel").map(PathBuf::from);
     let timeout = match a.opt("timeout") {
         Some(t) => t

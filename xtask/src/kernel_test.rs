@@ -2,7 +2,7 @@
 //! load modules (insmod, or `kbtf load` with `--kbtf-load`), and report what the kernel made
 //! of their BTF.
 
-use crate::args::Args;
+use crate::args::{Args, Positionals};
 use crate::cache::{self, Index};
 use crate::guest::{self, Machine, TempDir};
 use crate::ktree::{self, KernelTree};
@@ -124,7 +124,7 @@ pub struct Outcome {
 }
 
 pub fn main(raw: &[String]) -> Result<()> {
-    let a = Args::parse(
+    let Some(a) = Args::task(
         raw,
         &[
             "kernel",
@@ -139,12 +139,13 @@ pub fn main(raw: &[String]) -> Result<()> {
             "module-args",
             "exec",
         ],
-        &["modprobe", "strip-sig", "kbtf-load", "install-rule", "help"],
-    )?;
-    if a.flag("help") {
-        println!("{USAGE}");
+        &["modprobe", "strip-sig", "kbtf-load", "install-rule"],
+        Positionals::Any,
+        USAGE,
+    )?
+    else {
         return Ok(());
-    }
+    };
     let d = Options::default();
     let o = Options {
         kernel: a.opt("kernel").map(PathBuf::from),

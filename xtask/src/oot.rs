@@ -3,7 +3,7 @@
 //! without the kernel's vmlinux would: kbuild then gives the module DWARF and an unresolved
 //! `.BTF_ids` section, but no `.BTF`.
 
-use crate::args::Args;
+use crate::args::{Args, Positionals};
 use crate::cache::{self, Index, Kernel};
 use crate::util;
 use anyhow::{bail, ensure, Context, Result};
@@ -41,20 +41,16 @@ pub fn source_dir() -> PathBuf {
 }
 
 pub fn main(raw: &[String]) -> Result<()> {
-    let a = Args::parse(
+    let Some(a) = Args::task(
         raw,
         &["kernel", "kbtf"],
-        &["with-vmlinux", "hook", "dkms", "help"],
-    )?;
-    if a.flag("help") {
-        println!("{USAGE}");
+        &["with-vmlinux", "hook", "dkms"],
+        Positionals::None,
+        USAGE,
+    )?
+    else {
         return Ok(());
-    }
-    ensure!(
-        a.positional.is_empty(),
-        "unexpected arguments {:?}\n{USAGE}",
-        a.positional
-    );
+    };
     let kernel = Kernel::from_flag(a.opt("kernel").unwrap_or(cache::KERNEL61.flag))?;
     let hook = match (a.flag("hook"), a.flag("dkms")) {
         (false, false) => None,

@@ -12,7 +12,7 @@
 //! The index gets `pahole_ref_vmlinux_btf` and `pahole_ref_modules_dir` (6.1), and
 //! `pahole_ref612_vmlinux_btf` and `pahole_ref612_modules_dir` (6.12).
 
-use crate::args::Args;
+use crate::args::{Args, Positionals};
 use crate::cache::{self, Index};
 use crate::util;
 use anyhow::{Context, Result};
@@ -52,11 +52,9 @@ kernel), with Debian's flags (--btf_gen_floats --lang_exclude=rust), into <cache
 and <cache>/pahole-ref-6.12, skipping outputs already there.";
 
 pub fn main(raw: &[String]) -> Result<()> {
-    let a = Args::parse(raw, &["limit"], &["help"])?;
-    if a.flag("help") {
-        println!("{USAGE}");
+    let Some(a) = Args::task(raw, &["limit"], &[], Positionals::None, USAGE)? else {
         return Ok(());
-    }
+    };
     let limit: usize = match a.opt("limit") {
         Some(n) => n.parse().with_context(|| format!("--limit {n}"))?,
         None => usize::MAX,

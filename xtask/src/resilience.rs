@@ -17,7 +17,7 @@
 //!   `/sys/kernel/btf/<mod>` is present for each and differs from the right split BTF only by
 //!   reference types equal to vmlinux types, which the kernel's relocation does not merge.
 
-use crate::args::Args;
+use crate::args::{Args, Positionals};
 use crate::cache::{self, Index};
 use crate::kernel_test::{self, Options, Outcome};
 use crate::util;
@@ -87,11 +87,9 @@ struct Ctx {
 }
 
 pub fn main(raw: &[String]) -> Result<()> {
-    let a = Args::parse(raw, &["kbtf", "only"], &["help"])?;
-    if a.flag("help") {
-        println!("{USAGE}");
+    let Some(a) = Args::task(raw, &["kbtf", "only"], &[], Positionals::Any, USAGE)? else {
         return Ok(());
-    }
+    };
     let root = crate::fixtures::repo_root();
     let kbtf = crate::test::kbtf_bin(a.opt("kbtf"))?;
     let names: Vec<String> = if a.positional.is_empty() {

@@ -15,7 +15,7 @@
 //!   modules, so enforcement is on), and `nlmon` as Debian shipped it (insmod: the kernel
 //!   verifies Debian's signature and loads it, with its BTF).
 
-use crate::args::Args;
+use crate::args::{Args, Positionals};
 use crate::cache::{self, Index};
 use crate::guest::{self, Machine, TempDir};
 use crate::{console, fixtures, kernel_test, ktree, modsig, static_kbtf, util};
@@ -43,11 +43,16 @@ const KERNEL_UNKNOWN_KEY: &str = "Loading of module with unavailable key is reje
 const KEY_REJECTED: &str = "Key was rejected by service";
 
 pub fn main(raw: &[String]) -> Result<()> {
-    let a = Args::parse(raw, &["kbtf", "static-kbtf", "log"], &["help"])?;
-    if a.flag("help") {
-        println!("{USAGE}");
+    let Some(a) = Args::task(
+        raw,
+        &["kbtf", "static-kbtf", "log"],
+        &[],
+        Positionals::None,
+        USAGE,
+    )?
+    else {
         return Ok(());
-    }
+    };
     let index = Index::load()?;
     let tree = kernel_test::kernel_tree(None)?;
     let kbtf = match a.opt("kbtf") {

@@ -3,7 +3,7 @@
 //! `kbtf distill` rewrote (so unsigned) is refused by `kbtf load` without a key, and loaded
 //! with its BTF by `kbtf load --sign-key/--sign-cert` with the kernel's own signing key.
 
-use crate::args::Args;
+use crate::args::{Args, Positionals};
 use crate::cache::Index;
 use crate::guest::{self, Machine, TempDir};
 use crate::{console, kernel_test, static_kbtf, util};
@@ -19,11 +19,9 @@ load refuses an unsigned distilled dummy (naming sig_enforce), and loads a disti
 re-signed with the build's signing key (--sign-key/--sign-cert), with its BTF.";
 
 pub fn main(raw: &[String]) -> Result<()> {
-    let a = Args::parse(raw, &["kbtf", "static-kbtf"], &["help"])?;
-    if a.flag("help") {
-        println!("{USAGE}");
+    let Some(a) = Args::task(raw, &["kbtf", "static-kbtf"], &[], Positionals::None, USAGE)? else {
         return Ok(());
-    }
+    };
     let index = Index::load()?;
     let kbtf = crate::test::kbtf_bin(a.opt("kbtf"))?;
     let guest_kbtf = match a.opt("static-kbtf") {

@@ -4,7 +4,7 @@
 //! everything they use, no base: what carrying "standalone" BTF without a distilled base
 //! would cost). Writes a Markdown table to stdout (and to --out).
 
-use crate::args::Args;
+use crate::args::{Args, Positionals};
 use crate::cache::{self, Index};
 use crate::elf::Elf;
 use crate::util;
@@ -39,11 +39,16 @@ const FLAGS: &[&str] = &["-J", "-j1", "--btf_gen_floats", "--lang_exclude=rust"]
 const DISTILLED: &str = "--btf_features=var,float,decl_tag,type_tag,enum64,distilled_base";
 
 pub fn main(raw: &[String]) -> Result<()> {
-    let a = Args::parse(raw, &["kbtf", "jobs", "limit", "out"], &["help"])?;
-    if a.flag("help") {
-        println!("{USAGE}");
+    let Some(a) = Args::task(
+        raw,
+        &["kbtf", "jobs", "limit", "out"],
+        &[],
+        Positionals::None,
+        USAGE,
+    )?
+    else {
         return Ok(());
-    }
+    };
     let kbtf = crate::test::kbtf_bin(a.opt("kbtf"))?;
     let jobs: usize = match a.opt("jobs") {
         Some(j) => j.parse().context("--jobs")?,

@@ -3,7 +3,7 @@
 //! Debian's kernels (ignored tests, run in release with the cache paths in the environment),
 //! then boots of the real kernel in qemu.
 
-use crate::args::Args;
+use crate::args::{Args, Positionals};
 use crate::cache::Index;
 use anyhow::{Context, Result};
 use std::process::Command;
@@ -140,11 +140,16 @@ fn step(name: &str, cmd: &mut Command) -> Result<()> {
 }
 
 pub fn main(raw: &[String]) -> Result<()> {
-    let args = Args::parse(raw, &["fuzz-seconds"], &["fast", "no-qemu", "help"])?;
-    if args.flag("help") {
-        println!("{USAGE}");
+    let Some(args) = Args::task(
+        raw,
+        &["fuzz-seconds"],
+        &["fast", "no-qemu"],
+        Positionals::None,
+        USAGE,
+    )?
+    else {
         return Ok(());
-    }
+    };
     let root = crate::fixtures::repo_root();
     // The dedup tests compare with libbpf's own btf__dedup; here that must not be skipped.
     step(

@@ -1,7 +1,7 @@
 //! `cargo xtask testdata`: fetch and unpack the test kernels, extract vmlinux BTF,
 //! and write the cache index.
 
-use crate::args::Args;
+use crate::args::{Args, Positionals};
 use crate::cache::{self, Index};
 use crate::debs::{self, Versions};
 use crate::elf::Elf;
@@ -23,14 +23,16 @@ extracts vmlinux BTF, and writes kernels/index.txt (key=path lines).
   --print KEY    print one value from the index and exit";
 
 pub fn main(raw: &[String]) -> Result<()> {
-    let a = Args::parse(raw, &["k61", "k61-old", "k612", "print"], &["help"])?;
-    if a.flag("help") {
-        println!("{USAGE}");
+    let Some(a) = Args::task(
+        raw,
+        &["k61", "k61-old", "k612", "print"],
+        &[],
+        Positionals::None,
+        USAGE,
+    )?
+    else {
         return Ok(());
-    }
-    if !a.positional.is_empty() {
-        bail!("unexpected arguments {:?}\n{USAGE}", a.positional);
-    }
+    };
     if let Some(key) = a.opt("print") {
         let idx = Index::load()?;
         match idx.get(key) {

@@ -8,7 +8,7 @@
 //! RIGHT vmlinux (`kbtf check` must reject every one), and `--modules` builds loadable copies of
 //! the shipped modules carrying that BTF (signature stripped) for the qemu boot.
 
-use crate::args::Args;
+use crate::args::{Args, Positionals};
 use crate::cache::{self, Index};
 use crate::util;
 use anyhow::{bail, Context, Result};
@@ -26,11 +26,9 @@ index. With --modules DIR, also writes DIR/NAME.ko for each NAME: the shipped mo
 its .BTF replaced by the wrong-base one and its signature stripped, ready for kernel-test.";
 
 pub fn main(raw: &[String]) -> Result<()> {
-    let a = Args::parse(raw, &["limit", "modules"], &["help"])?;
-    if a.flag("help") {
-        println!("{USAGE}");
+    let Some(a) = Args::task(raw, &["limit", "modules"], &[], Positionals::Any, USAGE)? else {
         return Ok(());
-    }
+    };
     let limit: usize = match a.opt("limit") {
         Some(n) => n.parse().with_context(|| format!("--limit {n}"))?,
         None => usize::MAX,
