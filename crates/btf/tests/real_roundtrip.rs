@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use kbtf_btf::Btf;
-use kbtf_testkit::{env_path, modules};
+use kbtf_testkit::{env_path, every_module};
 use object::{Object, ObjectSection};
 
 /// The raw bytes of a module's `.BTF` section.
@@ -29,7 +29,7 @@ fn round_trip_tree(vmlinux_var: &str, modules_var: &str) {
         "vmlinux BTF does not round-trip"
     );
     let base = Arc::new(base);
-    let kos = modules(&env_path(modules_var));
+    let kos = every_module(&env_path(modules_var));
     let mut bad = Vec::new();
     for ko in &kos {
         let bytes = section_bytes(ko);
@@ -44,11 +44,6 @@ fn round_trip_tree(vmlinux_var: &str, modules_var: &str) {
         modules_var,
         kos.len(),
         bad.len()
-    );
-    assert!(
-        kos.len() >= 1000,
-        "expected every module, found {}",
-        kos.len()
     );
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use kbtf_btf::diff::{diff, DiffOptions};
 use kbtf_btf::validate::validate;
 use kbtf_btf::{read_base, read_file, Btf};
-use kbtf_testkit::{env_path, modules};
+use kbtf_testkit::{env_path, every_module};
 
 /// One of Debian's kernels, as the real-kernel tier's variables name its parts.
 struct Kernel {
@@ -251,7 +251,7 @@ fn modules_equal_pahole_and_shipped(k: &Kernel) {
     let base_path = &k.vmlinux_btf;
     let base: Arc<Btf> = read_base(base_path).unwrap();
     let (dbg, shipped, reference) = (&k.dbg_modules, &k.modules, &k.pahole_modules);
-    let kos = modules(dbg);
+    let kos = every_module(dbg);
     let dir = tempfile::tempdir().unwrap();
     let next = AtomicUsize::new(0);
     let bad = Mutex::new(Vec::new());
@@ -342,11 +342,6 @@ fn modules_equal_pahole_and_shipped(k: &Kernel) {
         bad.len(),
         not_as_shipped.load(Ordering::Relaxed)
     );
-    assert!(
-        kos.len() >= 1000,
-        "expected every module, found {}",
-        kos.len()
-    );
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
 
@@ -359,7 +354,7 @@ fn fingerprint_flags_every_module_built_against_the_other_vmlinux() {
     let right = env_path("KBTF_VMLINUX_BTF").display().to_string();
     let old = env_path("KBTF_OLD_VMLINUX_BTF").display().to_string();
     let dbg = env_path("KBTF_DBG_MODULES_DIR");
-    let kos = modules(&dbg);
+    let kos = every_module(&dbg);
     let dir = tempfile::tempdir().unwrap();
     let next = AtomicUsize::new(0);
     let missed = Mutex::new(Vec::new());
@@ -405,6 +400,5 @@ fn fingerprint_flags_every_module_built_against_the_other_vmlinux() {
         kos.len(),
         missed.len()
     );
-    assert!(kos.len() >= 1000);
     assert!(missed.is_empty(), "{}", missed.join("\n"));
 }

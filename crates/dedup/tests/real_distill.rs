@@ -9,28 +9,16 @@
 //! counts how often byte for byte; and the distilled form passes
 //! through its own bytes (what `.BTF` and `.BTF.base` hold) unchanged.
 
-use std::path::PathBuf;
+use kbtf_testkit::{env_path, every_module};
 use std::sync::Arc;
 
 use kbtf_btf::diff::{diff, DiffOptions};
 use kbtf_btf::{read_base, read_file, Btf};
 use kbtf_dedup::{distill, relocate_dedup};
 
-fn env_path(var: &str) -> PathBuf {
-    match std::env::var_os(var) {
-        Some(p) => PathBuf::from(p),
-        None => panic!("{var} is not set: run the real-kernel tier with `cargo xtask test`"),
-    }
-}
-
 fn check_tree(vmlinux_var: &str, modules_var: &str, every: usize) {
     let base: Arc<Btf> = read_base(&env_path(vmlinux_var)).unwrap();
-    let kos = kbtf_testkit::modules(&env_path(modules_var));
-    assert!(
-        kos.len() >= 1000,
-        "expected every module, found {}",
-        kos.len()
-    );
+    let kos = every_module(&env_path(modules_var));
     let (mut same_bytes, mut split_total, mut dist_total, mut dist_base_total) = (0, 0, 0, 0);
     let checked: Vec<_> = kos.iter().step_by(every).collect();
     for ko in &checked {

@@ -15,47 +15,18 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use kbtf_testkit::{env_path, every_module};
 use std::sync::Arc;
 
 use common::*;
 use kbtf_btf::diff::{diff, DiffOptions};
 use kbtf_btf::{read_base, read_file, Btf};
 
-fn env_path(var: &str) -> PathBuf {
-    match std::env::var_os(var) {
-        Some(p) => PathBuf::from(p),
-        None => panic!("{var} is not set: run the real-kernel tier with `cargo xtask test`"),
-    }
-}
-
-fn modules(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display())) {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "ko") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 /// Checks every module of `modules_var` against the vmlinux of `vmlinux_var`, comparing every
 /// `oracle_every`-th one with the libbpf oracle.
 fn check_tree(vmlinux_var: &str, modules_var: &str, oracle_every: usize) {
     let base: Arc<Btf> = read_base(&env_path(vmlinux_var)).unwrap();
-    let kos = modules(&env_path(modules_var));
-    assert!(
-        kos.len() >= 1000,
-        "expected every module, found {}",
-        kos.len()
-    );
+    let kos = every_module(&env_path(modules_var));
     let (mut copied, mut checked) = (0usize, 0usize);
     let mut shrunk = Vec::new();
     let mut to_module = 0usize;

@@ -45,6 +45,20 @@ pub fn modules(dir: &Path) -> Vec<PathBuf> {
     files_with_ext(dir, &["ko"])
 }
 
+/// Every `.ko` of a real kernel's module tree, sorted. Fails when there are fewer than 1,000:
+/// the trees of the real-kernel tier hold over 1,100 modules, so fewer means a wrong or
+/// half-unpacked directory, over which a test would prove little.
+pub fn every_module(dir: &Path) -> Vec<PathBuf> {
+    let kos = modules(dir);
+    assert!(
+        kos.len() >= 1000,
+        "expected every module of a kernel under {}, found {}",
+        dir.display(),
+        kos.len()
+    );
+    kos
+}
+
 /// Runs the program `bin` (a test's `env!("CARGO_BIN_EXE_kbtf")`) with `args`: its exit code
 /// (-1 when killed by a signal), stdout and stderr (invalid UTF-8 replaced).
 pub fn run<S: AsRef<std::ffi::OsStr>>(bin: &str, args: &[S]) -> (i32, String, String) {
