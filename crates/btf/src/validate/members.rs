@@ -111,23 +111,19 @@ impl<'a> Resolver<'a> {
         )
     }
 
-    /// `btf_int_check_member`: the INT's own bit offset and bits, from the member's offset.
-    fn int_check_member(&self, sid: TypeId, s: &Type, m: &Member, t: &Type) -> Res<()> {
-        let TypeData::Int { offset, bits, .. } = t.data else {
-            return Ok(());
-        };
+    /// The end of both INT member checks: the `nr_bits` bits at `bits_off`, copied from
+    /// whole bytes, take at most 128 bits and lie inside the struct.
+    fn int_bits_fit(
+        &self,
+        sid: TypeId,
+        s: &Type,
+        m: &Member,
+        bits_off: u32,
+        nr_bits: u32,
+    ) -> Res<()> {
         let struct_size = s.size().unwrap_or(0);
-        let Some(bits_off) = m.offset.checked_add(offset as u32) else {
-            return Err(self.member_fail(
-                sid,
-                s,
-                m,
-                "bits_offset exceeds U32_MAX",
-                format!("offset plus the INT's bit offset {offset} overflows 32 bits"),
-            ));
-        };
         let bytes_offset = bits_off / 8;
-        let nr_copy_bits = bits as u32 + bits_off % 8;
+        let nr_copy_bits = nr_bits + bits_off % 8;
         if nr_copy_bits > 128 {
             return Err(self.member_fail(
                 sid,
@@ -138,9 +134,26 @@ impl<'a> Resolver<'a> {
             ));
         }
         if struct_size < bytes_offset || struct_size - bytes_offset < nr_copy_bits.div_ceil(8) {
-            return Err(self.exceeds(sid, s, m, bits_off as u64 + bits as u64));
+            return Err(self.exceeds(sid, s, m, bits_off as u64 + nr_bits as u64));
         }
         Ok(())
+    }
+
+    /// `btf_int_check_member`: the INT's own bit offset and bits, from the member's offset.
+    fn int_check_member(&self, sid: TypeId, s: &Type, m: &Member, t: &Type) -> Res<()> {
+        let TypeData::Int { offset, bits, .. } = t.data else {
+            return Ok(());
+        };
+        let Some(bits_off) = m.offset.checked_add(offset as u32) else {
+            return Err(self.member_fail(
+                sid,
+                s,
+                m,
+                "bits_offset exceeds U32_MAX",
+                format!("offset plus the INT's bit offset {offset} overflows 32 bits"),
+            ));
+        };
+        self.int_bits_fit(sid, s, m, bits_off, bits as u32)
     }
 
     /// `btf_int_check_kflag_member`: a regular INT, bitfield no wider than it.
@@ -158,7 +171,6 @@ impl<'a> Resolver<'a> {
                     .into(),
             ));
         }
-        let struct_size = s.size().unwrap_or(0);
         let bits_off = m.bit_offset(true);
         let mut nr_bits = m.bitfield_size(true);
         if nr_bits == 0 {
@@ -181,21 +193,7 @@ impl<'a> Resolver<'a> {
                 format!("bitfield of {nr_bits} bits is wider than its {bits}-bit INT"),
             ));
         }
-        let bytes_offset = bits_off / 8;
-        let nr_copy_bits = nr_bits + bits_off % 8;
-        if nr_copy_bits > 128 {
-            return Err(self.member_fail(
-                sid,
-                s,
-                m,
-                "nr_copy_bits exceeds 128",
-                format!("{nr_copy_bits} bits to copy, more than 128"),
-            ));
-        }
-        if struct_size < bytes_offset || struct_size - bytes_offset < nr_copy_bits.div_ceil(8) {
-            return Err(self.exceeds(sid, s, m, bits_off as u64 + nr_bits as u64));
-        }
-        Ok(())
+        self.int_bits_fit(sid, s, m, bits_off, nr_bits)
     }
 
     /// `btf_enum_check_kflag_member`: bitfields up to 32 bits (whatever the enum's size).

@@ -465,6 +465,36 @@ fn member_checks() {
     b.strukt("int_bits_beyond", 4, &[("x", bf, 0)]);
     let flt = b.add("double", TypeData::Float { size: 8 });
     b.strukt("float_misaligned", 16, &[("d", flt, 32)]);
+    // A kflag bitfield of 16 bits at bit 24 of a 4-byte struct ends at bit 40.
+    let kb = b.strukt("kflag_bits_beyond", 4, &[("x", int, 16 << 24 | 24)]);
+    b.kflag(kb);
+    // Bits copied from whole bytes: 124 bits at bit 7 (member 3 plus the INT's 4) span 131.
+    let wide = b.add(
+        "wide",
+        TypeData::Int {
+            size: 16,
+            encoding: 0,
+            offset: 4,
+            bits: 124,
+        },
+    );
+    b.strukt("copy_bits_over_128", 32, &[("w", wide, 3)]);
+    // The same with kind_flag: a 128-bit bitfield of a 128-bit INT at bit 3.
+    let i128 = b.add(
+        "__int128",
+        TypeData::Int {
+            size: 16,
+            encoding: 1,
+            offset: 0,
+            bits: 128,
+        },
+    );
+    let kc = b.strukt(
+        "kflag_copy_bits_over_128",
+        32,
+        &[("w", i128, 128 << 24 | 3)],
+    );
+    b.kflag(kc);
     check(
         &b,
         expect![[r#"
@@ -474,6 +504,9 @@ fn member_checks() {
         invalid, resolve: [7] STRUCT 'wide_bitfield': member 'x' (bit offset 0, bitfield size 33, type [1] INT 'int'): bitfield of 33 bits is wider than its 32-bit INT  <Invalid member bitfield_size>
         invalid, resolve: [9] STRUCT 'int_bits_beyond': member 'x' (bit offset 0, type [8] INT 'bf'): ends at bit 38, beyond the struct size of 4 bytes  <Member exceeds struct_size>
         invalid, resolve: [11] STRUCT 'float_misaligned': member 'd' (bit offset 32, type [10] FLOAT 'double'): FLOAT not aligned to 8 bytes  <Member is not properly aligned>
+        invalid, resolve: [12] STRUCT 'kflag_bits_beyond': member 'x' (bit offset 24, bitfield size 16, type [1] INT 'int'): ends at bit 40, beyond the struct size of 4 bytes  <Member exceeds struct_size>
+        invalid, resolve: [14] STRUCT 'copy_bits_over_128': member 'w' (bit offset 3, type [13] INT 'wide'): 131 bits to copy, more than 128  <nr_copy_bits exceeds 128>
+        invalid, resolve: [16] STRUCT 'kflag_copy_bits_over_128': member 'w' (bit offset 3, bitfield size 128, type [15] INT '__int128'): 131 bits to copy, more than 128  <nr_copy_bits exceeds 128>
     "#]],
     );
 }
