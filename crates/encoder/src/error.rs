@@ -12,6 +12,21 @@ pub struct DwarfLocation {
     pub die: Option<u64>,
 }
 
+impl DwarfLocation {
+    /// The DIE at `die` (when known) of the unit whose header is at `cu`.
+    pub fn in_unit(cu: usize, die: Option<usize>) -> DwarfLocation {
+        DwarfLocation {
+            cu: Some(cu as u64),
+            die: die.map(|d| d as u64),
+        }
+    }
+
+    /// Makes a gimli error met here an [`ErrorKind::Dwarf`]: for `map_err`.
+    pub fn dwarf_error(self) -> impl FnOnce(gimli::Error) -> ErrorKind {
+        move |error| ErrorKind::Dwarf { loc: self, error }
+    }
+}
+
 impl std::fmt::Display for DwarfLocation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match (self.cu, self.die) {

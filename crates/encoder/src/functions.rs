@@ -45,7 +45,7 @@ use gimli::constants as dw;
 use kbtf_btf::{Param, Type, TypeData};
 
 use crate::die::Name;
-use crate::error::{DwarfLocation, ErrorKind};
+use crate::error::ErrorKind;
 use crate::input::FunctionSymbols;
 use crate::loader::{lossy, Cu};
 use crate::registers::FuncFlags;
@@ -95,10 +95,7 @@ fn return_type<'d>(cu: &Cu<'d>, node: u32) -> Result<u32, ErrorKind> {
     match cu.tag_at(a.abstract_origin()) {
         Some(origin) => Ok(cu.resolve(cu.node(origin).type_ref())),
         None => Err(ErrorKind::Unsupported {
-            loc: DwarfLocation {
-                cu: Some(cu.offset as u64),
-                die: Some(cu.node(node).offset as u64),
-            },
+            loc: cu.loc(node),
             what: "a function whose abstract origin is not in its unit".into(),
         }),
     }

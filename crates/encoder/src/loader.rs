@@ -59,7 +59,6 @@ pub struct Node {
 /// methods (in `packed.rs`).
 #[derive(Debug, Clone, Copy)]
 pub struct NodeRef<'a, 'd> {
-    pub offset: usize,
     pub tag: gimli::DwTag,
     pub(crate) a: &'a Packed<'d>,
     /// The attributes kept whole, for a DIE whose abbreviation spills.
@@ -275,7 +274,6 @@ impl<'d> Cu<'d> {
         let n = &self.nodes[i as usize];
         let a = &self.attrs[i as usize];
         NodeRef {
-            offset: n.offset,
             tag: n.tag,
             a,
             spilled: a.spill_index().map(|k| &self.spill[k]),
@@ -296,6 +294,11 @@ impl<'d> Cu<'d> {
                 .ok()
                 .map(|i| i as u32)
         }
+    }
+
+    /// Where `node` is, for errors.
+    pub fn loc(&self, node: u32) -> DwarfLocation {
+        DwarfLocation::in_unit(self.offset, Some(self.nodes[node as usize].offset))
     }
 
     /// The small id a `DW_AT_type` reference resolves to (0, void, when missing or not a
@@ -372,16 +375,8 @@ pub fn load_unit<'d>(
     scratch: &mut Scratch<'d>,
 ) -> Result<Loaded<'d>, ErrorKind> {
     let cu_offset = header.offset().0;
-    let loc = |die: Option<usize>| DwarfLocation {
-        cu: Some(cu_offset as u64),
-        die: die.map(|d| d as u64),
-    };
-    let dwarf_err = |die: Option<usize>| {
-        move |error| ErrorKind::Dwarf {
-            loc: loc(die),
-            error,
-        }
-    };
+    let loc = |die: Option<usize>| DwarfLocation::in_unit(cu_offset, die);
+    let dwarf_err = |die: Option<usize>| loc(die).dwarf_error();
     let root = header.offset().0 + header.header_size();
     let unit_len = header.length_including_self();
     let unit = dwarf.unit(header).map_err(dwarf_err(Some(root)))?;
@@ -569,7 +564,6 @@ pub fn load_unit<'d>(
             {
                 // The packed attributes give back what was read (`packed.rs`'s invariant).
                 let n = NodeRef {
-                    offset,
                     tag,
                     a: &attrs[index as usize],
                     spilled: attrs[index as usize].spill_index().map(|k| &spill[k]),
@@ -712,10 +706,7 @@ struct Walker<'a, 'd> {
 
 impl<'d> Walker<'_, 'd> {
     fn loc(&self, node: u32) -> DwarfLocation {
-        DwarfLocation {
-            cu: Some(self.cu.offset as u64),
-            die: Some(self.cu.node(node).offset as u64),
-        }
+        self.cu.loc(node)
     }
 
     /// The first child of `node` (then [`Walker::next`] for the others), read by index so

@@ -157,17 +157,9 @@ fn read_unit<R: Reader<Offset = usize>>(
     dwarf: &gimli::Dwarf<R>,
     header: gimli::UnitHeader<R>,
 ) -> Result<UnitFacts, ErrorKind> {
-    let cu = header.offset().0 as u64;
-    let loc = |die: Option<usize>| DwarfLocation {
-        cu: Some(cu),
-        die: die.map(|d| d as u64),
-    };
-    let dwarf_err = |die: Option<usize>| {
-        move |error| ErrorKind::Dwarf {
-            loc: loc(die),
-            error,
-        }
-    };
+    let cu = header.offset().0;
+    let loc = |die: Option<usize>| DwarfLocation::in_unit(cu, die);
+    let dwarf_err = |die: Option<usize>| loc(die).dwarf_error();
     let root = header.offset().0 + header.header_size();
     let unit = dwarf.unit(header).map_err(dwarf_err(Some(root)))?;
     let text = |r: &R| -> Result<String, gimli::Error> { Ok(r.to_string_lossy()?.into_owned()) };

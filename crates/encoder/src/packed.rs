@@ -482,7 +482,6 @@ mod tests {
 
     fn node<'a, 'd>(p: &'a Packed<'d>) -> NodeRef<'a, 'd> {
         NodeRef {
-            offset: 0,
             tag: dw::DW_TAG_member,
             a: p,
             spilled: None,

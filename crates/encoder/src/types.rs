@@ -48,7 +48,7 @@ use kbtf_btf::flat;
 use kbtf_btf::types::info_word;
 use kbtf_btf::{Flat, Type, TypeData, INT_BOOL, INT_SIGNED};
 
-use crate::error::{DwarfLocation, ErrorKind};
+use crate::error::ErrorKind;
 use std::borrow::Cow;
 
 use crate::die::Name;
@@ -201,7 +201,7 @@ const MAX_VLEN: u32 = 0xffff;
 /// would wrap its `vlen` around and leave records the type does not count.
 fn too_many<'d>(cu: &Cu<'d>, node: u32, vlen: u32, what: &str) -> ErrorKind {
     ErrorKind::Unsupported {
-        loc: loc(cu, node),
+        loc: cu.loc(node),
         what: format!("a type with {vlen} {what} (BTF holds at most {MAX_VLEN})"),
     }
 }
@@ -214,13 +214,6 @@ fn type_tag_target<'d>(cu: &Cu<'d>, id: u32, pointer: u32) -> u32 {
     match tags.get(pos + 1) {
         Some(&inner) => inner,
         None => cu.resolve(cu.node(pointer).type_ref()),
-    }
-}
-
-fn loc<'d>(cu: &Cu<'d>, node: u32) -> DwarfLocation {
-    DwarfLocation {
-        cu: Some(cu.offset as u64),
-        die: Some(cu.node(node).offset as u64),
     }
 }
 
@@ -242,7 +235,7 @@ fn encode_die<'d>(
 ) -> Result<u32, ErrorKind> {
     let n = cu.node(node);
     let unsupported = |what: String| ErrorKind::Unsupported {
-        loc: loc(cu, node),
+        loc: cu.loc(node),
         what,
     };
     let referenced = || match cu.pointer_tags.get(&node) {
@@ -364,7 +357,7 @@ fn encode_struct<'d>(
             || (bitfield_size != 0 || bit_offset % 8 != 0) && bit_offset > 0xff_ffff
         {
             return Err(ErrorKind::Unsupported {
-                loc: loc(cu, child),
+                loc: cu.loc(child),
                 what: format!(
                     "a member at bit offset {bit_offset} with bitfield size {bitfield_size}"
                 ),

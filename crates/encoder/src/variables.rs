@@ -50,7 +50,7 @@ use gimli::constants as dw;
 use kbtf_btf::{VAR_GLOBAL_ALLOCATED, VAR_STATIC};
 
 use crate::die::Location;
-use crate::error::{DwarfLocation, ErrorKind};
+use crate::error::ErrorKind;
 use crate::input::{btf_name_valid, ElfSection, Percpu, SectionKind};
 use crate::loader::Cu;
 use crate::types::{decl_tags_of, type_size, Strings};
@@ -103,10 +103,7 @@ pub fn percpu_vars<'d>(
         let ty = cu.resolve(v.type_ref());
         if ty == 0 {
             return Err(ErrorKind::Unsupported {
-                loc: DwarfLocation {
-                    cu: Some(cu.offset as u64),
-                    die: Some(cu.node(var).offset as u64),
-                },
+                loc: cu.loc(var),
                 what: format!("per-CPU variable {:?} of void type", sym.name),
             });
         }
@@ -186,10 +183,7 @@ pub fn global_vars<'d>(
         let Some(name) = v.name().map(|n| crate::loader::lossy(n.bytes())) else {
             continue;
         };
-        let loc = DwarfLocation {
-            cu: Some(cu.offset as u64),
-            die: Some(cu.node(var).offset as u64),
-        };
+        let loc = cu.loc(var);
         if !btf_name_valid(&name) {
             return Err(ErrorKind::Unsupported {
                 loc,
