@@ -52,7 +52,7 @@ use kbtf_btf::{VAR_GLOBAL_ALLOCATED, VAR_STATIC};
 use crate::die::Location;
 use crate::error::ErrorKind;
 use crate::input::{btf_name_valid, ElfSection, Percpu, SectionKind};
-use crate::loader::Cu;
+use crate::loader::{Cu, NodeRef};
 use crate::types::{decl_tags_of, type_size, Strings};
 
 /// A per-CPU variable to encode.
@@ -68,6 +68,25 @@ pub struct VarOut {
     pub decl_tags: Vec<(u32, i32)>,
 }
 
+/// A variable DIE of the tags table, with the variable DIE its `DW_AT_specification` names
+/// (when that is in the tags hash); `None` for a declaration without one, which pahole skips.
+fn defined_var<'a, 'd>(cu: &'a Cu<'d>, node: u32) -> Option<(NodeRef<'a, 'd>, Option<u32>)> {
+    let a = cu.node(node);
+    let spec = cu
+        .tag_at(a.specification())
+        .filter(|&s| cu.node(s).tag == dw::DW_TAG_variable);
+    (!a.declaration() || spec.is_some()).then_some((a, spec))
+}
+
+/// The BTF linkage of the variable DIE `v`.
+fn linkage(v: NodeRef<'_, '_>) -> u32 {
+    if v.external() {
+        VAR_GLOBAL_ALLOCATED
+    } else {
+        VAR_STATIC
+    }
+}
+
 pub fn percpu_vars<'d>(
     cu: &Cu<'d>,
     percpu: &Percpu,
@@ -76,13 +95,9 @@ pub fn percpu_vars<'d>(
 ) -> Result<Vec<VarOut>, ErrorKind> {
     let mut out = Vec::new();
     for &node in &cu.variables {
-        let a = cu.node(node);
-        let spec = cu
-            .tag_at(a.specification())
-            .filter(|&s| cu.node(s).tag == dw::DW_TAG_variable);
-        if a.declaration() && spec.is_none() {
+        let Some((a, spec)) = defined_var(cu, node) else {
             continue;
-        }
+        };
         let addr = match a.location() {
             Location::Global(addr) if !a.declaration() => addr,
             _ if spec.is_none() => continue,
@@ -115,11 +130,7 @@ pub fn percpu_vars<'d>(
             section: percpu.index,
             name: strings.add(sym.name.clone()),
             ty,
-            linkage: if v.external() {
-                VAR_GLOBAL_ALLOCATED
-            } else {
-                VAR_STATIC
-            },
+            linkage: linkage(v),
             offset: offset as u32,
             size: sym.size,
             decl_tags,
@@ -160,13 +171,9 @@ pub fn global_vars<'d>(
     }
     let top_level: std::collections::HashSet<u32> = cu.children(0).collect();
     for &node in &cu.variables {
-        let a = cu.node(node);
-        let spec = cu
-            .tag_at(a.specification())
-            .filter(|&s| cu.node(s).tag == dw::DW_TAG_variable);
-        if a.declaration() && spec.is_none() {
+        let Some((a, spec)) = defined_var(cu, node) else {
             continue;
-        }
+        };
         if !top_level.contains(&node) || a.artificial() {
             continue;
         }
@@ -211,11 +218,7 @@ pub fn global_vars<'d>(
             section,
             name: strings.add(name),
             ty,
-            linkage: if v.external() {
-                VAR_GLOBAL_ALLOCATED
-            } else {
-                VAR_STATIC
-            },
+            linkage: linkage(v),
             offset: offset as u32,
             size: size as u32,
             decl_tags,
