@@ -88,6 +88,23 @@ fn enum_encoding_name(kind_flag: bool) -> &'static str {
     }
 }
 
+/// What bpftool prints after an ENUM's or ENUM64's name.
+fn write_enum_head(t: &Type, size: u32, buf: &mut Vec<u8>) -> io::Result<()> {
+    write!(
+        buf,
+        " encoding={} size={size} vlen={}",
+        enum_encoding_name(t.kind_flag),
+        t.vlen() & 0xffff
+    )
+}
+
+/// The start of a member's, parameter's or enumerator's line: a new line, a tab and the
+/// quoted name, left open.
+fn put_item_name(btf: &Btf, name_off: u32, buf: &mut Vec<u8>) {
+    buf.extend_from_slice(b"\n\t'");
+    put_name(btf, name_off, buf);
+}
+
 fn write_type(btf: &Btf, id: TypeId, t: &Type, buf: &mut Vec<u8>) -> io::Result<()> {
     write!(buf, "[{id}] {} '", t.kind().name())?;
     put_name(btf, t.name_off, buf);
@@ -120,8 +137,7 @@ fn write_type(btf: &Btf, id: TypeId, t: &Type, buf: &mut Vec<u8>) -> io::Result<
         TypeData::Struct { size, members } | TypeData::Union { size, members } => {
             write!(buf, " size={size} vlen={}", t.vlen() & 0xffff)?;
             for m in members {
-                buf.extend_from_slice(b"\n\t'");
-                put_name(btf, m.name_off, buf);
+                put_item_name(btf, m.name_off, buf);
                 write!(
                     buf,
                     "' type_id={} bits_offset={}",
@@ -135,15 +151,9 @@ fn write_type(btf: &Btf, id: TypeId, t: &Type, buf: &mut Vec<u8>) -> io::Result<
             }
         }
         TypeData::Enum { size, values } => {
-            write!(
-                buf,
-                " encoding={} size={size} vlen={}",
-                enum_encoding_name(t.kind_flag),
-                t.vlen() & 0xffff
-            )?;
+            write_enum_head(t, *size, buf)?;
             for v in values {
-                buf.extend_from_slice(b"\n\t'");
-                put_name(btf, v.name_off, buf);
+                put_item_name(btf, v.name_off, buf);
                 if t.kind_flag {
                     write!(buf, "' val={}", v.val as i32)?;
                 } else {
@@ -152,15 +162,9 @@ fn write_type(btf: &Btf, id: TypeId, t: &Type, buf: &mut Vec<u8>) -> io::Result<
             }
         }
         TypeData::Enum64 { size, values } => {
-            write!(
-                buf,
-                " encoding={} size={size} vlen={}",
-                enum_encoding_name(t.kind_flag),
-                t.vlen() & 0xffff
-            )?;
+            write_enum_head(t, *size, buf)?;
             for v in values {
-                buf.extend_from_slice(b"\n\t'");
-                put_name(btf, v.name_off, buf);
+                put_item_name(btf, v.name_off, buf);
                 if t.kind_flag {
                     write!(buf, "' val={}LL", v.val as i64)?;
                 } else {
@@ -180,8 +184,7 @@ fn write_type(btf: &Btf, id: TypeId, t: &Type, buf: &mut Vec<u8>) -> io::Result<
         TypeData::FuncProto { ret, params } => {
             write!(buf, " ret_type_id={ret} vlen={}", t.vlen() & 0xffff)?;
             for p in params {
-                buf.extend_from_slice(b"\n\t'");
-                put_name(btf, p.name_off, buf);
+                put_item_name(btf, p.name_off, buf);
                 write!(buf, "' type_id={}", p.ty)?;
             }
         }

@@ -206,20 +206,10 @@ fn check_type(btf: &Btf, t: &Type) -> Result<(), Broken> {
             Ok(())
         }
         TypeData::Enum { size, values } => {
-            check_enum_size(*size)?;
-            check_optional_name(btf, t.name_off, "name")?;
-            values
-                .iter()
-                .enumerate()
-                .try_for_each(|(i, v)| check_enum_value(btf, i, v.name_off))
+            check_enum(btf, t, *size, values.iter().map(|v| v.name_off))
         }
         TypeData::Enum64 { size, values } => {
-            check_enum_size(*size)?;
-            check_optional_name(btf, t.name_off, "name")?;
-            values
-                .iter()
-                .enumerate()
-                .try_for_each(|(i, v)| check_enum_value(btf, i, v.name_off))
+            check_enum(btf, t, *size, values.iter().map(|v| v.name_off))
         }
         TypeData::FuncProto { .. } => {
             check_no_name(btf, t)?;
@@ -300,6 +290,20 @@ fn check_enum_size(size: u32) -> Result<(), Broken> {
     } else {
         Ok(())
     }
+}
+
+/// An ENUM or ENUM64: its size, its optional name, and each value's required name.
+fn check_enum(
+    btf: &Btf,
+    t: &Type,
+    size: u32,
+    value_names: impl Iterator<Item = u32>,
+) -> Result<(), Broken> {
+    check_enum_size(size)?;
+    check_optional_name(btf, t.name_off, "name")?;
+    value_names
+        .enumerate()
+        .try_for_each(|(i, off)| check_enum_value(btf, i, off))
 }
 
 fn check_enum_value(btf: &Btf, i: usize, off: u32) -> Result<(), Broken> {
