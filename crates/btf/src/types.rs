@@ -512,6 +512,22 @@ impl Type {
         }
     }
 
+    /// Every string offset this type holds, as [`Type::for_each_str_off`], to rewrite.
+    pub fn for_each_str_off_mut(&mut self, mut f: impl FnMut(&mut u32)) {
+        f(&mut self.name_off);
+        match &mut self.data {
+            TypeData::Struct { members, .. } | TypeData::Union { members, .. } => {
+                members.iter_mut().for_each(|m| f(&mut m.name_off))
+            }
+            TypeData::Enum { values, .. } => values.iter_mut().for_each(|v| f(&mut v.name_off)),
+            TypeData::Enum64 { values, .. } => values.iter_mut().for_each(|v| f(&mut v.name_off)),
+            TypeData::FuncProto { params, .. } => {
+                params.iter_mut().for_each(|p| f(&mut p.name_off))
+            }
+            _ => {}
+        }
+    }
+
     /// Size in bytes of this type's record in the type section.
     pub fn encoded_len(&self) -> usize {
         12 + match &self.data {

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::btf::Btf;
-use crate::types::{Type, TypeData, TypeId};
+use crate::types::TypeId;
 
 /// A small deterministic pseudo-random generator (SplitMix64).
 #[derive(Debug, Clone)]
@@ -37,20 +37,6 @@ impl Rng {
             let j = self.below(i + 1);
             v.swap(i, j);
         }
-    }
-}
-
-/// Calls `f` on every string offset field of `t`, allowing it to be rewritten.
-fn for_each_str_off_mut(t: &mut Type, mut f: impl FnMut(&mut u32)) {
-    f(&mut t.name_off);
-    match &mut t.data {
-        TypeData::Struct { members, .. } | TypeData::Union { members, .. } => {
-            members.iter_mut().for_each(|m| f(&mut m.name_off))
-        }
-        TypeData::Enum { values, .. } => values.iter_mut().for_each(|v| f(&mut v.name_off)),
-        TypeData::Enum64 { values, .. } => values.iter_mut().for_each(|v| f(&mut v.name_off)),
-        TypeData::FuncProto { params, .. } => params.iter_mut().for_each(|p| f(&mut p.name_off)),
-        _ => {}
     }
 }
 
@@ -117,7 +103,7 @@ fn rebuild(
     for &old in &order {
         let mut t = own[old].clone();
         t.for_each_ref_mut(|r| *r = map_id(*r));
-        for_each_str_off_mut(&mut t, |off| {
+        t.for_each_str_off_mut(|off| {
             let s = btf.str_bytes(*off).unwrap_or_default();
             *off = str_map.get(s).copied().unwrap_or(0);
         });

@@ -72,20 +72,6 @@ pub fn module(name: &str, base: &Arc<Btf>) -> Btf {
     .btf
 }
 
-/// Calls `f` on every string offset field of `t`, allowing it to be rewritten.
-pub fn for_each_str_off_mut(t: &mut Type, mut f: impl FnMut(&mut u32)) {
-    f(&mut t.name_off);
-    match &mut t.data {
-        TypeData::Struct { members, .. } | TypeData::Union { members, .. } => {
-            members.iter_mut().for_each(|m| f(&mut m.name_off))
-        }
-        TypeData::Enum { values, .. } => values.iter_mut().for_each(|v| f(&mut v.name_off)),
-        TypeData::Enum64 { values, .. } => values.iter_mut().for_each(|v| f(&mut v.name_off)),
-        TypeData::FuncProto { params, .. } => params.iter_mut().for_each(|p| f(&mut p.name_off)),
-        _ => {}
-    }
-}
-
 /// Appends to `out` the own types of `src` for which `keep` holds, with their strings
 /// re-added to `out`'s table and their references remapped: references to `src`'s own types
 /// go to the appended copies (or to `dropped(id)` when that type was not kept), references
@@ -121,7 +107,7 @@ pub fn append(
                     .unwrap_or_else(|| panic!("type [{id}] refers to dropped [{r}]"))
             }
         });
-        for_each_str_off_mut(&mut t, |off| {
+        t.for_each_str_off_mut(|off| {
             let s = src.str_bytes(*off).unwrap_or_default().to_vec();
             *off = out.strings_mut().add(&s);
         });
