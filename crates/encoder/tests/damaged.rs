@@ -68,37 +68,45 @@ fn truncated_section() {
     );
 }
 
-#[test]
-fn reference_out_of_range() {
-    let (mut data, info) = fixture();
-    // Find the first DW_AT_type in DW_FORM_ref4 and point it past the end of the unit.
+/// Every `DW_AT_type` in DW_FORM_ref4 of the fixture's first unit, in order: the file offset
+/// of its 4 bytes, the offset of its DIE and the DIE's tag. (The unit starts the section, so
+/// unit offsets are section offsets.)
+fn type_refs(data: &[u8], info: &std::ops::Range<usize>) -> Vec<(usize, usize, gimli::DwTag)> {
     let endian = gimli::RunTimeEndian::Little;
     let section = gimli::DebugInfo::new(&data[info.clone()], endian);
-    let abbrevs_data = {
-        let file = object::File::parse(&*data).unwrap();
-        let s = file.section_by_name(".debug_abbrev").unwrap();
-        s.data().unwrap().to_vec()
-    };
-    let debug_abbrev = gimli::DebugAbbrev::new(&abbrevs_data, endian);
+    let file = object::File::parse(data).unwrap();
+    let abbrevs_data = file
+        .section_by_name(".debug_abbrev")
+        .unwrap()
+        .data()
+        .unwrap();
+    let debug_abbrev = gimli::DebugAbbrev::new(abbrevs_data, endian);
     let header = section.units().next().unwrap().unwrap();
     let abbrevs = header.abbreviations(&debug_abbrev).unwrap();
     let mut raw = header.entries_raw(&abbrevs, None).unwrap();
-    let mut at = None;
-    'dies: while !raw.is_empty() {
+    let mut out = Vec::new();
+    while !raw.is_empty() {
+        let die = raw.next_offset().0;
         let Some(abbrev) = raw.read_abbreviation().unwrap() else {
             continue;
         };
         for spec in abbrev.attributes() {
-            // The unit starts the section, so unit offsets are section offsets.
             let before = raw.next_offset().0;
             let attr = raw.read_attribute(*spec).unwrap();
             if attr.name() == gimli::DW_AT_type && spec.form() == gimli::DW_FORM_ref4 {
-                at = Some(info.start + before);
-                break 'dies;
+                out.push((info.start + before, die, abbrev.tag()));
             }
         }
     }
-    let at = at.expect("a DW_AT_type in DW_FORM_ref4");
+    assert!(!out.is_empty(), "no DW_AT_type in DW_FORM_ref4");
+    out
+}
+
+#[test]
+fn reference_out_of_range() {
+    let (mut data, info) = fixture();
+    // Point the first DW_AT_type in DW_FORM_ref4 past the end of the unit.
+    let (at, _, _) = type_refs(&data, &info)[0];
     data[at..at + 4].copy_from_slice(&0x00ff_ffffu32.to_le_bytes());
     expect_test::expect!["damaged.o: malformed DWARF in .debug_info (CU at 0x0, DIE at 0x2e): invalid offset: 0xffffff"]
         .assert_eq(&encode_err(&data));
@@ -206,38 +214,19 @@ fn compressed_section_claiming_an_implausible_size() {
 #[test]
 fn dwarf_reference_loops() {
     let (mut data, info) = fixture();
-    let endian = gimli::RunTimeEndian::Little;
-    let section = gimli::DebugInfo::new(&data[info.clone()], endian);
-    let abbrevs_data = {
-        let file = object::File::parse(&*data).unwrap();
-        let s = file.section_by_name(".debug_abbrev").unwrap();
-        s.data().unwrap().to_vec()
-    };
-    let debug_abbrev = gimli::DebugAbbrev::new(&abbrevs_data, endian);
-    let header = section.units().next().unwrap().unwrap();
-    let abbrevs = header.abbreviations(&debug_abbrev).unwrap();
-    let mut raw = header.entries_raw(&abbrevs, None).unwrap();
-    let mut patches = Vec::new();
-    while !raw.is_empty() {
-        let die = raw.next_offset().0;
-        let Some(abbrev) = raw.read_abbreviation().unwrap() else {
-            continue;
-        };
-        let looping = matches!(
-            abbrev.tag(),
-            gimli::DW_TAG_pointer_type
-                | gimli::DW_TAG_const_type
-                | gimli::DW_TAG_volatile_type
-                | gimli::DW_TAG_typedef
-        );
-        for spec in abbrev.attributes() {
-            let before = raw.next_offset().0;
-            let attr = raw.read_attribute(*spec).unwrap();
-            if looping && attr.name() == gimli::DW_AT_type && spec.form() == gimli::DW_FORM_ref4 {
-                patches.push((info.start + before, die as u32));
-            }
-        }
-    }
+    let patches: Vec<(usize, u32)> = type_refs(&data, &info)
+        .into_iter()
+        .filter(|&(_, _, tag)| {
+            matches!(
+                tag,
+                gimli::DW_TAG_pointer_type
+                    | gimli::DW_TAG_const_type
+                    | gimli::DW_TAG_volatile_type
+                    | gimli::DW_TAG_typedef
+            )
+        })
+        .map(|(at, die, _)| (at, die as u32))
+        .collect();
     assert!(patches.len() > 5, "{} DIEs patched", patches.len());
     for (at, die) in patches {
         data[at..at + 4].copy_from_slice(&die.to_le_bytes());
