@@ -151,13 +151,15 @@ pub fn main(raw: &[String]) -> Result<()> {
         return Ok(());
     };
     let root = crate::fixtures::repo_root();
-    // The dedup tests compare with libbpf's own btf__dedup; here that must not be skipped.
+    // The dedup tests compare with libbpf's own btf__dedup, and the dump tests with bpftool
+    // and gcc; here neither may be skipped.
     step(
         "fast tier",
         cargo()
             .current_dir(&root)
             .args(["test", "--workspace"])
-            .env("KBTF_REQUIRE_LIBBPF", "1"),
+            .env("KBTF_REQUIRE_LIBBPF", "1")
+            .env("KBTF_REQUIRE_TOOLS", "1"),
     )?;
     step(
         "clippy (unwrap/expect denied in the library crates)",

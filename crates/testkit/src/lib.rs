@@ -12,6 +12,38 @@ pub fn testdata(rel: &str) -> PathBuf {
         .join(rel)
 }
 
+/// A committed fixture under `testdata/`: missing, it fails the test rather than skipping it
+/// (see testdata/PROVENANCE).
+pub fn fixture(rel: &str) -> PathBuf {
+    let p = testdata(rel);
+    assert!(
+        p.is_file(),
+        "fixture {} is missing (see testdata/PROVENANCE)",
+        p.display()
+    );
+    p
+}
+
+/// Whether the program `tool` runs (`tool --version`). A test that compares with it skips
+/// without it, saying so, unless `KBTF_REQUIRE_TOOLS` is set, as `cargo xtask test` sets it:
+/// then a missing tool fails the test.
+pub fn have_tool(tool: &str) -> bool {
+    let ok = std::process::Command::new(tool)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            std::env::var_os("KBTF_REQUIRE_TOOLS").is_none(),
+            "KBTF_REQUIRE_TOOLS is set, but {tool} is not on PATH"
+        );
+        eprintln!("skipping: {tool} is not on PATH");
+    }
+    ok
+}
+
 /// A path from the environment of the real-kernel tier. Those tests only run on purpose
 /// (they are `#[ignore]`d), so a missing variable fails the test rather than skipping it.
 pub fn env_path(var: &str) -> PathBuf {

@@ -1,8 +1,10 @@
-//! Dump tests on real kernel BTF and against real tools, each skipped (with a note on
-//! stderr) when what it needs is absent:
+//! Dump tests on real kernel BTF and against real tools:
 //!
 //! - the committed fixtures under `testdata/` at the repository root (Debian's
-//!   6.1.0-56-cloud-amd64 vmlinux BTF and some of its modules' split BTF);
+//!   6.1.0-56-cloud-amd64 vmlinux BTF and some of its modules' split BTF), which must be
+//!   there;
+//! - the tools below, without which a test is skipped with a note on stderr, unless
+//!   `KBTF_REQUIRE_TOOLS` is set (as `cargo xtask test` sets it; see `kbtf_testkit::have_tool`);
 //! - `gcc` on PATH, to check that C dumps compile and reproduce every struct's size and
 //!   member offsets;
 //! - `bpftool` on PATH with `KBTF_VMLINUX_BTF` naming a vmlinux BTF (an ignored test of the
@@ -23,34 +25,7 @@ use crate::btf::Btf;
 use crate::file::{read_base, read_file};
 use crate::synth::Builder as TestBtf;
 use crate::types::*;
-
-/// A file under the repository's `testdata/`. The fixtures are committed (see
-/// testdata/PROVENANCE), so a missing one fails the test rather than skipping it.
-fn fixture(rel: &str) -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata")
-        .join(rel);
-    assert!(
-        p.is_file(),
-        "fixture {} is missing (see testdata/PROVENANCE)",
-        p.display()
-    );
-    Some(p)
-}
-
-/// Whether `tool` runs; prints a note when it does not.
-fn have_tool(tool: &str) -> bool {
-    let ok = Command::new(tool)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!("skipping: {tool} is not on PATH");
-    }
-    ok
-}
+use kbtf_testkit::{fixture, have_tool};
 
 fn raw_text(btf: &Btf) -> String {
     let mut out = Vec::new();
@@ -230,9 +205,7 @@ fn assert_same_text(ours: &str, theirs: &str, what: &str) {
 
 #[test]
 fn vmlinux_fixture_raw_dump() {
-    let Some(path) = fixture("vmlinux-6.1.btf") else {
-        return;
-    };
+    let path = fixture("vmlinux-6.1.btf");
     let btf = read_file(&path, None).unwrap().btf;
     let text = raw_text(&btf);
     let headers = text.lines().filter(|l| l.starts_with('[')).count();
@@ -273,11 +246,7 @@ fn vmlinux_fixture_raw_dump() {
 
 #[test]
 fn module_fixture_raw_dump() {
-    let (Some(base_path), Some(path)) =
-        (fixture("vmlinux-6.1.btf"), fixture("modules-6.1/dummy.btf"))
-    else {
-        return;
-    };
+    let (base_path, path) = (fixture("vmlinux-6.1.btf"), fixture("modules-6.1/dummy.btf"));
     let base = read_base(&base_path).unwrap();
     let btf = read_file(&path, Some(base)).unwrap().btf;
     let text = raw_text(&btf);
@@ -307,9 +276,7 @@ fn module_fixture_raw_dump() {
     .assert_eq(&text);
     if have_tool("bpftool") {
         for m in ["dummy", "veth", "tun"] {
-            let Some(p) = fixture(&format!("modules-6.1/{m}.btf")) else {
-                continue;
-            };
+            let p = fixture(&format!("modules-6.1/{m}.btf"));
             let btf = read_file(&p, btf.base().cloned()).unwrap().btf;
             let theirs = bpftool_dump(&p, Some(&base_path), "raw");
             assert_same_text(&raw_text(&btf), &theirs, m);
@@ -319,9 +286,7 @@ fn module_fixture_raw_dump() {
 
 #[test]
 fn vmlinux_fixture_c_dump_compiles_with_the_recorded_layout() {
-    let Some(path) = fixture("vmlinux-6.1.btf") else {
-        return;
-    };
+    let path = fixture("vmlinux-6.1.btf");
     if !have_tool("gcc") {
         return;
     }

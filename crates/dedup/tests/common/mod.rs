@@ -6,7 +6,6 @@
 pub mod libbpf;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use kbtf_btf::diff::{diff, DiffOptions};
@@ -43,19 +42,7 @@ pub fn run_text(input: &Btf) -> String {
     format!("{}map: {}\n", raw(&d.btf), map.join(" "))
 }
 
-/// A committed fixture under the repository's `testdata/`; missing fails (see
-/// testdata/PROVENANCE).
-pub fn fixture(rel: &str) -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata")
-        .join(rel);
-    assert!(
-        p.is_file(),
-        "fixture {} is missing (see testdata/PROVENANCE)",
-        p.display()
-    );
-    p
-}
+pub use kbtf_testkit::fixture;
 
 /// The committed vmlinux BTF fixture (Debian 6.1.0-56-cloud-amd64, 95,246 types).
 pub fn vmlinux() -> Arc<Btf> {
