@@ -103,6 +103,29 @@ fn relocate_refuses_a_module_without_a_distilled_base() {
     assert!(!out_path.exists());
 }
 
+/// A file that is no ELF, or an ELF cut short, is refused by `distill` and `relocate` with
+/// one line naming it, and left as it was.
+#[test]
+fn distill_and_relocate_name_a_damaged_module() {
+    let vmlinux = testdata("vmlinux-6.1.btf");
+    let dir = tempfile::tempdir().unwrap();
+    let whole = std::fs::read(testdata("modules-6.1/tcp_bbr.ko")).unwrap();
+    for (name, bytes) in [("text.ko", &b"hi\n"[..]), ("cut.ko", &whole[..100])] {
+        let m = dir.path().join(name);
+        std::fs::write(&m, bytes).unwrap();
+        for cmd in ["distill", "relocate"] {
+            let (code, _, err) = run!(cmd, "--base", &vmlinux, &m);
+            assert_eq!(code, 2, "{cmd} {name}: {err}");
+            assert!(
+                err.starts_with(&format!("kbtf: error: {}: ", m.display())),
+                "{cmd} {name}: {err}"
+            );
+            assert_eq!(err.lines().count(), 1, "{cmd} {name}: {err}");
+            assert_eq!(std::fs::read(&m).unwrap(), bytes);
+        }
+    }
+}
+
 #[test]
 fn relocate_names_a_struct_that_changed_size() {
     // tcp_bbr distilled against the real vmlinux, relocated onto a copy where one of the

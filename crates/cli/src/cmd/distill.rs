@@ -35,7 +35,10 @@ pub fn run(args: Args) -> Result<u8> {
     let base = kbtf_btf::read_base(&args.base).context("reading --base")?;
     let elf = std::fs::read(&args.module).with_context(|| at("reading"))?;
     let unsigned = kbtf_emit::modsig::strip(&elf).with_context(|| at("module signature"))?;
-    if kbtf_emit::elf::section(unsigned, ".BTF.base")?.is_some() {
+    if kbtf_emit::elf::section(unsigned, ".BTF.base")
+        .with_context(|| at("reading ELF"))?
+        .is_some()
+    {
         bail!("{}", at("already has .BTF.base: its BTF is distilled"));
     }
     let btf_bytes = kbtf_emit::elf::section(unsigned, ".BTF")
