@@ -16,7 +16,7 @@ fn s(p: &Path) -> String {
 }
 
 /// A tree: two copies of the -dbg dummy.ko (with DWARF), the shipped (stripped) dummy.ko,
-/// a `.ko.xz` name and a `.ko` that is not ELF.
+/// a `.ko.xz` name, a `.ko` that is not ELF and an empty one.
 fn tree(dir: &Path) {
     std::fs::create_dir_all(dir.join("kernel/drivers/net")).unwrap();
     std::fs::create_dir_all(dir.join("extra")).unwrap();
@@ -30,6 +30,7 @@ fn tree(dir: &Path) {
     .unwrap();
     std::fs::write(dir.join("extra/packed.ko.xz"), b"\xfd7zXZ\0").unwrap();
     std::fs::write(dir.join("extra/text.ko"), b"not an ELF file").unwrap();
+    std::fs::write(dir.join("extra/empty.ko"), b"").unwrap();
 }
 
 #[test]
@@ -64,10 +65,10 @@ fn regen_equals_encoding_each_module_and_reports_skips() {
         ]);
         assert_eq!(code, 0, "{mode}: {out}{err}");
         assert!(out.contains("done         2 "), "{mode}: {out}");
-        assert!(out.contains("skipped      3"), "{mode}: {out}");
+        assert!(out.contains("skipped      4"), "{mode}: {out}");
         assert!(out.contains("no DWARF (.debug_info)"), "{mode}: {out}");
         assert!(out.contains("compressed (.ko.xz)"), "{mode}: {out}");
-        assert!(out.contains("not an ELF file"), "{mode}: {out}");
+        assert!(out.contains("2  not an ELF file"), "{mode}: {out}");
         assert!(out.contains("failed       0"), "{mode}: {out}");
 
         // The same module through `kbtf -J` with the flags regen uses.

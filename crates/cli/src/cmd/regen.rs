@@ -335,6 +335,10 @@ fn regen_one(
 ) -> Outcome {
     // Mapped, not read: the DWARF's pages are given back as units are done, and the new
     // file is written as edits over the old one (the rest copied file to file).
+    // An empty file cannot be mapped: it is no ELF file either.
+    if std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
+        return Outcome::Skipped("not an ELF file".into());
+    }
     let data = match kbtf_btf::file::map_file(path) {
         Ok(d) => d,
         Err(e) => return Outcome::Failed(format!("reading: {e}")),
