@@ -40,16 +40,20 @@ pub const MAX_DEPTH: usize = 256;
 /// of one entry per byte of the unit.
 const MAX_TABLE_UNIT: usize = 64 << 20;
 
-/// One DIE of the unit: its place in the tree. Its attributes are kept apart, at the same
-/// index (`Cu::attrs`): the walks over the tree then touch a tenth of the memory.
+/// One DIE of the unit: its place in the tree, in 16 bytes. Its attributes are kept apart,
+/// at the same index (`Cu::attrs`): the walks over the tree then touch a tenth of the memory.
+///
+/// Nodes are stored in the order of the DIEs, which is the tree's pre-order, so a node's
+/// first child, when it has one, is the next node.
 #[derive(Debug, Clone, Copy)]
 pub struct Node {
-    /// Offset in `.debug_info`.
-    pub offset: usize,
+    /// Offset from the unit's header (`Cu::offset`); units are under 4 GiB.
+    pub offset: u32,
     pub tag: gimli::DwTag,
     /// Set for DIEs in pahole's tags hash (functions, variables, parameters ...).
     pub in_tags: bool,
-    pub first_child: u32,
+    /// Whether a child was loaded (it is the next node).
+    pub has_child: bool,
     pub next_sibling: u32,
     /// The types-table small id of this DIE (0: none, or an unspecified type).
     pub type_id: u32,
@@ -266,7 +270,17 @@ impl<'d> Cu<'d> {
     pub fn children(&self, node: u32) -> Children<'_> {
         Children {
             nodes: &self.nodes,
-            next: self.nodes[node as usize].first_child,
+            next: self.first_child(node),
+        }
+    }
+
+    /// The first child of `node`, or `NONE`.
+    #[inline]
+    fn first_child(&self, node: u32) -> u32 {
+        if self.nodes[node as usize].has_child {
+            node + 1
+        } else {
+            NONE
         }
     }
 
@@ -284,13 +298,15 @@ impl<'d> Cu<'d> {
     /// DIEs.
     #[inline]
     fn node_at(&self, o: usize) -> Option<u32> {
+        let rel = o.checked_sub(self.offset)?;
         if self.table {
-            let n = *self.node_at.get(o.checked_sub(self.offset)?)?;
+            let n = *self.node_at.get(rel)?;
             let node = self.nodes.get(n as usize)?;
-            (node.offset == o).then_some(n)
+            (node.offset as usize == rel).then_some(n)
         } else {
+            let rel = u32::try_from(rel).ok()?;
             self.nodes
-                .binary_search_by_key(&o, |n| n.offset)
+                .binary_search_by_key(&rel, |n| n.offset)
                 .ok()
                 .map(|i| i as u32)
         }
@@ -298,7 +314,8 @@ impl<'d> Cu<'d> {
 
     /// Where `node` is, for errors.
     pub fn loc(&self, node: u32) -> DwarfLocation {
-        DwarfLocation::in_unit(self.offset, Some(self.nodes[node as usize].offset))
+        let rel = self.nodes[node as usize].offset as usize;
+        DwarfLocation::in_unit(self.offset, Some(self.offset + rel))
     }
 
     /// The small id a `DW_AT_type` reference resolves to (0, void, when missing or not a
@@ -379,6 +396,12 @@ pub fn load_unit<'d>(
     let dwarf_err = |die: Option<usize>| loc(die).dwarf_error();
     let root = header.offset().0 + header.header_size();
     let unit_len = header.length_including_self();
+    if u32::try_from(unit_len).is_err() {
+        return Err(ErrorKind::Unsupported {
+            loc: loc(None),
+            what: format!("a unit of {unit_len} bytes (at most 4 GiB are read)"),
+        });
+    }
     let unit = dwarf.unit(header).map_err(dwarf_err(Some(root)))?;
     let locations = opts.optimized_func || opts.consistent_func;
     let mut nodes = std::mem::take(&mut scratch.nodes);
@@ -410,7 +433,7 @@ pub fn load_unit<'d>(
         offset: 0,
         tag: gimli::DwTag(0),
         in_tags: false,
-        first_child: NONE,
+        has_child: false,
         next_sibling: NONE,
         type_id: 0,
     };
@@ -492,7 +515,8 @@ pub fn load_unit<'d>(
         // (store forwarding of mismatched sizes).
         let index = nodes.len() as u32;
         nodes.push(Node {
-            offset,
+            // Under the unit's length, checked above to fit.
+            offset: (offset - cu_offset) as u32,
             tag,
             ..template
         });
@@ -573,7 +597,9 @@ pub fn load_unit<'d>(
         }
         if let Some((parent, last)) = stack.last_mut() {
             if *last == NONE {
-                nodes[*parent as usize].first_child = index;
+                // Only the parent's subtree is loaded after it: this is the next node.
+                debug_assert_eq!(index, *parent + 1);
+                nodes[*parent as usize].has_child = true;
             } else {
                 nodes[*last as usize].next_sibling = index;
             }
@@ -613,7 +639,7 @@ pub fn load_unit<'d>(
         return Ok(Loaded::Skipped);
     }
     let mut w = Walker { cu: &mut cu, opts };
-    let mut child = w.cu.nodes[0].first_child;
+    let mut child = w.cu.first_child(0);
     while child != NONE {
         let next = w.cu.nodes[child as usize].next_sibling;
         if let Err(e) = w.process_and_add(child) {
@@ -712,7 +738,7 @@ impl<'d> Walker<'_, 'd> {
     /// The first child of `node` (then [`Walker::next`] for the others), read by index so
     /// that the walk can add to the tables meanwhile.
     fn first(&self, node: u32) -> u32 {
-        self.cu.nodes[node as usize].first_child
+        self.cu.first_child(node)
     }
 
     fn next(&self, child: u32) -> u32 {

@@ -491,6 +491,8 @@ mod tests {
     #[test]
     fn packed_is_small() {
         assert_eq!(std::mem::size_of::<Packed<'static>>(), 48);
+        // And a DIE's place in the tree beside it.
+        assert_eq!(std::mem::size_of::<crate::loader::Node>(), 16);
     }
 
     #[test]
