@@ -109,6 +109,19 @@ fn strip_timestamp(line: &str) -> &str {
 }
 
 impl Parsed {
+    /// The exit code of the load command for module `name`, if it ran.
+    pub fn rc(&self, name: &str) -> Option<i32> {
+        self.insmod_rc.get(name).copied()
+    }
+
+    /// What the load command for module `name` printed, its lines joined by ` | `.
+    pub fn out(&self, name: &str) -> String {
+        self.insmod_out
+            .get(name)
+            .map(|o| o.join(" | "))
+            .unwrap_or_default()
+    }
+
     /// Kernel messages logged while module `name` was being inserted, minus taint noise.
     pub fn kmsg_for(&self, name: &str) -> Vec<String> {
         let start = format!("KBTF-INSMOD {name}");

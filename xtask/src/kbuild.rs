@@ -594,14 +594,7 @@ fn run_logged(cmd: &mut Command, log: &Path) -> Result<()> {
 /// The size of section `name` of `file`, by `readelf -S -W`.
 fn section_size(file: &Path, name: &str) -> Result<Option<u64>> {
     let text = util::stdout_string(Command::new("readelf").args(["-S", "-W"]).arg(file))?;
-    Ok(text.lines().find_map(|l| {
-        let rest = l.trim_start().strip_prefix('[')?;
-        let (_, rest) = rest.split_once(']')?;
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        (f.first() == Some(&name))
-            .then(|| f.get(4).and_then(|s| u64::from_str_radix(s, 16).ok()))
-            .flatten()
-    }))
+    Ok(util::readelf_section_size(&text, name))
 }
 
 /// The raw bytes of section `name` of `file` (`objcopy -O binary --only-section`).

@@ -404,17 +404,7 @@ struct Inspection {
 /// Section sizes and `__BTF_ID__` symbols of `ko`, as `readelf -S -s -W` shows them.
 fn inspect(ko: &Path) -> Result<Inspection> {
     let text = util::stdout_string(Command::new("readelf").args(["-S", "-s", "-W"]).arg(ko))?;
-    let section_size = |name: &str| -> Option<u64> {
-        text.lines().find_map(|l| {
-            // "  [35] .debug_info  PROGBITS  0000000000000000 000b40 015127 00 ..."
-            let rest = l.trim_start().strip_prefix('[')?;
-            let (_, rest) = rest.split_once(']')?;
-            let f: Vec<&str> = rest.split_whitespace().collect();
-            (f.first() == Some(&name))
-                .then(|| f.get(4).and_then(|s| u64::from_str_radix(s, 16).ok()))
-                .flatten()
-        })
-    };
+    let section_size = |name: &str| util::readelf_section_size(&text, name);
     let btf_id_symbols = text
         .lines()
         .filter(|l| {

@@ -210,13 +210,7 @@ fn judge(p: &console::Parsed) -> Vec<String> {
     );
     let loaded = exec("loaded: ");
     let is_loaded = |m: &str| loaded.split_whitespace().any(|l| l == m);
-    let rc = |m: &str| p.insmod_rc.get(m).copied();
-    let out = |m: &str| {
-        p.insmod_out
-            .get(m)
-            .map(|o| o.join(" | "))
-            .unwrap_or_default()
-    };
+    let (rc, out) = (|m: &str| p.rc(m), |m: &str| p.out(m));
     let kmsg = |m: &str| p.kmsg_for(m).join(" | ");
 
     // kbtf load refuses first: no finit_module, so no kernel notice.

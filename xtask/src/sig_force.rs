@@ -108,13 +108,7 @@ fn judge(p: &console::Parsed, _vmlinux: &Path) -> Result<()> {
         enforce == "Y",
         format!("the kernel enforces signatures (sig_enforce={enforce})"),
     );
-    let rc = |m: &str| p.insmod_rc.get(m).copied();
-    let out = |m: &str| {
-        p.insmod_out
-            .get(m)
-            .map(|o| o.join(" | "))
-            .unwrap_or_default()
-    };
+    let (rc, out) = (|m: &str| p.rc(m), |m: &str| p.out(m));
     check(
         rc("dummy").is_some_and(|r| r != 0) && out("dummy").contains("sig_enforce"),
         format!(

@@ -175,3 +175,33 @@ impl Rng {
         std::time::Duration::from_micros(lo + self.next() % (hi - lo).max(1))
     }
 }
+
+/// The size of section `name` in `readelf -S -W`'s output `text`.
+pub fn readelf_section_size(text: &str, name: &str) -> Option<u64> {
+    text.lines().find_map(|l| {
+        // "  [35] .debug_info  PROGBITS  0000000000000000 000b40 015127 00 ..."
+        let rest = l.trim_start().strip_prefix('[')?;
+        let (_, rest) = rest.split_once(']')?;
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        (f.first() == Some(&name))
+            .then(|| f.get(4).and_then(|s| u64::from_str_radix(s, 16).ok()))
+            .flatten()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reads_a_section_size_from_readelf() {
+        let text = "\
+Section Headers:
+  [Nr] Name              Type            Address          Off    Size   ES Flg Lk Inf Al
+  [ 0]                   NULL            0000000000000000 000000 000000 00      0   0  0
+  [35] .debug_info       PROGBITS        0000000000000000 000b40 015127 00      0   0  1
+  [36] .BTF              PROGBITS        0000000000000000 015c67 0003a0 00      0   0  1
+";
+        assert_eq!(super::readelf_section_size(text, ".debug_info"), Some(0x15127));
+        assert_eq!(super::readelf_section_size(text, ".BTF"), Some(0x3a0));
+        assert_eq!(super::readelf_section_size(text, ".BTF.base"), None);
+    }
+}
