@@ -40,8 +40,7 @@ mod tests {
     use super::*;
 
     fn fixture(rel: &str) -> Vec<u8> {
-        let p = crate::fixtures::repo_root().join("testdata").join(rel);
-        std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        std::fs::read(kbtf_testkit::fixture(rel)).unwrap()
     }
 
     #[test]

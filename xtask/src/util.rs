@@ -200,7 +200,10 @@ Section Headers:
   [35] .debug_info       PROGBITS        0000000000000000 000b40 015127 00      0   0  1
   [36] .BTF              PROGBITS        0000000000000000 015c67 0003a0 00      0   0  1
 ";
-        assert_eq!(super::readelf_section_size(text, ".debug_info"), Some(0x15127));
+        assert_eq!(
+            super::readelf_section_size(text, ".debug_info"),
+            Some(0x15127)
+        );
         assert_eq!(super::readelf_section_size(text, ".BTF"), Some(0x3a0));
         assert_eq!(super::readelf_section_size(text, ".BTF.base"), None);
     }
