@@ -1,6 +1,7 @@
 //! Types BTF cannot hold give an error naming the file and the DIE, not a BTF type whose
 //! count of members wrapped around. The objects are built by `gcc` at test time (skipped,
-//! with a note, when there is none).
+//! with a note, when there is none, unless `KBTF_REQUIRE_TOOLS` is set, as `cargo xtask test`
+//! sets it).
 
 mod common;
 

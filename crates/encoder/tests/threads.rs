@@ -1,6 +1,6 @@
 //! `useful_threads`: how many threads `-jN` starts depends on the size of `.debug_info`,
 //! uncompressed. The larger objects are built by `gcc` at test time (skipped, with a note,
-//! when there is none).
+//! when there is none, unless `KBTF_REQUIRE_TOOLS` is set, as `cargo xtask test` sets it).
 
 mod common;
 
