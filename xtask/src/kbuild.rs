@@ -20,6 +20,7 @@
 
 use crate::args::{Args, Positionals};
 use crate::cache::{self, Index};
+use crate::guest::Machine;
 use crate::kernel_test::{self, Options};
 use crate::{debs, ktree, util};
 use anyhow::{bail, ensure, Context, Result};
@@ -171,7 +172,10 @@ pub fn main(raw: &[String]) -> Result<()> {
                     "echo sig_enforce=$(cat /sys/module/module/parameters/sig_enforce); ls /sys/kernel/btf | tr '\\n' ' '; echo"
                         .into(),
                 ),
-                timeout: 180,
+                machine: Machine {
+                    timeout: 180,
+                    ..Machine::default()
+                },
                 ..Options::default()
             })
         })?;

@@ -3,6 +3,7 @@
 
 use crate::args::{Args, Positionals};
 use crate::elf::Elf;
+use crate::guest::Machine;
 use crate::kernel_test::{self, Options, Outcome};
 use crate::{btf, util};
 use anyhow::{bail, ensure, Context, Result};
@@ -25,7 +26,7 @@ pub fn main(raw: &[String]) -> Result<()> {
         Some(t) => t
             .parse()
             .with_context(|| format!("--timeout: not a number: {t:?}"))?,
-        None => Options::default().timeout,
+        None => Machine::default().timeout,
     };
     let tree = kernel_test::kernel_tree(kernel.as_deref())?;
     let Some((dummy, _)) = tree.find_module("dummy")? else {
@@ -50,7 +51,10 @@ fn checks(kernel: Option<PathBuf>, timeout: u64, dummy: &Path, work: &Path) -> R
     corrupt_first_name(&plain, &bad)?;
     let base = Options {
         kernel,
-        timeout,
+        machine: Machine {
+            timeout,
+            ..Machine::default()
+        },
         ..Options::default()
     };
     let mut passed = 0;
@@ -95,7 +99,7 @@ fn checks(kernel: Option<PathBuf>, timeout: u64, dummy: &Path, work: &Path) -> R
 fn clone(o: &Options) -> Options {
     Options {
         kernel: o.kernel.clone(),
-        timeout: o.timeout,
+        machine: o.machine.clone(),
         ..Options::default()
     }
 }

@@ -51,6 +51,7 @@ struct Module {
 }
 
 /// What one kernel-test run does (see USAGE).
+#[derive(Default)]
 pub struct Options {
     pub kernel: Option<PathBuf>,
     pub modules: Vec<String>,
@@ -68,49 +69,8 @@ pub struct Options {
     /// A shell command the guest runs after the loads.
     pub exec: Option<String>,
     pub keep_btf: Option<PathBuf>,
-    pub timeout: u64,
-    pub memory: u64,
-    pub append: Option<String>,
-    pub log: Option<PathBuf>,
-    pub busybox: PathBuf,
-    pub qemu: String,
-}
-
-impl Default for Options {
-    fn default() -> Options {
-        let m = Machine::default();
-        Options {
-            kernel: None,
-            modules: Vec::new(),
-            modprobe: false,
-            strip_sig: false,
-            kbtf_load: false,
-            kbtf: None,
-            install_rule: false,
-            module_args: None,
-            exec: None,
-            keep_btf: None,
-            timeout: m.timeout,
-            memory: m.memory,
-            append: m.append,
-            log: m.log,
-            busybox: m.busybox,
-            qemu: m.qemu,
-        }
-    }
-}
-
-impl Options {
-    fn machine(&self) -> Machine {
-        Machine {
-            timeout: self.timeout,
-            memory: self.memory,
-            append: self.append.clone(),
-            log: self.log.clone(),
-            busybox: self.busybox.clone(),
-            qemu: self.qemu.clone(),
-        }
-    }
+    /// How to run the guest.
+    pub machine: Machine,
 }
 
 /// The verdict for one module, as printed.
@@ -146,7 +106,7 @@ pub fn main(raw: &[String]) -> Result<()> {
     else {
         return Ok(());
     };
-    let d = Options::default();
+    let d = Machine::default();
     let o = Options {
         kernel: a.opt("kernel").map(PathBuf::from),
         modules: a.positional.clone(),
@@ -158,18 +118,20 @@ pub fn main(raw: &[String]) -> Result<()> {
         module_args: a.opt("module-args").map(str::to_string),
         exec: a.opt("exec").map(str::to_string),
         keep_btf: a.opt("keep-btf").map(PathBuf::from),
-        timeout: match a.opt("timeout") {
-            Some(t) => parse_num(t, "--timeout")?,
-            None => d.timeout,
+        machine: Machine {
+            timeout: match a.opt("timeout") {
+                Some(t) => parse_num(t, "--timeout")?,
+                None => d.timeout,
+            },
+            memory: match a.opt("memory") {
+                Some(m) => parse_num(m, "--memory")?,
+                None => d.memory,
+            },
+            append: a.opt("append").map(str::to_string),
+            log: a.opt("log").map(PathBuf::from),
+            busybox: a.opt("busybox").map(PathBuf::from).unwrap_or(d.busybox),
+            qemu: a.opt("qemu").map(str::to_string).unwrap_or(d.qemu),
         },
-        memory: match a.opt("memory") {
-            Some(m) => parse_num(m, "--memory")?,
-            None => d.memory,
-        },
-        append: a.opt("append").map(str::to_string),
-        log: a.opt("log").map(PathBuf::from),
-        busybox: a.opt("busybox").map(PathBuf::from).unwrap_or(d.busybox),
-        qemu: a.opt("qemu").map(str::to_string).unwrap_or(d.qemu),
     };
     let failures = run(&o)?.iter().filter(|r| !r.ok).count();
     if failures > 0 {
@@ -235,7 +197,7 @@ pub fn run(o: &Options) -> Result<Vec<Outcome>> {
             .collect::<Vec<_>>()
             .join(" ")
     );
-    let out = guest::boot(&o.machine(), &tree.vmlinuz, &initrd, &work.path)?;
+    let out = guest::boot(&o.machine, &tree.vmlinuz, &initrd, &work.path)?;
     let parsed = console::parse(&out.text);
     if !parsed.done {
         guest::print_console_tail(&out.text, 40);
@@ -386,7 +348,7 @@ fn build_initramfs(
     kbtf: Option<&Path>,
     work: &Path,
 ) -> Result<()> {
-    let mut c = guest::base_initramfs(&o.busybox)?;
+    let mut c = guest::base_initramfs(&o.machine.busybox)?;
     c.dir("mod");
     if let Some(k) = kbtf {
         c.file("bin/kbtf", 0o755, &util::read(k)?);

@@ -19,6 +19,7 @@
 
 use crate::args::{Args, Positionals};
 use crate::cache::{self, Index};
+use crate::guest::Machine;
 use crate::kernel_test::{self, Options, Outcome};
 use crate::util;
 use anyhow::{bail, ensure, Context, Result};
@@ -178,8 +179,11 @@ fn boot(
         modprobe: true,
         kbtf_load,
         keep_btf: keep,
-        memory: 2048,
-        timeout: 600,
+        machine: Machine {
+            memory: 2048,
+            timeout: 600,
+            ..Machine::default()
+        },
         ..Options::default()
     };
     kernel_test::run(&o)
