@@ -731,10 +731,6 @@ struct Walker<'a, 'd> {
 }
 
 impl<'d> Walker<'_, 'd> {
-    fn loc(&self, node: u32) -> DwarfLocation {
-        self.cu.loc(node)
-    }
-
     /// The first child of `node` (then [`Walker::next`] for the others), read by index so
     /// that the walk can add to the tables meanwhile.
     fn first(&self, node: u32) -> u32 {
@@ -776,7 +772,7 @@ impl<'d> Walker<'_, 'd> {
         let tag = self.cu.node(node).tag;
         match tag {
             dw::DW_TAG_imported_unit => Err(ErrorKind::Unsupported {
-                loc: self.loc(node),
+                loc: self.cu.loc(node),
                 what: "DW_TAG_imported_unit (DWARF compressed with dwz)".into(),
             }),
             dw::DW_TAG_array_type
