@@ -1,11 +1,21 @@
 //! Replacing a file's contents atomically: a temp file in the same directory, written and
-//! synced, then renamed over the target, with the target's permission bits kept.
+//! synced, then renamed over the target, with the target's permission bits, owner and group
+//! kept.
 //!
 //! A reader (or a crash) sees either the old bytes or the new, complete bytes, never a
 //! half-written file; a process killed between writing the temp file and the rename leaves
 //! that temp file (`.NAME.XXXXXX.kbtf-tmp`) beside the old file. A file the caller may not
-//! write is refused, not replaced through its directory. Concurrent writers of the same file each rename a complete file; the last
-//! rename wins.
+//! write is refused, not replaced through its directory. Concurrent writers of the same file
+//! each rename a complete file; the last rename wins.
+//!
+//! What is replaced is the file a path names after symbolic links: a symlink is written
+//! through, as pahole (by objcopy) and any `open` for writing do, so the link stays a link
+//! and its target gets the new bytes (the temp file then lies beside the target). Other
+//! hard links of the file keep the old bytes: the rename gives the path a new inode. That is
+//! the price of never writing a file in place, and it is what an OSTree deployment, whose
+//! files are hard links into its object store, needs (`sed -i` and rpm do the same). The
+//! owner and group are kept where the process may set them (as root); elsewhere the new file
+//! is the caller's, as a file the caller creates would be.
 
 use std::io::Write;
 use std::path::Path;
@@ -24,9 +34,9 @@ pub fn write_atomic_with(
     path: &Path,
     fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
 ) -> Result<(), EmitError> {
-    let (mut tmp, old_perm) = prepare(path)?;
+    let (mut tmp, old) = prepare(path)?;
     fill(tmp.as_file_mut()).map_err(|err| io_error(path, err))?;
-    commit(path, tmp, old_perm)
+    commit(path, tmp, old)
 }
 
 /// A temp file beside `path` being filled, on a thread of its own, with a copy of the file
@@ -37,7 +47,7 @@ pub fn write_atomic_with(
 /// meanwhile leaves the temp file, as [`write_atomic`] does when killed before its rename.
 pub struct PreCopy {
     path: std::path::PathBuf,
-    old_perm: Option<std::fs::Permissions>,
+    old: Old,
     copy: Option<std::thread::JoinHandle<std::io::Result<(tempfile::NamedTempFile, u64)>>>,
 }
 
@@ -45,7 +55,7 @@ impl PreCopy {
     /// Starts copying `source` (the open file `path` is read from) to a temp file beside
     /// `path`. Fails, as [`write_atomic`] would, if `path` may not be written.
     pub fn start(path: &Path, source: &std::fs::File) -> Result<PreCopy, EmitError> {
-        let (mut tmp, old_perm) = prepare(path)?;
+        let (mut tmp, old) = prepare(path)?;
         let src = source.try_clone().map_err(|err| io_error(path, err))?;
         let copy = std::thread::Builder::new()
             .name("kbtf-precopy".into())
@@ -60,7 +70,7 @@ impl PreCopy {
             .map_err(|err| io_error(path, err))?;
         Ok(PreCopy {
             path: path.to_owned(),
-            old_perm,
+            old,
             copy: Some(copy),
         })
     }
@@ -73,7 +83,8 @@ impl PreCopy {
     ) -> Result<(), EmitError> {
         let (mut tmp, copied) = self.wait()?;
         fill(tmp.as_file_mut(), copied).map_err(|err| io_error(&self.path, err))?;
-        commit(&self.path, tmp, self.old_perm.take())
+        let old = std::mem::take(&mut self.old);
+        commit(&self.path, tmp, old)
     }
 
     fn wait(&mut self) -> Result<(tempfile::NamedTempFile, u64), EmitError> {
@@ -110,31 +121,63 @@ fn io_error(path: &Path, err: std::io::Error) -> EmitError {
     }
 }
 
-/// Checks that `path` may be written and makes an empty temp file beside it; returns it and
-/// `path`'s permissions (if it exists).
-fn prepare(
-    path: &Path,
-) -> Result<(tempfile::NamedTempFile, Option<std::fs::Permissions>), EmitError> {
+/// What is kept of the file being replaced: where it is (`path` with symbolic links
+/// followed) and, if it exists, its permissions, owner and group.
+#[derive(Default)]
+struct Old {
+    target: Option<std::path::PathBuf>,
+    meta: Option<std::fs::Metadata>,
+}
+
+/// Symbolic links longer than this chain are refused (Linux's own limit, `ELOOP`).
+const MAX_LINKS: usize = 40;
+
+/// `path` with the symbolic links of its last component followed, to a path that is not a
+/// link (which need not exist: writing through a dangling link creates its target, as
+/// `open(O_CREAT)` does).
+fn follow_links(path: &Path) -> std::io::Result<std::path::PathBuf> {
+    let mut p = path.to_owned();
+    for _ in 0..MAX_LINKS {
+        match std::fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let to = std::fs::read_link(&p)?;
+                p = match p.parent() {
+                    Some(dir) if to.is_relative() => dir.join(to),
+                    _ => to,
+                };
+            }
+            Ok(_) => return Ok(p),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(p),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::from_raw_os_error(libc::ELOOP))
+}
+
+/// Checks that `path` may be written and makes an empty temp file beside the file it names
+/// (symbolic links followed); returns it and what is kept of the old file.
+fn prepare(path: &Path) -> Result<(tempfile::NamedTempFile, Old), EmitError> {
     let io = |err| io_error(path, err);
-    let dir = match path.parent() {
+    let target = follow_links(path).map_err(io)?;
+    let dir = match target.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let old_perm = match std::fs::metadata(path) {
-        Ok(m) => Some(m.permissions()),
+    let meta = match std::fs::metadata(&target) {
+        Ok(m) => Some(m),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(io(e)),
     };
     // A file we may not write is not replaced behind its back through the directory: opening
     // it for writing (without truncating) asks the kernel, as pahole's in-place write would
     // (EACCES for a read-only file of another user, EROFS on a read-only mount).
-    if old_perm.is_some() {
+    if meta.is_some() {
         std::fs::OpenOptions::new()
             .write(true)
-            .open(path)
+            .open(&target)
             .map_err(io)?;
     }
-    let name = path
+    let name = target
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
@@ -143,20 +186,26 @@ fn prepare(
         .suffix(".kbtf-tmp")
         .tempfile_in(dir)
         .map_err(io)?;
-    Ok((tmp, old_perm))
+    Ok((
+        tmp,
+        Old {
+            target: Some(target),
+            meta,
+        },
+    ))
 }
 
-/// Syncs the filled temp file, gives it `old_perm` (or the usual mode of a new file) and
-/// renames it over `path`.
-fn commit(
-    path: &Path,
-    tmp: tempfile::NamedTempFile,
-    old_perm: Option<std::fs::Permissions>,
-) -> Result<(), EmitError> {
+/// Syncs the filled temp file, gives it the old file's owner, group and permissions (or
+/// the usual mode of a new file) and renames it over the file `path` names.
+fn commit(path: &Path, tmp: tempfile::NamedTempFile, old: Old) -> Result<(), EmitError> {
     let io = |err| io_error(path, err);
     tmp.as_file().sync_all().map_err(io)?;
-    match old_perm {
-        Some(p) => tmp.as_file().set_permissions(p).map_err(io)?,
+    match &old.meta {
+        Some(m) => {
+            keep_owner(tmp.as_file(), m).map_err(io)?;
+            // After the owner: a change of owner clears set-user-ID and set-group-ID bits.
+            tmp.as_file().set_permissions(m.permissions()).map_err(io)?;
+        }
         None => {
             // tempfile creates 0600; give a new file the usual mode instead.
             #[cfg(unix)]
@@ -170,7 +219,35 @@ fn commit(
             }
         }
     }
-    tmp.persist(path).map_err(|e| io(e.error))?;
+    let target = old.target.unwrap_or_else(|| path.to_owned());
+    tmp.persist(&target).map_err(|e| io(e.error))?;
+    Ok(())
+}
+
+/// Gives `file` the owner and group of `old` where they differ and the process may set
+/// them; a process that may not (not root, or a filesystem without owners) leaves the file
+/// its own, as the `EPERM` of any other caller's `chown` would.
+#[cfg(unix)]
+fn keep_owner(file: &std::fs::File, old: &std::fs::Metadata) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let now = file.metadata()?;
+    if (now.uid(), now.gid()) == (old.uid(), old.gid()) {
+        return Ok(());
+    }
+    match std::os::unix::fs::fchown(file, Some(old.uid()), Some(old.gid())) {
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
+            // Not allowed the owner: the group alone may still be ours to give.
+            match std::os::unix::fs::fchown(file, None, Some(old.gid())) {
+                Err(e) if e.raw_os_error() == Some(libc::EPERM) => Ok(()),
+                r => r,
+            }
+        }
+        r => r,
+    }
+}
+
+#[cfg(not(unix))]
+fn keep_owner(_file: &std::fs::File, _old: &std::fs::Metadata) -> std::io::Result<()> {
     Ok(())
 }
 

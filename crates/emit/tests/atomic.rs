@@ -101,3 +101,113 @@ fn pre_copy_fails_at_the_start_naming_the_file() {
     let err = kbtf_emit::PreCopy::start(&p, &src).err().unwrap();
     assert!(err.to_string().contains("vmlinux"), "{err}");
 }
+
+/// A path that is a symbolic link is written through, as pahole (by objcopy) writes it: the
+/// link stays, its target gets the new bytes and keeps its mode, and the temp file lay
+/// beside the target (none is left in either directory). Relative, absolute and chained
+/// links alike.
+#[test]
+fn writes_through_symbolic_links() {
+    use std::ffi::OsString;
+    use std::os::unix::fs::symlink;
+    let (links, targets) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let target = targets.path().join("real.ko");
+    std::fs::write(&target, b"old").unwrap();
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o640)).unwrap();
+    // links/abs.ko -> /…/targets/real.ko; links/rel.ko -> abs.ko (relative, a chain).
+    symlink(&target, links.path().join("abs.ko")).unwrap();
+    symlink("abs.ko", links.path().join("rel.ko")).unwrap();
+
+    for (name, data) in [("abs.ko", &b"first"[..]), ("rel.ko", &b"second"[..])] {
+        let p = links.path().join(name);
+        write_atomic(&p, data).unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), data, "{name}");
+        assert!(is_link(&p), "{name} is still a link");
+        assert_eq!(
+            std::fs::metadata(&target).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
+    }
+    assert_eq!(
+        names(links.path()),
+        vec![OsString::from("abs.ko"), OsString::from("rel.ko")]
+    );
+    assert_eq!(names(targets.path()), vec![OsString::from("real.ko")]);
+
+    // A pre-copy through a link, too.
+    let src = std::fs::File::open(&target).unwrap();
+    let p = links.path().join("rel.ko");
+    kbtf_emit::PreCopy::start(&p, &src)
+        .unwrap()
+        .finish(|f, copied| {
+            use std::io::{Seek, Write};
+            f.seek(std::io::SeekFrom::Start(copied))?;
+            f.write_all(b"+")
+        })
+        .unwrap();
+    assert_eq!(std::fs::read(&target).unwrap(), b"second+");
+    assert!(is_link(&p));
+    assert_eq!(names(targets.path()), vec![OsString::from("real.ko")]);
+}
+
+fn is_link(p: &std::path::Path) -> bool {
+    std::fs::symlink_metadata(p)
+        .unwrap()
+        .file_type()
+        .is_symlink()
+}
+
+/// A dangling link is written through too, creating its target, as `open(O_CREAT)` would;
+/// a loop of links is an error that names the path, and nothing is created.
+#[test]
+fn dangling_link_creates_its_target_and_a_loop_is_refused() {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().unwrap();
+    symlink("new.btf", dir.path().join("out.btf")).unwrap();
+    write_atomic(&dir.path().join("out.btf"), b"x").unwrap();
+    assert_eq!(std::fs::read(dir.path().join("new.btf")).unwrap(), b"x");
+
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    symlink("b", &a).unwrap();
+    symlink("a", &b).unwrap();
+    let err = write_atomic(&a, b"x").unwrap_err().to_string();
+    assert!(err.starts_with(&a.display().to_string()), "{err}");
+    assert!(err.contains("symbolic links"), "{err}");
+    assert_eq!(names(dir.path()).len(), 4, "a, b, new.btf, out.btf only");
+}
+
+/// Another hard link of the file keeps the old bytes: the rename gives the path a new inode
+/// rather than writing the shared one in place (see the module's documentation).
+#[test]
+fn other_hard_links_keep_the_old_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p, other) = (dir.path().join("mod.ko"), dir.path().join("store"));
+    std::fs::write(&p, b"old").unwrap();
+    std::fs::hard_link(&p, &other).unwrap();
+    write_atomic(&p, b"new").unwrap();
+    assert_eq!(std::fs::read(&p).unwrap(), b"new");
+    assert_eq!(std::fs::read(&other).unwrap(), b"old");
+}
+
+/// The owner and group are kept. Giving a file to another user takes root: as another user
+/// the test checks that the write still succeeds and the file is the caller's.
+#[test]
+fn keeps_owner_and_group() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("mod.ko");
+    std::fs::write(&p, b"old").unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let me = std::fs::metadata(&p).unwrap();
+    let root = std::os::unix::fs::chown(&p, Some(4321), Some(8765)).is_ok();
+    write_atomic(&p, b"new").unwrap();
+    let m = std::fs::metadata(&p).unwrap();
+    assert_eq!(std::fs::read(&p).unwrap(), b"new");
+    assert_eq!(m.mode() & 0o7777, 0o644);
+    if root {
+        assert_eq!((m.uid(), m.gid()), (4321, 8765));
+    } else {
+        eprintln!("note: not root: only the caller's own file was checked");
+        assert_eq!((m.uid(), m.gid()), (me.uid(), me.gid()));
+    }
+}
