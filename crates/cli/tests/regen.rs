@@ -16,7 +16,8 @@ fn s(p: &Path) -> String {
 }
 
 /// A tree: two copies of the -dbg dummy.ko (with DWARF), the shipped (stripped) dummy.ko,
-/// a `.ko.xz` name, a `.ko` that is not ELF and an empty one.
+/// a `.ko.xz` name, a `.ko` that is not ELF, an empty one, and a link to a module (as in
+/// SUSE's `weak-updates/`).
 fn tree(dir: &Path) {
     std::fs::create_dir_all(dir.join("kernel/drivers/net")).unwrap();
     std::fs::create_dir_all(dir.join("extra")).unwrap();
@@ -31,6 +32,8 @@ fn tree(dir: &Path) {
     std::fs::write(dir.join("extra/packed.ko.xz"), b"\xfd7zXZ\0").unwrap();
     std::fs::write(dir.join("extra/text.ko"), b"not an ELF file").unwrap();
     std::fs::write(dir.join("extra/empty.ko"), b"").unwrap();
+    std::os::unix::fs::symlink("../kernel/drivers/net/dummy.ko", dir.join("extra/link.ko"))
+        .unwrap();
 }
 
 #[test]
@@ -65,7 +68,8 @@ fn regen_equals_encoding_each_module_and_reports_skips() {
         ]);
         assert_eq!(code, 0, "{mode}: {out}{err}");
         assert!(out.contains("done         2 "), "{mode}: {out}");
-        assert!(out.contains("skipped      4"), "{mode}: {out}");
+        assert!(out.contains("skipped      5"), "{mode}: {out}");
+        assert!(out.contains("a symbolic link"), "{mode}: {out}");
         assert!(out.contains("no DWARF (.debug_info)"), "{mode}: {out}");
         assert!(out.contains("compressed (.ko.xz)"), "{mode}: {out}");
         assert!(out.contains("2  not an ELF file"), "{mode}: {out}");

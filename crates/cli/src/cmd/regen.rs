@@ -290,7 +290,9 @@ fn pahole_args(args: &Args) -> Result<PaholeArgs> {
 }
 
 /// Every `*.ko` file under `dir` (symlinks not followed) with its size; compressed modules
-/// go to `skipped`.
+/// and links named `*.ko` go to `skipped`. A link's module is another tree's (SUSE's
+/// `weak-updates/` links to modules built for another kernel) or is regenerated under its
+/// own name here; writing through the link could write it twice, or against the wrong base.
 fn find_modules(
     dir: &Path,
     out: &mut Vec<(PathBuf, u64)>,
@@ -306,10 +308,18 @@ fn find_modules(
                 stack.push(p);
                 continue;
             }
+            let name = e.file_name().to_string_lossy().into_owned();
+            if ft.is_symlink() && name.ends_with(".ko") {
+                skipped.push((
+                    p,
+                    "a symbolic link: regenerate the module it points to, with its own vmlinux"
+                        .to_owned(),
+                ));
+                continue;
+            }
             if !ft.is_file() {
                 continue;
             }
-            let name = e.file_name().to_string_lossy().into_owned();
             if name.ends_with(".ko") {
                 out.push((p, e.metadata()?.len()));
             } else if let Some(z) = [".ko.xz", ".ko.zst", ".ko.gz"]
