@@ -61,6 +61,55 @@ fn in_place_encoding_of_an_object() {
     assert_eq!(code, 0, "{out}");
 }
 
+/// Detached output to `/dev/stdout`, as with pahole: into a pipe the bytes arrive, the same
+/// as those written to a file; a module reached through a symbolic link is rewritten where
+/// the link points, and the link stays. The test's own link to `/proc/self/fd/1` stands
+/// for `/dev/stdout`: a regression must not replace the machine's (as root, kbtf before
+/// e8056f2 renamed a regular file over it).
+#[test]
+fn detached_to_stdout_and_in_place_through_a_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let obj = testdata("dwarf/records.dwarf5.o");
+    let file = dir.path().join("records.btf");
+    let (code, _, err) = kbtf(&[
+        "-J",
+        &format!("--btf_encode_detached={}", file.display()),
+        &obj.display().to_string(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let stdout = dir.path().join("stdout");
+    std::os::unix::fs::symlink("/proc/self/fd/1", &stdout).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kbtf"))
+        .arg("-J")
+        .arg(format!("--btf_encode_detached={}", stdout.display()))
+        .arg(&obj)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout, std::fs::read(&file).unwrap());
+
+    let real = dir.path().join("real.o");
+    std::fs::copy(&obj, &real).unwrap();
+    let link = dir.path().join("link.o");
+    std::os::unix::fs::symlink("real.o", &link).unwrap();
+    let (code, _, err) = kbtf(&["-J", &link.display().to_string()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    let (code, out, _) = kbtf(&[
+        "diff",
+        &real.display().to_string(),
+        &file.display().to_string(),
+    ]);
+    assert_eq!(code, 0, "{out}");
+}
+
 /// Damaged DWARF: one line naming the file, the unit and the DIE; exit 2; the input file is
 /// unchanged and no detached output is written.
 #[test]

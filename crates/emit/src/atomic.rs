@@ -30,10 +30,21 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), EmitError> {
 
 /// [`write_atomic`] with the contents written by `fill` into the temp file (empty, at offset
 /// 0), for contents that are not in memory as one slice ([`crate::Patched::write_to`]).
+///
+/// A path that names something other than a regular file or a directory (a FIFO, a
+/// terminal, `/dev/stdout`, `/dev/null`) has nothing to replace: it is opened and written
+/// as it stands, as pahole writes `--btf_encode_detached /dev/stdout`.
 pub fn write_atomic_with(
     path: &Path,
     fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
 ) -> Result<(), EmitError> {
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(|err| io_error(path, err))?;
+        return fill(&mut f).map_err(|err| io_error(path, err));
+    }
     let (mut tmp, old) = prepare(path)?;
     fill(tmp.as_file_mut()).map_err(|err| io_error(path, err))?;
     commit(path, tmp, old)

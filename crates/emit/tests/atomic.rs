@@ -211,3 +211,50 @@ fn keeps_owner_and_group() {
         assert_eq!((m.uid(), m.gid()), (me.uid(), me.gid()));
     }
 }
+
+/// What is not a regular file is written as it stands, not replaced: a FIFO stays a FIFO
+/// and its reader gets the bytes, reached directly or through a link (as `/dev/stdout`
+/// links to `/proc/self/fd/1`). Only files the test made are written: a regression here
+/// must not replace a device of the machine's.
+#[test]
+fn special_files_are_written_not_replaced() {
+    use std::io::Read;
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a NUL-terminated path and a mode.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let link = dir.path().join("stdout");
+    std::os::unix::fs::symlink(&fifo, &link).unwrap();
+    for (path, data) in [
+        (&fifo, &b"through the pipe"[..]),
+        (&link, &b"and the link"[..]),
+    ] {
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || {
+                let mut got = Vec::new();
+                std::fs::File::open(&fifo)
+                    .unwrap()
+                    .read_to_end(&mut got)
+                    .unwrap();
+                got
+            })
+        };
+        write_atomic(path, data).unwrap();
+        assert_eq!(reader.join().unwrap(), data);
+    }
+    assert!(std::fs::symlink_metadata(&fifo)
+        .unwrap()
+        .file_type()
+        .is_fifo());
+    assert!(is_link(&link));
+    assert_eq!(
+        names(dir.path()),
+        vec![
+            std::ffi::OsString::from("fifo"),
+            std::ffi::OsString::from("stdout")
+        ]
+    );
+}
