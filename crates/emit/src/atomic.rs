@@ -137,7 +137,25 @@ fn io_error(path: &Path, err: std::io::Error) -> EmitError {
 #[derive(Default)]
 struct Old {
     target: Option<std::path::PathBuf>,
-    meta: Option<std::fs::Metadata>,
+    meta: Option<Kept>,
+}
+
+/// The permissions, owner and group of a file being replaced.
+struct Kept {
+    perm: std::fs::Permissions,
+    uid: u32,
+    gid: u32,
+}
+
+impl Kept {
+    fn of(m: &std::fs::Metadata) -> Kept {
+        use std::os::unix::fs::MetadataExt;
+        Kept {
+            perm: m.permissions(),
+            uid: m.uid(),
+            gid: m.gid(),
+        }
+    }
 }
 
 /// Symbolic links longer than this chain are refused (Linux's own limit, `ELOOP`).
@@ -175,7 +193,7 @@ fn prepare(path: &Path) -> Result<(tempfile::NamedTempFile, Old), EmitError> {
         _ => Path::new("."),
     };
     let meta = match std::fs::metadata(&target) {
-        Ok(m) => Some(m),
+        Ok(m) => Some(Kept::of(&m)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(io(e)),
     };
@@ -215,7 +233,7 @@ fn commit(path: &Path, tmp: tempfile::NamedTempFile, old: Old) -> Result<(), Emi
         Some(m) => {
             keep_owner(tmp.as_file(), m).map_err(io)?;
             // After the owner: a change of owner clears set-user-ID and set-group-ID bits.
-            tmp.as_file().set_permissions(m.permissions()).map_err(io)?;
+            tmp.as_file().set_permissions(m.perm.clone()).map_err(io)?;
         }
         None => {
             // tempfile creates 0600; give a new file the usual mode instead.
@@ -239,16 +257,16 @@ fn commit(path: &Path, tmp: tempfile::NamedTempFile, old: Old) -> Result<(), Emi
 /// them; a process that may not (not root, or a filesystem without owners) leaves the file
 /// its own, as the `EPERM` of any other caller's `chown` would.
 #[cfg(unix)]
-fn keep_owner(file: &std::fs::File, old: &std::fs::Metadata) -> std::io::Result<()> {
+fn keep_owner(file: &std::fs::File, old: &Kept) -> std::io::Result<()> {
     use std::os::unix::fs::MetadataExt;
     let now = file.metadata()?;
-    if (now.uid(), now.gid()) == (old.uid(), old.gid()) {
+    if (now.uid(), now.gid()) == (old.uid, old.gid) {
         return Ok(());
     }
-    match std::os::unix::fs::fchown(file, Some(old.uid()), Some(old.gid())) {
+    match std::os::unix::fs::fchown(file, Some(old.uid), Some(old.gid)) {
         Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
             // Not allowed the owner: the group alone may still be ours to give.
-            match std::os::unix::fs::fchown(file, None, Some(old.gid())) {
+            match std::os::unix::fs::fchown(file, None, Some(old.gid)) {
                 Err(e) if e.raw_os_error() == Some(libc::EPERM) => Ok(()),
                 r => r,
             }
@@ -258,7 +276,7 @@ fn keep_owner(file: &std::fs::File, old: &std::fs::Metadata) -> std::io::Result<
 }
 
 #[cfg(not(unix))]
-fn keep_owner(_file: &std::fs::File, _old: &std::fs::Metadata) -> std::io::Result<()> {
+fn keep_owner(_file: &std::fs::File, _old: &Kept) -> std::io::Result<()> {
     Ok(())
 }
 
