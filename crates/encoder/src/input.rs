@@ -77,7 +77,9 @@ pub struct LoadOptions {
 /// One per-CPU variable symbol: `STT_OBJECT`, in `.data..percpu`, of non-zero size.
 #[derive(Debug, Clone)]
 pub struct PercpuSymbol {
-    /// Section-relative address (`st_value`).
+    /// Section-relative address: `st_value`, less the section's address outside `ET_REL`
+    /// (where `st_value` is absolute: an arm64 vmlinux's `.data..percpu` is not at 0 as
+    /// x86_64's is).
     pub addr: u64,
     pub size: u32,
     pub name: String,
@@ -424,6 +426,7 @@ where
     let endian = file.endian();
     let headers: Vec<&Elf::SectionHeader> = file.elf_section_table().iter().collect();
     let addrs = section_addrs(file, &headers);
+    let is_rel = file.elf_header().e_type(endian) == elf::ET_REL;
     let symtab = file.elf_symbol_table();
     // The symbol table: pahole reads `.symtab` only.
     let has_symtab = !symtab.is_empty();
@@ -473,8 +476,15 @@ where
                 },
             ));
         }
+        let value: u64 = sym.st_value(endian).into();
+        // pahole 1.24 makes it section-relative the same way (wrapping, as its u64 does).
+        let addr = if is_rel {
+            value
+        } else {
+            value.wrapping_sub(addrs[percpu_index])
+        };
         percpu_vars.push(PercpuSymbol {
-            addr: sym.st_value(endian).into(),
+            addr,
             size: size as u32,
             name,
         });
