@@ -193,6 +193,52 @@ pub fn fetch(debs: &Path, pkg: &str) -> Result<PathBuf> {
     }
 }
 
+/// Returns the `.deb` of `pkg` for the foreign architecture `arch` (`arm64`) in `debs`,
+/// downloading it with `apt-get download PKG:ARCH` if absent. apt must know the
+/// architecture: `dpkg --add-architecture ARCH && apt-get update` (`.ci/run` does it).
+pub fn fetch_foreign(debs: &Path, pkg: &str, arch: &str) -> Result<PathBuf> {
+    let find = || -> Result<Option<PathBuf>> {
+        if !debs.is_dir() {
+            return Ok(None);
+        }
+        let (prefix, suffix) = (format!("{pkg}_"), format!("_{arch}.deb"));
+        let mut found = Vec::new();
+        for e in std::fs::read_dir(debs).with_context(|| format!("listing {}", debs.display()))? {
+            let name = e?.file_name().to_string_lossy().into_owned();
+            if name.starts_with(&prefix) && name.ends_with(&suffix) {
+                found.push(debs.join(name));
+            }
+        }
+        found.sort();
+        Ok(found.pop())
+    };
+    if let Some(p) = find()? {
+        println!("have     {}", p.display());
+        return Ok(p);
+    }
+    let foreign = util::stdout_string(Command::new("dpkg").arg("--print-foreign-architectures"))?;
+    if !foreign.split_whitespace().any(|a| a == arch) {
+        bail!(
+            "apt does not know the {arch} architecture, needed for {pkg}:{arch}: run              `dpkg --add-architecture {arch} && apt-get update` (as .ci/run does)"
+        );
+    }
+    std::fs::create_dir_all(debs).with_context(|| format!("creating {}", debs.display()))?;
+    println!("download {pkg}:{arch} into {}", debs.display());
+    util::run(
+        Command::new("apt-get")
+            .args(["download", &format!("{pkg}:{arch}")])
+            .current_dir(debs),
+    )
+    .with_context(|| format!("downloading {pkg}:{arch} (apt-get update may be needed)"))?;
+    match find()? {
+        Some(p) => Ok(p),
+        None => bail!(
+            "apt-get download {pkg}:{arch} left no {pkg}_*_{arch}.deb in {}",
+            debs.display()
+        ),
+    }
+}
+
 /// The `.deb` file name `apt-get download` gives `pkg` at `version` (an epoch's `:` is
 /// written `%3a`), without the architecture part.
 fn deb_prefix(pkg: &str, version: &str) -> String {

@@ -29,6 +29,10 @@ pub struct Machine {
     pub busybox: PathBuf,
     /// The qemu binary.
     pub qemu: String,
+    /// qemu arguments choosing the machine (none for x86_64's default PC).
+    pub qemu_args: Vec<String>,
+    /// The serial console device the kernel writes to.
+    pub console: String,
 }
 
 impl Default for Machine {
@@ -40,6 +44,24 @@ impl Default for Machine {
             log: None,
             busybox: PathBuf::from("/bin/busybox"),
             qemu: "qemu-system-x86_64".to_string(),
+            qemu_args: Vec::new(),
+            console: "ttyS0".to_string(),
+        }
+    }
+}
+
+impl Machine {
+    /// An arm64 guest (`qemu-system-aarch64 -M virt`, its PL011 serial console) for an
+    /// arm64 kernel, with `busybox`, an arm64 static busybox. Debug modules fill a larger
+    /// initramfs: 2 GiB of memory.
+    pub fn arm64(busybox: PathBuf) -> Machine {
+        Machine {
+            memory: 2048,
+            busybox,
+            qemu: "qemu-system-aarch64".to_string(),
+            qemu_args: ["-M", "virt", "-cpu", "max"].map(String::from).to_vec(),
+            console: "ttyAMA0".to_string(),
+            ..Machine::default()
         }
     }
 }
@@ -98,7 +120,7 @@ pub struct Console {
 /// the console log.
 pub fn boot(m: &Machine, vmlinuz: &Path, initrd: &Path, work: &Path) -> Result<Console> {
     let log = work.join("console.log");
-    let mut append = String::from("console=ttyS0 panic=-1 loglevel=1 nokaslr");
+    let mut append = format!("console={} panic=-1 loglevel=1 nokaslr", m.console);
     if let Some(extra) = &m.append {
         append.push(' ');
         append.push_str(extra);
@@ -134,7 +156,8 @@ fn run_qemu(
     work: &Path,
 ) -> Result<String> {
     let mut cmd = Command::new(&m.qemu);
-    cmd.args(["-accel", "tcg", "-m", &m.memory.to_string(), "-smp", "1"])
+    cmd.args(&m.qemu_args)
+        .args(["-accel", "tcg", "-m", &m.memory.to_string(), "-smp", "1"])
         .args([
             "-nodefaults",
             "-display",

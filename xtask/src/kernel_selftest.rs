@@ -109,7 +109,7 @@ fn single_fail(r: &[Outcome], needle: &str) -> bool {
 }
 
 /// Copies `src` to `dst` with the name offset of BTF type #1 set past the string section.
-fn corrupt_first_name(src: &Path, dst: &Path) -> Result<()> {
+pub fn corrupt_first_name(src: &Path, dst: &Path) -> Result<()> {
     let elf = Elf::open(src)?;
     let sec = elf
         .section(".BTF")

@@ -40,7 +40,10 @@ kernel's modules.dep. Default modules: dummy veth tun.
   --append ARGS       extra kernel command line
   --log FILE          save the serial console log to FILE
   --busybox PATH      static busybox (default /bin/busybox)
-  --qemu PATH         qemu binary (default qemu-system-x86_64)";
+  --qemu PATH         qemu binary (default qemu-system-x86_64)
+  --arm64             an arm64 kernel (`cargo xtask arm64` fetches Debian's):
+                      qemu-system-aarch64 -M virt, console ttyAMA0, 2048 MB, the
+                      arm64 busybox of the cache (default --busybox)";
 
 const DEFAULT_MODULES: &[&str] = &["dummy", "veth", "tun"];
 
@@ -99,14 +102,24 @@ pub fn main(raw: &[String]) -> Result<()> {
             "module-args",
             "exec",
         ],
-        &["modprobe", "strip-sig", "kbtf-load", "install-rule"],
+        &[
+            "modprobe",
+            "strip-sig",
+            "kbtf-load",
+            "install-rule",
+            "arm64",
+        ],
         Positionals::Any,
         USAGE,
     )?
     else {
         return Ok(());
     };
-    let d = Machine::default();
+    let d = if a.flag("arm64") {
+        Machine::arm64(crate::arm64::busybox()?)
+    } else {
+        Machine::default()
+    };
     let o = Options {
         kernel: a.opt("kernel").map(PathBuf::from),
         modules: a.positional.clone(),
@@ -131,6 +144,7 @@ pub fn main(raw: &[String]) -> Result<()> {
             log: a.opt("log").map(PathBuf::from),
             busybox: a.opt("busybox").map(PathBuf::from).unwrap_or(d.busybox),
             qemu: a.opt("qemu").map(str::to_string).unwrap_or(d.qemu),
+            ..d
         },
     };
     let failures = run(&o)?.iter().filter(|r| !r.ok).count();

@@ -1,6 +1,7 @@
 //! kbtf developer tasks: `cargo xtask <task>`.
 
 mod args;
+mod arm64;
 mod bench;
 mod broken;
 mod btf;
@@ -57,6 +58,7 @@ tasks:
   btf-load      FILE...: boot a kernel, load raw BTF blobs with BPF_BTF_LOAD, report verdicts
   wrong-base    regenerate module BTF against the older build's vmlinux (the field bug)
   encode-test   the 6.1 kernel judges BTF kbtf encoded: vmlinux (BPF_BTF_LOAD) and 24 modules
+  arm64         Debian's arm64 6.1 kernel: vmlinux and modules equal pahole's, the kernel judges 24
   oot-build     build testdata/oot/kbtf_sample against Debian's headers only (no vmlinux)
   kbuild-test   build linux-source-6.1 with PAHOLE=kbtf, boot it, load every module; compare with pahole
   regen         TREE [kbtf regen options]: kbtf regen (--acceptance: the 6.1 -dbg modules, timed)
@@ -92,6 +94,7 @@ fn real_main() -> Result<()> {
         "btf-load" => btf_load::main(rest),
         "test" => test::main(rest),
         "encode-test" => encode_test::main(rest),
+        "arm64" => arm64::main(rest),
         "wrong-base" => wrong_base::main(rest),
         "pahole-ref" => pahole_ref::main(rest),
         "sizes" => sizes::main(rest),

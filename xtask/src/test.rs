@@ -21,7 +21,9 @@ then kernel boots in qemu (unless --no-qemu): the harness self-test, shipped mod
 BPF_BTF_LOAD of the vmlinux fixture, module BTF and broken blobs (`btf-load --acceptance`),
 wrong-base modules, kbtf's own BTF (`encode-test`), distilled BTF across rebuilds
 (`resilience`), module signature enforcement (`sig-enforce`), and the differential test of
-10,000 mutated blobs (`differential`).";
+10,000 mutated blobs (`differential`). Between the two, `arm64`: Debian's arm64 6.1 kernel,
+its vmlinux and modules against pahole 1.24, and (unless --no-qemu) 24 modules kbtf rewrote
+judged by that kernel in qemu-system-aarch64.";
 
 /// Environment variables the real-kernel tests read, and the index keys they come from.
 pub const ENV_KEYS: &[(&str, &str)] = &[
@@ -212,6 +214,16 @@ pub fn main(raw: &[String]) -> Result<()> {
         cargo()
             .current_dir(&root)
             .args(["test", "--release", "-p", "kbtf-btf", "--lib", "mem::"]),
+    )?;
+
+    let mut arm64 = cargo();
+    arm64.current_dir(&root).args(["xtask", "arm64"]);
+    if args.flag("no-qemu") {
+        arm64.arg("--no-qemu");
+    }
+    step(
+        "arm64: Debian's arm64 6.1 vmlinux and every module equal pahole 1.24's BTF; qemu-system-aarch64 judges 24 rewritten modules",
+        &mut arm64,
     )?;
 
     if !args.flag("no-qemu") {
