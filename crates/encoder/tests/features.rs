@@ -54,19 +54,7 @@ fn summary(btf: &Btf, stats: &SavedStats) -> String {
         match &t.data {
             TypeData::Func { .. } => funcs.push(name(t.name_off)),
             TypeData::Datasec { vars, .. } => {
-                let vars: Vec<String> = vars
-                    .iter()
-                    .map(|v| {
-                        let var = btf.type_by_id(v.ty).unwrap();
-                        let linkage = match var.data {
-                            TypeData::Var { linkage, .. } if linkage == kbtf_btf::VAR_STATIC => {
-                                "static"
-                            }
-                            _ => "global",
-                        };
-                        format!("{}({linkage})@{}+{}", name(var.name_off), v.offset, v.size)
-                    })
-                    .collect();
+                let vars = common::datasec_entries(btf, vars);
                 secs.push(format!("{}: {}", name(t.name_off), vars.join(" ")));
             }
             _ => {}

@@ -28,26 +28,11 @@ void entry(void) {}
 
 /// The `.data..percpu` DATASEC as `name(linkage)@offset+size` entries, or "none".
 fn percpu_datasec(btf: &Btf) -> String {
-    let name = |off| btf.str_at(off).into_owned();
     for (_, t) in btf.iter() {
         if let TypeData::Datasec { vars, .. } = &t.data {
-            if name(t.name_off) != ".data..percpu" {
-                continue;
+            if btf.str_at(t.name_off) == ".data..percpu" {
+                return common::datasec_entries(btf, vars).join(" ");
             }
-            let vars: Vec<String> = vars
-                .iter()
-                .map(|v| {
-                    let var = btf.type_by_id(v.ty).unwrap();
-                    let linkage = match var.data {
-                        TypeData::Var { linkage, .. } if linkage == kbtf_btf::VAR_STATIC => {
-                            "static"
-                        }
-                        _ => "global",
-                    };
-                    format!("{}({linkage})@{}+{}", name(var.name_off), v.offset, v.size)
-                })
-                .collect();
-            return vars.join(" ");
         }
     }
     "none".to_owned()

@@ -32,3 +32,21 @@ pub fn compile(source: &str, flags: &[&str]) -> Option<(tempfile::TempDir, PathB
     assert!(status.success(), "gcc failed on the test source");
     Some((dir, o))
 }
+
+/// A DATASEC's entries as `name(linkage)@offset+size`, linkage `static` or `global`.
+#[allow(dead_code)] // not every test file looks at variables
+pub fn datasec_entries(btf: &kbtf_btf::Btf, vars: &[kbtf_btf::VarSecinfo]) -> Vec<String> {
+    vars.iter()
+        .map(|v| {
+            let var = btf.type_by_id(v.ty).unwrap();
+            let linkage = match var.data {
+                kbtf_btf::TypeData::Var { linkage, .. } if linkage == kbtf_btf::VAR_STATIC => {
+                    "static"
+                }
+                _ => "global",
+            };
+            let name = btf.str_at(var.name_off);
+            format!("{name}({linkage})@{}+{}", v.offset, v.size)
+        })
+        .collect()
+}
