@@ -249,7 +249,19 @@ pub fn encode_flat_with(
     let registers = registers::register_params(input.machine);
     let section_names = input.elf_sections.iter().map(|s| s.name.clone()).collect();
     let memo = memo.unwrap_or_else(|| merge::StrMemo::new(memo_len));
-    let mut merger = merge::Merger::new(base, section_names, opts.global_var, debug_str, &memo);
+    let endian = if input.little_endian {
+        kbtf_btf::Endian::Little
+    } else {
+        kbtf_btf::Endian::Big
+    };
+    let mut merger = merge::Merger::new(
+        base,
+        section_names,
+        opts.global_var,
+        debug_str,
+        &memo,
+        endian,
+    );
     merger.reserve_for(input.sections[0].len());
     drop(t);
     let t = kbtf_btf::timing::stage("encode and merge units");

@@ -326,17 +326,22 @@ pub struct Merger<'d> {
 impl<'d> Merger<'d> {
     /// `section_names` names the DATASECs, by section index; `drop_overlaps` skips a VAR that
     /// overlaps one already encoded in its section (`global_var`); `debug_str` is the input's
-    /// `.debug_str` (what string handles point into).
+    /// `.debug_str` (what string handles point into); `endian` is the input ELF file's byte
+    /// order, which the BTF is written in (as pahole's `btf__set_endianness`: an s390x
+    /// kernel reads only big-endian BTF).
     pub fn new(
         base: Option<Arc<Btf>>,
         section_names: Vec<String>,
         drop_overlaps: bool,
         debug_str: &'d [u8],
         memo: &'d StrMemo,
+        endian: kbtf_btf::Endian,
     ) -> Merger<'d> {
+        let mut out = FlatBtf::new(base.clone());
+        out.endian = endian;
         Merger {
-            strings: Interner::new(debug_str, base.clone().map(StringIndex::new), memo),
-            out: FlatBtf::new(base),
+            strings: Interner::new(debug_str, base.map(StringIndex::new), memo),
+            out,
             generated: HashSet::new(),
             has_index_type: false,
             need_index_type: false,
