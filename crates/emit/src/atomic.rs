@@ -137,7 +137,7 @@ fn io_error(path: &Path, err: std::io::Error) -> EmitError {
 #[derive(Default)]
 struct Old {
     target: Option<std::path::PathBuf>,
-    meta: Option<Kept>,
+    kept: Option<Kept>,
 }
 
 /// The permissions, owner and group of a file being replaced.
@@ -219,7 +219,7 @@ fn prepare(path: &Path) -> Result<(tempfile::NamedTempFile, Old), EmitError> {
         tmp,
         Old {
             target: Some(target),
-            meta,
+            kept: meta,
         },
     ))
 }
@@ -229,7 +229,7 @@ fn prepare(path: &Path) -> Result<(tempfile::NamedTempFile, Old), EmitError> {
 fn commit(path: &Path, tmp: tempfile::NamedTempFile, old: Old) -> Result<(), EmitError> {
     let io = |err| io_error(path, err);
     tmp.as_file().sync_all().map_err(io)?;
-    match &old.meta {
+    match &old.kept {
         Some(m) => {
             keep_owner(tmp.as_file(), m).map_err(io)?;
             // After the owner: a change of owner clears set-user-ID and set-group-ID bits.
