@@ -1,12 +1,15 @@
+//! Objects of other architectures, built by Debian's cross compilers at test time and
+//! compared with pahole 1.24's BTF of the same objects, byte for byte.
+//!
 //! A big-endian input (s390x, which Debian builds with BTF) gets big-endian BTF, as pahole
 //! writes it (`btf__set_endianness` from the ELF header): an s390x kernel reads its BTF in
 //! its own byte order only. Before, kbtf wrote little-endian BTF for every input: the same
-//! types, by meaning, but not BTF an s390x kernel would load.
+//! types, by meaning, but not BTF an s390x kernel would load. riscv64 and ppc64el objects
+//! bring their own relocation types for the debug sections.
 //!
-//! The objects are compiled at test time by Debian's s390x cross compiler
-//! (`gcc-s390x-linux-gnu`) and compared with pahole 1.24's BTF of the same objects; both
-//! tools are required under `KBTF_REQUIRE_TOOLS` (`cargo xtask test` sets it), skipped with a
-//! note otherwise.
+//! The cross compilers (`gcc-s390x-linux-gnu`, `gcc-riscv64-linux-gnu`,
+//! `gcc-powerpc64le-linux-gnu`, installed by `.ci/run`) and pahole are required under
+//! `KBTF_REQUIRE_TOOLS` (`cargo xtask test` sets it), skipped with a note otherwise.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,7 +17,7 @@ use std::process::Command;
 use kbtf_testkit::testdata;
 use object::{Object, ObjectSection};
 
-const CC: &str = "s390x-linux-gnu-gcc";
+const S390X: &str = "s390x-linux-gnu-gcc";
 
 fn kbtf(args: &[&str]) -> (i32, String, String) {
     kbtf_testkit::run(env!("CARGO_BIN_EXE_kbtf"), args)
@@ -24,16 +27,16 @@ fn s(p: &Path) -> String {
     p.display().to_string()
 }
 
-/// `testdata/dwarf/src/STEM.c` compiled for s390x into `dir`.
-fn compile(dir: &Path, stem: &str) -> PathBuf {
-    let o = dir.join(format!("{stem}.o"));
-    let status = Command::new(CC)
-        .args(["-O2", "-gdwarf-5", "-c", "-o"])
+/// `testdata/dwarf/src/STEM.c` compiled by `cc -O2 -gdwarf-VERSION` into `dir`.
+fn compile(cc: &str, version: u8, dir: &Path, stem: &str) -> PathBuf {
+    let o = dir.join(format!("{cc}.{stem}.dwarf{version}.o"));
+    let status = Command::new(cc)
+        .args(["-O2", &format!("-gdwarf-{version}"), "-c", "-o"])
         .arg(&o)
         .arg(testdata(&format!("dwarf/src/{stem}.c")))
         .status()
-        .expect("running the s390x compiler");
-    assert!(status.success(), "{CC} failed on {stem}.c");
+        .unwrap_or_else(|e| panic!("running {cc}: {e}"));
+    assert!(status.success(), "{cc} failed on {stem}.c");
     o
 }
 
@@ -65,11 +68,11 @@ fn same(got: &[u8], want: &[u8], what: &str) {
 
 #[test]
 fn big_endian_input_gets_big_endian_btf_as_pahole_writes_it() {
-    if !kbtf_testkit::have_tool(CC) || !kbtf_testkit::have_tool("pahole") {
+    if !kbtf_testkit::have_tool(S390X) || !kbtf_testkit::have_tool("pahole") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let records = compile(dir.path(), "records");
+    let records = compile(S390X, 5, dir.path(), "records");
     let want = pahole(&[], &records, &dir.path().join("records.pahole.btf"));
     assert_eq!(&want[..2], &[0xeb, 0x9f], "pahole's BTF is big-endian");
 
@@ -89,10 +92,10 @@ fn big_endian_input_gets_big_endian_btf_as_pahole_writes_it() {
     same(btf, &want, "into the ELF file");
 
     // Split on a big-endian base.
-    let types = compile(dir.path(), "types");
+    let types = compile(S390X, 5, dir.path(), "types");
     let base = dir.path().join("base.btf");
     pahole(&[], &types, &base);
-    let funcs = compile(dir.path(), "funcs");
+    let funcs = compile(S390X, 5, dir.path(), "funcs");
     let with_base = ["--btf_base", &s(&base)];
     let want = pahole(&with_base, &funcs, &dir.path().join("funcs.pahole.btf"));
     let out = dir.path().join("funcs.btf");
@@ -111,4 +114,37 @@ fn big_endian_input_gets_big_endian_btf_as_pahole_writes_it() {
         &want,
         "split on a big-endian base",
     );
+}
+
+/// riscv64 and ppc64el objects, DWARF 4 and 5, every fixture source: kbtf's BTF is pahole's,
+/// detached and written into the object.
+#[test]
+fn riscv64_and_ppc64el_objects_equal_pahole() {
+    if !kbtf_testkit::have_tool("pahole") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for cc in ["riscv64-linux-gnu-gcc", "powerpc64le-linux-gnu-gcc"] {
+        if !kbtf_testkit::have_tool(cc) {
+            continue;
+        }
+        for stem in ["enums", "funcs", "records", "types", "vars"] {
+            for version in [4, 5] {
+                let o = compile(cc, version, dir.path(), stem);
+                let what = o.file_name().unwrap().to_string_lossy().into_owned();
+                let want = pahole(&[], &o, &o.with_extension("pahole.btf"));
+                let out = o.with_extension("btf");
+                let detached = format!("--btf_encode_detached={}", out.display());
+                let (code, _, err) = kbtf(&["-J", "--btf_gen_floats", &detached, &s(&o)]);
+                assert_eq!(code, 0, "{what}: {err}");
+                same(&std::fs::read(&out).unwrap(), &want, &what);
+                let (code, _, err) = kbtf(&["-J", "--btf_gen_floats", &s(&o)]);
+                assert_eq!(code, 0, "{what}: {err}");
+                let data = std::fs::read(&o).unwrap();
+                let file = object::File::parse(&*data).unwrap();
+                let btf = file.section_by_name(".BTF").unwrap().data().unwrap();
+                same(btf, &want, &format!("{what}, into the ELF file"));
+            }
+        }
+    }
 }
