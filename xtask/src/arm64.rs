@@ -109,9 +109,16 @@ pub fn main(raw: &[String]) -> Result<()> {
         None => crate::test::kbtf_release_bin()?,
     };
     let k = fetch()?;
+    let all = crate::regen::list_modules(&k.dbg_modules)?;
+    ensure!(
+        all.len() >= 900,
+        "{}: {} modules, expected Debian's arm64 cloud set (992)",
+        k.dbg_modules.display(),
+        all.len()
+    );
     let work = TempDir::new("arm64")?;
     vmlinux(&kbtf, &k, &work.path)?;
-    modules(&kbtf, &k, every, &work.path)?;
+    modules(&kbtf, &k, &all, every, &work.path)?;
     if !a.flag("no-qemu") {
         let mut machine = Machine::arm64(busybox()?);
         if let Some(t) = a.opt("timeout") {
@@ -121,7 +128,7 @@ pub fn main(raw: &[String]) -> Result<()> {
         } else {
             machine.timeout = 300;
         }
-        boot(&kbtf, &k, machine, &work.path)?;
+        boot(&kbtf, &k, &all, machine, &work.path)?;
     }
     println!("arm64: passed");
     Ok(())
@@ -167,18 +174,9 @@ fn vmlinux(kbtf: &Path, k: &Kernel, work: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Every `every`-th `-dbg` module, kbtf and pahole each writing detached split BTF on the
-/// vmlinux, two modules at a time.
-fn modules(kbtf: &Path, k: &Kernel, every: usize, work: &Path) -> Result<()> {
-    let mut all = Vec::new();
-    list_modules(&k.dbg_modules, &mut all)?;
-    all.sort();
-    ensure!(
-        all.len() >= 900,
-        "{}: {} modules, expected Debian's arm64 cloud set (992)",
-        k.dbg_modules.display(),
-        all.len()
-    );
+/// Every `every`-th `-dbg` module of `all`, kbtf and pahole each writing detached split BTF
+/// on the vmlinux, two modules at a time.
+fn modules(kbtf: &Path, k: &Kernel, all: &[PathBuf], every: usize, work: &Path) -> Result<()> {
     let chosen: Vec<&PathBuf> = all.iter().step_by(every).collect();
     let next = std::sync::atomic::AtomicUsize::new(0);
     let base = k.vmlinux.display().to_string();
@@ -235,26 +233,9 @@ fn modules(kbtf: &Path, k: &Kernel, every: usize, work: &Path) -> Result<()> {
     Ok(())
 }
 
-fn list_modules(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    for e in std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
-        let e = e?;
-        let p = e.path();
-        if e.file_type()?.is_dir() {
-            list_modules(&p, out)?;
-        } else if p.extension().is_some_and(|x| x == "ko") {
-            out.push(p);
-        }
-    }
-    Ok(())
-}
-
-/// The arm64 kernel loads the sample modules kbtf rewrote, and refuses a corrupted one.
-fn boot(kbtf: &Path, k: &Kernel, machine: Machine, work: &Path) -> Result<()> {
-    let dbg: Vec<PathBuf> = {
-        let mut all = Vec::new();
-        list_modules(&k.dbg_modules, &mut all)?;
-        all
-    };
+/// The arm64 kernel loads the sample modules (from `dbg`, the `-dbg` modules) kbtf rewrote,
+/// and refuses a corrupted one.
+fn boot(kbtf: &Path, k: &Kernel, dbg: &[PathBuf], machine: Machine, work: &Path) -> Result<()> {
     let dir = work.join("rewritten");
     std::fs::create_dir_all(&dir)?;
     let mut paths = Vec::new();
@@ -278,16 +259,11 @@ fn boot(kbtf: &Path, k: &Kernel, machine: Machine, work: &Path) -> Result<()> {
         )?;
         paths.push(dst.display().to_string());
     }
-    let base = Options {
-        kernel: Some(k.image.clone()),
-        machine,
-        ..Options::default()
-    };
     let r = kernel_test::run(&Options {
-        modules: paths.clone(),
+        modules: paths,
         modprobe: true,
-        kernel: base.kernel.clone(),
-        machine: base.machine.clone(),
+        kernel: Some(k.image.clone()),
+        machine: machine.clone(),
         ..Options::default()
     })?;
     let requested = r
@@ -316,7 +292,9 @@ fn boot(kbtf: &Path, k: &Kernel, machine: Machine, work: &Path) -> Result<()> {
     kernel_selftest::corrupt_first_name(&dir.join("dummy.ko"), &bad)?;
     let r = kernel_test::run(&Options {
         modules: vec![bad.display().to_string()],
-        ..base
+        kernel: Some(k.image.clone()),
+        machine,
+        ..Options::default()
     })?;
     ensure!(
         r.len() == 1 && !r[0].ok && r[0].line.contains("Invalid name_offset"),

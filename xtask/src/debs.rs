@@ -19,6 +19,11 @@ pub fn dbg_pkg(abi: &str) -> String {
 
 /// A `.deb` of `pkg` already in `debs`, newest version first if several.
 pub fn local_deb(debs: &Path, pkg: &str) -> Result<Option<PathBuf>> {
+    local_deb_ending(debs, pkg, ".deb")
+}
+
+/// [`local_deb`] for names ending in `suffix` (`_arm64.deb` for one architecture's).
+fn local_deb_ending(debs: &Path, pkg: &str, suffix: &str) -> Result<Option<PathBuf>> {
     if !debs.is_dir() {
         return Ok(None);
     }
@@ -27,7 +32,7 @@ pub fn local_deb(debs: &Path, pkg: &str) -> Result<Option<PathBuf>> {
     for e in std::fs::read_dir(debs).with_context(|| format!("listing {}", debs.display()))? {
         let e = e?;
         let name = e.file_name().to_string_lossy().into_owned();
-        if name.starts_with(&prefix) && name.ends_with(".deb") {
+        if name.starts_with(&prefix) && name.ends_with(suffix) {
             found.push(e.path());
         }
     }
@@ -197,21 +202,8 @@ pub fn fetch(debs: &Path, pkg: &str) -> Result<PathBuf> {
 /// downloading it with `apt-get download PKG:ARCH` if absent. apt must know the
 /// architecture: `dpkg --add-architecture ARCH && apt-get update` (`.ci/run` does it).
 pub fn fetch_foreign(debs: &Path, pkg: &str, arch: &str) -> Result<PathBuf> {
-    let find = || -> Result<Option<PathBuf>> {
-        if !debs.is_dir() {
-            return Ok(None);
-        }
-        let (prefix, suffix) = (format!("{pkg}_"), format!("_{arch}.deb"));
-        let mut found = Vec::new();
-        for e in std::fs::read_dir(debs).with_context(|| format!("listing {}", debs.display()))? {
-            let name = e?.file_name().to_string_lossy().into_owned();
-            if name.starts_with(&prefix) && name.ends_with(&suffix) {
-                found.push(debs.join(name));
-            }
-        }
-        found.sort();
-        Ok(found.pop())
-    };
+    let suffix = format!("_{arch}.deb");
+    let find = || local_deb_ending(debs, pkg, &suffix);
     if let Some(p) = find()? {
         println!("have     {}", p.display());
         return Ok(p);
@@ -219,7 +211,8 @@ pub fn fetch_foreign(debs: &Path, pkg: &str, arch: &str) -> Result<PathBuf> {
     let foreign = util::stdout_string(Command::new("dpkg").arg("--print-foreign-architectures"))?;
     if !foreign.split_whitespace().any(|a| a == arch) {
         bail!(
-            "apt does not know the {arch} architecture, needed for {pkg}:{arch}: run              `dpkg --add-architecture {arch} && apt-get update` (as .ci/run does)"
+            "apt does not know the {arch} architecture, needed for {pkg}:{arch}: run \
+             `dpkg --add-architecture {arch} && apt-get update` (as .ci/run does)"
         );
     }
     std::fs::create_dir_all(debs).with_context(|| format!("creating {}", debs.display()))?;

@@ -164,7 +164,8 @@ fn acceptance(kbtf: &Path, scratch: &Path, jobs: &str) -> Result<()> {
     Ok(())
 }
 
-fn list_modules(dir: &Path) -> Result<Vec<PathBuf>> {
+/// Every `*.ko` under `dir`, sorted.
+pub fn list_modules(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
