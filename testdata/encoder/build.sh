@@ -23,6 +23,16 @@ gcc $CFLAGS -gdwarf-5 -c globals.c -o globals.o
 gcc $CFLAGS -gdwarf-5 -c globals-weak.c -o globals-weak.o
 ld -r globals.o globals-weak.o -o globals-ldr.o
 rm -f globals-weak.o
+# decl_tag_kfuncs: .BTF_ids kfunc sets as Linux 6.9+ lays them out. Its reference is pahole
+# 1.30 (Debian 13's), which `cargo xtask pahole-next` unpacks without installing it;
+# PAHOLE_NEXT names that pahole (the fixture is rebuilt without it, the reference is not).
+gcc $CFLAGS -gdwarf-5 -c kfuncs.c -o kfuncs.o
+gcc $CFLAGS -gdwarf-5 -c kfuncs-truncated.c -o kfuncs-truncated.o
+if [ -n "$PAHOLE_NEXT" ]; then
+	rm -f kfuncs.pahole130.btf
+	LLVM_OBJCOPY=objcopy "$PAHOLE_NEXT" --btf_encode_detached kfuncs.pahole130.btf \
+		--btf_features=encode_force,var,float,enum64,decl_tag,type_tag,decl_tag_kfuncs kfuncs.o
+fi
 # The type-origin fixtures (--standalone): compiled as kbuild compiles modules, from the
 # kernel tree (comp_dir), which the prefix maps name /usr/src/linux; the out-of-tree module
 # by its absolute path, named /home/user/extmod.

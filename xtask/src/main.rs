@@ -27,6 +27,7 @@ mod kernel_test;
 mod ktree;
 mod modsig;
 mod oot;
+mod pahole_next;
 mod pahole_ref;
 mod regen;
 mod resilience;
@@ -50,6 +51,7 @@ tasks:
   kernel-test   boot a kernel in qemu, insmod modules, report their /sys/kernel/btf
   kernel-selftest  check the kernel-test harness (good and corrupted module BTF)
   btf-info      FILE...: check raw BTF files and count their types
+  pahole-next   Debian 13's pahole 1.30, unpacked and run without installing (decl_tag_kfuncs' reference)
   pahole-ref    pahole 1.24's BTF of the 6.1 -dbg vmlinux and modules (the encoder's reference)
   resilience    issue 5's acceptance: distilled module BTF across rebuilds, judged by 6.1 and 6.12
   sig-enforce   issue 9's acceptance: 6.1 with module.sig_enforce=1 refuses what kbtf must not load
@@ -97,6 +99,7 @@ fn real_main() -> Result<()> {
         "arm64" => arm64::main(rest),
         "wrong-base" => wrong_base::main(rest),
         "pahole-ref" => pahole_ref::main(rest),
+        "pahole-next" => pahole_next::main(rest),
         "sizes" => sizes::main(rest),
         "resilience" => resilience::main(rest),
         "sig-enforce" => sig_enforce::main(rest),

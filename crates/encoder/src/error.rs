@@ -71,6 +71,8 @@ pub enum ErrorKind {
     },
     #[error("per-CPU symbol {name:?}: {why}")]
     PercpuSymbol { name: String, why: &'static str },
+    #[error("section .BTF_ids: the pair of kfunc {name:?} at offset {offset:#x} is not inside the section")]
+    Kfunc { name: String, offset: u64 },
     #[error("too many types: more than {0}")]
     TooManyTypes(u32),
 }

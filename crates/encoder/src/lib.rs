@@ -17,6 +17,8 @@
 //! 3. `merge`, sequentially in CU order: ids become global, the array index type is chosen,
 //!    functions keep the first of each name (or are held back and decided after the last
 //!    unit), the DATASECs close the object.
+//!    With `decl_tag_kfuncs`, `kfuncs` lists the kfunc sets of `.BTF_ids` first, and each
+//!    kfunc's FUNC is followed by its `bpf_kfunc` (and `bpf_fastcall`) DECL_TAG.
 //!
 //! The output is the same, byte for byte, for any thread count: units are encoded
 //! independently and merged in order.
@@ -34,6 +36,7 @@ mod error;
 mod fastattr;
 mod functions;
 mod input;
+mod kfuncs;
 mod loader;
 mod merge;
 mod origins;
@@ -80,6 +83,10 @@ pub struct EncodeOptions {
     /// 1.25 to 1.27): hold every function back until all units are read, and drop a name
     /// whose definitions disagree or pass a parameter in an unexpected register.
     pub consistent_func: bool,
+    /// `--btf_features=decl_tag_kfuncs` (pahole 1.27): a DECL_TAG `bpf_kfunc` on the FUNC of
+    /// every kfunc listed in `.BTF_ids`, and `bpf_fastcall` on those flagged `KF_FASTCALL`
+    /// (pahole 1.28). Nothing without decl tags (`skip_decl_tag`), as in pahole.
+    pub decl_tag_kfuncs: bool,
     /// Worker threads; 0 means rayon's default. The output does not depend on it.
     pub threads: usize,
 }
@@ -97,6 +104,7 @@ impl Default for EncodeOptions {
             global_var: false,
             optimized_func: false,
             consistent_func: false,
+            decl_tag_kfuncs: false,
             threads: 0,
         }
     }
@@ -263,6 +271,9 @@ pub fn encode_flat_with(
         endian,
     );
     merger.reserve_for(input.sections[0].len());
+    if opts.decl_tag_kfuncs && !opts.skip_decl_tag {
+        merger.tag_kfuncs(kfuncs::Kfuncs::read(path, data)?);
+    }
     drop(t);
     let t = kbtf_btf::timing::stage("encode and merge units");
     // With workers, they resolve the strings already interned (see `StrMemo`).

@@ -59,6 +59,7 @@ use kbtf_btf::{Btf, Flat, FlatBtf, Param, StringIndex, StringTable, Type, TypeDa
 
 use crate::error::ErrorKind;
 use crate::functions::Candidate;
+use crate::kfuncs::Kfuncs;
 use crate::types::{DEBUG_STR, INDEX_TYPE, RESOLVED};
 use crate::variables::VarOut;
 
@@ -321,6 +322,8 @@ pub struct Merger<'d> {
     /// Whether the types of the last unit merged refer only to its own types, `void` and the
     /// array index type (an INT).
     unit_refs_own: bool,
+    /// With `decl_tag_kfuncs`: the kfuncs whose FUNCs get tags.
+    kfuncs: Option<Kfuncs>,
 }
 
 impl<'d> Merger<'d> {
@@ -355,7 +358,13 @@ impl<'d> Merger<'d> {
             kept_ranges: drop_overlaps.then(HashMap::new),
             unit_ref_max: 0,
             unit_refs_own: false,
+            kfuncs: None,
         }
+    }
+
+    /// Tags the FUNCs of `kfuncs` (`decl_tag_kfuncs`).
+    pub fn tag_kfuncs(&mut self, kfuncs: Kfuncs) {
+        self.kfuncs = Some(kfuncs);
     }
 
     /// Whether every type of the last unit merged refers only to types before the end (the
@@ -443,6 +452,13 @@ impl<'d> Merger<'d> {
                     linkage: kbtf_btf::FUNC_STATIC,
                 },
             ));
+            push_kfunc_tags(
+                &mut self.out,
+                &self.strings,
+                self.kfuncs.as_ref(),
+                &f.name,
+                func,
+            );
             for &(value, component_idx) in &f.decl_tags {
                 let value = self.strings.intern(&mut self.out.strings, value, list);
                 self.out.types.push(&Type::new(
@@ -657,6 +673,7 @@ impl<'d> Merger<'d> {
                     linkage: kbtf_btf::FUNC_STATIC,
                 },
             ));
+            push_kfunc_tags(out, strings, self.kfuncs.as_ref(), &name, func);
             for (value, component_idx) in &s.decl_tags {
                 let value = strings.add(&mut out.strings, value.as_bytes());
                 out.types.push(&Type::new(
@@ -684,6 +701,28 @@ impl<'d> Merger<'d> {
         // offsets: what dedup's string pass would make of the section.
         self.out.strings_first_use = true;
         (self.out, self.stats)
+    }
+}
+
+/// The DECL_TAGs of a kfunc after its FUNC `func` (pahole 1.28's `btf__tag_kfunc`): none
+/// unless `name` is one of `kfuncs`.
+fn push_kfunc_tags(
+    out: &mut FlatBtf,
+    strings: &Interner<'_>,
+    kfuncs: Option<&Kfuncs>,
+    name: &str,
+    func: u32,
+) {
+    let Some(kfuncs) = kfuncs else { return };
+    for value in kfuncs.tags(name) {
+        let value = strings.add(&mut out.strings, value);
+        out.types.push(&Type::new(
+            value,
+            TypeData::DeclTag {
+                ty: func,
+                component_idx: -1,
+            },
+        ));
     }
 }
 

@@ -222,6 +222,7 @@ pub fn encode_btf(
         global_var: f.global_var,
         optimized_func: f.optimized_func,
         consistent_func: f.consistent_func,
+        decl_tag_kfuncs: f.decl_tag_kfuncs,
         threads,
     };
     // With worker threads, dedup's first passes run on each unit as it is merged, while the

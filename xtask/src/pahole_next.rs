@@ -1,0 +1,168 @@
+//! `cargo xtask pahole-next`: Debian 13's pahole (1.30), the reference for the `--btf_features`
+//! that pahole 1.24 does not have (`decl_tag_kfuncs`), run on Debian 12 without installing
+//! anything.
+//!
+//! It reads trixie's package index from the mirror, downloads `pahole` and the libraries it
+//! runs with (trixie's own C library and loader included), checks each `.deb` against the
+//! index's SHA-256, unpacks them with `dpkg -x` under `~/.cache/kbtf/pahole-next/root`, and
+//! writes `~/.cache/kbtf/pahole-next/pahole`: a script that runs the binary through trixie's
+//! loader with trixie's libraries only (`--inhibit-cache`, so the host's `ld.so.cache` is not
+//! read). Done once; later runs check the wrapper's `--version` and return.
+
+use crate::args::{Args, Positionals};
+use crate::cache;
+use crate::util;
+use anyhow::{bail, ensure, Context, Result};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub const USAGE: &str = "\
+cargo xtask pahole-next [--mirror URL]
+
+Fetches Debian 13 (trixie)'s pahole and the libraries it needs into ~/.cache/kbtf/pahole-next,
+checked against trixie's package index, and writes ~/.cache/kbtf/pahole-next/pahole, which runs
+it through trixie's own loader; nothing is installed. Prints the wrapper's path and version.
+--mirror: the Debian mirror (default http://deb.debian.org/debian).";
+
+const SUITE: &str = "trixie";
+/// `pahole` and what its binary links, recursively (checked when it runs).
+const PACKAGES: &[&str] = &[
+    "pahole",
+    "libc6",
+    "libgcc-s1",
+    "libdw1t64",
+    "libelf1t64",
+    "libbpf1",
+    "zlib1g",
+    "libzstd1",
+    "liblzma5",
+    "libbz2-1.0",
+];
+
+pub fn main(raw: &[String]) -> Result<()> {
+    let Some(a) = Args::task(raw, &["mirror"], &[], Positionals::None, USAGE)? else {
+        return Ok(());
+    };
+    let mirror = a.opt("mirror").unwrap_or("http://deb.debian.org/debian");
+    let wrapper = ensure(mirror)?;
+    println!("{} ({})", wrapper.display(), version(&wrapper)?);
+    Ok(())
+}
+
+/// Where the wrapper is once fetched.
+pub fn wrapper_path() -> Result<PathBuf> {
+    Ok(cache::root()?.join("pahole-next").join("pahole"))
+}
+
+/// The wrapper's `--version` (`v1.30`).
+pub fn version(wrapper: &Path) -> Result<String> {
+    Ok(util::stdout_string(&mut Command::new(wrapper).arg("--version"))?
+        .trim()
+        .to_string())
+}
+
+/// Fetches and unpacks what is missing; returns the wrapper.
+pub fn ensure(mirror: &str) -> Result<PathBuf> {
+    let wrapper = wrapper_path()?;
+    if wrapper.is_file() && version(&wrapper).is_ok() {
+        return Ok(wrapper);
+    }
+    let dir = cache::root()?.join("pahole-next");
+    let debs = dir.join("debs");
+    let root = dir.join("root");
+    std::fs::create_dir_all(&debs).with_context(|| format!("creating {}", debs.display()))?;
+    let index_url = format!("{mirror}/dists/{SUITE}/main/binary-amd64/Packages.xz");
+    println!("== {index_url}");
+    let index_xz = dir.join("Packages.xz");
+    util::run(
+        Command::new("curl")
+            .args(["-fsSL", "--retry", "3", "-o"])
+            .arg(&index_xz)
+            .arg(&index_url),
+    )?;
+    let index = util::stdout_string(Command::new("xz").arg("-dc").arg(&index_xz))?;
+    let stanzas = packages(&index);
+    if root.exists() {
+        std::fs::remove_dir_all(&root).with_context(|| format!("removing {}", root.display()))?;
+    }
+    for name in PACKAGES {
+        let p = stanzas
+            .get(*name)
+            .with_context(|| format!("{name}: not in {index_url}"))?;
+        let (file, sha) = (field(p, "Filename")?, field(p, "SHA256")?);
+        let deb = debs.join(file.rsplit('/').next().unwrap_or(file));
+        if !deb.is_file() || util::sha256(&deb)? != sha {
+            println!("== {name} {}", field(p, "Version")?);
+            util::run(
+                Command::new("curl")
+                    .args(["-fsSL", "--retry", "3", "-o"])
+                    .arg(&deb)
+                    .arg(format!("{mirror}/{file}")),
+            )?;
+        }
+        let got = util::sha256(&deb)?;
+        ensure!(
+            got == sha,
+            "{}: SHA-256 {got}, the index says {sha}",
+            deb.display()
+        );
+        util::run(Command::new("dpkg").arg("-x").arg(&deb).arg(&root))?;
+    }
+    let loader = root.join("usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2");
+    let libs = root.join("usr/lib/x86_64-linux-gnu");
+    let binary = root.join("usr/bin/pahole");
+    for p in [&loader, &binary] {
+        ensure!(p.exists(), "{}: not unpacked", p.display());
+    }
+    let script = format!(
+        "#!/bin/sh\n# Debian {SUITE}'s pahole through {SUITE}'s loader and libraries (cargo xtask pahole-next).\nexec '{}' --inhibit-cache --library-path '{}' --argv0 pahole '{}' \"$@\"\n",
+        loader.display(),
+        libs.display(),
+        binary.display()
+    );
+    util::write_atomic(&wrapper, script.as_bytes())?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755))
+        .with_context(|| format!("chmod {}", wrapper.display()))?;
+    let v = version(&wrapper).context("the unpacked pahole does not run")?;
+    if !v.starts_with("v1.") {
+        bail!("{}: unexpected version {v:?}", wrapper.display());
+    }
+    Ok(wrapper)
+}
+
+/// The index's stanzas by package name.
+fn packages(index: &str) -> HashMap<&str, &str> {
+    index
+        .split("\n\n")
+        .filter_map(|s| {
+            let name = s.lines().find_map(|l| l.strip_prefix("Package: "))?;
+            Some((name.trim(), s))
+        })
+        .collect()
+}
+
+fn field<'a>(stanza: &'a str, name: &str) -> Result<&'a str> {
+    let prefix = format!("{name}: ");
+    stanza
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .map(str::trim)
+        .with_context(|| format!("no {name} in the index's stanza:\n{stanza}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stanzas_and_fields() {
+        let index = "Package: a\nVersion: 1\nFilename: pool/a.deb\nSHA256: 00\n\nPackage: b\nVersion: 2\n";
+        let p = packages(index);
+        assert_eq!(field(p["a"], "Filename").unwrap(), "pool/a.deb");
+        assert_eq!(field(p["b"], "Version").unwrap(), "2");
+        assert!(field(p["b"], "SHA256").is_err());
+        assert!(!p.contains_key("c"));
+    }
+}
