@@ -57,9 +57,11 @@ pub fn wrapper_path() -> Result<PathBuf> {
 
 /// The wrapper's `--version` (`v1.30`).
 pub fn version(wrapper: &Path) -> Result<String> {
-    Ok(util::stdout_string(&mut Command::new(wrapper).arg("--version"))?
-        .trim()
-        .to_string())
+    Ok(
+        util::stdout_string(&mut Command::new(wrapper).arg("--version"))?
+            .trim()
+            .to_string(),
+    )
 }
 
 /// Fetches and unpacks what is missing; returns the wrapper.
@@ -158,7 +160,8 @@ mod tests {
 
     #[test]
     fn stanzas_and_fields() {
-        let index = "Package: a\nVersion: 1\nFilename: pool/a.deb\nSHA256: 00\n\nPackage: b\nVersion: 2\n";
+        let index =
+            "Package: a\nVersion: 1\nFilename: pool/a.deb\nSHA256: 00\n\nPackage: b\nVersion: 2\n";
         let p = packages(index);
         assert_eq!(field(p["a"], "Filename").unwrap(), "pool/a.deb");
         assert_eq!(field(p["b"], "Version").unwrap(), "2");

@@ -197,6 +197,8 @@ pub fn main(raw: &[String]) -> Result<()> {
     crate::wrong_base::main(&[])?;
     println!("== pahole 1.24's reference BTF: cargo xtask pahole-ref");
     crate::pahole_ref::main(&[])?;
+    println!("== Debian 13's pahole 1.30, decl_tag_kfuncs' reference: cargo xtask pahole-next");
+    crate::pahole_next::main(&[])?;
     let index = Index::load()?;
     let mut real = cargo();
     real.current_dir(&root)
@@ -206,6 +208,7 @@ pub fn main(raw: &[String]) -> Result<()> {
     }
     real.env("KBTF_SIGN_FILE", sign_file(&index)?);
     real.env("KBTF_612_SIGN_FILE", sign_file_612(&index)?);
+    real.env("KBTF_PAHOLE_NEXT", crate::pahole_next::wrapper_path()?);
     step("real-kernel tier", &mut real)?;
     // The fast tier runs unoptimized; what `mem::written` guards against (a zero fill turned
     // into `calloc`) happens only when optimized.
