@@ -57,11 +57,9 @@ pub fn wrapper_path() -> Result<PathBuf> {
 
 /// The wrapper's `--version` (`v1.30`).
 pub fn version(wrapper: &Path) -> Result<String> {
-    Ok(
-        util::stdout_string(&mut Command::new(wrapper).arg("--version"))?
-            .trim()
-            .to_string(),
-    )
+    Ok(util::stdout_string(Command::new(wrapper).arg("--version"))?
+        .trim()
+        .to_string())
 }
 
 /// Fetches and unpacks what is missing; returns the wrapper.
