@@ -1,5 +1,6 @@
-//! The DWARF reader and encoder on mutated objects, with the default and pahole 1.25+ rules,
-//! and the type origins of `--standalone`. Whatever it encodes must write and parse.
+//! The DWARF reader and encoder on mutated objects, with the default and pahole 1.25+ rules
+//! (the kfunc sets of `.BTF_ids` too), and the type origins of `--standalone`. Whatever it
+//! encodes must write and parse.
 #![no_main]
 use std::path::Path;
 
@@ -22,6 +23,9 @@ fuzz_target!(|data: &[u8]| {
     }
     if mode & 2 == 2 {
         opts.global_var = true;
+    }
+    if mode & 8 == 8 {
+        opts.decl_tag_kfuncs = true;
     }
     let path = Path::new("fuzz.o");
     if let Ok(btf) = encode(path, obj, None, &opts) {

@@ -323,6 +323,10 @@ impl Seeds {
                 dwarf.push(prefixed(mode, o));
             }
         }
+        // The kfunc sets of `.BTF_ids` (decl_tag_kfuncs, mode bit 8).
+        for rel in ["encoder/kfuncs.o", "encoder/kfuncs-truncated.o"] {
+            dwarf.push(prefixed(8, &read(rel)?));
+        }
         let mut elves = modules.clone();
         elves.extend(objects.iter().take(4).cloned());
         // Signed modules: Debian's dummy.ko, and a small payload signed as sign-file signs
