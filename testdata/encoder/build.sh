@@ -28,10 +28,14 @@ rm -f globals-weak.o
 # PAHOLE_NEXT names that pahole (the fixture is rebuilt without it, the reference is not).
 gcc $CFLAGS -gdwarf-5 -c kfuncs.c -o kfuncs.o
 gcc $CFLAGS -gdwarf-5 -c kfuncs-truncated.c -o kfuncs-truncated.o
+# The same on s390x (big-endian: the sets' words in that byte order), with Debian's cross gcc.
+s390x-linux-gnu-gcc $CFLAGS -gdwarf-5 -c kfuncs.c -o kfuncs-s390x.o
 if [ -n "$PAHOLE_NEXT" ]; then
-	rm -f kfuncs.pahole130.btf
-	LLVM_OBJCOPY=objcopy "$PAHOLE_NEXT" --btf_encode_detached kfuncs.pahole130.btf \
-		--btf_features=encode_force,var,float,enum64,decl_tag,type_tag,decl_tag_kfuncs kfuncs.o
+	for o in kfuncs kfuncs-s390x; do
+		rm -f $o.pahole130.btf
+		LLVM_OBJCOPY=objcopy "$PAHOLE_NEXT" --btf_encode_detached $o.pahole130.btf \
+			--btf_features=encode_force,var,float,enum64,decl_tag,type_tag,decl_tag_kfuncs $o.o
+	done
 fi
 # The type-origin fixtures (--standalone): compiled as kbuild compiles modules, from the
 # kernel tree (comp_dir), which the prefix maps name /usr/src/linux; the out-of-tree module

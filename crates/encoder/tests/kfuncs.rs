@@ -105,6 +105,23 @@ fn kfuncs_match_pahole_1_30() {
     assert_eq!(func_tags(&pahole).matches("bpf_kfunc").count(), 5);
 }
 
+/// Big-endian: the sets' words are read in the file's byte order, and the BTF is written in it.
+#[test]
+fn big_endian_kfuncs_match_pahole_1_30() {
+    let (path, data) = fixture("kfuncs-s390x.o");
+    let ours = encode(&path, &data, None, &kfunc_opts()).unwrap();
+    assert_eq!(ours.endian(), kbtf_btf::Endian::Big);
+    let (reference, _) = fixture("kfuncs-s390x.pahole130.btf");
+    let pahole = kbtf_btf::read_file(&reference, None).unwrap().btf;
+    let d = diff(
+        &kbtf_dedup::dedup(&ours, &Default::default()).unwrap().btf,
+        &pahole,
+        &DiffOptions::default(),
+    );
+    assert!(d.is_empty(), "differences with pahole 1.30:\n{d}");
+    assert_eq!(func_tags(&ours), func_tags(&encode_kfuncs(&kfunc_opts())));
+}
+
 #[test]
 fn kfuncs_threads_give_the_same_bytes() {
     let one = encode_kfuncs(&EncodeOptions {
