@@ -90,17 +90,25 @@ fn kfuncs_raw() {
     expect_file!["golden/kfuncs.raw"].assert_eq(&String::from_utf8(out).unwrap());
 }
 
-#[test]
-fn kfuncs_match_pahole_1_30() {
-    let ours = encode_kfuncs(&kfunc_opts());
-    let (path, _) = fixture("kfuncs.pahole130.btf");
+/// `ours`, deduplicated, equals pahole 1.30's BTF in `reference` by meaning; returns that BTF.
+fn assert_matches_pahole(ours: &Btf, reference: &str) -> Btf {
+    let (path, _) = fixture(reference);
     let pahole = kbtf_btf::read_file(&path, None).unwrap().btf;
     let d = diff(
-        &kbtf_dedup::dedup(&ours, &Default::default()).unwrap().btf,
+        &kbtf_dedup::dedup(ours, &Default::default()).unwrap().btf,
         &pahole,
         &DiffOptions::default(),
     );
-    assert!(d.is_empty(), "differences with pahole 1.30:\n{d}");
+    assert!(
+        d.is_empty(),
+        "differences with pahole 1.30 ({reference}):\n{d}"
+    );
+    pahole
+}
+
+#[test]
+fn kfuncs_match_pahole_1_30() {
+    let pahole = assert_matches_pahole(&encode_kfuncs(&kfunc_opts()), "kfuncs.pahole130.btf");
     // The comparison would pass without tags on either side only if both had none.
     assert_eq!(func_tags(&pahole).matches("bpf_kfunc").count(), 5);
 }
@@ -111,14 +119,7 @@ fn big_endian_kfuncs_match_pahole_1_30() {
     let (path, data) = fixture("kfuncs-s390x.o");
     let ours = encode(&path, &data, None, &kfunc_opts()).unwrap();
     assert_eq!(ours.endian(), kbtf_btf::Endian::Big);
-    let (reference, _) = fixture("kfuncs-s390x.pahole130.btf");
-    let pahole = kbtf_btf::read_file(&reference, None).unwrap().btf;
-    let d = diff(
-        &kbtf_dedup::dedup(&ours, &Default::default()).unwrap().btf,
-        &pahole,
-        &DiffOptions::default(),
-    );
-    assert!(d.is_empty(), "differences with pahole 1.30:\n{d}");
+    assert_matches_pahole(&ours, "kfuncs-s390x.pahole130.btf");
     assert_eq!(func_tags(&ours), func_tags(&encode_kfuncs(&kfunc_opts())));
 }
 
