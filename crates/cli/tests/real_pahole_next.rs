@@ -12,6 +12,8 @@
 //!   gcc split partially (a `NAME.part.N` symbol beside `NAME`) and names whose symbols sit at
 //!   more than one address; and, in vmlinux, the per-CPU VAR at address 0 that pahole 1.28's
 //!   variable rule finds. Any other difference fails.
+//! - Modules as kbuild builds out-of-tree ones (`distilled_base`): `.BTF.base` byte for byte
+//!   pahole 1.30's, `.BTF` the same by meaning as above.
 //!
 //! Ignored by default: `cargo xtask test` runs them.
 
@@ -86,6 +88,41 @@ fn pahole_next(input: &Path, out: &Path, base: Option<&Path>) -> Btf {
         String::from_utf8_lossy(&status.stderr)
     );
     read_file(out, base.map(base_btf)).unwrap().btf
+}
+
+/// Runs `tool` (kbtf or pahole 1.30) as kbuild runs it on an out-of-tree module, `-J
+/// --btf_base BASE` with `distilled_base`, on a copy of `module` at `copy`; returns the copy's
+/// `.BTF.base` bytes and its `.BTF` on that distilled base.
+fn distilled(tool: &Path, module: &Path, copy: &Path, base: &Path) -> (Vec<u8>, Btf) {
+    std::fs::copy(module, copy).unwrap();
+    let out = std::process::Command::new(tool)
+        .env("LLVM_OBJCOPY", "objcopy")
+        .args(["-J", "--lang_exclude=rust"])
+        .arg(format!("{FEATURES},distilled_base"))
+        .arg("--btf_base")
+        .arg(base)
+        .arg(copy)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{} on {}: {}",
+        tool.display(),
+        module.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let data = std::fs::read(copy).unwrap();
+    let file = object::File::parse(&*data).unwrap();
+    let section = |name: &str| {
+        let s = file.section_by_name(name);
+        let s =
+            s.unwrap_or_else(|| panic!("{}: no {name} from {}", module.display(), tool.display()));
+        s.data().unwrap().to_vec()
+    };
+    let base_bytes = section(".BTF.base");
+    let on = Arc::new(Btf::parse(&base_bytes, None).unwrap());
+    let split = Btf::parse(&section(".BTF"), Some(on)).unwrap();
+    (base_bytes, split)
 }
 
 fn base_btf(path: &Path) -> Arc<Btf> {
@@ -256,4 +293,32 @@ fn modules_612_match_pahole_1_30() {
         "{} modules match pahole 1.30; {tags} kfunc tags in {with_kfuncs:?}",
         modules.len()
     );
+}
+
+/// What kbuild makes of an out-of-tree module with pahole 1.26+: `.BTF` on a distilled
+/// `.BTF.base`. The distilled base must be pahole 1.30's byte for byte (libbpf 1.5's
+/// `btf__distill_base`), and `.BTF` the same by meaning but for the newer rules' FUNCs.
+#[test]
+#[ignore]
+fn modules_612_distilled_match_pahole_1_30() {
+    let dir = env_path("KBTF_612_DBG_MODULES_DIR");
+    let base = env_path("KBTF_612_VMLINUX_BTF");
+    let pahole = env_path("KBTF_PAHOLE_NEXT");
+    let kbtf = Path::new(env!("CARGO_BIN_EXE_kbtf"));
+    let tmp = tempfile::tempdir().unwrap();
+    let mut failures = Vec::new();
+    let modules = kbtf_testkit::every_module(&dir);
+    for m in &modules {
+        let (our_base, ours) = distilled(kbtf, m, &tmp.path().join("k.ko"), &base);
+        let (their_base, theirs) = distilled(&pahole, m, &tmp.path().join("p.ko"), &base);
+        let mut left = unexplained(&ours, &theirs, m, None);
+        if our_base != their_base {
+            left.push(".BTF.base differs from pahole 1.30's".into());
+        }
+        if !left.is_empty() {
+            failures.push(format!("{}:\n  {}", m.display(), left.join("\n  ")));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    println!("{} modules: distilled bases byte-identical", modules.len());
 }
