@@ -68,6 +68,18 @@ fn kbtf(input: &Path, out: &Path, base: Option<&Path>, jobs: &str) -> Btf {
     read_file(out, base.map(base_btf)).unwrap().btf
 }
 
+/// Runs `cmd` (kbtf or pahole on `input`), which must succeed.
+fn run_tool(cmd: &mut std::process::Command, input: &Path) {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{:?} on {}: {}",
+        cmd.get_program(),
+        input.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn pahole_next(input: &Path, out: &Path, base: Option<&Path>) -> Btf {
     let pahole = env_path("KBTF_PAHOLE_NEXT");
     let _ = std::fs::remove_file(out);
@@ -79,14 +91,7 @@ fn pahole_next(input: &Path, out: &Path, base: Option<&Path>) -> Btf {
     if let Some(b) = base {
         cmd.arg("--btf_base").arg(b);
     }
-    let status = cmd.arg(input).output().unwrap();
-    assert!(
-        status.status.success(),
-        "{} on {}: {}",
-        pahole.display(),
-        input.display(),
-        String::from_utf8_lossy(&status.stderr)
-    );
+    run_tool(cmd.arg(input), input);
     read_file(out, base.map(base_btf)).unwrap().btf
 }
 
@@ -95,21 +100,15 @@ fn pahole_next(input: &Path, out: &Path, base: Option<&Path>) -> Btf {
 /// `.BTF.base` bytes and its `.BTF` on that distilled base.
 fn distilled(tool: &Path, module: &Path, copy: &Path, base: &Path) -> (Vec<u8>, Btf) {
     std::fs::copy(module, copy).unwrap();
-    let out = std::process::Command::new(tool)
-        .env("LLVM_OBJCOPY", "objcopy")
-        .args(["-J", "--lang_exclude=rust"])
-        .arg(format!("{FEATURES},distilled_base"))
-        .arg("--btf_base")
-        .arg(base)
-        .arg(copy)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{} on {}: {}",
-        tool.display(),
-        module.display(),
-        String::from_utf8_lossy(&out.stderr)
+    run_tool(
+        std::process::Command::new(tool)
+            .env("LLVM_OBJCOPY", "objcopy")
+            .args(["-J", "--lang_exclude=rust"])
+            .arg(format!("{FEATURES},distilled_base"))
+            .arg("--btf_base")
+            .arg(base)
+            .arg(copy),
+        module,
     );
     let data = std::fs::read(copy).unwrap();
     let file = object::File::parse(&*data).unwrap();
