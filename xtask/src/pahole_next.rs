@@ -45,14 +45,29 @@ pub fn main(raw: &[String]) -> Result<()> {
         return Ok(());
     };
     let mirror = a.opt("mirror").unwrap_or("http://deb.debian.org/debian");
-    let wrapper = ensure(mirror)?;
-    println!("{} ({})", wrapper.display(), version(&wrapper)?);
+    let (wrapper, version) = fetch(mirror)?;
+    println!("{} ({version})", wrapper.display());
     Ok(())
+}
+
+/// The cache directory everything goes into.
+fn dir() -> Result<PathBuf> {
+    Ok(cache::root()?.join("pahole-next"))
 }
 
 /// Where the wrapper is once fetched.
 pub fn wrapper_path() -> Result<PathBuf> {
-    Ok(cache::root()?.join("pahole-next").join("pahole"))
+    Ok(dir()?.join("pahole"))
+}
+
+/// Downloads `url` to `to`.
+fn curl(url: &str, to: &Path) -> Result<()> {
+    util::run(
+        Command::new("curl")
+            .args(["-fsSL", "--retry", "3", "-o"])
+            .arg(to)
+            .arg(url),
+    )
 }
 
 /// The wrapper's `--version` (`v1.30`).
@@ -62,25 +77,22 @@ pub fn version(wrapper: &Path) -> Result<String> {
         .to_string())
 }
 
-/// Fetches and unpacks what is missing; returns the wrapper.
-pub fn ensure(mirror: &str) -> Result<PathBuf> {
+/// Fetches and unpacks what is missing; returns the wrapper and its version.
+fn fetch(mirror: &str) -> Result<(PathBuf, String)> {
     let wrapper = wrapper_path()?;
-    if wrapper.is_file() && version(&wrapper).is_ok() {
-        return Ok(wrapper);
+    if wrapper.is_file() {
+        if let Ok(v) = version(&wrapper) {
+            return Ok((wrapper, v));
+        }
     }
-    let dir = cache::root()?.join("pahole-next");
+    let dir = dir()?;
     let debs = dir.join("debs");
     let root = dir.join("root");
     std::fs::create_dir_all(&debs).with_context(|| format!("creating {}", debs.display()))?;
     let index_url = format!("{mirror}/dists/{SUITE}/main/binary-amd64/Packages.xz");
     println!("== {index_url}");
     let index_xz = dir.join("Packages.xz");
-    util::run(
-        Command::new("curl")
-            .args(["-fsSL", "--retry", "3", "-o"])
-            .arg(&index_xz)
-            .arg(&index_url),
-    )?;
+    curl(&index_url, &index_xz)?;
     let index = util::stdout_string(Command::new("xz").arg("-dc").arg(&index_xz))?;
     let stanzas = packages(&index);
     if root.exists() {
@@ -94,12 +106,7 @@ pub fn ensure(mirror: &str) -> Result<PathBuf> {
         let deb = debs.join(file.rsplit('/').next().unwrap_or(file));
         if !deb.is_file() || util::sha256(&deb)? != sha {
             println!("== {name} {}", field(p, "Version")?);
-            util::run(
-                Command::new("curl")
-                    .args(["-fsSL", "--retry", "3", "-o"])
-                    .arg(&deb)
-                    .arg(format!("{mirror}/{file}")),
-            )?;
+            curl(&format!("{mirror}/{file}"), &deb)?;
         }
         let got = util::sha256(&deb)?;
         ensure!(
@@ -129,7 +136,7 @@ pub fn ensure(mirror: &str) -> Result<PathBuf> {
     if !v.starts_with("v1.") {
         bail!("{}: unexpected version {v:?}", wrapper.display());
     }
-    Ok(wrapper)
+    Ok((wrapper, v))
 }
 
 /// The index's stanzas by package name.

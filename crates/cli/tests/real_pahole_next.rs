@@ -9,9 +9,10 @@
 //!   `BTF_SET8_KFUNCS` (Linux 6.9+); 6.1's do not, and neither tool tags anything there.
 //! - Everything else, by meaning: the vmlinux (kbtf's at `-j1` and `-j2` the same bytes, and
 //!   valid by the kernel's rules) and every module equal pahole 1.30's BTF but for the FUNCs
-//!   its newer rule leaves out (a name whose symbols, `NAME.cold` and other suffixed copies
-//!   included, sit at more than one address; docs/encoder.md) and, in vmlinux, the per-CPU
-//!   VAR at address 0 that pahole 1.28's variable rule finds. Any other difference fails.
+//!   its newer rule leaves out when `optimized_func` is off, as here (a name whose symbols,
+//!   `NAME.cold` and other suffixed copies included, sit at more than one address;
+//!   docs/encoder.md) and, in vmlinux, the per-CPU VAR at address 0 that pahole 1.28's
+//!   variable rule finds. Any other difference fails.
 //! - Modules as kbuild builds out-of-tree ones (`distilled_base`, into the ELF):
 //!   `.BTF.base` byte for byte pahole 1.30's, `.BTF` the same by meaning as above.
 //!
@@ -49,25 +50,6 @@ fn kfunc_tags(btf: &Btf) -> BTreeSet<(String, String)> {
         .collect()
 }
 
-fn run_ok(bin: &str, args: &[&str]) {
-    let (code, _, stderr) = kbtf_testkit::run(bin, args);
-    assert_eq!(code, 0, "{bin} {args:?}: {stderr}");
-}
-
-fn kbtf(input: &Path, out: &Path, base: Option<&Path>, jobs: &str) -> Btf {
-    let out_arg = format!("--btf_encode_detached={}", out.display());
-    let mut args = vec!["-J", "--lang_exclude=rust", jobs, FEATURES, &out_arg];
-    let base_s;
-    if let Some(b) = base {
-        base_s = b.display().to_string();
-        args.extend(["--btf_base", &base_s]);
-    }
-    let input = input.display().to_string();
-    args.push(&input);
-    run_ok(env!("CARGO_BIN_EXE_kbtf"), &args);
-    read_file(out, base.map(base_btf)).unwrap().btf
-}
-
 /// Runs `cmd` (kbtf or pahole on `input`), which must succeed.
 fn run_tool(cmd: &mut std::process::Command, input: &Path) {
     let out = cmd.output().unwrap();
@@ -80,19 +62,31 @@ fn run_tool(cmd: &mut std::process::Command, input: &Path) {
     );
 }
 
-fn pahole_next(input: &Path, out: &Path, base: Option<&Path>) -> Btf {
-    let pahole = env_path("KBTF_PAHOLE_NEXT");
+/// Runs `tool` (kbtf or pahole 1.30) with `--btf_encode_detached OUT` on `input`, split on
+/// `base` if given, and reads what it wrote. The file is removed first: pahole does not
+/// truncate it.
+fn detached(tool: &Path, input: &Path, out: &Path, base: Option<&Path>, jobs: Option<&str>) -> Btf {
     let _ = std::fs::remove_file(out);
-    let mut cmd = std::process::Command::new(&pahole);
+    let mut cmd = std::process::Command::new(tool);
     cmd.env("LLVM_OBJCOPY", "objcopy")
         .arg("--btf_encode_detached")
         .arg(out)
-        .args(["--lang_exclude=rust", FEATURES]);
+        .args(["--lang_exclude=rust", FEATURES])
+        .args(jobs);
     if let Some(b) = base {
         cmd.arg("--btf_base").arg(b);
     }
     run_tool(cmd.arg(input), input);
     read_file(out, base.map(base_btf)).unwrap().btf
+}
+
+fn kbtf(input: &Path, out: &Path, base: Option<&Path>, jobs: &str) -> Btf {
+    let tool = Path::new(env!("CARGO_BIN_EXE_kbtf"));
+    detached(tool, input, out, base, Some(jobs))
+}
+
+fn pahole_next(input: &Path, out: &Path, base: Option<&Path>) -> Btf {
+    detached(&env_path("KBTF_PAHOLE_NEXT"), input, out, base, None)
 }
 
 /// Runs `tool` (kbtf or pahole 1.30) as kbuild runs it on an out-of-tree module, `-J
