@@ -6,6 +6,8 @@ pub const MAGIC: u16 = 0xeb9f;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Header {
+    /// The blob is big-endian (its magic reads 0xeb9f in big-endian: an s390x kernel's).
+    pub big_endian: bool,
     pub version: u8,
     pub flags: u8,
     pub hdr_len: u32,
@@ -46,8 +48,13 @@ pub const KIND_NAMES: [&str; 20] = [
     "ENUM64",
 ];
 
-fn u32le(b: &[u8], o: usize) -> u32 {
-    u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]])
+fn u32at(b: &[u8], o: usize, big: bool) -> u32 {
+    let a = [b[o], b[o + 1], b[o + 2], b[o + 3]];
+    if big {
+        u32::from_be_bytes(a)
+    } else {
+        u32::from_le_bytes(a)
+    }
 }
 
 pub fn header(b: &[u8]) -> Result<Header> {
@@ -57,18 +64,20 @@ pub fn header(b: &[u8]) -> Result<Header> {
         b.len()
     );
     let magic = u16::from_le_bytes([b[0], b[1]]);
+    let big = magic == MAGIC.swap_bytes();
     ensure!(
-        magic == MAGIC,
-        "bad BTF magic {magic:#06x} (want 0xeb9f, little-endian)"
+        magic == MAGIC || big,
+        "bad BTF magic {magic:#06x} (want 0xeb9f, in either byte order)"
     );
     let h = Header {
+        big_endian: big,
         version: b[2],
         flags: b[3],
-        hdr_len: u32le(b, 4),
-        type_off: u32le(b, 8),
-        type_len: u32le(b, 12),
-        str_off: u32le(b, 16),
-        str_len: u32le(b, 20),
+        hdr_len: u32at(b, 4, big),
+        type_off: u32at(b, 8, big),
+        type_len: u32at(b, 12, big),
+        str_off: u32at(b, 16, big),
+        str_len: u32at(b, 20, big),
     };
     ensure!(
         h.hdr_len >= 24 && h.hdr_len as usize <= b.len(),
@@ -105,7 +114,7 @@ pub fn summarize(b: &[u8]) -> Result<Summary> {
             "truncated type #{} at type offset {off}",
             n + 1
         );
-        let info = u32le(types, off + 4);
+        let info = u32at(types, off + 4, h.big_endian);
         let kind = (info >> 24) & 0x1f;
         let vlen = (info & 0xffff) as usize;
         let extra = match kind {
@@ -169,6 +178,16 @@ mod tests {
             summarize(&fixture("modules-6.1/dummy.btf")).unwrap().types,
             16
         );
+    }
+
+    #[test]
+    fn big_endian_blobs_count_alike() {
+        // The same object built for x86_64 and for s390x, encoded by pahole 1.30.
+        let le = summarize(&fixture("encoder/kfuncs.pahole130.btf")).unwrap();
+        let be = summarize(&fixture("encoder/kfuncs-s390x.pahole130.btf")).unwrap();
+        assert!(!le.header.big_endian && be.header.big_endian);
+        assert!(le.types > 10);
+        assert_eq!(le.per_kind, be.per_kind);
     }
 
     #[test]

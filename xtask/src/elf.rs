@@ -1,4 +1,5 @@
-//! A tiny ELF64 little-endian reader: section table, section bytes, PT_INTERP.
+//! A tiny ELF64 reader (either byte order: s390x is big-endian): section table, section
+//! bytes, symbols, PT_INTERP.
 //! Reads only the parts it needs, so a 600 MB debug vmlinux is cheap.
 
 use anyhow::{bail, ensure, Context, Result};
@@ -23,21 +24,37 @@ pub struct Elf {
     phoff: u64,
     phentsize: u16,
     phnum: u16,
+    /// `ELFDATA2MSB`.
+    big: bool,
 }
 
 const SHT_NOBITS: u32 = 8;
 const PT_INTERP: u32 = 3;
 
-fn u16le(b: &[u8], o: usize) -> u16 {
-    u16::from_le_bytes([b[o], b[o + 1]])
+fn u16at(b: &[u8], o: usize, big: bool) -> u16 {
+    let a = [b[o], b[o + 1]];
+    if big {
+        u16::from_be_bytes(a)
+    } else {
+        u16::from_le_bytes(a)
+    }
 }
-fn u32le(b: &[u8], o: usize) -> u32 {
-    u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]])
+fn u32at(b: &[u8], o: usize, big: bool) -> u32 {
+    let a = [b[o], b[o + 1], b[o + 2], b[o + 3]];
+    if big {
+        u32::from_be_bytes(a)
+    } else {
+        u32::from_le_bytes(a)
+    }
 }
-fn u64le(b: &[u8], o: usize) -> u64 {
+fn u64at(b: &[u8], o: usize, big: bool) -> u64 {
     let mut a = [0u8; 8];
     a.copy_from_slice(&b[o..o + 8]);
-    u64::from_le_bytes(a)
+    if big {
+        u64::from_be_bytes(a)
+    } else {
+        u64::from_le_bytes(a)
+    }
 }
 
 impl Elf {
@@ -53,16 +70,20 @@ impl Elf {
         file.read_exact_at(&mut eh, 0)?;
         ensure!(&eh[..4] == b"\x7fELF", "no ELF magic");
         ensure!(
-            eh[4] == 2 && eh[5] == 1,
-            "only ELF64 little-endian is supported"
+            eh[4] == 2 && (eh[5] == 1 || eh[5] == 2),
+            "only ELF64 is supported"
         );
-        let phoff = u64le(&eh, 0x20);
-        let shoff = u64le(&eh, 0x28);
-        let phentsize = u16le(&eh, 0x36);
-        let phnum = u16le(&eh, 0x38);
-        let shentsize = u16le(&eh, 0x3a) as u64;
-        let mut shnum = u16le(&eh, 0x3c) as u64;
-        let mut shstrndx = u16le(&eh, 0x3e) as u64;
+        let big = eh[5] == 2;
+        let rd16 = |b: &[u8], o| u16at(b, o, big);
+        let rd32 = |b: &[u8], o| u32at(b, o, big);
+        let rd64 = |b: &[u8], o| u64at(b, o, big);
+        let phoff = rd64(&eh, 0x20);
+        let shoff = rd64(&eh, 0x28);
+        let phentsize = rd16(&eh, 0x36);
+        let phnum = rd16(&eh, 0x38);
+        let shentsize = rd16(&eh, 0x3a) as u64;
+        let mut shnum = rd16(&eh, 0x3c) as u64;
+        let mut shstrndx = rd16(&eh, 0x3e) as u64;
         let mut sections = Vec::new();
         if shoff != 0 {
             ensure!(shentsize >= 64, "bad e_shentsize {shentsize}");
@@ -73,10 +94,10 @@ impl Elf {
             );
             file.read_exact_at(&mut first, shoff)?;
             if shnum == 0 {
-                shnum = u64le(&first, 0x20); // extended numbering: sh_size of section 0
+                shnum = rd64(&first, 0x20); // extended numbering: sh_size of section 0
             }
             if shstrndx == 0xffff {
-                shstrndx = u32le(&first, 0x28) as u64; // sh_link of section 0
+                shstrndx = rd32(&first, 0x28) as u64; // sh_link of section 0
             }
             let table_len = shnum
                 .checked_mul(shentsize)
@@ -91,12 +112,12 @@ impl Elf {
             for i in 0..shnum as usize {
                 let s = &tab[i * shentsize as usize..];
                 raw.push((
-                    u32le(s, 0),
-                    u32le(s, 4),
-                    u64le(s, 8),
-                    u64le(s, 0x18),
-                    u64le(s, 0x20),
-                    u64le(s, 0x10),
+                    rd32(s, 0),
+                    rd32(s, 4),
+                    rd64(s, 8),
+                    rd64(s, 0x18),
+                    rd64(s, 0x20),
+                    rd64(s, 0x10),
                 ));
             }
             ensure!(
@@ -136,6 +157,7 @@ impl Elf {
             phoff,
             phentsize,
             phnum,
+            big,
         })
     }
 
@@ -171,13 +193,13 @@ impl Elf {
         let symtab = self.section_bytes(".symtab")?;
         let strtab = self.section_bytes(".strtab")?;
         for sym in symtab.chunks_exact(24) {
-            let off = u32le(sym, 0) as usize;
+            let off = u32at(sym, 0, self.big) as usize;
             let Some(rest) = strtab.get(off..) else {
                 continue;
             };
             let end = rest.iter().position(|&c| c == 0).unwrap_or(rest.len());
             if &rest[..end] == name.as_bytes() {
-                return Ok(Some(u64le(sym, 8)));
+                return Ok(Some(u64at(sym, 8, self.big)));
             }
         }
         Ok(None)
@@ -218,7 +240,8 @@ impl Elf {
         self.file
             .read_exact_at(&mut tab, self.phoff)
             .with_context(|| format!("{}: reading program headers", self.path.display()))?;
-        Ok((0..self.phnum as usize).any(|i| u32le(&tab, i * self.phentsize as usize) == PT_INTERP))
+        Ok((0..self.phnum as usize)
+            .any(|i| u32at(&tab, i * self.phentsize as usize, self.big) == PT_INTERP))
     }
 }
 

@@ -64,6 +64,22 @@ impl Machine {
             ..Machine::default()
         }
     }
+
+    /// An s390x guest (`qemu-system-s390x -M s390-ccw-virtio`, whose `-serial` is the SCLP
+    /// console `ttysclp0`) for a big-endian s390x kernel, with `busybox`, an s390x static
+    /// busybox; 2 GiB of memory, as for arm64.
+    pub fn s390x(busybox: PathBuf) -> Machine {
+        Machine {
+            memory: 2048,
+            busybox,
+            qemu: "qemu-system-s390x".to_string(),
+            qemu_args: ["-M", "s390-ccw-virtio", "-cpu", "max"]
+                .map(String::from)
+                .to_vec(),
+            console: "ttysclp0".to_string(),
+            ..Machine::default()
+        }
+    }
 }
 
 /// The first lines of every test /init: mounts, quiet console, the boot marker.

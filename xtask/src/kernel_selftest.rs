@@ -123,6 +123,12 @@ pub fn corrupt_first_name(src: &Path, dst: &Path) -> Result<()> {
     let h = btf::header(btf_bytes)?;
     ensure!(h.type_len >= 12, "{}: no BTF types", src.display());
     let t = off + h.hdr_len as usize + h.type_off as usize;
-    data[t..t + 4].copy_from_slice(&0x7f_ffffu32.to_le_bytes());
+    let bad = 0x7f_ffffu32;
+    let bad = if h.big_endian {
+        bad.to_be_bytes()
+    } else {
+        bad.to_le_bytes()
+    };
+    data[t..t + 4].copy_from_slice(&bad);
     std::fs::write(dst, data).with_context(|| format!("writing {}", dst.display()))
 }

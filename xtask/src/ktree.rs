@@ -129,6 +129,66 @@ impl KernelTree {
         Ok(out)
     }
 
+    /// The modules `name` asks to have loaded before it (`softdep NAME pre: A B` in
+    /// modules.softdep, which depmod gathers from each module's `.modinfo`), each resolved
+    /// through modules.alias (to every module an alias names) where it is not a module's
+    /// own name, as modprobe does: their files and modules.dep dependencies. (s390x's libcrc32c wants the module `crc32c`,
+    /// which x86_64 and arm64 build in.)
+    pub fn soft_pre_deps(&self, name: &str) -> Result<Vec<(PathBuf, Vec<PathBuf>)>> {
+        let read = |file: &str| -> Result<String> {
+            let p = self.modules_base().join(file);
+            match std::fs::read_to_string(&p) {
+                Ok(t) => Ok(t),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+                Err(e) => Err(e).with_context(|| format!("reading {}", p.display())),
+            }
+        };
+        let softdep = read("modules.softdep")?;
+        let want = norm(name);
+        let mut pre = Vec::new();
+        for line in softdep.lines() {
+            let mut words = line.split_whitespace();
+            if words.next() != Some("softdep") || words.next().map(norm) != Some(want.clone()) {
+                continue;
+            }
+            let mut in_pre = false;
+            for w in words {
+                match w {
+                    "pre:" => in_pre = true,
+                    "post:" => in_pre = false,
+                    _ if in_pre => pre.push(w.to_string()),
+                    _ => {}
+                }
+            }
+        }
+        if pre.is_empty() {
+            return Ok(Vec::new());
+        }
+        let aliases = read("modules.alias")?;
+        let mut out = Vec::new();
+        for p in pre {
+            // Every module the alias names, as modprobe tries each (x86_64's `crc32c` is
+            // crc32c_intel, which a CPU without SSE 4.2 refuses, and crc32c_generic).
+            let mut targets: Vec<&str> = aliases
+                .lines()
+                .filter_map(|l| l.strip_prefix("alias "))
+                .filter_map(|l| {
+                    let (alias, module) = l.split_once(' ')?;
+                    (alias == p).then_some(module.trim())
+                })
+                .collect();
+            if targets.is_empty() {
+                targets.push(&p);
+            }
+            for t in targets {
+                if let Some(found) = self.find_module(t)? {
+                    out.push(found);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// The modules.dep entry for module `name` (normalized compare).
     pub fn find_module(&self, name: &str) -> Result<Option<(PathBuf, Vec<PathBuf>)>> {
         let want = norm(name);
@@ -205,5 +265,63 @@ impl KernelTree {
             }));
         }
         bail!("{} missing", dep.display())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn soft_pre_deps_follow_aliases_to_every_module() {
+        let dir = std::env::temp_dir().join(format!("kbtf-ktree-test-{}", std::process::id()));
+        let tree = KernelTree {
+            root: dir.clone(),
+            vmlinuz: dir.join("boot/vmlinuz-9.9"),
+            release: "9.9".to_string(),
+        };
+        let base = tree.modules_base();
+        std::fs::create_dir_all(&base).unwrap();
+        let files = [
+            (
+                "modules.dep",
+                "kernel/lib/libcrc32c.ko.xz:\nkernel/arch/crc32c_intel.ko.xz:\n\
+                 kernel/crypto/crc32c_generic.ko.xz: kernel/crypto/hash.ko.xz\n\
+                 kernel/crypto/hash.ko.xz:\nkernel/fs/xfs.ko.xz: kernel/lib/libcrc32c.ko.xz\n",
+            ),
+            (
+                "modules.softdep",
+                "# comment\nsoftdep libcrc32c pre: crc32c post: hash\nsoftdep xfs post: hash\n",
+            ),
+            (
+                "modules.alias",
+                "alias crc32c crc32c_intel\nalias crc32c-generic crc32c_generic\n\
+                 alias crc32c crc32c_generic\n",
+            ),
+        ];
+        for (name, text) in files {
+            std::fs::write(base.join(name), text).unwrap();
+        }
+        let got = tree.soft_pre_deps("libcrc32c").unwrap();
+        let names: Vec<String> = got
+            .iter()
+            .map(|(p, d)| format!("{} {}", p.display(), d.len()))
+            .collect();
+        let none = tree.soft_pre_deps("xfs").unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(none.is_empty(), "xfs has only a post: softdep");
+        assert_eq!(
+            names,
+            [
+                format!(
+                    "{} 0",
+                    base.join("kernel/arch/crc32c_intel.ko.xz").display()
+                ),
+                format!(
+                    "{} 1",
+                    base.join("kernel/crypto/crc32c_generic.ko.xz").display()
+                ),
+            ]
+        );
     }
 }

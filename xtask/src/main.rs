@@ -16,6 +16,7 @@ mod dwarf_fixtures;
 mod elf;
 mod encode_test;
 mod fixtures;
+mod foreign;
 mod fuzz;
 mod guest;
 mod headers;
@@ -25,12 +26,14 @@ mod kbuild;
 mod kernel_selftest;
 mod kernel_test;
 mod ktree;
+mod mirror;
 mod modsig;
 mod oot;
 mod pahole_next;
 mod pahole_ref;
 mod regen;
 mod resilience;
+mod s390x;
 mod sig_enforce;
 mod sig_force;
 mod sizes;
@@ -61,6 +64,7 @@ tasks:
   wrong-base    regenerate module BTF against the older build's vmlinux (the field bug)
   encode-test   the 6.1 kernel judges BTF kbtf encoded: vmlinux (BPF_BTF_LOAD) and 24 modules
   arm64         Debian's arm64 6.1 kernel: vmlinux and modules equal pahole's, the kernel judges 24
+  s390x         Debian's big-endian s390x 6.12 kernel: vmlinux and modules equal pahole's, the kernel judges them
   oot-build     build testdata/oot/kbtf_sample against Debian's headers only (no vmlinux)
   kbuild-test   build linux-source-6.1 with PAHOLE=kbtf, boot it, load every module; compare with pahole
   regen         TREE [kbtf regen options]: kbtf regen (--acceptance: the 6.1 -dbg modules, timed)
@@ -97,6 +101,7 @@ fn real_main() -> Result<()> {
         "test" => test::main(rest),
         "encode-test" => encode_test::main(rest),
         "arm64" => arm64::main(rest),
+        "s390x" => s390x::main(rest),
         "wrong-base" => wrong_base::main(rest),
         "pahole-ref" => pahole_ref::main(rest),
         "pahole-next" => pahole_next::main(rest),

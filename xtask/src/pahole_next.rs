@@ -10,10 +10,8 @@
 //! read). Done once; later runs check the wrapper's `--version` and return.
 
 use crate::args::{Args, Positionals};
-use crate::cache;
-use crate::util;
+use crate::{cache, mirror, util};
 use anyhow::{bail, ensure, Context, Result};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -44,7 +42,7 @@ pub fn main(raw: &[String]) -> Result<()> {
     let Some(a) = Args::task(raw, &["mirror"], &[], Positionals::None, USAGE)? else {
         return Ok(());
     };
-    let mirror = a.opt("mirror").unwrap_or("http://deb.debian.org/debian");
+    let mirror = a.opt("mirror").unwrap_or(mirror::DEFAULT);
     let (wrapper, version) = fetch(mirror)?;
     println!("{} ({version})", wrapper.display());
     Ok(())
@@ -58,16 +56,6 @@ fn dir() -> Result<PathBuf> {
 /// Where the wrapper is once fetched.
 pub fn wrapper_path() -> Result<PathBuf> {
     Ok(dir()?.join("pahole"))
-}
-
-/// Downloads `url` to `to`.
-fn curl(url: &str, to: &Path) -> Result<()> {
-    util::run(
-        Command::new("curl")
-            .args(["-fsSL", "--retry", "3", "-o"])
-            .arg(to)
-            .arg(url),
-    )
 }
 
 /// The wrapper's `--version` (`v1.30`).
@@ -88,32 +76,12 @@ fn fetch(mirror: &str) -> Result<(PathBuf, String)> {
     let dir = dir()?;
     let debs = dir.join("debs");
     let root = dir.join("root");
-    std::fs::create_dir_all(&debs).with_context(|| format!("creating {}", debs.display()))?;
-    let index_url = format!("{mirror}/dists/{SUITE}/main/binary-amd64/Packages.xz");
-    println!("== {index_url}");
-    let index_xz = dir.join("Packages.xz");
-    curl(&index_url, &index_xz)?;
-    let index = util::stdout_string(Command::new("xz").arg("-dc").arg(&index_xz))?;
-    let stanzas = packages(&index);
+    let index = mirror::Index::fetch(mirror, SUITE, "amd64", &dir.join("Packages.xz"))?;
     if root.exists() {
         std::fs::remove_dir_all(&root).with_context(|| format!("removing {}", root.display()))?;
     }
     for name in PACKAGES {
-        let p = stanzas
-            .get(*name)
-            .with_context(|| format!("{name}: not in {index_url}"))?;
-        let (file, sha) = (field(p, "Filename")?, field(p, "SHA256")?);
-        let deb = debs.join(file.rsplit('/').next().unwrap_or(file));
-        if !deb.is_file() || util::sha256(&deb)? != sha {
-            println!("== {name} {}", field(p, "Version")?);
-            curl(&format!("{mirror}/{file}"), &deb)?;
-        }
-        let got = util::sha256(&deb)?;
-        ensure!(
-            got == sha,
-            "{}: SHA-256 {got}, the index says {sha}",
-            deb.display()
-        );
+        let deb = index.download(index.stanza(name)?, &debs)?;
         util::run(Command::new("dpkg").arg("-x").arg(&deb).arg(&root))?;
     }
     let loader = root.join("usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2");
@@ -137,40 +105,4 @@ fn fetch(mirror: &str) -> Result<(PathBuf, String)> {
         bail!("{}: unexpected version {v:?}", wrapper.display());
     }
     Ok((wrapper, v))
-}
-
-/// The index's stanzas by package name.
-fn packages(index: &str) -> HashMap<&str, &str> {
-    index
-        .split("\n\n")
-        .filter_map(|s| {
-            let name = s.lines().find_map(|l| l.strip_prefix("Package: "))?;
-            Some((name.trim(), s))
-        })
-        .collect()
-}
-
-fn field<'a>(stanza: &'a str, name: &str) -> Result<&'a str> {
-    let prefix = format!("{name}: ");
-    stanza
-        .lines()
-        .find_map(|l| l.strip_prefix(&prefix))
-        .map(str::trim)
-        .with_context(|| format!("no {name} in the index's stanza:\n{stanza}"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stanzas_and_fields() {
-        let index =
-            "Package: a\nVersion: 1\nFilename: pool/a.deb\nSHA256: 00\n\nPackage: b\nVersion: 2\n";
-        let p = packages(index);
-        assert_eq!(field(p["a"], "Filename").unwrap(), "pool/a.deb");
-        assert_eq!(field(p["b"], "Version").unwrap(), "2");
-        assert!(field(p["b"], "SHA256").is_err());
-        assert!(!p.contains_key("c"));
-    }
 }

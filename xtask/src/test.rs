@@ -229,6 +229,16 @@ pub fn main(raw: &[String]) -> Result<()> {
         &mut arm64,
     )?;
 
+    let mut s390x = cargo();
+    s390x.current_dir(&root).args(["xtask", "s390x"]);
+    if args.flag("no-qemu") {
+        s390x.arg("--no-qemu");
+    }
+    step(
+        "s390x: Debian's big-endian s390x 6.12 vmlinux and every module equal pahole 1.24's BTF; qemu-system-s390x judges the sample modules rewritten in place",
+        &mut s390x,
+    )?;
+
     if !args.flag("no-qemu") {
         step(
             "qemu: harness self-test",
