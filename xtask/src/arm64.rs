@@ -56,6 +56,7 @@ fn fetch() -> Result<Kernel> {
     debs::unpack(&deb, &dbg, |_| Ok(()))?;
     let kernel = Kernel {
         label: ARCH.to_string(),
+        relocates: false,
         image,
         vmlinux: dbg.join(format!("usr/lib/debug/boot/vmlinux-{release}")),
         dbg_modules: dbg.join(format!("usr/lib/debug/lib/modules/{release}/kernel")),

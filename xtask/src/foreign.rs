@@ -8,17 +8,24 @@
 //! 3. the kernel itself in qemu (TCG) judges modules kbtf rewrote in place (the sample of
 //!    `encode-test`, with their dependencies as shipped): each must get
 //!    `/sys/kernel/btf/<module>`; and, as the control that the check can fail, dummy.ko
-//!    with its first type's name offset corrupted must not.
+//!    with its first type's name offset corrupted must not;
+//! 4. on a kernel that relocates module BTF itself (Linux 6.11+), the same modules rewritten
+//!    with distilled BTF (`.BTF.base`) on another build's vmlinux BTF (a `pahole -j`
+//!    re-encode, whose ids differ) load with `/sys/kernel/btf/<module>` too: only a right
+//!    relocation onto the running vmlinux gives BTF the kernel accepts.
 
 use crate::guest::Machine;
 use crate::kernel_test::{self, Options};
-use crate::{encode_test, kernel_selftest, util};
+use crate::{elf, encode_test, kernel_selftest, util};
 use anyhow::{bail, ensure, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// kbuild 6.1's and 6.12's flags for pahole 1.24, less `-j`.
 pub const FLAGS: &[&str] = &["--btf_gen_floats", "--lang_exclude=rust"];
+/// FLAGS' features (pahole 1.24's, with floats) plus `distilled_base`, as kbuild 6.12 asks
+/// pahole 1.28+ for an out-of-tree module.
+const DISTILLED: &str = "--btf_features=var,float,decl_tag,type_tag,enum64,distilled_base";
 
 /// One unpacked foreign kernel.
 pub struct Kernel {
@@ -30,6 +37,8 @@ pub struct Kernel {
     pub vmlinux: PathBuf,
     /// The `-dbg` modules (`.../lib/modules/RELEASE/kernel`).
     pub dbg_modules: PathBuf,
+    /// The kernel relocates a module's BTF onto its own through `.BTF.base` (Linux 6.11+).
+    pub relocates: bool,
 }
 
 /// Runs checks 1 to 3 (3 only with a `machine`) on every `every`-th module.
@@ -174,32 +183,17 @@ fn modules(kbtf: &Path, k: &Kernel, all: &[PathBuf], every: usize, work: &Path) 
 /// refuses a corrupted one. A sample module the architecture does not build is left out.
 fn boot(kbtf: &Path, k: &Kernel, dbg: &[PathBuf], machine: Machine, work: &Path) -> Result<()> {
     let label = &k.label;
-    let dir = work.join("rewritten");
-    std::fs::create_dir_all(&dir)?;
-    let mut paths = Vec::new();
-    let mut names = Vec::new();
-    for name in encode_test::SAMPLE {
-        let file = format!("{name}.ko");
-        let Some(src) = dbg
-            .iter()
-            .find(|p| p.file_name().is_some_and(|f| f == file.as_str()))
-        else {
-            println!("{label}: no {file} among the -dbg modules, left out");
-            continue;
-        };
-        let dst = dir.join(&file);
-        std::fs::copy(src, &dst).with_context(|| format!("copying {}", src.display()))?;
-        util::run(
-            Command::new(kbtf)
-                .arg("-J")
-                .args(FLAGS)
-                .arg("--btf_base")
-                .arg(&k.vmlinux)
-                .arg(&dst),
-        )?;
-        paths.push(dst.display().to_string());
-        names.push(*name);
-    }
+    let names: Vec<&str> = encode_test::SAMPLE
+        .iter()
+        .copied()
+        .filter(|name| {
+            let there = find(dbg, name).is_some();
+            if !there {
+                println!("{label}: no {name}.ko among the -dbg modules, left out");
+            }
+            there
+        })
+        .collect();
     if !names.contains(&"dummy") {
         bail!("{label}: dummy.ko, the control's module, is not among the -dbg modules");
     }
@@ -209,6 +203,105 @@ fn boot(kbtf: &Path, k: &Kernel, dbg: &[PathBuf], machine: Machine, work: &Path)
         names.len(),
         encode_test::SAMPLE.len()
     );
+    let dir = work.join("rewritten");
+    let paths = rewrite(kbtf, dbg, &names, &k.vmlinux, &[], &dir)?;
+    load_all(k, &names, paths, &machine, "split BTF")?;
+    if k.relocates {
+        // Another build's vmlinux BTF: pahole -j's type order differs from run to run.
+        let other = work.join("vmlinux-other.btf");
+        detached(Path::new("pahole"), &["-j"], &k.vmlinux, &other)?;
+        ensure!(
+            util::read(&other)? != elf::Elf::open(&k.vmlinux)?.section_bytes(".BTF")?,
+            "{}: the re-encode is the vmlinux's own .BTF; it does not stand for another build",
+            other.display()
+        );
+        let dir = work.join("distilled");
+        let vmlinux = k.vmlinux.to_str().context("vmlinux path")?;
+        let extra = ["--btf_ids_base", vmlinux, DISTILLED];
+        let paths = rewrite(kbtf, dbg, &names, &other, &extra, &dir)?;
+        for p in &paths {
+            ensure!(
+                elf::Elf::open(Path::new(p))?.section(".BTF.base").is_some(),
+                "{p}: kbtf wrote no .BTF.base with distilled_base"
+            );
+        }
+        load_all(
+            k,
+            &names,
+            paths,
+            &machine,
+            "BTF distilled on another build's vmlinux, relocated by the kernel",
+        )?;
+    }
+
+    // The control: the same check must fail for BTF the kernel refuses.
+    let bad = work.join("dummy.ko");
+    kernel_selftest::corrupt_first_name(&work.join("rewritten/dummy.ko"), &bad)?;
+    let r = kernel_test::run(&Options {
+        modules: vec![bad.display().to_string()],
+        kernel: Some(k.image.clone()),
+        machine,
+        ..Options::default()
+    })?;
+    ensure!(
+        r.len() == 1 && !r[0].ok && r[0].line.contains("Invalid name_offset"),
+        "the {label} kernel was expected to refuse dummy.ko's corrupted BTF with \
+         `Invalid name_offset`; got: {}",
+        r.iter()
+            .map(|o| o.line.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+    println!("{label} kernel: a corrupted module BTF is refused (Invalid name_offset)");
+    Ok(())
+}
+
+fn find<'a>(dbg: &'a [PathBuf], name: &str) -> Option<&'a PathBuf> {
+    let file = format!("{name}.ko");
+    dbg.iter()
+        .find(|p| p.file_name().is_some_and(|f| f == file.as_str()))
+}
+
+/// Copies of the `-dbg` modules `names` in `dir`, each rewritten in place by `kbtf -J`
+/// (FLAGS and `extra`) on the BTF of `base`.
+fn rewrite(
+    kbtf: &Path,
+    dbg: &[PathBuf],
+    names: &[&str],
+    base: &Path,
+    extra: &[&str],
+    dir: &Path,
+) -> Result<Vec<String>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut paths = Vec::new();
+    for name in names {
+        let src = find(dbg, name).with_context(|| format!("{name}: not a -dbg module"))?;
+        let dst = dir.join(format!("{name}.ko"));
+        std::fs::copy(src, &dst).with_context(|| format!("copying {}", src.display()))?;
+        util::run(
+            Command::new(kbtf)
+                .arg("-J")
+                .args(FLAGS)
+                .args(extra)
+                .arg("--btf_base")
+                .arg(base)
+                .arg(&dst),
+        )?;
+        paths.push(dst.display().to_string());
+    }
+    Ok(paths)
+}
+
+/// One boot loading `paths` (the modules `names`, with their dependencies as shipped):
+/// each must get `/sys/kernel/btf/<module>`.
+fn load_all(
+    k: &Kernel,
+    names: &[&str],
+    paths: Vec<String>,
+    machine: &Machine,
+    what: &str,
+) -> Result<()> {
+    let label = &k.label;
     let r = kernel_test::run(&Options {
         modules: paths,
         modprobe: true,
@@ -227,33 +320,14 @@ fn boot(kbtf: &Path, k: &Kernel, dbg: &[PathBuf], machine: Machine, work: &Path)
         .collect();
     ensure!(
         failed.is_empty() && requested == names.len(),
-        "the {label} kernel did not take kbtf's BTF of every sample module ({requested} of {} \
-         reported): {}",
+        "the {label} kernel did not take kbtf's {what} of every sample module ({requested} \
+         of {} reported): {}",
         names.len(),
         failed.join("; ")
     );
     println!(
-        "{label} kernel: {requested} modules rewritten by kbtf loaded, each with /sys/kernel/btf"
+        "{label} kernel: {requested} modules rewritten by kbtf ({what}) loaded, each with \
+         /sys/kernel/btf"
     );
-
-    // The control: the same check must fail for BTF the kernel refuses.
-    let bad = work.join("dummy.ko");
-    kernel_selftest::corrupt_first_name(&dir.join("dummy.ko"), &bad)?;
-    let r = kernel_test::run(&Options {
-        modules: vec![bad.display().to_string()],
-        kernel: Some(k.image.clone()),
-        machine,
-        ..Options::default()
-    })?;
-    ensure!(
-        r.len() == 1 && !r[0].ok && r[0].line.contains("Invalid name_offset"),
-        "the {label} kernel was expected to refuse dummy.ko's corrupted BTF with \
-         `Invalid name_offset`; got: {}",
-        r.iter()
-            .map(|o| o.line.as_str())
-            .collect::<Vec<_>>()
-            .join("; ")
-    );
-    println!("{label} kernel: a corrupted module BTF is refused (Invalid name_offset)");
     Ok(())
 }

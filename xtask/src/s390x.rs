@@ -111,6 +111,7 @@ fn fetch(mirror: &str) -> Result<Kernel> {
     let dbg = kernels.join(dbg_pkg(x));
     let kernel = Kernel {
         label: format!("{ARCH} 6.12"),
+        relocates: true,
         image: kernels.join(image_pkg(x)),
         vmlinux: dbg.join(format!("usr/lib/debug/boot/vmlinux-{release}")),
         dbg_modules: dbg.join(format!("usr/lib/debug/lib/modules/{release}/kernel")),
