@@ -11,8 +11,9 @@
 //!    with its first type's name offset corrupted must not;
 //! 4. on a kernel that relocates module BTF itself (Linux 6.11+), the same modules rewritten
 //!    with distilled BTF (`.BTF.base`) on another build's vmlinux BTF (a `pahole -j`
-//!    re-encode, whose ids differ) load with `/sys/kernel/btf/<module>` too: only a right
-//!    relocation onto the running vmlinux gives BTF the kernel accepts.
+//!    re-encode, whose ids differ) load with `/sys/kernel/btf/<module>` too, and what the
+//!    kernel made of each must mean what the module's split BTF means, but for the copies of
+//!    vmlinux types the relocation leaves unmerged (`resilience::beyond_unmerged`).
 
 use crate::guest::Machine;
 use crate::kernel_test::{self, Options};
@@ -205,7 +206,7 @@ fn boot(kbtf: &Path, k: &Kernel, dbg: &[PathBuf], machine: Machine, work: &Path)
     );
     let dir = work.join("rewritten");
     let paths = rewrite(kbtf, dbg, &names, &k.vmlinux, &[], &dir)?;
-    load_all(k, &names, paths, &machine, "split BTF")?;
+    load_all(k, &names, paths, &machine, "split BTF", None)?;
     if k.relocates {
         // Another build's vmlinux BTF: pahole -j's type order differs from run to run.
         let other = work.join("vmlinux-other.btf");
@@ -225,13 +226,39 @@ fn boot(kbtf: &Path, k: &Kernel, dbg: &[PathBuf], machine: Machine, work: &Path)
                 "{p}: kbtf wrote no .BTF.base with distilled_base"
             );
         }
+        let kept = work.join("relocated");
+        let _ = std::fs::remove_dir_all(&kept);
         load_all(
             k,
             &names,
             paths,
             &machine,
             "BTF distilled on another build's vmlinux, relocated by the kernel",
+            Some(kept.clone()),
         )?;
+        // The kernel's word is not proof: what it made of each module must mean what the
+        // split BTF on its own vmlinux means.
+        let mut wrong = Vec::new();
+        let mut copies = 0;
+        for name in &names {
+            let right = work.join(format!("rewritten/{name}.ko"));
+            let (unmerged, other) =
+                crate::resilience::beyond_unmerged(kbtf, &k.vmlinux, &right, &kept.join(name))?;
+            copies += unmerged;
+            if !other.is_empty() {
+                wrong.push(format!("{name}:\n  {}", other.join("\n  ")));
+            }
+        }
+        ensure!(
+            wrong.is_empty(),
+            "{label}: relocated module BTF differs from the split BTF beyond unmerged copies of \
+             vmlinux types:\n{}",
+            wrong.join("\n")
+        );
+        println!(
+            "{label} kernel: each relocated module BTF means what its split BTF means (besides \
+             {copies} unmerged copies of vmlinux types in all)"
+        );
     }
 
     // The control: the same check must fail for BTF the kernel refuses.
@@ -293,13 +320,14 @@ fn rewrite(
 }
 
 /// One boot loading `paths` (the modules `names`, with their dependencies as shipped):
-/// each must get `/sys/kernel/btf/<module>`.
+/// each must get `/sys/kernel/btf/<module>` (kept in `keep_btf` if given).
 fn load_all(
     k: &Kernel,
     names: &[&str],
     paths: Vec<String>,
     machine: &Machine,
     what: &str,
+    keep_btf: Option<PathBuf>,
 ) -> Result<()> {
     let label = &k.label;
     let r = kernel_test::run(&Options {
@@ -307,6 +335,7 @@ fn load_all(
         modprobe: true,
         kernel: Some(k.image.clone()),
         machine: machine.clone(),
+        keep_btf,
         ..Options::default()
     })?;
     let requested = r

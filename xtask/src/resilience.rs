@@ -190,9 +190,9 @@ fn boot(
 }
 
 /// `kbtf diff --base B right kept`: its output lines and whether it found no difference.
-fn diff(c: &Ctx, base: &Path, right: &Path, kept: &Path) -> Result<(bool, Vec<String>)> {
+fn diff(kbtf: &Path, base: &Path, right: &Path, kept: &Path) -> Result<(bool, Vec<String>)> {
     let out = util::output_any(
-        Command::new(&c.kbtf)
+        Command::new(kbtf)
             .arg("diff")
             .arg("--base")
             .arg(base)
@@ -210,6 +210,39 @@ fn diff(c: &Ctx, base: &Path, right: &Path, kept: &Path) -> Result<(bool, Vec<St
             String::from_utf8_lossy(&out.stderr)
         ),
     }
+}
+
+/// How the module BTF the kernel relocated (`kept`, read from `/sys/kernel/btf`) differs
+/// from the right split BTF (`right`, a module encoded on the kernel's own vmlinux BTF
+/// `base`): the number of unmerged copies of vmlinux types the relocation leaves (on
+/// `kept`'s side: reference types and anonymous structs, unions and enums that distilling
+/// copied out of vmlinux, and, on `right`'s, the odd copy its own dedup kept), and every
+/// other `kbtf diff` line, which should be none.
+pub fn beyond_unmerged(
+    kbtf: &Path,
+    base: &Path,
+    right: &Path,
+    kept: &Path,
+) -> Result<(usize, Vec<String>)> {
+    let (_, lines) = diff(kbtf, base, right, kept)?;
+    let other = lines
+        .iter()
+        .filter(|l| l.contains(": ") && !l.starts_with("identical by meaning"))
+        .filter(|l| {
+            let copy = l.ends_with("same as a base type)");
+            let b_kind = l
+                .strip_prefix("only in B: ")
+                .and_then(|r| r.split_whitespace().next());
+            let copied_kind = b_kind.is_some_and(|k| UNMERGED_KINDS.contains(&k));
+            !(copy && (copied_kind || l.starts_with("only in A: ")))
+        })
+        .cloned()
+        .collect();
+    let unmerged = lines
+        .iter()
+        .filter(|l| l.starts_with("only in B: "))
+        .count();
+    Ok((unmerged, other))
 }
 
 fn linux61(c: &Ctx, index: &Index, _root: &Path) -> Result<Vec<String>> {
@@ -263,8 +296,12 @@ fn linux61(c: &Ctx, index: &Index, _root: &Path) -> Result<Vec<String>> {
             let o = outcomes.iter().find(|o| &o.name == n);
             match o {
                 Some(o) if o.ok => {
-                    let (_, lines) =
-                        diff(c, &right, &right_dir.join(format!("{n}.ko")), &keep.join(n))?;
+                    let (_, lines) = diff(
+                        &c.kbtf,
+                        &right,
+                        &right_dir.join(format!("{n}.ko")),
+                        &keep.join(n),
+                    )?;
                     // The right split BTF can keep a copy of a vmlinux type that pahole's
                     // (and kbtf's, libbpf's) split dedup left; relocation's dedup merges it.
                     // Anything else is a difference.
@@ -384,35 +421,18 @@ fn linux612(c: &Ctx, index: &Index) -> Result<Vec<String>> {
     for &n in &names {
         match outcomes.iter().find(|o| &o.name == n) {
             Some(o) if o.ok => {
-                let (_, lines) =
-                    diff(c, &right, &right_dir.join(format!("{n}.ko")), &keep.join(n))?;
-                // Only types the kernel's relocation left unmerged: module copies of types
-                // vmlinux has, on B's side (and, on A's, the odd copy the right split BTF's
-                // own dedup kept).
-                let other_lines: Vec<&String> = lines
-                    .iter()
-                    .filter(|l| l.contains(": ") && !l.starts_with("identical by meaning"))
-                    .filter(|l| {
-                        let copy = l.ends_with("same as a base type)");
-                        let b_kind = l
-                            .strip_prefix("only in B: ")
-                            .and_then(|r| r.split_whitespace().next());
-                        // What distilling copies out of vmlinux: reference types and
-                        // anonymous structs, unions and enums.
-                        let copied_kind = b_kind.is_some_and(|k| UNMERGED_KINDS.contains(&k));
-                        !(copy && (copied_kind || l.starts_with("only in A: ")))
-                    })
-                    .collect();
+                let (unmerged, other_lines) = beyond_unmerged(
+                    &c.kbtf,
+                    &right,
+                    &right_dir.join(format!("{n}.ko")),
+                    &keep.join(n),
+                )?;
                 if other_lines.is_empty() {
-                    let unmerged = lines
-                        .iter()
-                        .filter(|l| l.starts_with("only in B: "))
-                        .count();
                     println!("ok {n}: relocated by the 6.12 kernel; differs from the right split BTF only by {unmerged} unmerged copies of vmlinux types");
                 } else {
                     failures.push(format!(
                         "6.12 {n}: differs from the right split BTF beyond unmerged vmlinux copies:\n  {}",
-                        other_lines.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n  ")
+                        other_lines.join("\n  ")
                     ));
                 }
             }
