@@ -138,8 +138,8 @@ pub fn previous_btfs(elf: &[u8], bases: &[Arc<Btf>]) -> Vec<Arc<Btf>> {
 /// What is wrong with a resolved `.BTF_ids` read against `btf`: ids that name no type or a
 /// type of another kind or name, unresolved ids, set counts that are not the set's size,
 /// unsorted sets. A set is sorted by id, so the id at a member's symbol is not that member's:
-/// a set is right when its ids name exactly the types its member symbols name. Empty when it
-/// is right.
+/// a set is right when its ids name exactly the types its member symbols name, and hold a 0
+/// for each of its words no symbol labels (`BTF_ID_UNUSED`). Empty when it is right.
 pub fn check(elf: &[u8], entries: &[btf_ids::Entry], btf: &Btf) -> Vec<String> {
     let mut out = Vec::new();
     let data = match kbtf_emit::elf::section(elf, btf_ids::SECTION) {
@@ -219,6 +219,19 @@ pub fn check(elf: &[u8], entries: &[btf_ids::Entry], btf: &Btf) -> Vec<String> {
             })
             .filter_map(|e| Some(format!("{} '{}'", e.kind.btf_kind()?, e.name)))
             .collect();
+        // A word of a set no symbol labels is a `BTF_ID_UNUSED` (the kernel's `btf_id_deny`
+        // has one): it holds 0.
+        if set.kind != EntryKind::Set8 {
+            let unused = (0..n)
+                .map(|i| set.offset + head + i * stride)
+                .filter(|&at| {
+                    !entries
+                        .iter()
+                        .any(|e| e.kind.btf_kind().is_some() && e.offset == at)
+                })
+                .count();
+            want.extend(std::iter::repeat_n(describe(0), unused));
+        }
         have.sort();
         want.sort();
         if have != want {

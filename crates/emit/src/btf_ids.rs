@@ -17,7 +17,8 @@
 //! the counts, then sorts (the 6.1 kernel bsearches module sets and does not sort them itself).
 //! An unresolved name gets id 0, as resolve_btfids writes it (with a warning), and is reported in
 //! [`Resolved::unresolved`]. Words nothing points at (`BTF_ID_UNUSED`, a set's flags, a pair's
-//! flags) keep their bytes.
+//! flags) keep their bytes; [`re_resolve`] puts a set's `BTF_ID_UNUSED` words back to 0 first,
+//! as compiled, since sorting moved the 0 away from them.
 //!
 //! [`resolve`] takes the section as the compiler left it (every labelled word 0). A shipped
 //! module's section is resolved already and its set8s sorted, so the pair at a function's
@@ -514,6 +515,15 @@ pub fn re_resolve(elf: &[u8], previous: &Btf, btf: &Btf) -> Result<Option<Resolv
     let mut compiled = t.data.clone();
     for e in &t.entries {
         write_u32(&mut compiled, e.offset as usize, t.le, 0);
+    }
+    // A set's word without a symbol is a `BTF_ID_UNUSED`, compiled 0; sorting moved the 0
+    // to the front, so the word may now hold a member's id.
+    for set in t.entries.iter().filter(|e| e.kind == EntryKind::Set) {
+        for at in (set.offset + 4..set.offset + set.size).step_by(4) {
+            if !by_offset.contains_key(&at) {
+                write_u32(&mut compiled, at as usize, t.le, 0);
+            }
+        }
     }
     for set in t.entries.iter().filter(|e| e.kind == EntryKind::Set8) {
         let mut now: Vec<Option<(u32, [u8; 4])>> =

@@ -216,6 +216,42 @@ fn re_resolves_onto_moved_ids() {
     assert!(seen_orders.len() > 1, "the shuffles reordered the set8");
 }
 
+/// A set with a `BTF_ID_UNUSED` word between its members (the kernel's `btf_id_deny` opens
+/// with one): the word has no symbol and stays 0, and once the set is sorted the 0 moves to
+/// the front, so the word where it was compiled then holds a member's id. Re-resolving must
+/// put the 0 back there, as compiled, and give what resolving the compiled set gives.
+#[test]
+fn re_resolves_a_set_with_an_unused_word() {
+    let btf = test_btf();
+    let syms: &[Sym] = &[
+        ("__BTF_ID__set__deny", 0, 16),
+        ("__BTF_ID__func__zeta__1", 4, 4),
+        // 8: BTF_ID_UNUSED.
+        ("__BTF_ID__func__alpha__2", 12, 4),
+    ];
+    for endian in [Endianness::Little, Endianness::Big] {
+        let arch = match endian {
+            Endianness::Little => Architecture::X86_64,
+            Endianness::Big => Architecture::S390x,
+        };
+        let compiled = object_with(arch, endian, &bytes(&[JUNK, 0, 0, 0], endian), syms);
+        let once = resolve_elf(&compiled, &btf).unwrap().unwrap();
+        assert_eq!(
+            section(&once.elf, SECTION).unwrap().unwrap(),
+            bytes(&[3, 0, 5, 10], endian),
+            "{endian:?}: the count, then 0 and the ids, sorted"
+        );
+        let again = re_resolve(&once.elf, &btf, &btf).unwrap().unwrap();
+        assert_eq!(again.data, bytes(&[3, 0, 5, 10], endian), "{endian:?}");
+        for seed in 0..5 {
+            let moved = kbtf_btf::diff::testing::shuffle_with_base(&btf, seed);
+            let want = resolve(&compiled, &moved).unwrap().unwrap().data;
+            let got = re_resolve(&once.elf, &btf, &moved).unwrap().unwrap().data;
+            assert_eq!(got, want, "{endian:?} seed {seed}");
+        }
+    }
+}
+
 #[test]
 fn re_resolve_refuses_a_section_not_resolved_against_previous() {
     let btf = test_btf();
