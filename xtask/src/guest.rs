@@ -80,6 +80,20 @@ impl Machine {
             ..Machine::default()
         }
     }
+
+    /// A ppc64el guest (`qemu-system-ppc64 -M pseries` with qemu's small firmware, VOF,
+    /// instead of SLOF; its `-serial` is the hypervisor console `hvc0`), with `busybox`, a
+    /// ppc64el static busybox; 2 GiB of memory.
+    pub fn ppc64el(busybox: PathBuf) -> Machine {
+        Machine {
+            memory: 2048,
+            busybox,
+            qemu: "qemu-system-ppc64".to_string(),
+            qemu_args: ["-M", "pseries,x-vof=on"].map(String::from).to_vec(),
+            console: "hvc0".to_string(),
+            ..Machine::default()
+        }
+    }
 }
 
 /// The first lines of every test /init: mounts, quiet console, the boot marker.

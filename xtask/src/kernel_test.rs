@@ -46,7 +46,10 @@ kernel's modules.dep. Default modules: dummy veth tun.
                       arm64 busybox of the cache (default --busybox)
   --s390x             an s390x kernel (`cargo xtask s390x` fetches Debian's):
                       qemu-system-s390x -M s390-ccw-virtio, console ttysclp0,
-                      2048 MB, the s390x busybox of the cache (default --busybox)";
+                      2048 MB, the s390x busybox of the cache (default --busybox)
+  --ppc64el           a ppc64el kernel (`cargo xtask ppc64el` fetches Debian's):
+                      qemu-system-ppc64 -M pseries (VOF firmware), console hvc0,
+                      2048 MB, the ppc64el busybox of the cache (default --busybox)";
 
 const DEFAULT_MODULES: &[&str] = &["dummy", "veth", "tun"];
 
@@ -115,6 +118,7 @@ pub fn main(raw: &[String]) -> Result<()> {
             "install-rule",
             "arm64",
             "s390x",
+            "ppc64el",
         ],
         Positionals::Any,
         USAGE,
@@ -125,7 +129,15 @@ pub fn main(raw: &[String]) -> Result<()> {
     let d = if a.flag("arm64") {
         Machine::arm64(crate::arm64::busybox()?)
     } else if a.flag("s390x") {
-        Machine::s390x(crate::s390x::busybox(crate::mirror::DEFAULT)?)
+        Machine::s390x(crate::bpo::busybox(
+            &crate::bpo::S390X,
+            crate::mirror::DEFAULT,
+        )?)
+    } else if a.flag("ppc64el") {
+        Machine::ppc64el(crate::bpo::busybox(
+            &crate::bpo::PPC64EL,
+            crate::mirror::DEFAULT,
+        )?)
     } else {
         Machine::default()
     };

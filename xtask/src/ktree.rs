@@ -55,14 +55,18 @@ pub struct KernelTree {
 }
 
 impl KernelTree {
-    /// `root` is an unpacked linux-image package (has boot/vmlinuz-*).
+    /// `root` is an unpacked linux-image package (has boot/vmlinuz-*, or boot/vmlinux-*
+    /// where the image is not compressed, as ppc64el's).
     pub fn open(root: &Path) -> Result<KernelTree> {
-        let vmlinuz = util::single_entry(&root.join("boot"), "vmlinuz-").with_context(|| {
-            format!(
-                "{}: not an unpacked linux-image package (no boot/vmlinuz-*)",
-                root.display()
-            )
-        })?;
+        let boot = root.join("boot");
+        let vmlinuz = util::single_entry(&boot, "vmlinuz-")
+            .or_else(|_| util::single_entry(&boot, "vmlinux-"))
+            .with_context(|| {
+                format!(
+                    "{}: not an unpacked linux-image package (no boot/vmlinuz-* or boot/vmlinux-*)",
+                    root.display()
+                )
+            })?;
         Self::from_vmlinuz(&vmlinuz, Some(root))
     }
 
@@ -71,7 +75,11 @@ impl KernelTree {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let release = fname.strip_prefix("vmlinuz-").unwrap_or("").to_string();
+        let release = fname
+            .strip_prefix("vmlinuz-")
+            .or_else(|| fname.strip_prefix("vmlinux-"))
+            .unwrap_or("")
+            .to_string();
         let root = match root {
             Some(r) => r.to_path_buf(),
             // .../boot/vmlinuz-X -> ...

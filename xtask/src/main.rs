@@ -3,6 +3,7 @@
 mod args;
 mod arm64;
 mod bench;
+mod bpo;
 mod broken;
 mod btf;
 mod btf_info;
@@ -33,7 +34,6 @@ mod pahole_next;
 mod pahole_ref;
 mod regen;
 mod resilience;
-mod s390x;
 mod sig_enforce;
 mod sig_force;
 mod sizes;
@@ -65,6 +65,7 @@ tasks:
   encode-test   the 6.1 kernel judges BTF kbtf encoded: vmlinux (BPF_BTF_LOAD) and 24 modules
   arm64         Debian's arm64 6.1 kernel: vmlinux and modules equal pahole's, the kernel judges 24
   s390x         Debian's big-endian s390x 6.12 kernel: vmlinux and modules equal pahole's, the kernel judges them
+  ppc64el       Debian's ppc64el 6.12 kernel: vmlinux and modules equal pahole's, the kernel judges them
   oot-build     build testdata/oot/kbtf_sample against Debian's headers only (no vmlinux)
   kbuild-test   build linux-source-6.1 with PAHOLE=kbtf, boot it, load every module; compare with pahole
   regen         TREE [kbtf regen options]: kbtf regen (--acceptance: the 6.1 -dbg modules, timed)
@@ -101,7 +102,8 @@ fn real_main() -> Result<()> {
         "test" => test::main(rest),
         "encode-test" => encode_test::main(rest),
         "arm64" => arm64::main(rest),
-        "s390x" => s390x::main(rest),
+        "s390x" => bpo::main(&bpo::S390X, rest),
+        "ppc64el" => bpo::main(&bpo::PPC64EL, rest),
         "wrong-base" => wrong_base::main(rest),
         "pahole-ref" => pahole_ref::main(rest),
         "pahole-next" => pahole_next::main(rest),

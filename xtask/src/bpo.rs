@@ -1,0 +1,236 @@
+//! `cargo xtask s390x` and `cargo xtask ppc64el`: kbtf on Debian's 6.12 kernels for s390x
+//! and ppc64el, from bookworm-backports. (Debian builds its 6.1 kernels for both without
+//! BTF; their 6.12 kernels have it.)
+//!
+//! s390x is the one Debian architecture whose ELF files, and so whose BTF, are big-endian:
+//! kbtf reads big-endian DWARF and relocations (`R_390_*`), writes BTF in the file's byte
+//! order, and edits a big-endian ELF in place. ppc64el relocates its modules' debug sections
+//! with `R_PPC64_*`. The checks are `foreign.rs`'s: the vmlinux and every module against
+//! pahole 1.24, then (unless `--no-qemu`) the kernel in `qemu-system-s390x` (package
+//! qemu-system-misc) or `qemu-system-ppc64` (qemu-system-ppc) judges the sample modules kbtf
+//! rewrote in place, split and distilled, and refuses a corrupted one.
+//!
+//! The packages are not in this machine's apt sources (bookworm-backports, and architectures
+//! apt does not know): they come from the mirror's index, checked against its SHA-256
+//! (`mirror.rs`), into the cache. A kernel already unpacked there is used without asking
+//! the mirror.
+
+use crate::args::{Args, Positionals};
+use crate::foreign::{self, Kernel};
+use crate::guest::{Machine, TempDir};
+use crate::{cache, debs, mirror};
+use anyhow::{ensure, Context, Result};
+use std::path::PathBuf;
+
+const SUITE: &str = "bookworm-backports";
+
+/// One architecture's 6.12 kernel.
+pub struct Arch {
+    /// Debian's architecture name.
+    pub name: &'static str,
+    /// The kernel flavour (`linux-image-6.12.X+deb12-FLAVOUR`).
+    flavour: &'static str,
+    /// Fewer `-dbg` modules than this is not that flavour.
+    min_modules: usize,
+    /// The guest, given its static busybox.
+    machine: fn(PathBuf) -> Machine,
+    usage: &'static str,
+}
+
+pub const S390X: Arch = Arch {
+    name: "s390x",
+    flavour: "s390x",
+    // Debian's s390x 6.12 flavour has about 2,240 modules.
+    min_modules: 2000,
+    machine: Machine::s390x,
+    usage: "\
+cargo xtask s390x [--no-qemu] [--every K] [--kbtf PATH] [--timeout SECS] [--mirror URL]
+
+kbtf on Debian's big-endian s390x 6.12 kernel (bookworm-backports, fetched from the mirror's
+index into the cache): the -dbg vmlinux at -j1 and -j2 must be byte-identical to pahole
+1.24's single-threaded BTF; every K-th -dbg module (default every one) byte-identical to
+pahole 1.24's; then (unless --no-qemu) the s390x kernel in qemu-system-s390x must load the
+encode-test sample modules, rewritten by kbtf -J, each with /sys/kernel/btf/<module>; then
+the same with BTF distilled on another build's vmlinux, relocated by the kernel and meaning
+what the split BTF means; and refuse a corrupted one's BTF.
+--mirror: the Debian mirror (default http://deb.debian.org/debian).",
+};
+
+pub const PPC64EL: Arch = Arch {
+    name: "ppc64el",
+    flavour: "powerpc64le",
+    // Debian's powerpc64le 6.12 flavour has about 3,200 modules.
+    min_modules: 2800,
+    machine: Machine::ppc64el,
+    usage: "\
+cargo xtask ppc64el [--no-qemu] [--every K] [--kbtf PATH] [--timeout SECS] [--mirror URL]
+
+kbtf on Debian's ppc64el 6.12 kernel (bookworm-backports, fetched from the mirror's index
+into the cache): the -dbg vmlinux at -j1 and -j2 must be byte-identical to pahole 1.24's
+single-threaded BTF; every K-th -dbg module (default every one) byte-identical to pahole
+1.24's; then (unless --no-qemu) the kernel in qemu-system-ppc64 must load the encode-test
+sample modules, rewritten by kbtf -J, each with /sys/kernel/btf/<module>; then the same
+with BTF distilled on another build's vmlinux, relocated by the kernel and meaning what the
+split BTF means; and refuse a corrupted one's BTF.
+--mirror: the Debian mirror (default http://deb.debian.org/debian).",
+};
+
+pub fn main(arch: &Arch, raw: &[String]) -> Result<()> {
+    let Some(a) = Args::task(
+        raw,
+        &["every", "kbtf", "timeout", "mirror"],
+        &["no-qemu"],
+        Positionals::None,
+        arch.usage,
+    )?
+    else {
+        return Ok(());
+    };
+    let every = foreign::every(a.opt("every"))?;
+    let kbtf = match a.opt("kbtf") {
+        Some(k) => PathBuf::from(k),
+        None => crate::test::kbtf_release_bin()?,
+    };
+    let mirror = a.opt("mirror").unwrap_or(mirror::DEFAULT);
+    let k = fetch(arch, mirror)?;
+    let machine = if a.flag("no-qemu") {
+        None
+    } else {
+        let mut machine = (arch.machine)(busybox(arch, mirror)?);
+        machine.timeout = match a.opt("timeout") {
+            Some(t) => t
+                .parse()
+                .with_context(|| format!("--timeout: not a number: {t:?}"))?,
+            None => 300,
+        };
+        Some(machine)
+    };
+    let work = TempDir::new(arch.name)?;
+    foreign::check(&kbtf, &k, arch.min_modules, every, machine, &work.path)?;
+    println!("{}: passed", arch.name);
+    Ok(())
+}
+
+impl Arch {
+    /// `X` of a package `linux-image-6.12.X+deb12-FLAVOUR{suffix}`.
+    fn patch_level(&self, name: &str, suffix: &str) -> Option<u32> {
+        name.strip_prefix("linux-image-6.12.")?
+            .strip_suffix(&format!("+deb12-{}{suffix}", self.flavour))?
+            .parse()
+            .ok()
+    }
+
+    fn image_pkg(&self, x: u32) -> String {
+        format!("linux-image-6.12.{x}+deb12-{}", self.flavour)
+    }
+
+    fn dbg_pkg(&self, x: u32) -> String {
+        format!("{}-dbg", self.image_pkg(x))
+    }
+}
+
+/// The unpacked kernel: the newest one of the cache, or else the newest of the index.
+fn fetch(arch: &Arch, mirror: &str) -> Result<Kernel> {
+    let kernels = cache::kernels_dir()?;
+    let cached = std::fs::read_dir(&kernels)
+        .ok()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| arch.patch_level(&e.ok()?.file_name().to_string_lossy(), "-dbg"))
+        .filter(|&x| kernels.join(arch.image_pkg(x)).is_dir())
+        .max();
+    let x = match cached {
+        Some(x) => x,
+        None => {
+            let index = index(arch, mirror, SUITE)?;
+            let packages = index.packages();
+            let x = packages
+                .keys()
+                .filter_map(|n| arch.patch_level(n, "-dbg"))
+                .filter(|&x| packages.contains_key(arch.image_pkg(x).as_str()))
+                .max()
+                .with_context(|| {
+                    format!(
+                        "no linux-image-6.12.*+deb12-{}(-dbg) in {SUITE}'s index",
+                        arch.flavour
+                    )
+                })?;
+            for pkg in [arch.image_pkg(x), arch.dbg_pkg(x)] {
+                let deb = index.download(index.stanza(&pkg)?, &cache::debs_dir()?)?;
+                debs::unpack(&deb, &kernels.join(&pkg), |_| Ok(()))?;
+            }
+            x
+        }
+    };
+    let release = format!("6.12.{x}+deb12-{}", arch.flavour);
+    let dbg = kernels.join(arch.dbg_pkg(x));
+    let kernel = Kernel {
+        label: format!("{} 6.12", arch.name),
+        relocates: true,
+        image: kernels.join(arch.image_pkg(x)),
+        vmlinux: dbg.join(format!("usr/lib/debug/boot/vmlinux-{release}")),
+        dbg_modules: dbg.join(format!("usr/lib/debug/lib/modules/{release}/kernel")),
+    };
+    ensure!(
+        kernel.vmlinux.is_file() && kernel.dbg_modules.is_dir(),
+        "{}: not the -dbg package's layout",
+        dbg.display()
+    );
+    Ok(kernel)
+}
+
+fn index(arch: &Arch, mirror: &str, suite: &str) -> Result<mirror::Index> {
+    let save_as = cache::debs_dir()?.join(format!("Packages-{suite}-{}.xz", arch.name));
+    mirror::Index::fetch(mirror, suite, arch.name, &save_as)
+}
+
+/// The architecture's static busybox of the cache (bookworm's), fetched if missing.
+pub fn busybox(arch: &Arch, mirror: &str) -> Result<PathBuf> {
+    let dir = cache::kernels_dir()?.join(format!("busybox-static-{}", arch.name));
+    let bb = dir.join("bin/busybox");
+    if !bb.is_file() {
+        let index = index(arch, mirror, "bookworm")?;
+        let deb = index.download(index.stanza("busybox-static")?, &cache::debs_dir()?)?;
+        debs::unpack(&deb, &dir, |_| Ok(()))?;
+    }
+    ensure!(bb.is_file(), "{}: no bin/busybox", dir.display());
+    Ok(bb)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patch_levels() {
+        let s = &S390X;
+        assert_eq!(
+            s.patch_level("linux-image-6.12.95+deb12-s390x-dbg", "-dbg"),
+            Some(95)
+        );
+        assert_eq!(
+            s.patch_level("linux-image-6.12.95+deb12-s390x", ""),
+            Some(95)
+        );
+        assert_eq!(
+            s.patch_level("linux-image-6.12.95+deb12-s390x", "-dbg"),
+            None
+        );
+        assert_eq!(
+            s.patch_level("linux-image-6.12.95+deb12-s390x-dbg", ""),
+            None
+        );
+        assert_eq!(
+            s.patch_level("linux-image-6.12.95+deb12-cloud-amd64-dbg", "-dbg"),
+            None
+        );
+        assert_eq!(
+            PPC64EL.patch_level("linux-image-6.12.95+deb12-powerpc64le-dbg", "-dbg"),
+            Some(95)
+        );
+        assert_eq!(
+            PPC64EL.image_pkg(95),
+            "linux-image-6.12.95+deb12-powerpc64le"
+        );
+    }
+}
