@@ -14,7 +14,7 @@ use crate::args::{Args, Positionals};
 use crate::foreign::{self, Kernel};
 use crate::guest::{Machine, TempDir};
 use crate::{cache, debs};
-use anyhow::{ensure, Context, Result};
+use anyhow::{ensure, Result};
 use std::path::PathBuf;
 
 pub const USAGE: &str = "\
@@ -54,19 +54,7 @@ fn fetch() -> Result<Kernel> {
     let dbg = kernels.join(&dbg_pkg);
     let deb = debs::fetch_foreign(&debs_dir, &dbg_pkg, ARCH)?;
     debs::unpack(&deb, &dbg, |_| Ok(()))?;
-    let kernel = Kernel {
-        label: ARCH.to_string(),
-        relocates: false,
-        image,
-        vmlinux: dbg.join(format!("usr/lib/debug/boot/vmlinux-{release}")),
-        dbg_modules: dbg.join(format!("usr/lib/debug/lib/modules/{release}/kernel")),
-    };
-    ensure!(
-        kernel.vmlinux.is_file() && kernel.dbg_modules.is_dir(),
-        "{}: not the -dbg package's layout",
-        dbg.display()
-    );
-    Ok(kernel)
+    Kernel::unpacked(ARCH.to_string(), false, image, &dbg, &release)
 }
 
 pub fn main(raw: &[String]) -> Result<()> {
@@ -86,18 +74,7 @@ pub fn main(raw: &[String]) -> Result<()> {
         None => crate::test::kbtf_release_bin()?,
     };
     let k = fetch()?;
-    let machine = if a.flag("no-qemu") {
-        None
-    } else {
-        let mut machine = Machine::arm64(busybox()?);
-        machine.timeout = match a.opt("timeout") {
-            Some(t) => t
-                .parse()
-                .with_context(|| format!("--timeout: not a number: {t:?}"))?,
-            None => 300,
-        };
-        Some(machine)
-    };
+    let machine = foreign::guest(&a, || Ok(Machine::arm64(busybox()?)))?;
     let work = TempDir::new("arm64")?;
     // Debian's arm64 cloud set has 992 modules.
     foreign::check(&kbtf, &k, 900, every, machine, &work.path)?;

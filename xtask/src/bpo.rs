@@ -93,18 +93,7 @@ pub fn main(arch: &Arch, raw: &[String]) -> Result<()> {
     };
     let mirror = a.opt("mirror").unwrap_or(mirror::DEFAULT);
     let k = fetch(arch, mirror)?;
-    let machine = if a.flag("no-qemu") {
-        None
-    } else {
-        let mut machine = (arch.machine)(busybox(arch, mirror)?);
-        machine.timeout = match a.opt("timeout") {
-            Some(t) => t
-                .parse()
-                .with_context(|| format!("--timeout: not a number: {t:?}"))?,
-            None => 300,
-        };
-        Some(machine)
-    };
+    let machine = foreign::guest(&a, || Ok((arch.machine)(busybox(arch, mirror)?)))?;
     let work = TempDir::new(arch.name)?;
     foreign::check(&kbtf, &k, arch.min_modules, every, machine, &work.path)?;
     println!("{}: passed", arch.name);
@@ -164,19 +153,13 @@ fn fetch(arch: &Arch, mirror: &str) -> Result<Kernel> {
     };
     let release = format!("6.12.{x}+deb12-{}", arch.flavour);
     let dbg = kernels.join(arch.dbg_pkg(x));
-    let kernel = Kernel {
-        label: format!("{} 6.12", arch.name),
-        relocates: true,
-        image: kernels.join(arch.image_pkg(x)),
-        vmlinux: dbg.join(format!("usr/lib/debug/boot/vmlinux-{release}")),
-        dbg_modules: dbg.join(format!("usr/lib/debug/lib/modules/{release}/kernel")),
-    };
-    ensure!(
-        kernel.vmlinux.is_file() && kernel.dbg_modules.is_dir(),
-        "{}: not the -dbg package's layout",
-        dbg.display()
-    );
-    Ok(kernel)
+    Kernel::unpacked(
+        format!("{} 6.12", arch.name),
+        true,
+        kernels.join(arch.image_pkg(x)),
+        &dbg,
+        &release,
+    )
 }
 
 fn index(arch: &Arch, mirror: &str, suite: &str) -> Result<mirror::Index> {

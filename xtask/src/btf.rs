@@ -1,5 +1,6 @@
 //! Just enough BTF parsing to check a blob and count its types.
 
+use crate::elf::u32at;
 use anyhow::{bail, ensure, Result};
 
 pub const MAGIC: u16 = 0xeb9f;
@@ -47,15 +48,6 @@ pub const KIND_NAMES: [&str; 20] = [
     "TYPE_TAG",
     "ENUM64",
 ];
-
-fn u32at(b: &[u8], o: usize, big: bool) -> u32 {
-    let a = [b[o], b[o + 1], b[o + 2], b[o + 3]];
-    if big {
-        u32::from_be_bytes(a)
-    } else {
-        u32::from_le_bytes(a)
-    }
-}
 
 pub fn header(b: &[u8]) -> Result<Header> {
     ensure!(

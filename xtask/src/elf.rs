@@ -39,7 +39,8 @@ fn u16at(b: &[u8], o: usize, big: bool) -> u16 {
         u16::from_le_bytes(a)
     }
 }
-fn u32at(b: &[u8], o: usize, big: bool) -> u32 {
+/// The `u32` at `o` in `b`, big-endian if `big` (ELF and BTF words alike).
+pub fn u32at(b: &[u8], o: usize, big: bool) -> u32 {
     let a = [b[o], b[o + 1], b[o + 2], b[o + 3]];
     if big {
         u32::from_be_bytes(a)

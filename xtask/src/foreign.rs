@@ -42,6 +42,51 @@ pub struct Kernel {
     pub relocates: bool,
 }
 
+impl Kernel {
+    /// The kernel of an unpacked image package `image` and `-dbg` package `dbg` of release
+    /// `release`, checked to have the `-dbg` package's layout.
+    pub fn unpacked(
+        label: String,
+        relocates: bool,
+        image: PathBuf,
+        dbg: &Path,
+        release: &str,
+    ) -> Result<Kernel> {
+        let kernel = Kernel {
+            label,
+            relocates,
+            image,
+            vmlinux: dbg.join(format!("usr/lib/debug/boot/vmlinux-{release}")),
+            dbg_modules: dbg.join(format!("usr/lib/debug/lib/modules/{release}/kernel")),
+        };
+        ensure!(
+            kernel.vmlinux.is_file() && kernel.dbg_modules.is_dir(),
+            "{}: not the -dbg package's layout",
+            dbg.display()
+        );
+        Ok(kernel)
+    }
+}
+
+/// The guest `machine` with `--timeout` (default 300 s: debug modules, emulated), or none
+/// with `--no-qemu`.
+pub fn guest(
+    a: &crate::args::Args,
+    machine: impl FnOnce() -> Result<Machine>,
+) -> Result<Option<Machine>> {
+    if a.flag("no-qemu") {
+        return Ok(None);
+    }
+    let mut machine = machine()?;
+    machine.timeout = match a.opt("timeout") {
+        Some(t) => t
+            .parse()
+            .with_context(|| format!("--timeout: not a number: {t:?}"))?,
+        None => 300,
+    };
+    Ok(Some(machine))
+}
+
 /// Runs checks 1 to 3 (3 only with a `machine`) on every `every`-th module.
 pub fn check(
     kbtf: &Path,

@@ -230,7 +230,10 @@ pub fn main(raw: &[String]) -> Result<()> {
     )?;
 
     for (arch, what) in [
-        ("s390x", "Debian's big-endian s390x 6.12 vmlinux and every module"),
+        (
+            "s390x",
+            "Debian's big-endian s390x 6.12 vmlinux and every module",
+        ),
         ("ppc64el", "Debian's ppc64el 6.12 vmlinux and every module"),
     ] {
         let mut cmd = cargo();
