@@ -69,10 +69,7 @@ pub fn main(raw: &[String]) -> Result<()> {
         return Ok(());
     };
     let every = foreign::every(a.opt("every"))?;
-    let kbtf = match a.opt("kbtf") {
-        Some(k) => PathBuf::from(k),
-        None => crate::test::kbtf_release_bin()?,
-    };
+    let kbtf = crate::test::kbtf_bin(a.opt("kbtf"))?;
     let k = fetch()?;
     let machine = foreign::guest(&a, || Ok(Machine::arm64(busybox()?)))?;
     let work = TempDir::new("arm64")?;

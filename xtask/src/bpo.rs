@@ -87,13 +87,10 @@ pub fn main(arch: &Arch, raw: &[String]) -> Result<()> {
         return Ok(());
     };
     let every = foreign::every(a.opt("every"))?;
-    let kbtf = match a.opt("kbtf") {
-        Some(k) => PathBuf::from(k),
-        None => crate::test::kbtf_release_bin()?,
-    };
+    let kbtf = crate::test::kbtf_bin(a.opt("kbtf"))?;
     let mirror = a.opt("mirror").unwrap_or(mirror::DEFAULT);
     let k = fetch(arch, mirror)?;
-    let machine = foreign::guest(&a, || Ok((arch.machine)(busybox(arch, mirror)?)))?;
+    let machine = foreign::guest(&a, || arch.guest(mirror))?;
     let work = TempDir::new(arch.name)?;
     foreign::check(&kbtf, &k, arch.min_modules, every, machine, &work.path)?;
     println!("{}: passed", arch.name);
@@ -101,6 +98,12 @@ pub fn main(arch: &Arch, raw: &[String]) -> Result<()> {
 }
 
 impl Arch {
+    /// The guest machine for this architecture's kernel, with its busybox (fetched if
+    /// missing).
+    pub fn guest(&self, mirror: &str) -> Result<Machine> {
+        Ok((self.machine)(busybox(self, mirror)?))
+    }
+
     /// `X` of a package `linux-image-6.12.X+deb12-FLAVOUR{suffix}`.
     fn patch_level(&self, name: &str, suffix: &str) -> Option<u32> {
         name.strip_prefix("linux-image-6.12.")?
@@ -168,7 +171,7 @@ fn index(arch: &Arch, mirror: &str, suite: &str) -> Result<mirror::Index> {
 }
 
 /// The architecture's static busybox of the cache (bookworm's), fetched if missing.
-pub fn busybox(arch: &Arch, mirror: &str) -> Result<PathBuf> {
+fn busybox(arch: &Arch, mirror: &str) -> Result<PathBuf> {
     let dir = cache::kernels_dir()?.join(format!("busybox-static-{}", arch.name));
     let bb = dir.join("bin/busybox");
     if !bb.is_file() {

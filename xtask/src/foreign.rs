@@ -24,9 +24,6 @@ use std::process::Command;
 
 /// kbuild 6.1's and 6.12's flags for pahole 1.24, less `-j`.
 pub const FLAGS: &[&str] = &["--btf_gen_floats", "--lang_exclude=rust"];
-/// FLAGS' features (pahole 1.24's, with floats) plus `distilled_base`, as kbuild 6.12 asks
-/// pahole 1.28+ for an out-of-tree module.
-const DISTILLED: &str = "--btf_features=var,float,decl_tag,type_tag,enum64,distilled_base";
 
 /// One unpacked foreign kernel.
 pub struct Kernel {
@@ -263,7 +260,7 @@ fn boot(kbtf: &Path, k: &Kernel, dbg: &[PathBuf], machine: Machine, work: &Path)
         );
         let dir = work.join("distilled");
         let vmlinux = k.vmlinux.to_str().context("vmlinux path")?;
-        let extra = ["--btf_ids_base", vmlinux, DISTILLED];
+        let extra = ["--btf_ids_base", vmlinux, crate::resilience::DISTILLED];
         let paths = rewrite(kbtf, dbg, &names, &other, &extra, &dir)?;
         for p in &paths {
             ensure!(

@@ -129,15 +129,9 @@ pub fn main(raw: &[String]) -> Result<()> {
     let d = if a.flag("arm64") {
         Machine::arm64(crate::arm64::busybox()?)
     } else if a.flag("s390x") {
-        Machine::s390x(crate::bpo::busybox(
-            &crate::bpo::S390X,
-            crate::mirror::DEFAULT,
-        )?)
+        crate::bpo::S390X.guest(crate::mirror::DEFAULT)?
     } else if a.flag("ppc64el") {
-        Machine::ppc64el(crate::bpo::busybox(
-            &crate::bpo::PPC64EL,
-            crate::mirror::DEFAULT,
-        )?)
+        crate::bpo::PPC64EL.guest(crate::mirror::DEFAULT)?
     } else {
         Machine::default()
     };
@@ -318,10 +312,6 @@ fn plan(tree: &KernelTree, names: &[String], modprobe: bool) -> Result<Vec<Modul
         );
     }
     let mut out: Vec<Module> = Vec::new();
-    let loaded = |out: &Vec<Module>, name: &str| {
-        out.iter()
-            .any(|m| ktree::norm(&m.name) == ktree::norm(name))
-    };
     for (i, m) in requested.iter().enumerate() {
         if loaded(&out, &m.name) {
             continue;
@@ -380,6 +370,12 @@ fn plan(tree: &KernelTree, names: &[String], modprobe: bool) -> Result<Vec<Modul
     Ok(out)
 }
 
+/// Whether module `name` is in `out` already.
+fn loaded(out: &[Module], name: &str) -> bool {
+    out.iter()
+        .any(|m| ktree::norm(&m.name) == ktree::norm(name))
+}
+
 /// The module name of a module file's path (`nf_conntrack` of `.../nf_conntrack.ko.xz`).
 fn file_module_name(p: &Path) -> String {
     let file = p
@@ -395,7 +391,7 @@ fn push_soft_pre_deps(tree: &KernelTree, out: &mut Vec<Module>, name: &str) -> R
     for (src, deps) in tree.soft_pre_deps(name)? {
         for p in deps.iter().rev().chain(std::iter::once(&src)) {
             let n = file_module_name(p);
-            if !out.iter().any(|m| ktree::norm(&m.name) == n) {
+            if !loaded(out, &n) {
                 out.push(Module {
                     name: n,
                     src: p.clone(),

@@ -140,8 +140,8 @@ impl KernelTree {
     /// The modules `name` asks to have loaded before it (`softdep NAME pre: A B` in
     /// modules.softdep, which depmod gathers from each module's `.modinfo`), each resolved
     /// through modules.alias (to every module an alias names) where it is not a module's
-    /// own name, as modprobe does: their files and modules.dep dependencies. (s390x's libcrc32c wants the module `crc32c`,
-    /// which x86_64 and arm64 build in.)
+    /// own name, as modprobe does: their files and modules.dep dependencies. (s390x's
+    /// libcrc32c wants the module `crc32c`, which x86_64 and arm64 build in.)
     pub fn soft_pre_deps(&self, name: &str) -> Result<Vec<(PathBuf, Vec<PathBuf>)>> {
         let read = |file: &str| -> Result<String> {
             let p = self.modules_base().join(file);

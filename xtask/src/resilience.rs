@@ -79,7 +79,7 @@ const FLAGS: &[&str] = &["-J", "-j", "--btf_gen_floats", "--lang_exclude=rust"];
 /// The same feature set as FLAGS (pahole 1.24's, with floats) plus distilled_base. Not
 /// `+distilled_base`: `+` adds to pahole 1.26+'s default set, whose optimized_func encodes
 /// more functions, and the comparison with the right split BTF would then see those.
-const DISTILLED: &str = "--btf_features=var,float,decl_tag,type_tag,enum64,distilled_base";
+pub const DISTILLED: &str = "--btf_features=var,float,decl_tag,type_tag,enum64,distilled_base";
 
 struct Ctx {
     kbtf: PathBuf,
