@@ -94,6 +94,21 @@ impl Machine {
             ..Machine::default()
         }
     }
+
+    /// A riscv64 guest (`qemu-system-riscv64 -M virt`, booted by the OpenSBI firmware qemu
+    /// ships; its `-serial` is the 16550 UART `ttyS0`), with `busybox`, a riscv64 static
+    /// busybox; 2 GiB of memory.
+    pub fn riscv64(busybox: PathBuf) -> Machine {
+        Machine {
+            memory: 2048,
+            busybox,
+            qemu: "qemu-system-riscv64".to_string(),
+            qemu_args: ["-M", "virt", "-bios", "default"]
+                .map(String::from)
+                .to_vec(),
+            ..Machine::default()
+        }
+    }
 }
 
 /// The first lines of every test /init: mounts, quiet console, the boot marker.

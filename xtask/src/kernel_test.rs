@@ -49,7 +49,10 @@ kernel's modules.dep. Default modules: dummy veth tun.
                       2048 MB, the s390x busybox of the cache (default --busybox)
   --ppc64el           a ppc64el kernel (`cargo xtask ppc64el` fetches Debian's):
                       qemu-system-ppc64 -M pseries (VOF firmware), console hvc0,
-                      2048 MB, the ppc64el busybox of the cache (default --busybox)";
+                      2048 MB, the ppc64el busybox of the cache (default --busybox)
+  --riscv64           a riscv64 kernel (`cargo xtask riscv64` fetches Debian 13's):
+                      qemu-system-riscv64 -M virt (OpenSBI), console ttyS0,
+                      2048 MB, the riscv64 busybox of the cache (default --busybox)";
 
 const DEFAULT_MODULES: &[&str] = &["dummy", "veth", "tun"];
 
@@ -119,6 +122,7 @@ pub fn main(raw: &[String]) -> Result<()> {
             "arm64",
             "s390x",
             "ppc64el",
+            "riscv64",
         ],
         Positionals::Any,
         USAGE,
@@ -129,9 +133,11 @@ pub fn main(raw: &[String]) -> Result<()> {
     let d = if a.flag("arm64") {
         Machine::arm64(crate::arm64::busybox()?)
     } else if a.flag("s390x") {
-        crate::bpo::S390X.guest(crate::mirror::DEFAULT)?
+        crate::kernel612::S390X.guest(crate::mirror::DEFAULT)?
     } else if a.flag("ppc64el") {
-        crate::bpo::PPC64EL.guest(crate::mirror::DEFAULT)?
+        crate::kernel612::PPC64EL.guest(crate::mirror::DEFAULT)?
+    } else if a.flag("riscv64") {
+        crate::kernel612::RISCV64.guest(crate::mirror::DEFAULT)?
     } else {
         Machine::default()
     };

@@ -3,7 +3,6 @@
 mod args;
 mod arm64;
 mod bench;
-mod bpo;
 mod broken;
 mod btf;
 mod btf_info;
@@ -24,6 +23,7 @@ mod headers;
 mod initramfs;
 mod install_rule;
 mod kbuild;
+mod kernel612;
 mod kernel_selftest;
 mod kernel_test;
 mod ktree;
@@ -66,6 +66,7 @@ tasks:
   arm64         Debian's arm64 6.1 kernel: vmlinux and modules equal pahole's, the kernel judges 24
   s390x         Debian's big-endian s390x 6.12 kernel: vmlinux and modules equal pahole's, the kernel judges them
   ppc64el       Debian's ppc64el 6.12 kernel: vmlinux and modules equal pahole's, the kernel judges them
+  riscv64       Debian 13's riscv64 6.12 kernel: vmlinux and modules equal pahole's, the kernel judges them
   oot-build     build testdata/oot/kbtf_sample against Debian's headers only (no vmlinux)
   kbuild-test   build linux-source-6.1 with PAHOLE=kbtf, boot it, load every module; compare with pahole
   regen         TREE [kbtf regen options]: kbtf regen (--acceptance: the 6.1 -dbg modules, timed)
@@ -102,8 +103,9 @@ fn real_main() -> Result<()> {
         "test" => test::main(rest),
         "encode-test" => encode_test::main(rest),
         "arm64" => arm64::main(rest),
-        "s390x" => bpo::main(&bpo::S390X, rest),
-        "ppc64el" => bpo::main(&bpo::PPC64EL, rest),
+        "s390x" => kernel612::main(&kernel612::S390X, rest),
+        "ppc64el" => kernel612::main(&kernel612::PPC64EL, rest),
+        "riscv64" => kernel612::main(&kernel612::RISCV64, rest),
         "wrong-base" => wrong_base::main(rest),
         "pahole-ref" => pahole_ref::main(rest),
         "pahole-next" => pahole_next::main(rest),

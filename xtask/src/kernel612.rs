@@ -1,17 +1,19 @@
-//! `cargo xtask s390x` and `cargo xtask ppc64el`: kbtf on Debian's 6.12 kernels for s390x
-//! and ppc64el, from bookworm-backports. (Debian builds its 6.1 kernels for both without
-//! BTF; their 6.12 kernels have it.)
+//! `cargo xtask s390x`, `cargo xtask ppc64el` and `cargo xtask riscv64`: kbtf on Debian's
+//! 6.12 kernels for s390x and ppc64el (from bookworm-backports) and for riscv64 (from Debian
+//! 13, trixie: Debian 12 has no riscv64 release). (Debian builds its 6.1 kernels for s390x
+//! and ppc64el without BTF; their 6.12 kernels have it.)
 //!
 //! s390x is the one Debian architecture whose ELF files, and so whose BTF, are big-endian:
 //! kbtf reads big-endian DWARF and relocations (`R_390_*`), writes BTF in the file's byte
 //! order, and edits a big-endian ELF in place. ppc64el relocates its modules' debug sections
-//! with `R_PPC64_*`. The checks are `foreign.rs`'s: the vmlinux and every module against
-//! pahole 1.24, then (unless `--no-qemu`) the kernel in `qemu-system-s390x` (package
-//! qemu-system-misc) or `qemu-system-ppc64` (qemu-system-ppc) judges the sample modules kbtf
-//! rewrote in place, split and distilled, and refuses a corrupted one.
+//! with `R_PPC64_*`, riscv64 with `R_RISCV_*`. The checks are `foreign.rs`'s: the vmlinux and
+//! every module against pahole 1.24, then (unless `--no-qemu`) the kernel in
+//! `qemu-system-s390x` (package qemu-system-misc), `qemu-system-ppc64` (qemu-system-ppc) or
+//! `qemu-system-riscv64` (qemu-system-misc, with the OpenSBI firmware qemu ships) judges the
+//! sample modules kbtf rewrote in place, split and distilled, and refuses a corrupted one.
 //!
-//! The packages are not in this machine's apt sources (bookworm-backports, and architectures
-//! apt does not know): they come from the mirror's index, checked against its SHA-256
+//! The packages are not in this machine's apt sources (other suites, and architectures apt
+//! does not know): they come from the mirror's index, checked against its SHA-256
 //! (`mirror.rs`), into the cache. A kernel already unpacked there is used without asking
 //! the mirror.
 
@@ -19,17 +21,21 @@ use crate::args::{Args, Positionals};
 use crate::foreign::{self, Kernel};
 use crate::guest::{Machine, TempDir};
 use crate::{cache, debs, mirror};
-use anyhow::{ensure, Context, Result};
+use anyhow::{Context, Result};
 use std::path::PathBuf;
-
-const SUITE: &str = "bookworm-backports";
 
 /// One architecture's 6.12 kernel.
 pub struct Arch {
     /// Debian's architecture name.
     pub name: &'static str,
-    /// The kernel flavour (`linux-image-6.12.X+deb12-FLAVOUR`).
+    /// The kernel flavour (`linux-image-6.12.X+DEBIAN-FLAVOUR`).
     flavour: &'static str,
+    /// The suite the kernel comes from.
+    suite: &'static str,
+    /// Its release tag in package names (`deb12`, `deb13`).
+    debian: &'static str,
+    /// The suite of the static busybox.
+    busybox_suite: &'static str,
     /// Fewer `-dbg` modules than this is not that flavour.
     min_modules: usize,
     /// The guest, given its static busybox.
@@ -40,6 +46,9 @@ pub struct Arch {
 pub const S390X: Arch = Arch {
     name: "s390x",
     flavour: "s390x",
+    suite: "bookworm-backports",
+    debian: "deb12",
+    busybox_suite: "bookworm",
     // Debian's s390x 6.12 flavour has about 2,240 modules.
     min_modules: 2000,
     machine: Machine::s390x,
@@ -59,6 +68,9 @@ what the split BTF means; and refuse a corrupted one's BTF.
 pub const PPC64EL: Arch = Arch {
     name: "ppc64el",
     flavour: "powerpc64le",
+    suite: "bookworm-backports",
+    debian: "deb12",
+    busybox_suite: "bookworm",
     // Debian's powerpc64le 6.12 flavour has about 3,200 modules.
     min_modules: 2800,
     machine: Machine::ppc64el,
@@ -72,6 +84,28 @@ single-threaded BTF; every K-th -dbg module (default every one) byte-identical t
 sample modules, rewritten by kbtf -J, each with /sys/kernel/btf/<module>; then the same
 with BTF distilled on another build's vmlinux, relocated by the kernel and meaning what the
 split BTF means; and refuse a corrupted one's BTF.
+--mirror: the Debian mirror (default http://deb.debian.org/debian).",
+};
+
+pub const RISCV64: Arch = Arch {
+    name: "riscv64",
+    flavour: "riscv64",
+    suite: "trixie",
+    debian: "deb13",
+    busybox_suite: "trixie",
+    // Debian's riscv64 6.12 flavour has about 3,100 modules.
+    min_modules: 2700,
+    machine: Machine::riscv64,
+    usage: "\
+cargo xtask riscv64 [--no-qemu] [--every K] [--kbtf PATH] [--timeout SECS] [--mirror URL]
+
+kbtf on Debian 13's riscv64 6.12 kernel (trixie, fetched from the mirror's index into the
+cache): the -dbg vmlinux at -j1 and -j2 must be byte-identical to pahole 1.24's
+single-threaded BTF; every K-th -dbg module (default every one) byte-identical to pahole
+1.24's; then (unless --no-qemu) the kernel in qemu-system-riscv64 (virt, OpenSBI) must load
+the encode-test sample modules, rewritten by kbtf -J, each with /sys/kernel/btf/<module>;
+then the same with BTF distilled on another build's vmlinux, relocated by the kernel and
+meaning what the split BTF means; and refuse a corrupted one's BTF.
 --mirror: the Debian mirror (default http://deb.debian.org/debian).",
 };
 
@@ -104,16 +138,21 @@ impl Arch {
         Ok((self.machine)(busybox(self, mirror)?))
     }
 
-    /// `X` of a package `linux-image-6.12.X+deb12-FLAVOUR{suffix}`.
+    /// `X` of a package `linux-image-6.12.X+DEBIAN-FLAVOUR{suffix}`.
     fn patch_level(&self, name: &str, suffix: &str) -> Option<u32> {
         name.strip_prefix("linux-image-6.12.")?
-            .strip_suffix(&format!("+deb12-{}{suffix}", self.flavour))?
+            .strip_suffix(&format!("+{}-{}{suffix}", self.debian, self.flavour))?
             .parse()
             .ok()
     }
 
+    /// The kernel release of patch level `x`: `6.12.X+DEBIAN-FLAVOUR`.
+    fn release(&self, x: u32) -> String {
+        format!("6.12.{x}+{}-{}", self.debian, self.flavour)
+    }
+
     fn image_pkg(&self, x: u32) -> String {
-        format!("linux-image-6.12.{x}+deb12-{}", self.flavour)
+        format!("linux-image-{}", self.release(x))
     }
 
     fn dbg_pkg(&self, x: u32) -> String {
@@ -134,7 +173,7 @@ fn fetch(arch: &Arch, mirror: &str) -> Result<Kernel> {
     let x = match cached {
         Some(x) => x,
         None => {
-            let index = index(arch, mirror, SUITE)?;
+            let index = index(arch, mirror, arch.suite)?;
             let packages = index.packages();
             let x = packages
                 .keys()
@@ -143,8 +182,8 @@ fn fetch(arch: &Arch, mirror: &str) -> Result<Kernel> {
                 .max()
                 .with_context(|| {
                     format!(
-                        "no linux-image-6.12.*+deb12-{}(-dbg) in {SUITE}'s index",
-                        arch.flavour
+                        "no linux-image-6.12.*+{}-{}(-dbg) in {}'s index",
+                        arch.debian, arch.flavour, arch.suite
                     )
                 })?;
             for pkg in [arch.image_pkg(x), arch.dbg_pkg(x)] {
@@ -154,15 +193,23 @@ fn fetch(arch: &Arch, mirror: &str) -> Result<Kernel> {
             x
         }
     };
-    let release = format!("6.12.{x}+deb12-{}", arch.flavour);
+    let release = arch.release(x);
     let dbg = kernels.join(arch.dbg_pkg(x));
-    Kernel::unpacked(
-        format!("{} 6.12", arch.name),
-        true,
-        kernels.join(arch.image_pkg(x)),
-        &dbg,
-        &release,
-    )
+    let image = kernels.join(arch.image_pkg(x));
+    link_merged_usr(&image)?;
+    Kernel::unpacked(format!("{} 6.12", arch.name), true, image, &dbg, &release)
+}
+
+/// Gives an image package of Debian 13, whose modules are in `usr/lib/modules`, the
+/// `lib/modules` of Debian 12's: a symbolic link `lib` to `usr/lib`, as on a merged-`/usr`
+/// system. Debian 12's `depmod -b ROOT` (kmod 30) and `KernelTree` look in `ROOT/lib/modules`.
+fn link_merged_usr(image: &std::path::Path) -> Result<()> {
+    let lib = image.join("lib");
+    if image.join("usr/lib/modules").is_dir() && std::fs::symlink_metadata(&lib).is_err() {
+        std::os::unix::fs::symlink("usr/lib", &lib)
+            .with_context(|| format!("linking {} to usr/lib", lib.display()))?;
+    }
+    Ok(())
 }
 
 fn index(arch: &Arch, mirror: &str, suite: &str) -> Result<mirror::Index> {
@@ -170,17 +217,22 @@ fn index(arch: &Arch, mirror: &str, suite: &str) -> Result<mirror::Index> {
     mirror::Index::fetch(mirror, suite, arch.name, &save_as)
 }
 
-/// The architecture's static busybox of the cache (bookworm's), fetched if missing.
+/// The architecture's static busybox of the cache, fetched if missing.
+/// (bookworm's package has `bin/busybox`, trixie's `usr/bin/busybox`.)
 fn busybox(arch: &Arch, mirror: &str) -> Result<PathBuf> {
     let dir = cache::kernels_dir()?.join(format!("busybox-static-{}", arch.name));
-    let bb = dir.join("bin/busybox");
-    if !bb.is_file() {
-        let index = index(arch, mirror, "bookworm")?;
+    let found = || {
+        ["bin/busybox", "usr/bin/busybox"]
+            .map(|p| dir.join(p))
+            .into_iter()
+            .find(|bb| bb.is_file())
+    };
+    if found().is_none() {
+        let index = index(arch, mirror, arch.busybox_suite)?;
         let deb = index.download(index.stanza("busybox-static")?, &cache::debs_dir()?)?;
         debs::unpack(&deb, &dir, |_| Ok(()))?;
     }
-    ensure!(bb.is_file(), "{}: no bin/busybox", dir.display());
-    Ok(bb)
+    found().with_context(|| format!("{}: no bin/busybox or usr/bin/busybox", dir.display()))
 }
 
 #[cfg(test)]
@@ -218,5 +270,14 @@ mod tests {
             PPC64EL.image_pkg(95),
             "linux-image-6.12.95+deb12-powerpc64le"
         );
+        assert_eq!(
+            RISCV64.patch_level("linux-image-6.12.107+deb13-riscv64-dbg", "-dbg"),
+            Some(107)
+        );
+        assert_eq!(
+            RISCV64.patch_level("linux-image-6.12.107+deb12-riscv64-dbg", "-dbg"),
+            None
+        );
+        assert_eq!(RISCV64.release(107), "6.12.107+deb13-riscv64");
     }
 }
