@@ -55,57 +55,51 @@ impl Machine {
     /// arm64 kernel, with `busybox`, an arm64 static busybox. Debug modules fill a larger
     /// initramfs: 2 GiB of memory.
     pub fn arm64(busybox: PathBuf) -> Machine {
-        Machine {
-            memory: 2048,
+        Machine::emulated(
             busybox,
-            qemu: "qemu-system-aarch64".to_string(),
-            qemu_args: ["-M", "virt", "-cpu", "max"].map(String::from).to_vec(),
-            console: "ttyAMA0".to_string(),
-            ..Machine::default()
-        }
+            "qemu-system-aarch64",
+            &["-M", "virt", "-cpu", "max"],
+            "ttyAMA0",
+        )
     }
 
     /// An s390x guest (`qemu-system-s390x -M s390-ccw-virtio`, whose `-serial` is the SCLP
     /// console `ttysclp0`) for a big-endian s390x kernel, with `busybox`, an s390x static
     /// busybox; 2 GiB of memory, as for arm64.
     pub fn s390x(busybox: PathBuf) -> Machine {
-        Machine {
-            memory: 2048,
-            busybox,
-            qemu: "qemu-system-s390x".to_string(),
-            qemu_args: ["-M", "s390-ccw-virtio", "-cpu", "max"]
-                .map(String::from)
-                .to_vec(),
-            console: "ttysclp0".to_string(),
-            ..Machine::default()
-        }
+        let m = ["-M", "s390-ccw-virtio", "-cpu", "max"];
+        Machine::emulated(busybox, "qemu-system-s390x", &m, "ttysclp0")
     }
 
     /// A ppc64el guest (`qemu-system-ppc64 -M pseries` with qemu's small firmware, VOF,
     /// instead of SLOF; its `-serial` is the hypervisor console `hvc0`), with `busybox`, a
     /// ppc64el static busybox; 2 GiB of memory.
     pub fn ppc64el(busybox: PathBuf) -> Machine {
-        Machine {
-            memory: 2048,
+        Machine::emulated(
             busybox,
-            qemu: "qemu-system-ppc64".to_string(),
-            qemu_args: ["-M", "pseries,x-vof=on"].map(String::from).to_vec(),
-            console: "hvc0".to_string(),
-            ..Machine::default()
-        }
+            "qemu-system-ppc64",
+            &["-M", "pseries,x-vof=on"],
+            "hvc0",
+        )
     }
 
     /// A riscv64 guest (`qemu-system-riscv64 -M virt`, booted by the OpenSBI firmware qemu
     /// ships; its `-serial` is the 16550 UART `ttyS0`), with `busybox`, a riscv64 static
     /// busybox; 2 GiB of memory.
     pub fn riscv64(busybox: PathBuf) -> Machine {
+        let m = ["-M", "virt", "-bios", "default"];
+        Machine::emulated(busybox, "qemu-system-riscv64", &m, "ttyS0")
+    }
+
+    /// A guest of another architecture: `qemu` with `machine`'s arguments, its serial
+    /// console `console`, and 2 GiB of memory (debug modules fill a larger initramfs).
+    fn emulated(busybox: PathBuf, qemu: &str, machine: &[&str], console: &str) -> Machine {
         Machine {
             memory: 2048,
             busybox,
-            qemu: "qemu-system-riscv64".to_string(),
-            qemu_args: ["-M", "virt", "-bios", "default"]
-                .map(String::from)
-                .to_vec(),
+            qemu: qemu.to_string(),
+            qemu_args: machine.iter().map(|a| a.to_string()).collect(),
+            console: console.to_string(),
             ..Machine::default()
         }
     }

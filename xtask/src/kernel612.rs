@@ -40,7 +40,9 @@ pub struct Arch {
     min_modules: usize,
     /// The guest, given its static busybox.
     machine: fn(PathBuf) -> Machine,
-    usage: &'static str,
+    /// The kernel and the guest, for `--help`.
+    kernel: &'static str,
+    guest: &'static str,
 }
 
 pub const S390X: Arch = Arch {
@@ -52,17 +54,8 @@ pub const S390X: Arch = Arch {
     // Debian's s390x 6.12 flavour has about 2,240 modules.
     min_modules: 2000,
     machine: Machine::s390x,
-    usage: "\
-cargo xtask s390x [--no-qemu] [--every K] [--kbtf PATH] [--timeout SECS] [--mirror URL]
-
-kbtf on Debian's big-endian s390x 6.12 kernel (bookworm-backports, fetched from the mirror's
-index into the cache): the -dbg vmlinux at -j1 and -j2 must be byte-identical to pahole
-1.24's single-threaded BTF; every K-th -dbg module (default every one) byte-identical to
-pahole 1.24's; then (unless --no-qemu) the s390x kernel in qemu-system-s390x must load the
-encode-test sample modules, rewritten by kbtf -J, each with /sys/kernel/btf/<module>; then
-the same with BTF distilled on another build's vmlinux, relocated by the kernel and meaning
-what the split BTF means; and refuse a corrupted one's BTF.
---mirror: the Debian mirror (default http://deb.debian.org/debian).",
+    kernel: "Debian's big-endian s390x 6.12 kernel (bookworm-backports",
+    guest: "qemu-system-s390x",
 };
 
 pub const PPC64EL: Arch = Arch {
@@ -74,17 +67,8 @@ pub const PPC64EL: Arch = Arch {
     // Debian's powerpc64le 6.12 flavour has about 3,200 modules.
     min_modules: 2800,
     machine: Machine::ppc64el,
-    usage: "\
-cargo xtask ppc64el [--no-qemu] [--every K] [--kbtf PATH] [--timeout SECS] [--mirror URL]
-
-kbtf on Debian's ppc64el 6.12 kernel (bookworm-backports, fetched from the mirror's index
-into the cache): the -dbg vmlinux at -j1 and -j2 must be byte-identical to pahole 1.24's
-single-threaded BTF; every K-th -dbg module (default every one) byte-identical to pahole
-1.24's; then (unless --no-qemu) the kernel in qemu-system-ppc64 must load the encode-test
-sample modules, rewritten by kbtf -J, each with /sys/kernel/btf/<module>; then the same
-with BTF distilled on another build's vmlinux, relocated by the kernel and meaning what the
-split BTF means; and refuse a corrupted one's BTF.
---mirror: the Debian mirror (default http://deb.debian.org/debian).",
+    kernel: "Debian's ppc64el 6.12 kernel (bookworm-backports",
+    guest: "qemu-system-ppc64 (pseries, VOF)",
 };
 
 pub const RISCV64: Arch = Arch {
@@ -96,17 +80,8 @@ pub const RISCV64: Arch = Arch {
     // Debian's riscv64 6.12 flavour has about 3,100 modules.
     min_modules: 2700,
     machine: Machine::riscv64,
-    usage: "\
-cargo xtask riscv64 [--no-qemu] [--every K] [--kbtf PATH] [--timeout SECS] [--mirror URL]
-
-kbtf on Debian 13's riscv64 6.12 kernel (trixie, fetched from the mirror's index into the
-cache): the -dbg vmlinux at -j1 and -j2 must be byte-identical to pahole 1.24's
-single-threaded BTF; every K-th -dbg module (default every one) byte-identical to pahole
-1.24's; then (unless --no-qemu) the kernel in qemu-system-riscv64 (virt, OpenSBI) must load
-the encode-test sample modules, rewritten by kbtf -J, each with /sys/kernel/btf/<module>;
-then the same with BTF distilled on another build's vmlinux, relocated by the kernel and
-meaning what the split BTF means; and refuse a corrupted one's BTF.
---mirror: the Debian mirror (default http://deb.debian.org/debian).",
+    kernel: "Debian 13's riscv64 6.12 kernel (trixie",
+    guest: "qemu-system-riscv64 (virt, OpenSBI)",
 };
 
 pub fn main(arch: &Arch, raw: &[String]) -> Result<()> {
@@ -115,7 +90,7 @@ pub fn main(arch: &Arch, raw: &[String]) -> Result<()> {
         &["every", "kbtf", "timeout", "mirror"],
         &["no-qemu"],
         Positionals::None,
-        arch.usage,
+        &arch.usage(),
     )?
     else {
         return Ok(());
@@ -132,6 +107,27 @@ pub fn main(arch: &Arch, raw: &[String]) -> Result<()> {
 }
 
 impl Arch {
+    fn usage(&self) -> String {
+        format!(
+            "\
+cargo xtask {} [--no-qemu] [--every K] [--kbtf PATH] [--timeout SECS] [--mirror URL]
+
+kbtf on {}, fetched from the mirror's index
+into the cache), booted in {}:
+- the -dbg vmlinux at -j1 and -j2 must be byte-identical to pahole 1.24's single-threaded BTF;
+- every K-th -dbg module (default every one) must be byte-identical to pahole 1.24's;
+- unless --no-qemu, the kernel must load the encode-test sample modules rewritten by kbtf -J,
+  each with /sys/kernel/btf/<module>; then the same with BTF distilled on another build's
+  vmlinux, relocated by the kernel and meaning what the split BTF means; and it must refuse
+  a corrupted one's BTF.
+--mirror: the Debian mirror (default {}).",
+            self.name,
+            self.kernel,
+            self.guest,
+            mirror::DEFAULT
+        )
+    }
+
     /// The guest machine for this architecture's kernel, with its busybox (fetched if
     /// missing).
     pub fn guest(&self, mirror: &str) -> Result<Machine> {
