@@ -107,6 +107,35 @@ pub fn resolve_section_with(
     ))
 }
 
+/// The new contents of a linked image's `.BTF_ids` (a vmlinux), re-resolved from its own
+/// `.BTF` onto `new`, when its ids were resolved already (some `__BTF_ID__` id is not 0);
+/// `None` when it has none, or none resolved (kbuild's image before resolve_btfids), or
+/// when they cannot be re-resolved (a warning says why, and the section stays as it was).
+pub fn re_resolve_image(path: &Path, elf: &[u8], new: &Btf) -> Option<Vec<u8>> {
+    let entries = btf_ids::entries(elf).ok().flatten()?;
+    let resolved = entries
+        .iter()
+        .any(|e| e.kind.btf_kind().is_some() && e.current != 0);
+    if !resolved {
+        return None;
+    }
+    let old = match kbtf_emit::elf::section(elf, ".BTF") {
+        Ok(Some(bytes)) => Btf::parse(bytes, None).map_err(|e| anyhow!("its .BTF: {e}")),
+        Ok(None) => Err(anyhow!("it has no .BTF they were resolved against")),
+        Err(e) => Err(anyhow!("{e}")),
+    };
+    match old.and_then(|old| btf_ids::re_resolve(elf, &old, new).map_err(|e| anyhow!("{e}"))) {
+        Ok(r) => r.map(|r| report(path, r)),
+        Err(e) => {
+            eprintln!(
+                "kbtf: warning: {}: .BTF_ids left as it was (its ids name types of the old .BTF): {e:#}",
+                path.display()
+            );
+            None
+        }
+    }
+}
+
 fn report(path: &Path, r: btf_ids::Resolved) -> Vec<u8> {
     for s in &r.unresolved {
         eprintln!(

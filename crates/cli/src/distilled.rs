@@ -92,7 +92,8 @@ fn hint_index(hint: &Btf) -> std::collections::HashSet<(Kind, String, Option<u32
 }
 
 /// Writes `out` into the module at `path`, whose bytes are `elf` (atomically), with its `.BTF_ids` resolved again
-/// against `new_btf` (the BTF `out` holds) when it is a relocatable object (a module). `bases`
+/// against `new_btf` (the BTF `out` holds) when it is a relocatable object (a module), or a
+/// linked image whose ids were resolved already (a finished vmlinux). `bases`
 /// are the vmlinux BTFs the module's current `.BTF` may be split on. When `strict`, a
 /// `.BTF_ids` that cannot be resolved is an error; otherwise (plain split BTF, where kbuild
 /// runs resolve_btfids afterwards anyway) a warning that leaves the section as it was.
@@ -119,8 +120,16 @@ pub fn write_module(
     // headers and new sections pass through memory; the rest is copied file to file.
     let (mut patched, stripped) = kbtf_emit::rewrite_patched(elf, out)
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    // A vmlinux's .BTF_ids is kbuild's to resolve (resolve_btfids runs after pahole).
-    if is_relocatable(elf) {
+    if !is_relocatable(elf) {
+        // A vmlinux's .BTF_ids is kbuild's to resolve: resolve_btfids runs after pahole, on
+        // an image whose ids are still 0, and those are left be. A finished vmlinux's ids name
+        // types of its old .BTF; they are resolved again, or a `kbtf check` of the file
+        // kbtf wrote finds them wrong wherever the ids moved.
+        if let Some(ids) = crate::btf_ids::re_resolve_image(path, elf, new_btf) {
+            kbtf_emit::set_section_in(&mut patched, &kbtf_emit::btf_ids::section_spec(&ids))
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+        }
+    } else {
         // Read from the old bytes: the rewrite leaves .BTF_ids, symbols and relocations be.
         let unsigned = kbtf_emit::modsig::strip(elf)?;
         let previous = || crate::btf_ids::previous_btfs(unsigned, bases);
