@@ -125,7 +125,10 @@ pub fn write_module(
         // an image whose ids are still 0, and those are left be. A finished vmlinux's ids name
         // types of its old .BTF; they are resolved again, or a `kbtf check` of the file
         // kbtf wrote finds them wrong wherever the ids moved.
-        if let Some(ids) = crate::btf_ids::re_resolve_image(path, elf, new_btf) {
+        let t = kbtf_btf::timing::stage("write: .BTF_ids");
+        let ids = crate::btf_ids::re_resolve_image(path, elf, new_btf);
+        drop(t);
+        if let Some(ids) = ids {
             kbtf_emit::set_section_in(&mut patched, &kbtf_emit::btf_ids::section_spec(&ids))
                 .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
         }

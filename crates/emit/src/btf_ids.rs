@@ -385,13 +385,25 @@ fn lookup<'a>(
 
 /// Resolution proper, on section bytes laid out as compiled: ids, then counts, then sorting,
 /// in resolve_btfids' order.
-fn apply(entries: &[Entry], mut data: Vec<u8>, le: bool, btf: &Btf) -> Result<Resolved, EmitError> {
-    let ids = lookup(
-        btf,
-        entries
-            .iter()
-            .filter_map(|e| Some((e.kind.btf_kind()?, e.name_bytes.as_slice()))),
-    )?;
+fn apply(entries: &[Entry], data: Vec<u8>, le: bool, btf: &Btf) -> Result<Resolved, EmitError> {
+    let ids = lookup(btf, wanted(entries))?;
+    apply_ids(entries, data, le, &ids)
+}
+
+/// The (kind, name) of every id entry.
+fn wanted(entries: &[Entry]) -> impl Iterator<Item = (Kind, &[u8])> {
+    entries
+        .iter()
+        .filter_map(|e| Some((e.kind.btf_kind()?, e.name_bytes.as_slice())))
+}
+
+/// [`apply`] with the ids already looked up.
+fn apply_ids(
+    entries: &[Entry],
+    mut data: Vec<u8>,
+    le: bool,
+    ids: &Found<'_>,
+) -> Result<Resolved, EmitError> {
     let mut unresolved = Vec::new();
     for e in entries {
         let Some(kind) = e.kind.btf_kind() else {
@@ -499,12 +511,7 @@ pub fn re_resolve(elf: &[u8], previous: &Btf, btf: &Btf) -> Result<Option<Resolv
     let Some(t) = read_table(elf)? else {
         return Ok(None);
     };
-    let prev = lookup(
-        previous,
-        t.entries
-            .iter()
-            .filter_map(|e| Some((e.kind.btf_kind()?, e.name_bytes.as_slice()))),
-    )?;
+    let prev = lookup(previous, wanted(&t.entries))?;
     let by_offset: HashMap<u64, &Entry> = t
         .entries
         .iter()
@@ -562,7 +569,7 @@ pub fn re_resolve(elf: &[u8], previous: &Btf, btf: &Btf) -> Result<Option<Resolv
             compiled[o + 4..o + 8].copy_from_slice(&flags);
         }
     }
-    let check = apply(&t.entries, compiled.clone(), t.le, previous)?;
+    let check = apply_ids(&t.entries, compiled.clone(), t.le, &prev)?;
     if let Some(i) = check.data.iter().zip(&t.data).position(|(a, b)| a != b) {
         return Err(bad(format!(
             "offset {:#x} is not what resolving against the previous BTF gives: the section \
