@@ -121,16 +121,17 @@ fn elf_summary(path: &Path) -> Vec<String> {
     out
 }
 
-/// Every section but `.BTF` and the name table: index, name, kind, flags, address, size and
-/// a hash of its contents (symbol tables and relocation sections included). For a vmlinux,
-/// whose 10 M relocations `elf_summary` would spell out one by one.
+/// Every section but `.BTF`, `.BTF_ids` and the name table: index, name, kind, flags,
+/// address, size and a hash of its contents (symbol tables and relocation sections
+/// included). For a vmlinux, whose 10 M relocations `elf_summary` would spell out one by
+/// one. (`.BTF_ids` is resolved again onto the new BTF: `kbtf check` judges it.)
 fn sections_summary(path: &Path) -> Vec<String> {
     use object::{Object, ObjectSection};
     use std::hash::{Hash, Hasher};
     let data = std::fs::read(path).unwrap();
     let f = object::File::parse(&*data).unwrap();
     f.sections()
-        .filter(|s| !matches!(s.name(), Ok(".BTF" | ".shstrtab")))
+        .filter(|s| !matches!(s.name(), Ok(".BTF" | ".BTF_ids" | ".shstrtab")))
         .map(|s| {
             let mut h = std::collections::hash_map::DefaultHasher::new();
             s.data().unwrap_or_default().hash(&mut h);
@@ -205,6 +206,16 @@ fn vmlinux_equals_pahole(k: &Kernel) {
     assert!(
         sections_summary(Path::new(&copy)) == sections_summary(vmlinux),
         "writing .BTF into vmlinux changed other sections (symbols and relocations included)"
+    );
+    // `.BTF_ids`, resolved against the shipped `.BTF`, now names the same types in kbtf's.
+    let check = std::process::Command::new(env!("CARGO_BIN_EXE_kbtf"))
+        .args(["check", &copy])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.status.success() && text.contains("symbols, each names its type"),
+        "kbtf check of the vmlinux kbtf wrote: {text}"
     );
     assert_eq!(
         std::fs::metadata(&copy).unwrap().permissions().mode() & 0o777,
