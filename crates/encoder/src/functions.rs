@@ -150,7 +150,7 @@ pub fn candidates<'d>(
         let (saved, clone) = if has_function_symbols {
             let Some(name) = &name else { continue };
             let bytes = name.bytes();
-            if symbols.names.contains(bytes) {
+            if symbols.pahole_finds(bytes) {
                 (opts.consistent_func, false)
             } else if opts.optimized_func
                 && symbols.has_suffixed

@@ -126,6 +126,9 @@ pub struct FunctionSymbols<'data> {
     pub clone_prefixes: ByteSet<'data>,
     /// Whether any name has a dot (pahole's `suffix_cnt != 0`).
     pub has_suffixed: bool,
+    /// With [`SymbolsWanted::pahole_table`]: pahole 1.30's function table, to look names up
+    /// as it does ([`FunctionSymbols::pahole_finds`]).
+    pub pahole_table: Option<PaholeTable<'data>>,
 }
 
 impl<'data> FunctionSymbols<'data> {
@@ -142,6 +145,102 @@ impl<'data> FunctionSymbols<'data> {
     pub fn is_empty(&self) -> bool {
         self.names.is_empty()
     }
+
+    /// Whether pahole 1.30's exact lookup finds `name`: with the table, by its binary search
+    /// ([`PaholeTable`]); without, whether a symbol has the name.
+    pub fn pahole_finds(&self, name: &[u8]) -> bool {
+        match &self.pahole_table {
+            Some(t) => t.finds(name),
+            None => self.names.contains(name),
+        }
+    }
+}
+
+/// pahole 1.30's table of function symbols (`struct elf_functions`), kept to look names up as
+/// pahole does, misses included.
+///
+/// Each `STT_FUNC` symbol, in symbol table order, is an entry with a *prefix length*: the
+/// length of the name before its first dot, or of the whole name. pahole sorts the entries
+/// with `qsort` (glibc's: a stable top-down merge sort) and a comparison that, when both
+/// prefix lengths are equal, compares only that many bytes (`strncmp`), else whole names
+/// (`strcmp`). So `foo` and `foo.part.0` compare equal and keep their symbol table order, a
+/// local `foo.part.0` before a global `foo`. The exact lookup of a DWARF name then
+/// binary-searches (glibc's `bsearch`) with a key of prefix length 0, so by `strcmp`; where
+/// a `foo.part.0` sits just before `foo`, the search may step past `foo` and miss it, and
+/// without `optimized_func` the function is not encoded. Whether it misses depends on where
+/// the search's midpoints fall, so the table is searched as pahole searches it.
+#[derive(Debug, Clone, Default)]
+pub struct PaholeTable<'data> {
+    /// (name, prefix length), in pahole's sorted order.
+    entries: Vec<(&'data [u8], usize)>,
+}
+
+impl<'data> PaholeTable<'data> {
+    /// The table of `names`, in symbol table order.
+    pub fn new(names: impl IntoIterator<Item = &'data [u8]>) -> Self {
+        let mut entries: Vec<(&[u8], usize)> = names
+            .into_iter()
+            .map(|n| (n, n.iter().position(|&c| c == b'.').unwrap_or(n.len())))
+            .collect();
+        let mut tmp = entries.clone();
+        merge_sort(&mut entries, &mut tmp, &|a, b| table_cmp(a, b));
+        PaholeTable { entries }
+    }
+
+    /// glibc's `bsearch` for `name` with a key of prefix length 0.
+    pub fn finds(&self, name: &[u8]) -> bool {
+        let (mut l, mut u) = (0, self.entries.len());
+        while l < u {
+            let idx = (l + u) / 2;
+            match table_cmp(&(name, 0), &self.entries[idx]) {
+                std::cmp::Ordering::Less => u = idx,
+                std::cmp::Ordering::Greater => l = idx + 1,
+                std::cmp::Ordering::Equal => return true,
+            }
+        }
+        false
+    }
+}
+
+/// pahole's `functions_cmp`: `strncmp` over the prefix when both prefix lengths are equal
+/// (and not 0), else `strcmp`.
+fn table_cmp(a: &(&[u8], usize), b: &(&[u8], usize)) -> std::cmp::Ordering {
+    if a.1 != 0 && a.1 == b.1 {
+        a.0[..a.1.min(a.0.len())].cmp(&b.0[..a.1.min(b.0.len())])
+    } else {
+        a.0.cmp(b.0)
+    }
+}
+
+/// glibc's `msort_with_tmp`: halves (the first `n / 2` elements, then the rest) sorted in
+/// turn, then merged taking from the first while it compares less or equal.
+fn merge_sort<T: Copy>(v: &mut [T], tmp: &mut [T], cmp: &dyn Fn(&T, &T) -> std::cmp::Ordering) {
+    let n = v.len();
+    if n <= 1 {
+        return;
+    }
+    let n1 = n / 2;
+    {
+        let (a, b) = v.split_at_mut(n1);
+        let (ta, tb) = tmp.split_at_mut(n1);
+        merge_sort(a, ta, cmp);
+        merge_sort(b, tb, cmp);
+    }
+    let (mut i, mut j, mut k) = (0, n1, 0);
+    while i < n1 && j < n {
+        if cmp(&v[i], &v[j]) != std::cmp::Ordering::Greater {
+            tmp[k] = v[i];
+            i += 1;
+        } else {
+            tmp[k] = v[j];
+            j += 1;
+        }
+        k += 1;
+    }
+    // What is left of the first half goes before the rest of the second, which is in place.
+    tmp[k..k + (n1 - i)].copy_from_slice(&v[i..n1]);
+    k += n1 - i;
+    v[..k].copy_from_slice(&tmp[..k]);
 }
 
 /// The kind of an ELF section, as far as variables go.
@@ -212,15 +311,28 @@ pub struct Symbols<'data> {
     pub percpu: Option<Percpu>,
 }
 
+/// What [`Symbols::read`] collects besides the function names.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SymbolsWanted {
+    /// The per-CPU variable symbols (pahole does not collect them with
+    /// `--skip_encoding_btf_vars`).
+    pub percpu: bool,
+    /// [`FunctionSymbols::pahole_table`].
+    pub pahole_table: bool,
+}
+
 impl<'data> Symbols<'data> {
-    /// Reads the function symbols, and with `percpu` the per-CPU variable symbols (pahole
-    /// does not collect them with `--skip_encoding_btf_vars`).
-    pub fn read(path: &Path, data: &'data [u8], percpu: bool) -> Result<Self, EncodeError> {
+    /// Reads the function symbols, and what `wanted` asks for.
+    pub fn read(
+        path: &Path,
+        data: &'data [u8],
+        wanted: SymbolsWanted,
+    ) -> Result<Self, EncodeError> {
         let err = |kind| EncodeError::new(path, kind);
         let file = object::File::parse(data).map_err(|e| err(ErrorKind::Elf(e)))?;
         match file {
-            object::File::Elf32(f) => read_symbols(path, &f, percpu),
-            object::File::Elf64(f) => read_symbols(path, &f, percpu),
+            object::File::Elf32(f) => read_symbols(path, &f, wanted),
+            object::File::Elf64(f) => read_symbols(path, &f, wanted),
             _ => Err(err(ErrorKind::NotElf)),
         }
     }
@@ -422,11 +534,12 @@ where
 fn read_symbols<'data, Elf>(
     path: &Path,
     file: &ElfFile<'data, Elf>,
-    percpu: bool,
+    wanted: SymbolsWanted,
 ) -> Result<Symbols<'data>, EncodeError>
 where
     Elf: FileHeader<Endian = Endianness>,
 {
+    let percpu = wanted.percpu;
     let endian = file.endian();
     let headers: Vec<&Elf::SectionHeader> = file.elf_section_table().iter().collect();
     let addrs = section_addrs(file, &headers);
@@ -441,12 +554,17 @@ where
         .filter(|_| has_symtab);
     let mut percpu_vars = Vec::new();
     functions.names.reserve(symtab.symbols().len() / 2);
+    // With `wanted.pahole_table`: every function name, in symbol table order.
+    let mut table = Vec::new();
     for (i, sym) in symtab.symbols().iter().enumerate() {
         let index = object::SymbolIndex(i);
         let st_type = sym.st_type();
         if st_type == elf::STT_FUNC {
             if let Ok(name) = symtab.symbol_name(endian, sym) {
                 functions.add(name);
+                if wanted.pahole_table {
+                    table.push(name);
+                }
             }
         }
         let Some(percpu_index) = percpu_index.filter(|_| percpu) else {
@@ -492,6 +610,9 @@ where
             size: size as u32,
             name,
         });
+    }
+    if wanted.pahole_table {
+        functions.pahole_table = Some(PaholeTable::new(table));
     }
     // pahole sorts with qsort by address; glibc's qsort is a stable merge sort here.
     percpu_vars.sort_by_key(|v| v.addr);
@@ -550,5 +671,50 @@ pub fn btf_name_valid(name: &str) -> bool {
             ok(first, true) && rest.len() < 128 && rest.iter().all(|&c| ok(c, false))
         }
         None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(names: &[&'static str]) -> PaholeTable<'static> {
+        PaholeTable::new(names.iter().map(|n| n.as_bytes()))
+    }
+
+    #[test]
+    fn pahole_table_misses_a_name_after_its_suffixed_copy() {
+        // Sorted: a, foo.part.0, foo (the last two compare equal and keep their order).
+        // The search for `foo` meets `foo.part.0` first, which strcmp puts after it, and
+        // goes left: pahole 1.30 does not find `foo`.
+        let t = table(&["a", "foo.part.0", "foo"]);
+        assert!(!t.finds(b"foo"));
+        assert!(t.finds(b"a") && t.finds(b"foo.part.0"));
+        // The same pair, where the first midpoint is `foo` itself: found.
+        let t = table(&["foo.part.0", "foo", "z"]);
+        assert!(t.finds(b"foo"));
+        // Without a suffixed copy every name is found.
+        let names = ["vfree", "kmalloc", "a.b", "zz", "kfree", "b"];
+        let t = table(&names);
+        assert!(names.iter().all(|n| t.finds(n.as_bytes())));
+        assert!(!t.finds(b"missing"));
+    }
+
+    #[test]
+    fn merge_sort_is_stable_as_glibc_msort() {
+        // With a consistent comparison, a stable sort: the same order as Rust's.
+        let mut x: u32 = 12345;
+        let v: Vec<(u32, usize)> = (0..1000)
+            .map(|i| {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                ((x >> 16) % 50, i)
+            })
+            .collect();
+        let mut ours = v.clone();
+        let mut tmp = v.clone();
+        merge_sort(&mut ours, &mut tmp, &|a, b| a.0.cmp(&b.0));
+        let mut std = v;
+        std.sort_by_key(|e| e.0);
+        assert_eq!(ours, std);
     }
 }

@@ -87,6 +87,12 @@ pub struct EncodeOptions {
     /// every kfunc listed in `.BTF_ids`, and `bpf_fastcall` on those flagged `KF_FASTCALL`
     /// (pahole 1.28). Nothing without decl tags (`skip_decl_tag`), as in pahole.
     pub decl_tag_kfuncs: bool,
+    /// Look DWARF names up in the function symbols as pahole 1.30 does
+    /// ([`input::PaholeTable`]): its binary search misses some names that have a suffixed
+    /// copy (`foo.part.0` beside `foo`), which it then leaves out unless `optimized_func`
+    /// finds them by their prefix. kbtf sets it when it reports pahole 1.30 or later
+    /// (`KBTF_PAHOLE_VERSION`).
+    pub pahole_130_lookup: bool,
     /// Worker threads; 0 means rayon's default. The output does not depend on it.
     pub threads: usize,
 }
@@ -105,6 +111,7 @@ impl Default for EncodeOptions {
             optimized_func: false,
             consistent_func: false,
             decl_tag_kfuncs: false,
+            pahole_130_lookup: false,
             threads: 0,
         }
     }
@@ -122,6 +129,14 @@ impl EncodeOptions {
     /// Whether the per-CPU variables are encoded (pahole 1.24's VARs and their DATASEC).
     fn percpu(&self) -> bool {
         !self.skip_encoding_vars && !self.global_var
+    }
+
+    /// What the encoder needs of the symbol table.
+    fn symbols_wanted(&self) -> input::SymbolsWanted {
+        input::SymbolsWanted {
+            percpu: self.percpu(),
+            pahole_table: self.pahole_130_lookup,
+        }
     }
 }
 
@@ -210,7 +225,7 @@ pub fn encode_flat_with(
     hooks: Hooks<'_>,
 ) -> Result<(FlatBtf, SavedStats), EncodeError> {
     let Hooks { merged, done_with } = hooks;
-    let (load, percpu) = (opts.load_options(), opts.percpu());
+    let (load, wanted) = (opts.load_options(), opts.symbols_wanted());
     let threads = match opts.threads {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
@@ -233,7 +248,7 @@ pub fn encode_flat_with(
     } else {
         debug_str.len()
     };
-    let read_symbols = || input::Symbols::read(path, data, percpu);
+    let read_symbols = || input::Symbols::read(path, data, wanted);
     let (symbols, headers, memo) = if threads > 1 && input.sections[0].len() >= SYMBOLS_ASIDE_MIN {
         std::thread::scope(|scope| {
             let aside = scope.spawn(|| (read_symbols(), merge::StrMemo::new(memo_len)));
@@ -370,7 +385,7 @@ pub mod bench {
         f: impl FnOnce(&(dyn Fn() -> usize + Sync)) -> R,
     ) -> Result<R, EncodeError> {
         let input = input::Input::load(path, data, opts.load_options())?;
-        let symbols = input::Symbols::read(path, data, opts.percpu())?;
+        let symbols = input::Symbols::read(path, data, opts.symbols_wanted())?;
         let registers = registers::register_params(input.machine);
         let dwarf = input.plain_dwarf();
         let headers = unit_headers(&dwarf).map_err(|kind| EncodeError::new(path, kind))?;

@@ -223,6 +223,7 @@ pub fn encode_btf(
         optimized_func: f.optimized_func,
         consistent_func: f.consistent_func,
         decl_tag_kfuncs: f.decl_tag_kfuncs,
+        pahole_130_lookup: super::run::rules_version()? >= (1, 30),
         threads,
     };
     // With worker threads, dedup's first passes run on each unit as it is merged, while the

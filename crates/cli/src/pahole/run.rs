@@ -34,11 +34,29 @@ pub fn main(args: &[String]) -> ExitCode {
     }
 }
 
+/// The pahole version kbtf reports: `KBTF_PAHOLE_VERSION`, or [`DEFAULT_PAHOLE_VERSION`].
+fn reported_version() -> String {
+    std::env::var(VERSION_ENV).unwrap_or_else(|_| DEFAULT_PAHOLE_VERSION.to_owned())
+}
+
+/// `(major, minor)` of the version kbtf reports, whose rules it follows where pahole's
+/// changed (pahole 1.30's ambiguous addresses). An unset variable is 1.24.
+pub fn rules_version() -> Result<(u32, u32)> {
+    let v = reported_version();
+    parse_version(&v)
+        .ok_or_else(|| anyhow::anyhow!("{VERSION_ENV}={v:?}: not a pahole version such as v1.30"))
+}
+
+/// `v1.30` (or `1.30`) as `(1, 30)`.
+pub fn parse_version(v: &str) -> Option<(u32, u32)> {
+    let (major, minor) = v.strip_prefix('v').unwrap_or(v).split_once('.')?;
+    Some((major.parse().ok()?, minor.parse().ok()?))
+}
+
 fn run(args: &[String]) -> Result<()> {
     let a = parse(args)?;
     if a.version {
-        let v = std::env::var(VERSION_ENV).unwrap_or_else(|_| DEFAULT_PAHOLE_VERSION.to_owned());
-        println!("{v}");
+        println!("{}", reported_version());
         return Ok(());
     }
     if a.supported_features {
