@@ -87,6 +87,12 @@ pub struct EncodeOptions {
     /// every kfunc listed in `.BTF_ids`, and `bpf_fastcall` on those flagged `KF_FASTCALL`
     /// (pahole 1.28). Nothing without decl tags (`skip_decl_tag`), as in pahole.
     pub decl_tag_kfuncs: bool,
+    /// Per-CPU variables by pahole 1.28's rule: its variable encoder (`global_var`'s),
+    /// restricted to `.data..percpu`, instead of pahole 1.24's match against the per-CPU
+    /// symbols (it also finds a variable at address 0 whose symbol is another's, such as
+    /// `fixed_percpu_data`). kbtf sets it when it reports pahole 1.28 or later
+    /// (`KBTF_PAHOLE_VERSION`).
+    pub pahole_128_vars: bool,
     /// Look DWARF names up in the function symbols as pahole 1.30 does
     /// ([`input::PaholeTable`]): its binary search misses some names that have a suffixed
     /// copy (`foo.part.0` beside `foo`), which it then leaves out unless `optimized_func`
@@ -111,6 +117,7 @@ impl Default for EncodeOptions {
             optimized_func: false,
             consistent_func: false,
             decl_tag_kfuncs: false,
+            pahole_128_vars: false,
             pahole_130_lookup: false,
             threads: 0,
         }
@@ -128,7 +135,7 @@ impl EncodeOptions {
 
     /// Whether the per-CPU variables are encoded (pahole 1.24's VARs and their DATASEC).
     fn percpu(&self) -> bool {
-        !self.skip_encoding_vars && !self.global_var
+        !self.skip_encoding_vars && !self.global_var && !self.pahole_128_vars
     }
 
     /// What the encoder needs of the symbol table.
@@ -523,6 +530,11 @@ fn encode_loaded<'d>(
     let functions = functions::candidates(cu, &symbols.functions, registers, opts, &mut strings)?;
     let vars = if opts.global_var {
         variables::global_vars(cu, &input.elf_sections, opts, &mut strings)?
+    } else if opts.pahole_128_vars && !opts.skip_encoding_vars {
+        let mut vars = variables::global_vars(cu, &input.elf_sections, opts, &mut strings)?;
+        let sections = &input.elf_sections;
+        vars.retain(|v| sections[v.section].name == input::PERCPU_SECTION);
+        vars
     } else {
         match (&symbols.percpu, opts.skip_encoding_vars) {
             (Some(percpu), false) => variables::percpu_vars(cu, percpu, opts, &mut strings)?,

@@ -104,3 +104,40 @@ fn per_cpu_section_away_from_address_zero() {
         }
     }
 }
+
+/// pahole 1.28's rule (`pahole_128_vars`, kbtf reporting v1.28 or later) takes per-CPU
+/// variables from their DWARF locations; pahole 1.24's needs each one's ELF symbol. With
+/// `pcpu_static`'s symbol stripped, only the newer rule finds it.
+#[test]
+fn pahole_1_28_rule_needs_no_symbol() {
+    let Some((dir, o)) = common::compile(SOURCE, &[]) else {
+        return;
+    };
+    let image = dir.path().join("image");
+    link(&o, &["-static", "-Wl,-e,entry"], &image);
+    let status = Command::new("objcopy")
+        .arg("--strip-symbol=pcpu_static")
+        .arg(&image)
+        .status()
+        .expect("running objcopy");
+    assert!(status.success());
+    let data = std::fs::read(&image).unwrap();
+    let btf = encode(&image, &data, None, &EncodeOptions::default()).unwrap();
+    assert_eq!(
+        percpu_datasec(&btf),
+        "pcpu_first(global)@0+4 pcpu_second(global)@16+24"
+    );
+    let newer = EncodeOptions {
+        pahole_128_vars: true,
+        ..EncodeOptions::default()
+    };
+    let btf = encode(&image, &data, None, &newer).unwrap();
+    assert_eq!(
+        percpu_datasec(&btf),
+        "pcpu_first(global)@0+4 pcpu_second(global)@16+24 pcpu_static(static)@40+2"
+    );
+    // Only the per-CPU section: `plain_data` (in `.data`) has no VAR.
+    assert!(!btf
+        .iter()
+        .any(|(id, t)| matches!(t.data, TypeData::Var { .. }) && btf.name_of(id) == "plain_data"));
+}

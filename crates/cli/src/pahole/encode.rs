@@ -212,6 +212,7 @@ pub fn encode_btf(
             )
         });
     }
+    let rules = super::run::rules_version()?;
     let opts = kbtf_encoder::EncodeOptions {
         gen_floats: f.float,
         lang_exclude_rust: a.lang_exclude.iter().any(|l| l == "rust"),
@@ -223,7 +224,8 @@ pub fn encode_btf(
         optimized_func: f.optimized_func,
         consistent_func: f.consistent_func,
         decl_tag_kfuncs: f.decl_tag_kfuncs,
-        pahole_130_lookup: super::run::rules_version()? >= (1, 30),
+        pahole_128_vars: rules >= (1, 28),
+        pahole_130_lookup: rules >= (1, 30),
         threads,
     };
     // With worker threads, dedup's first passes run on each unit as it is merged, while the
