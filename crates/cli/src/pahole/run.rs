@@ -40,7 +40,8 @@ fn reported_version() -> String {
 }
 
 /// `(major, minor)` of the version kbtf reports, whose rules it follows where pahole's
-/// changed (pahole 1.30's ambiguous addresses). An unset variable is 1.24.
+/// defaults changed (1.28's per-CPU variables, 1.30's function lookup). An unset variable
+/// is 1.24.
 pub fn rules_version() -> Result<(u32, u32)> {
     let v = reported_version();
     parse_version(&v)
