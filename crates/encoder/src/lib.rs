@@ -528,13 +528,12 @@ fn encode_loaded<'d>(
     let mut strings = types::Strings::new(debug_str);
     let t = types::encode_types(cu, opts, input.little_endian, &mut strings)?;
     let functions = functions::candidates(cu, &symbols.functions, registers, opts, &mut strings)?;
+    let sections = &input.elf_sections;
     let vars = if opts.global_var {
-        variables::global_vars(cu, &input.elf_sections, opts, &mut strings)?
+        variables::global_vars(cu, sections, None, opts, &mut strings)?
     } else if opts.pahole_128_vars && !opts.skip_encoding_vars {
-        let mut vars = variables::global_vars(cu, &input.elf_sections, opts, &mut strings)?;
-        let sections = &input.elf_sections;
-        vars.retain(|v| sections[v.section].name == input::PERCPU_SECTION);
-        vars
+        let percpu = Some(input::PERCPU_SECTION);
+        variables::global_vars(cu, sections, percpu, opts, &mut strings)?
     } else {
         match (&symbols.percpu, opts.skip_encoding_vars) {
             (Some(percpu), false) => variables::percpu_vars(cu, percpu, opts, &mut strings)?,

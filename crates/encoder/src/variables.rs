@@ -158,10 +158,13 @@ fn section_of(sections: &[ElfSection], addr: u64) -> Option<usize> {
 }
 
 /// Every global variable, as pahole 1.28's `btf_encoder__encode_cu_variables` with
-/// `global_var` (see the module documentation).
+/// `global_var` (see the module documentation); with `only`, just those of the section of
+/// that name, as pahole 1.28 without `global_var` takes the per-CPU ones (a variable of
+/// another section is passed over before its name or type is looked at).
 pub fn global_vars<'d>(
     cu: &Cu<'d>,
     sections: &[ElfSection],
+    only: Option<&str>,
     opts: &crate::EncodeOptions,
     strings: &mut Strings<'d>,
 ) -> Result<Vec<VarOut>, ErrorKind> {
@@ -184,6 +187,9 @@ pub fn global_vars<'d>(
         let Some(section) = section_of(sections, addr) else {
             continue;
         };
+        if only.is_some_and(|name| sections[section].name != name) {
+            continue;
+        }
         let offset = addr - sections[section].addr;
         let var = spec.unwrap_or(node);
         let v = cu.node(var);
